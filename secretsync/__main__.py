@@ -1,0 +1,7 @@
+"""Entry point for ``python -m secretsync``."""
+
+import sys
+
+from secretsync.cli.main import main
+
+sys.exit(main())
