@@ -1,0 +1,239 @@
+"""``secretsync seal``: kubeseal's command line, offline.
+
+Same flags, defaults, dispatch order and error texts as kubeseal (every flag also
+from ``SEALED_SECRETS_<FLAG>``; the command line wins). The certificate comes from
+``--cert FILE|URL`` or, as a secretsync extension, the newest key of ``--key-dir``;
+fetching it from a cluster is not available yet. ``--validate`` and ``--re-encrypt``
+work offline against ``--key-dir`` instead of asking the controller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from secretsync import sealedsecret
+from secretsync.cli import exit_codes
+from secretsync.cli import unseal as unseal_cli
+from secretsync.cli.options import BoolFlagAction, CommaListAction, parse_go_bool
+from secretsync.crypto import sealing
+from secretsync.errors import SecretsyncError
+from secretsync.keyring import Keyring, load_certificate
+
+__all__ = ["add_arguments", "run", "fetch_certificate", "context_namespace"]
+
+_CERT_TIMEOUT = 30
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    p = parser.add_argument
+    p("--cert", default="", help="certificate file or URL (http(s)://, file://); default: the cluster")
+    p("--controller-namespace", default="kube-system", help="namespace of the sealed-secrets controller")
+    p("--controller-name", default="sealed-secrets-controller", help="name of the sealed-secrets controller")
+    p("--fetch-cert", action=BoolFlagAction, help="write the certificate to stdout and exit")
+    p("-f", "--secret-file", default="", help="Secret input file (default stdin)")
+    p("-w", "--sealed-secret-file", default="", help="output file (default stdout); written atomically on success")
+    p("-o", "--format", default="json", help="output format: json (default) or yaml")
+    p("--scope", default="", help="strict (default), namespace-wide or cluster-wide")
+    p("--raw", action=BoolFlagAction, help="encrypt one raw value (from --from-file or stdin), print its base64")
+    p("--name", default="", help="Secret name (with --raw)")
+    p("--from-file", action="append", default=[], help="[key=]path of the raw value (with --raw)")
+    p("--merge-into", default="", help="merge the sealed items into this existing SealedSecret file")
+    p("--allow-empty-data", action=BoolFlagAction, help="allow a Secret without data or stringData")
+    p("--validate", action=BoolFlagAction, help="check that the input SealedSecrets decrypt (offline: --key-dir)")
+    p("--re-encrypt", "--rotate", dest="re_encrypt", action=BoolFlagAction,
+      help="re-encrypt the input SealedSecret with the newest key (offline: --key-dir)")
+    p("--recovery-unseal", action=BoolFlagAction, help="decrypt a SealedSecret with private keys")
+    p("--recovery-private-key", action=CommaListAction, default=[], metavar="FILE",
+      help="private key files for --recovery-unseal (repeatable, comma-separated)")
+    p("--key-dir", default="", help="secretsync key directory: certificate, --validate and --re-encrypt offline")
+    p("-n", "--namespace", default="", help="namespace of the Secret (default: kubeconfig context, then default)")
+    p("--kubeconfig", default="", help="kubeconfig file (for the default namespace)")
+    p("--context", default="", help="kubeconfig context (for the default namespace)")
+    _env_defaults(parser)
+
+
+def _env_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every long flag falls back to ``SEALED_SECRETS_<FLAG>`` (kubeseal's env override)."""
+    for action in parser._actions:  # noqa: SLF001 - argparse offers no public iteration
+        longs = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+        if not longs:
+            continue
+        name = "SEALED_SECRETS_" + longs[0][2:].upper().replace("-", "_")
+        value = os.environ.get(name)
+        if value in (None, ""):
+            continue
+        if isinstance(action, BoolFlagAction):
+            action.default = parse_go_bool(value)
+        elif isinstance(action, CommaListAction):
+            action.default = [v for v in value.split(",") if v]
+        elif action.default == [] or isinstance(action.default, list):
+            action.default = [value]
+        else:
+            action.default = value
+
+
+def context_namespace(kubeconfig: str = "", context: str = "") -> str:
+    """The namespace kubectl would use: the context's, else ``default`` (no cluster access)."""
+    paths = [kubeconfig] if kubeconfig else (os.environ.get("KUBECONFIG") or "").split(os.pathsep)
+    paths = [p for p in paths if p] or [str(Path.home() / ".kube" / "config")]
+    for path in paths:
+        try:
+            config = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if not isinstance(config, dict):
+            continue
+        wanted = context or config.get("current-context") or ""
+        for entry in config.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") == wanted:
+                return str((entry.get("context") or {}).get("namespace") or "default")
+    return "default"
+
+
+def fetch_certificate(cert: str, key_dir: str = "") -> bytes:
+    """The certificate PEM bytes from a file, a URL, or the newest key of a key dir."""
+    if cert:
+        if re.match(r"^https?://", cert, re.I):
+            request = urllib.request.Request(cert, headers={"Accept": "application/x-pem-file, */*"})
+            try:
+                with urllib.request.urlopen(request, timeout=_CERT_TIMEOUT) as response:  # noqa: S310 - http(s) only
+                    return response.read()
+            except urllib.error.HTTPError as exc:
+                raise SecretsyncError(f"cannot fetch certificate: {cert}: HTTP {exc.code}") from None
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise SecretsyncError(f"cannot fetch certificate: {cert}: {reason}") from None
+        path = cert[len("file://"):] if cert.lower().startswith("file://") else cert
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise SecretsyncError(f"cannot fetch certificate: {path}: {exc.strerror}") from None
+    if key_dir:
+        return Keyring.from_dir(key_dir).certificate_pem()
+    raise SecretsyncError("cannot fetch certificate: no --cert given and fetching from a cluster is not "
+                          "available in secretsync yet",
+                          hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT), or --key-dir DIR")
+
+
+def _raw(args: argparse.Namespace, cert) -> str:
+    scope = sealing.parse_scope(args.scope)
+    namespace = args.namespace
+    if scope is sealing.Scope.STRICT:
+        if not namespace:
+            raise SecretsyncError("must provide the --namespace flag with --raw and --scope strict")
+        if not args.name:
+            raise SecretsyncError("must provide the --name flag with --raw and --scope strict")
+    elif scope is sealing.Scope.NAMESPACE_WIDE and not namespace:
+        raise SecretsyncError("must provide the --namespace flag with --raw and --scope namespace-wide")
+    if len(args.from_file) > 1:
+        raise SecretsyncError("must provide only one --from-file with --raw")
+    if args.from_file:
+        path = args.from_file[0].split("=", 1)[1] if "=" in args.from_file[0] else args.from_file[0]
+        try:
+            value = Path(path).read_bytes()
+        except OSError as exc:
+            raise SecretsyncError(f"cannot read {path}: {exc.strerror}") from None
+    else:
+        value, _ = unseal_cli.read_input("")
+    return sealedsecret.seal_value(cert, value, scope, namespace, args.name)
+
+
+def _seal_all(args: argparse.Namespace, cert, data: bytes, source: str) -> list[dict]:
+    secrets = sealedsecret.load_documents(data, source)
+    if not secrets:
+        raise SecretsyncError("no secrets found. Ensure the input is valid and UTF-8 encoded")
+    scope = sealing.parse_scope(args.scope)
+    default_ns = context_namespace(args.kubeconfig, args.context)
+    return [sealedsecret.seal_secret(s, cert, scope, namespace=args.namespace or None, default_namespace=default_ns,
+                                     allow_empty_data=args.allow_empty_data) for s in secrets]
+
+
+def _merge_into(args: argparse.Namespace, cert, data: bytes, source: str, fmt: str) -> None:
+    target = args.merge_into
+    existing_docs = sealedsecret.load_documents(Path(target).read_bytes() if Path(target).is_file() else b"", target)
+    if len(existing_docs) != 1 or existing_docs[0].get("kind") != sealedsecret.KIND:
+        raise SecretsyncError(f"{target}: --merge-into needs a file holding exactly one SealedSecret")
+    existing = existing_docs[0]
+    meta = existing.get("metadata") or {}
+    secrets = sealedsecret.load_documents(data, source)
+    if not secrets:
+        raise SecretsyncError("no secrets found. Ensure the input is valid and UTF-8 encoded")
+    merged = existing
+    for secret in secrets:
+        secret = dict(secret)
+        secret["metadata"] = dict(secret.get("metadata") or {}, name=meta.get("name"), namespace=meta.get("namespace"))
+        sealed = sealedsecret.seal_secret(secret, cert, sealing.parse_scope(args.scope),
+                                          default_namespace=meta.get("namespace") or "",
+                                          allow_empty_data=args.allow_empty_data)
+        merged = sealedsecret.merge_into(merged, sealed)
+    unseal_cli.write_output(sealedsecret.dump([merged], fmt), target)
+
+
+def _validate(args: argparse.Namespace, data: bytes, source: str) -> int:
+    keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir)
+    failed = []
+    for obj in sealedsecret.load_documents(data, source):
+        try:
+            sealedsecret.unseal_sealed_secret(obj, keyring)
+        except sealedsecret.UnsealError:
+            failed.append(str((obj.get("metadata") or {}).get("name") or "<unnamed>"))
+    if failed:
+        raise SecretsyncError("\n".join(f"unable to decrypt sealed secret: {n}" for n in failed),
+                              reference="validate-failed", exit_code=exit_codes.DECRYPT_FAILED)
+    return 0
+
+
+def _re_encrypt(args: argparse.Namespace, data: bytes, source: str, fmt: str) -> None:
+    keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir)
+    out = []
+    for obj in sealedsecret.load_documents(data, source):
+        new_items = sealedsecret.reseal_items(obj, keyring)
+        obj = dict(obj, spec=dict(obj.get("spec") or {}))
+        obj["spec"]["encryptedData"] = dict(obj["spec"].get("encryptedData") or {}, **new_items)
+        out.append(obj)
+    target = args.sealed_secret_file or (args.secret_file if args.secret_file not in ("", "-") else "")
+    unseal_cli.write_output(sealedsecret.dump(out, fmt), target)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.from_file and not args.raw:
+        raise SecretsyncError("--from-file requires --raw")
+    fmt = unseal_cli.output_format(args.format, args.sealed_secret_file)
+    try:
+        sealing.parse_scope(args.scope)
+    except ValueError as exc:
+        raise SecretsyncError(str(exc)) from None
+    if args.recovery_unseal:
+        keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir or None)
+        data, source = unseal_cli.read_input(args.secret_file)
+        unseal_cli.write_output(unseal_cli.recover(data, source, keyring, fmt), args.sealed_secret_file, private=True)
+        return 0
+    if args.validate:
+        data, source = unseal_cli.read_input(args.secret_file)
+        return _validate(args, data, source)
+    if args.re_encrypt:
+        data, source = unseal_cli.read_input(args.secret_file)
+        _re_encrypt(args, data, source, fmt)
+        return 0
+    pem = fetch_certificate(args.cert, args.key_dir)
+    if args.fetch_cert:
+        unseal_cli.write_output(pem, args.sealed_secret_file)
+        return 0
+    cert = load_certificate(pem, args.cert or f"newest key of {args.key_dir}")
+    if args.merge_into:
+        data, source = unseal_cli.read_input(args.secret_file)
+        _merge_into(args, cert, data, source, unseal_cli.output_format(args.format))
+        return 0
+    if args.raw:
+        unseal_cli.write_output(_raw(args, cert), args.sealed_secret_file)
+        return 0
+    data, source = unseal_cli.read_input(args.secret_file)
+    unseal_cli.write_output(sealedsecret.dump(_seal_all(args, cert, data, source), fmt), args.sealed_secret_file)
+    return 0
