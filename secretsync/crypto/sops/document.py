@@ -1,0 +1,293 @@
+"""Recipe-level sops operations on parsed documents: decrypt, encrypt, rotate, update keys.
+
+Documents are ``tree.Branch`` objects as the stores produce them, with the
+``sops`` metadata entry in place (the reader takes it from the first document;
+each written document gets a copy, as sops does for multi-document YAML). These
+functions never see a file format or a file; they take the key material as a
+``SopsKeys``. Every failure raises a ``SopsError`` subclass naming ``where`` (the
+file) and the key path; nothing returns an ``(ok, value)`` pair.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+from secretsync.crypto.sops import shamir
+from secretsync.crypto.sops.cipher import ValueCipher
+from secretsync.crypto.sops.errors import (
+    DataKeyUnavailable, EncryptError, FileAlreadyEncrypted, GroupResult, KeyResult, MetadataNotFound,
+    NoEncryptionKey, SopsError, ValueDecryptError,
+)
+from secretsync.crypto.sops.keys import KeyFailure, SopsKeys
+from secretsync.crypto.sops.mac import MacHasher, encrypt_mac, verify_mac
+from secretsync.crypto.sops.metadata import METADATA_KEY, SOPSMetadata, from_file, to_file
+from secretsync.crypto.sops.tree import Branch, Comment
+from secretsync.crypto.sops.walk import Selectors, aad, copy_tree, walk
+
+__all__ = ["Decrypted", "decrypt_document", "encrypt_document", "rotate_document", "update_keys",
+           "recover_data_key", "metadata_of", "has_metadata", "now_rfc3339"]
+
+log = logging.getLogger(__name__)
+
+
+def now_rfc3339() -> str:
+    """The current UTC time as sops writes ``lastmodified``."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Decrypted:
+    """The outcome of ``decrypt_document``: plaintext documents (no ``sops`` entry) and metadata.
+
+    The data key and the cipher (which remembers IVs for ``rotate``) stay private;
+    ``repr`` never shows them or the plaintext.
+    """
+
+    documents: list
+    metadata: SOPSMetadata
+    _data_key: bytes = field(repr=False, default=b"")
+    _cipher: Any = field(repr=False, default=None)
+
+    def __repr__(self) -> str:
+        return f"Decrypted({len(self.documents)} documents, <plaintext redacted>)"
+
+
+def has_metadata(docs: Sequence[Branch]) -> bool:
+    """True when the first document carries a ``sops`` entry."""
+    return bool(docs) and isinstance(docs[0], Branch) and METADATA_KEY in list(docs[0].keys())
+
+
+def metadata_of(docs: Sequence[Branch], where: str = "") -> SOPSMetadata:
+    """The validated metadata of a parsed encrypted file (``MetadataNotFound`` if absent)."""
+    if not has_metadata(docs):
+        prefix = f"{where}: " if where else ""
+        raise MetadataNotFound(f"{prefix}sops metadata not found",
+                               hint="this file is not encrypted with sops (or was decrypted already)")
+    return from_file(docs[0].get(METADATA_KEY), where)
+
+
+def _ordered(group: list, order: Sequence[str]) -> list:
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(group, key=lambda k: rank.get(k.type_id, len(order)))
+
+
+def recover_data_key(meta: SOPSMetadata, keys: SopsKeys, where: str = "") -> bytes:
+    """The data key, from one key per group (Shamir-combined when there are several groups)."""
+    groups = meta.key_groups
+    needed = 1 if len(groups) <= 1 else (meta.shamir_threshold or len(groups))
+    parts: list[bytes] = []
+    results: list[GroupResult] = []
+    for group in groups:
+        if len(parts) >= needed:
+            results.append(GroupResult(ok=False, keys=[KeyResult("(not tried)", "enough groups already succeeded")]))
+            continue
+        tried: list[KeyResult] = []
+        part = None
+        for key in _ordered(group, keys.decryption_order):
+            try:
+                part = key.decrypt(keys)
+                break
+            except (KeyFailure, SopsError) as exc:
+                tried.append(KeyResult(key.name(), getattr(exc, "message", None) or str(exc)))
+        if part is not None:
+            parts.append(bytes(part))
+            results.append(GroupResult(ok=True))
+        else:
+            results.append(GroupResult(ok=False, keys=tried))
+    prefix = f"{where}: " if where else ""
+    if len(parts) < needed:
+        raise DataKeyUnavailable(f"{prefix}failed to get the data key required to decrypt the sops file",
+                                 groups=results, threshold=needed)
+    if len(groups) > 1:
+        try:
+            data_key = shamir.combine(parts)
+        except ValueError as exc:
+            raise DataKeyUnavailable(f"{prefix}could not combine the key groups' Shamir shares: {exc}",
+                                     groups=results, threshold=needed) from None
+    else:
+        data_key = parts[0]
+    if len(data_key) != 32:
+        raise DataKeyUnavailable(f"{prefix}the recovered data key has the wrong length", groups=results,
+                                 threshold=needed)
+    return data_key
+
+
+def _strip_metadata(docs: Sequence[Branch]) -> list[Branch]:
+    out = []
+    for doc in docs:
+        copy = copy_tree(doc)
+        if METADATA_KEY in list(copy.keys()):
+            copy.remove(METADATA_KEY)
+        out.append(copy)
+    return out
+
+
+def _decrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher, where: str) -> str:
+    """Decrypt ``docs`` in place; returns the computed MAC."""
+    hasher = MacHasher(meta.mac_only_encrypted)
+    selectors = meta.selectors
+    prefix = f"{where}: " if where else ""
+
+    def on_leaf(value: Any, path: Sequence[str], stack: list, is_comment: bool) -> Any:
+        encrypted = selectors.should_encrypt(path, stack, is_comment)
+        if encrypted:
+            if is_comment:
+                try:
+                    result = cipher.decrypt(value.value, aad(path))
+                except ValueDecryptError:
+                    log.warning("%skept a comment at %r that did not decrypt (clear or from an older sops)",
+                                prefix, aad(path))
+                    result = value
+            else:
+                result = cipher.decrypt(value, aad(path), where=f"{prefix}key {aad(path)!r}")
+        else:
+            result = value
+        hasher.add(result, encrypted)
+        return result
+
+    walk(docs, on_leaf)
+    return hasher.hexdigest()
+
+
+def decrypt_document(docs: Sequence[Branch], keys: SopsKeys, *, where: str = "", ignore_mac: bool = False,
+                     data_key: bytes | None = None) -> Decrypted:
+    """Decrypt parsed sops documents; the MAC is verified unless ``ignore_mac``.
+
+    ``data_key`` skips the master keys (used to verify a file just written).
+    """
+    meta = metadata_of(docs, where)
+    if data_key is None:
+        data_key = recover_data_key(meta, keys, where)
+    cipher = ValueCipher(data_key, remember_ivs=True)
+    plain = _strip_metadata(docs)
+    computed = _decrypt_values(plain, meta, cipher, where)
+    if not ignore_mac:
+        verify_mac(cipher, meta.mac, computed, meta.lastmodified, where or "file")
+    return Decrypted(plain, meta, data_key, cipher)
+
+
+def _wrap(meta: SOPSMetadata, data_key: bytes, keys: SopsKeys, where: str) -> None:
+    """Wrap ``data_key`` (or its Shamir shares) with every master key of every group."""
+    groups = [g for g in meta.key_groups]
+    if not groups or not any(groups):
+        raise NoEncryptionKey(f"{where}: no master keys to encrypt the data key with" if where else
+                              "no master keys to encrypt the data key with",
+                              hint="pass --age or --hc-vault-transit, or add a creation rule to .sops.yaml")
+    if len(groups) == 1:
+        parts = [data_key]
+    else:
+        if meta.shamir_threshold == 0:
+            meta.shamir_threshold = len(groups)
+        if meta.shamir_threshold < 2:
+            raise EncryptError("shamir threshold must be at least 2 with more than one key group")
+        if meta.shamir_threshold > len(groups):
+            raise EncryptError(f"shamir threshold {meta.shamir_threshold} is larger than the number of key "
+                               f"groups ({len(groups)})")
+        parts = shamir.split(data_key, len(groups), meta.shamir_threshold)
+    failures = []
+    for group, part in zip(groups, parts):
+        for key in group:
+            try:
+                key.encrypt(part, keys)
+            except (KeyFailure, SopsError) as exc:
+                failures.append(KeyResult(key.name(), getattr(exc, "message", None) or str(exc)))
+    if failures:
+        raise DataKeyUnavailable(f"{where + ': ' if where else ''}could not encrypt the data key with every "
+                                 f"master key", groups=[GroupResult(False, failures)],
+                                 exit_code=EncryptError.exit_code)
+
+
+def _encrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher, where: str) -> str:
+    hasher = MacHasher(meta.mac_only_encrypted)
+    selectors = meta.selectors
+    unenc_comment = selectors._unencrypted_comment_regex  # type: ignore[attr-defined]
+
+    def on_leaf(value: Any, path: Sequence[str], stack: list, is_comment: bool) -> Any:
+        encrypted = selectors.should_encrypt(path, stack, is_comment)
+        hasher.add(value, encrypted)
+        if not encrypted:
+            return value
+        result = cipher.encrypt(value, aad(path))
+        if is_comment and unenc_comment is not None and unenc_comment.search(result):
+            raise EncryptError(f"{where + ': ' if where else ''}the encrypted comment at {aad(path)!r} would "
+                               f"match unencrypted_comment_regex", hint="change the regex or the comment")
+        return result
+
+    walk(docs, on_leaf)
+    return hasher.hexdigest()
+
+
+def _attach(docs: list[Branch], meta: SOPSMetadata) -> list[Branch]:
+    for doc in docs:
+        doc.set(METADATA_KEY, to_file(meta))
+    return docs
+
+
+def encrypt_document(docs: Sequence[Branch], key_groups: list, keys: SopsKeys, *, where: str = "",
+                     selectors: Selectors | None = None, shamir_threshold: int = 0,
+                     mac_only_encrypted: bool = False, write_selector: bool = True,
+                     lastmodified: str | None = None) -> list[Branch]:
+    """Encrypt plaintext documents with a fresh data key for ``key_groups`` (lists of master keys).
+
+    Returns new documents, each ending with the ``sops`` metadata entry.
+    """
+    if has_metadata(docs):
+        raise FileAlreadyEncrypted(f"{where + ': ' if where else ''}the file already contains a top-level 'sops' "
+                                   f"entry (it is probably encrypted already)",
+                                   hint="decrypt it first, or rename the 'sops' entry if the file is plain")
+    meta = SOPSMetadata(key_groups=[list(g) for g in key_groups], shamir_threshold=shamir_threshold,
+                        selectors=selectors or Selectors.default(), mac_only_encrypted=mac_only_encrypted,
+                        write_selector=write_selector)
+    data_key = os.urandom(32)
+    _wrap(meta, data_key, keys, where)
+    out = [copy_tree(d) for d in docs]
+    cipher = ValueCipher(data_key)
+    mac = _encrypt_values(out, meta, cipher, where)
+    meta.lastmodified = lastmodified or now_rfc3339()
+    meta.mac = encrypt_mac(cipher, mac, meta.lastmodified)
+    return _attach(out, meta)
+
+
+def rotate_document(decrypted: Decrypted, keys: SopsKeys, *, add: Sequence = (), remove: Sequence[str] = (),
+                    where: str = "") -> list[Branch]:
+    """Re-encrypt with a new data key (IVs reused), adding master keys to group 0 and removing named ones."""
+    meta = replace(decrypted.metadata)
+    groups = [list(g) for g in meta.key_groups]
+    if add:
+        groups[0].extend(add)
+    if remove:
+        names = set(remove)
+        groups = [[k for k in g if k.name() not in names] for g in groups]
+    meta.key_groups = groups
+    data_key = os.urandom(32)
+    _wrap(meta, data_key, keys, where)
+    out = [copy_tree(d) for d in decrypted.documents]
+    cipher = ValueCipher(data_key)
+    cipher.adopt_ivs(decrypted._cipher)
+    mac = _encrypt_values(out, meta, cipher, where)
+    meta.lastmodified = now_rfc3339()
+    meta.mac = encrypt_mac(cipher, mac, meta.lastmodified)
+    meta.version = meta.version or "3.11.0"
+    return _attach(out, meta)
+
+
+def update_keys(docs: Sequence[Branch], data_key: bytes, key_groups: list, keys: SopsKeys, *,
+                shamir_threshold: int | None = None, where: str = "") -> list[Branch]:
+    """Re-wrap the same data key for ``key_groups``; values, MAC and ``lastmodified`` stay byte-identical."""
+    meta = metadata_of(docs, where)
+    meta.key_groups = [list(g) for g in key_groups]
+    threshold = meta.shamir_threshold if shamir_threshold is None else shamir_threshold
+    if len(meta.key_groups) > 1:
+        threshold = min(threshold or len(meta.key_groups), len(meta.key_groups))
+    meta.shamir_threshold = threshold
+    _wrap(meta, data_key, keys, where)
+    out = []
+    for doc in docs:
+        copy = copy_tree(doc)
+        copy.set(METADATA_KEY, to_file(meta))
+        out.append(copy)
+    return out

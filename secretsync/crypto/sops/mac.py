@@ -1,0 +1,84 @@
+"""The sops MAC: SHA-512 over the plaintext bytes of the leaves, stored encrypted (spec §5).
+
+``MacHasher`` is fed every non-comment, non-null leaf in walk order (only the
+encrypted ones, after a fixed prefix, with ``mac_only_encrypted``). The MAC text is
+the upper-case hex digest; it is stored as an ``ENC[...]`` string encrypted with the
+data key and the normalised ``lastmodified`` as AAD. ``verify_mac`` raises on any
+difference (constant-time compare) and never returns a boolean.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+from typing import Any
+
+from secretsync.crypto.sops.cipher import ValueCipher, parse_time, plaintext_bytes
+from secretsync.crypto.sops.errors import MacDecryptError, MacMismatch, MacNotFound, MetadataError, ValueDecryptError
+from secretsync.crypto.sops.tree import Comment
+
+__all__ = ["MacHasher", "MAC_ONLY_ENCRYPTED_INIT", "mac_aad", "encrypt_mac", "verify_mac"]
+
+MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
+
+
+class MacHasher:
+    """Accumulates the MAC over leaves in walk order."""
+
+    __slots__ = ("_hash", "_only_encrypted")
+
+    def __init__(self, mac_only_encrypted: bool = False) -> None:
+        self._hash = hashlib.sha512()
+        self._only_encrypted = mac_only_encrypted
+        if mac_only_encrypted:
+            self._hash.update(MAC_ONLY_ENCRYPTED_INIT)
+
+    def add(self, value: Any, encrypted: bool) -> None:
+        """Feed one (plaintext) leaf; comments are never covered."""
+        if isinstance(value, Comment) or value is None:
+            return
+        if self._only_encrypted and not encrypted:
+            return
+        self._hash.update(plaintext_bytes(value))
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest().upper()
+
+
+def mac_aad(lastmodified: str) -> str:
+    """``lastmodified`` re-rendered as RFC3339 without fraction: the MAC's AAD."""
+    try:
+        when = parse_time(lastmodified)
+    except ValueError:
+        raise MetadataError("sops metadata: lastmodified is not an RFC3339 timestamp",
+                            hint="restore the file's sops.lastmodified from version control") from None
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    offset = when.utcoffset() or _dt.timedelta(0)
+    if offset == _dt.timedelta(0):
+        return text + "Z"
+    total = int(offset.total_seconds())
+    sign = "+" if total >= 0 else "-"
+    total = abs(total)
+    return f"{text}{sign}{total // 3600:02d}:{(total % 3600) // 60:02d}"
+
+
+def encrypt_mac(cipher: ValueCipher, mac: str, lastmodified: str) -> str:
+    """The ``mac`` metadata field: the MAC text encrypted with the normalised ``lastmodified`` as AAD."""
+    return cipher.encrypt(mac, mac_aad(lastmodified))
+
+
+def verify_mac(cipher: ValueCipher, stored: str | None, computed: str, lastmodified: str, where: str) -> None:
+    """Raise unless ``stored`` decrypts to ``computed``. ``where`` names the file."""
+    if not stored:
+        raise MacNotFound(f"{where}: file has no MAC", hint="the sops metadata was edited; restore the file from "
+                                                            "version control")
+    try:
+        text = cipher.decrypt(stored, mac_aad(lastmodified), where=f"{where}: sops.mac")
+    except ValueDecryptError:
+        raise MacDecryptError(f"{where}: cannot decrypt the MAC (sops.mac or sops.lastmodified was edited)",
+                              hint="restore the file from version control") from None
+    if not isinstance(text, str) or not hmac.compare_digest(text.encode(), computed.encode()):
+        raise MacMismatch(f"{where}: MAC mismatch: the file's values, their order or its metadata were changed "
+                          f"outside sops",
+                          hint="restore the file from version control, or decrypt with --ignore-mac to inspect it")

@@ -1,0 +1,149 @@
+"""The JSON store: bytes ⇄ one ``Branch`` document, emitted as sops 3.11 (Go) does.
+
+Reading follows sops ≤3.12: the top level must be an object, key order and
+duplicate keys are kept, every number is a float64 (``8080`` → ``8080.0``; big
+integers lose precision as in Go). Writing follows Go's ``encoding/json`` plus
+``json.Indent`` with a tab (or N spaces): ``": "`` separators, ``<``, ``>``, ``&``,
+U+2028/U+2029 escaped, floats in Go's shortest form, a trailing newline.
+Comments have no JSON form and are dropped. The ``sops`` entry is an ordinary key.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+from secretsync.crypto.sops.cipher import format_time
+from secretsync.crypto.sops.errors import StoreError
+from secretsync.crypto.sops.tree import Branch, Comment, Item
+
+__all__ = ["load", "dump", "dumps_value", "go_json_float"]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON literal {name}")
+
+
+def load(data: bytes) -> list[Branch]:
+    """Parse a JSON document (an object) into one ``Branch``."""
+    text = data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray)) else data
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        value = json.loads(text, object_pairs_hook=lambda pairs: Branch(Item(k, v) for k, v in pairs),
+                           parse_int=float, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep or invalid literal"
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise StoreError(f"invalid JSON{where}: {msg}", exit_code=1) from None
+    if not isinstance(value, Branch):
+        raise StoreError("the top level of a JSON sops file must be an object", exit_code=1)
+    return [value]
+
+
+def go_json_float(value: float) -> str:
+    """Go ``encoding/json``'s float64 text: 'f' for 1e-6 ≤ |v| < 1e21, else 'e' with a short exponent."""
+    if math.isnan(value) or math.isinf(value):
+        raise StoreError("JSON cannot hold NaN or infinite numbers")
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    dec = Decimal(repr(value)).normalize()
+    magnitude = abs(value)
+    if 1e-6 <= magnitude < 1e21:
+        return format(dec, "f")
+    sign, digits, exponent = dec.as_tuple()
+    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+    exp = exponent + len(digits) - 1
+    exp_text = f"{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp_text.startswith("-0"):
+        exp_text = "-" + exp_text[2:]
+    return ("-" if sign else "") + mantissa + "e" + exp_text
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
+            "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _string(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        esc = _ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif ch < " ":
+            out.append(f"\\u{ord(ch):04x}")
+        elif "\udc80" <= ch <= "\udcff":  # a byte that was not UTF-8: Go writes U+FFFD
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return go_json_float(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _string(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, _dt.datetime):
+        return _string(format_time(value))
+    if isinstance(value, Comment):
+        raise StoreError("a comment cannot be a JSON value")
+    raise StoreError(f"cannot write a value of type {type(value).__name__} as JSON")
+
+
+def _emit(value: Any, indent: str, level: int, out: list[str]) -> None:
+    if isinstance(value, Branch):
+        items = [item for item in value if not isinstance(item.key, Comment)]
+        if not items:
+            out.append("{}")
+            return
+        out.append("{")
+        inner = "\n" + indent * (level + 1)
+        for i, item in enumerate(items):
+            out.append(inner + _string(str(item.key)) + ": ")
+            _emit(item.value, indent, level + 1, out)
+            if i < len(items) - 1:
+                out.append(",")
+        out.append("\n" + indent * level + "}")
+    elif isinstance(value, list):
+        items = [v for v in value if not isinstance(v, Comment)]
+        if not items:
+            out.append("[]")
+            return
+        out.append("[")
+        inner = "\n" + indent * (level + 1)
+        for i, v in enumerate(items):
+            out.append(inner)
+            _emit(v, indent, level + 1, out)
+            if i < len(items) - 1:
+                out.append(",")
+        out.append("\n" + indent * level + "]")
+    else:
+        out.append(_scalar(value))
+
+
+def dumps_value(value: Any, indent: int | None = None) -> str:
+    """One value (a branch, a list or a scalar) as Go-style indented JSON text, no newline."""
+    out: list[str] = []
+    _emit(value, "\t" if indent is None else " " * indent, 0, out)
+    return "".join(out)
+
+
+def dump(docs: list[Branch], indent: int | None = None) -> bytes:
+    """Exactly one document as JSON text with a trailing newline (tab indent unless ``indent`` spaces)."""
+    if len(docs) != 1:
+        raise StoreError(f"JSON holds exactly one document, got {len(docs)}",
+                         hint="use --output-type yaml for multi-document files")
+    return (dumps_value(docs[0], indent) + "\n").encode("utf-8", "surrogateescape")

@@ -1,0 +1,166 @@
+"""The tree walk shared by encryption, decryption and the MAC, and the leaf selectors.
+
+``walk(docs, on_leaf)`` visits every leaf depth-first in document order, as sops's
+``walkBranch``/``walkSlice`` do, and replaces each leaf with what ``on_leaf``
+returns. It keeps sops's comment stack (one list of comment texts per open
+map/list level, cleared after each non-comment entry) for the comment-regex
+selectors. ``Selectors.should_encrypt`` is sops's ``shouldBeEncrypted``; ``aad``
+turns a key path into the AES-GCM additional data (``a:b:c:``; list indices are
+not part of it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Sequence
+
+from secretsync.crypto.sops.errors import ConflictingParameters, EncryptError
+from secretsync.crypto.sops.tree import Branch, Comment, Item
+
+__all__ = ["Selectors", "walk", "aad", "DEFAULT_UNENCRYPTED_SUFFIX", "SELECTOR_FIELDS"]
+
+DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
+SELECTOR_FIELDS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
+                   "unencrypted_comment_regex", "encrypted_comment_regex")
+
+OnLeaf = Callable[[Any, Sequence[str], list, bool], Any]
+
+
+def aad(path: Sequence[str]) -> str:
+    """The AAD of a leaf at ``path``: keys joined with ``:`` plus a trailing ``:``."""
+    return ":".join(path) + ":"
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """Which leaves get encrypted: at most one of sops's six selectors (spec §3)."""
+
+    unencrypted_suffix: str = ""
+    encrypted_suffix: str = ""
+    unencrypted_regex: str = ""
+    encrypted_regex: str = ""
+    unencrypted_comment_regex: str = ""
+    encrypted_comment_regex: str = ""
+
+    def __post_init__(self) -> None:
+        set_ = [f.name for f in fields(self) if getattr(self, f.name)]
+        if len(set_) > 1:
+            raise ConflictingParameters(
+                f"only one of {', '.join(SELECTOR_FIELDS)} may be set; found {', '.join(set_)}",
+                hint="keep one selector (on the command line or in the .sops.yaml creation rule)")
+        for name in ("unencrypted_regex", "encrypted_regex", "unencrypted_comment_regex", "encrypted_comment_regex"):
+            pattern = getattr(self, name)
+            if pattern:
+                try:
+                    object.__setattr__(self, "_" + name, re.compile(pattern))
+                except re.error as exc:
+                    raise ConflictingParameters(f"{name} is not a valid regular expression: {exc.msg}") from None
+            else:
+                object.__setattr__(self, "_" + name, None)
+
+    @classmethod
+    def default(cls) -> "Selectors":
+        return cls(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> "Selectors":
+        """From metadata or config; none set → the default ``_unencrypted`` suffix."""
+        chosen = {name: str(values[name]) for name in SELECTOR_FIELDS if values.get(name)}
+        return cls(**chosen) if chosen else cls.default()
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in SELECTOR_FIELDS if getattr(self, name)}
+
+    @property
+    def uses_comments(self) -> bool:
+        return bool(self.unencrypted_comment_regex or self.encrypted_comment_regex)
+
+    def should_encrypt(self, path: Sequence[str], stack: list, is_comment: bool) -> bool:
+        """sops's ``shouldBeEncrypted`` for a leaf at ``path`` with comment ``stack``."""
+        encrypted = True
+        if self.unencrypted_suffix:
+            if any(k.endswith(self.unencrypted_suffix) for k in path):
+                encrypted = False
+        if self.encrypted_suffix:
+            encrypted = any(k.endswith(self.encrypted_suffix) for k in path)
+        if self._unencrypted_regex is not None:  # type: ignore[attr-defined]
+            if any(self._unencrypted_regex.search(k) for k in path):  # type: ignore[attr-defined]
+                encrypted = False
+        if self._encrypted_regex is not None:  # type: ignore[attr-defined]
+            encrypted = any(self._encrypted_regex.search(k) for k in path)  # type: ignore[attr-defined]
+        if self._unencrypted_comment_regex is not None:  # type: ignore[attr-defined]
+            rx = self._unencrypted_comment_regex  # type: ignore[attr-defined]
+            if any(rx.search(c) for level in stack for c in level):
+                encrypted = False
+        if self._encrypted_comment_regex is not None:  # type: ignore[attr-defined]
+            rx = self._encrypted_comment_regex  # type: ignore[attr-defined]
+            encrypted = False
+            last_level = len(stack) - 1
+            last_index = len(stack[-1]) - 1 if stack else -1
+            for i, level in enumerate(stack):
+                for j, c in enumerate(level):
+                    if is_comment and i == last_level and j == last_index:
+                        continue  # the marker comment itself stays clear
+                    if rx.search(c):
+                        return True
+        return encrypted
+
+
+def walk(docs: list[Branch], on_leaf: OnLeaf) -> None:
+    """Visit every leaf of every document in order; ``on_leaf(value, path, stack, is_comment)``
+    returns the replacement. Nulls are skipped (never encrypted, never in the MAC)."""
+    for doc in docs:
+        _walk_branch(doc, [], [], on_leaf)
+
+
+def _walk_value(value: Any, path: list[str], stack: list, on_leaf: OnLeaf) -> Any:
+    if isinstance(value, Branch):
+        _walk_branch(value, path, stack, on_leaf)
+        return value
+    if isinstance(value, list):
+        _walk_list(value, path, stack, on_leaf)
+        return value
+    if value is None:
+        return None
+    return on_leaf(value, path, stack, isinstance(value, Comment))
+
+
+def _walk_list(items: list, path: list[str], stack: list, on_leaf: OnLeaf) -> None:
+    stack = stack + [[]]
+    for i, v in enumerate(items):
+        is_comment = isinstance(v, Comment)
+        if is_comment:
+            stack[-1].append(v.value)
+        items[i] = _walk_value(v, path, stack, on_leaf)
+        if not is_comment:
+            stack[-1] = []
+
+
+def _walk_branch(branch: Branch, path: list[str], stack: list, on_leaf: OnLeaf) -> None:
+    stack = stack + [[]]
+    for item in branch:
+        key = item.key
+        if isinstance(key, Comment):
+            stack[-1].append(key.value)
+            new = on_leaf(key, path, stack, True)
+            item.key = new if isinstance(new, Comment) else Comment(str(new))
+            continue
+        value_is_comment = isinstance(item.value, Comment)
+        if value_is_comment:
+            stack[-1].append(item.value.value)
+        if not isinstance(key, str):
+            raise EncryptError(f"the tree contains a non-string key at {aad(path)!r}: only string keys are "
+                               f"supported", hint="quote the key in the file")
+        item.value = _walk_value(item.value, path + [key], stack, on_leaf)
+        if not value_is_comment:
+            stack[-1] = []
+
+
+def copy_tree(node: Any) -> Any:
+    """A deep copy of a tree (branches, lists, items); scalars are shared (immutable)."""
+    if isinstance(node, Branch):
+        return Branch(Item(item.key, copy_tree(item.value)) for item in node)
+    if isinstance(node, list):
+        return [copy_tree(v) for v in node]
+    return node
