@@ -1,0 +1,6 @@
+"""Controller runtime primitives (internal): the keyed work queue and the Lease leader elector.
+
+Reconcilers (the SealedSecret controller, the Sync agent) are built from
+``secretsync.kube.watch`` (list+watch) → ``controller.queue.WorkQueue`` → a reconcile
+function, with ``controller.leader.LeaderElector`` deciding which replica writes.
+"""
