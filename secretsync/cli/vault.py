@@ -1,0 +1,164 @@
+"""``secretsync vault generate PATH|-``: argocd-vault-plugin's ``generate``, same flags and input/output.
+
+Reads a directory (``.yaml``/``.yml``/``.json``, recursively), one file, or stdin; logs in
+to Vault once; resolves every placeholder of every document; then prints all documents
+as YAML, each followed by ``---``. Unlike AVP nothing is printed when anything fails.
+Configuration comes from AVP's variables (``AVP_TYPE=vault``, ``VAULT_ADDR``, …, the
+``ARGOCD_ENV_`` prefix) and ``-c FILE``; see docs/vault.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from secretsync.errors import SecretsyncError, UsageError
+from secretsync.jsonpath import JSONNumber
+from secretsync.secretvalue import SecretBytes
+
+log = logging.getLogger(__name__)
+
+_EXTENSIONS = (".yaml", ".yml", ".json")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="vault_command", metavar="SUBCOMMAND")
+    gen = sub.add_parser("generate", allow_abbrev=False,
+                         help="generate manifests from templates with Vault values (argocd-vault-plugin generate)",
+                         description="Substitute Vault placeholders in PATH (a directory, a file, or - for stdin) "
+                                     "and print the manifests as YAML separated by ---.")
+    gen.add_argument("path", metavar="PATH", help="directory, file, or - for stdin")
+    gen.add_argument("-c", "--config-path", default="",
+                     help="path to a file containing Vault configuration (YAML, JSON, envfile) to use")
+    gen.add_argument("-s", "--secret-name", default="",
+                     help="name of a Kubernetes Secret ([namespace:]name) holding the configuration "
+                          "(not supported yet: use -c or environment variables)")
+    gen.add_argument("--verbose-sensitive-output", action="store_true",
+                     help="accepted for compatibility; secretsync never prints secret values in logs")
+    gen.add_argument("--disable-token-cache", action="store_true",
+                     help="accepted for compatibility; secretsync keeps tokens in memory only")
+
+
+# ---------------------------------------------------------------------------------------------- input
+
+class _ManifestLoader(yaml.SafeLoader):
+    """YAML as Kubernetes reads manifests: like PyYAML's safe loader, but timestamps stay strings."""
+
+
+_ManifestLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _files(path: str) -> list[tuple[str, bytes]]:
+    if path == "-":
+        return [("<stdin>", sys.stdin.buffer.read())]
+    p = Path(path)
+    if p.is_dir():
+        found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix in _EXTENSIONS)
+        if not found:
+            raise SecretsyncError(f"no YAML or JSON files were found in {path}", reference="no-manifests",
+                                  hint="point PATH at a directory holding .yaml, .yml or .json files")
+        return [(f, Path(f).read_bytes()) for f in found]
+    if not p.exists():
+        raise SecretsyncError(f"{path}: no such file or directory", reference="no-manifests")
+    return [(str(p), p.read_bytes())]
+
+
+def load_documents(files: list[tuple[str, bytes]]) -> list[dict]:
+    """All non-empty documents of all files, in order; a parse error names the file and line."""
+    docs = []
+    for name, data in files:
+        try:
+            for doc in yaml.load_all(data.decode("utf-8"), Loader=_ManifestLoader):
+                if doc is None:
+                    continue
+                if not isinstance(doc, dict):
+                    raise SecretsyncError(f"{name}: a document is a {type(doc).__name__}, not a Kubernetes object",
+                                          reference="invalid-manifest")
+                docs.append(doc)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise SecretsyncError(f"could not read YAML/JSON file {name}:{where}: {problem}",
+                                  reference="invalid-manifest", hint="fix the YAML syntax of that file") from None
+        except UnicodeDecodeError:
+            raise SecretsyncError(f"could not read YAML/JSON file {name}: not UTF-8 text",
+                                  reference="invalid-manifest") from None
+    return docs
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+def _plain(value):
+    """Objects as they go out: Secret values back to base64/text, JSON numbers as YAML numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not isinstance(value, JSONNumber) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
+
+
+def _secret_out(obj: dict) -> dict:
+    obj = dict(obj)
+    for section, encode in (("data", SecretBytes.to_base64), ("stringData", SecretBytes.reveal_text)):
+        values = obj.get(section)
+        if isinstance(values, dict):
+            obj[section] = {k: encode(v) if isinstance(v, SecretBytes) else v for k, v in values.items()}
+    return obj
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_number(dumper: yaml.SafeDumper, value: JSONNumber):
+    return dumper.represent_scalar("tag:yaml.org,2002:float", value.text)
+
+
+_Dumper.add_representer(JSONNumber, _represent_number)
+
+
+def dump_documents(objects: list[dict]) -> str:
+    """YAML, keys sorted (as AVP's JSON round trip leaves them), a ``---`` line after each document."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") == "Secret":
+            obj = _secret_out(obj)
+        out.append(yaml.dump(_plain(obj), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                             allow_unicode=True, width=2 ** 31 - 1))
+        out.append("---\n")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "vault_command", None) != "generate":
+        raise UsageError("usage: secretsync vault generate PATH|- [-c FILE]", hint="see secretsync vault --help")
+    if args.secret_name:
+        raise UsageError("-s/--secret-name is not supported yet",
+                         hint="pass the configuration with -c FILE or environment variables")
+    if args.verbose_sensitive_output:
+        log.warning("--verbose-sensitive-output is accepted but secret values are never logged")
+
+    from secretsync.placeholders import resolve
+    from secretsync.vault import VaultBackend
+
+    documents = load_documents(_files(args.path))
+    backend = VaultBackend.from_env(os.environ, args.config_path or None)
+    backend.login()  # as AVP: before any manifest is looked at
+    resolved = resolve(documents, backend)
+    text = dump_documents(resolved)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
