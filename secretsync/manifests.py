@@ -37,7 +37,7 @@ from secretsync.secretvalue import SecretBytes
 __all__ = [
     "Limits", "ManifestError", "ObjectId", "load_manifests", "validate_object", "dump_all",
     "apply_order_key", "sort_for_apply", "sync_wave", "group_of", "is_cluster_scoped",
-    "SYNC_WAVE_ANNOTATIONS",
+    "SYNC_WAVE_ANNOTATIONS", "PlainStr", "retype_plain", "expand_lists",
 ]
 
 _STR = "tag:yaml.org,2002:str"
@@ -129,6 +129,26 @@ def go_resolve(text: str) -> str:
     return _STR
 
 
+class PlainStr(str):
+    """A string written as a plain (unquoted) YAML scalar containing ``${``: substitution re-types it."""
+
+    __slots__ = ()
+
+
+def retype_plain(text: str) -> Any:
+    """What a plain YAML scalar ``text`` reads as (int, float, bool, None or str), by go-yaml v2 rules."""
+    tag = go_resolve(text)
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return _BOOL_VALUES[text]
+    if tag == _INT:
+        return _go_number(text)
+    if tag == _FLOAT:
+        return _FLOAT_SPECIAL.get(text) if text in _FLOAT_SPECIAL else float(_go_number(text))
+    return text
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader with go-yaml v2 typing, duplicate-key refusal and a depth cap."""
 
@@ -173,6 +193,12 @@ class _Loader(yaml.SafeLoader):
             raise _Refused(f"line {node.start_mark.line + 1}: !!float value is not a number")
         return float(value)
 
+    def construct_yaml_str(self, node):
+        value = super().construct_yaml_str(node)
+        if node.style in (None, "") and "${" in value:
+            return PlainStr(value)
+        return value
+
     def construct_yaml_timestamp(self, node):
         return self.construct_scalar(node)
 
@@ -197,7 +223,8 @@ class _Refused(Exception):
 
 
 for _tag, _method in ((_NULL, "construct_yaml_null"), (_BOOL, "construct_yaml_bool"), (_INT, "construct_yaml_int"),
-                      (_FLOAT, "construct_yaml_float"), ("tag:yaml.org,2002:timestamp", "construct_yaml_timestamp")):
+                      (_FLOAT, "construct_yaml_float"), ("tag:yaml.org,2002:timestamp", "construct_yaml_timestamp"),
+                       (_STR, "construct_yaml_str")):
     _Loader.add_constructor(_tag, getattr(_Loader, _method))
 
 
@@ -265,7 +292,7 @@ def _looks_like_json(data: bytes) -> bool:
     return stripped[:1] in (b"{", b"[")
 
 
-def _load_json_stream(text: str, file: str, limits: Limits) -> Iterator[Any]:
+def _load_json_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[int, Any]]:
     def no_duplicates(pairs):
         out = {}
         for k, v in pairs:
@@ -292,11 +319,11 @@ def _load_json_stream(text: str, file: str, limits: Limits) -> Iterator[Any]:
                                 file=file, index=index) from None
         if not _depth_ok(value, limits.max_depth):
             raise ManifestError(f"nesting deeper than {limits.max_depth} levels", file=file, index=index)
-        yield value
+        yield index, value
         index += 1
 
 
-def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[Any]:
+def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[int, Any]]:
     loader = _Loader(text)
     loader.max_depth = limits.max_depth
     index = 0
@@ -325,7 +352,7 @@ def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[Any]:
                                     index=index) from None
             except yaml.YAMLError as exc:
                 raise ManifestError(f"invalid YAML: {type(exc).__name__}", file=file, index=index) from None
-            yield value
+            yield index, value
             index += 1
     finally:
         loader.dispose()
@@ -345,7 +372,7 @@ def load_manifests(data: bytes, file: str, limits: Limits = Limits()) -> list[tu
     except UnicodeDecodeError as exc:
         raise ManifestError(f"not UTF-8 text (byte offset {exc.start})", file=file) from None
     stream = _load_json_stream(text, file, limits) if _looks_like_json(data) else _load_yaml_stream(text, file, limits)
-    return [(i, v) for i, v in enumerate(stream) if v is not None]
+    return [(i, v) for i, v in stream if v is not None]
 
 
 def validate_object(value: Any, file: str, index: int) -> dict:
@@ -526,6 +553,7 @@ def _refuse_secret(dumper, value):
 
 
 _Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(PlainStr, _represent_str)
 _Dumper.add_representer(SecretBytes, _refuse_secret)
 
 
