@@ -20,7 +20,7 @@ from secretsync.crypto.sops import shamir
 from secretsync.crypto.sops.cipher import ValueCipher
 from secretsync.crypto.sops.errors import (
     DataKeyUnavailable, EncryptError, FileAlreadyEncrypted, GroupResult, KeyResult, MetadataNotFound,
-    NoEncryptionKey, SopsError, ValueDecryptError,
+    NoEncryptionKey, SopsError, ValueDecryptError, VerificationFailed,
 )
 from secretsync.crypto.sops.keys import KeyFailure, SopsKeys
 from secretsync.crypto.sops.mac import MacHasher, encrypt_mac, verify_mac
@@ -28,7 +28,7 @@ from secretsync.crypto.sops.metadata import METADATA_KEY, SOPSMetadata, from_fil
 from secretsync.crypto.sops.tree import Branch, Comment
 from secretsync.crypto.sops.walk import Selectors, aad, copy_tree, walk
 
-__all__ = ["Decrypted", "decrypt_document", "encrypt_document", "rotate_document", "update_keys",
+__all__ = ["Decrypted", "Encrypted", "verify_encrypted", "decrypt_document", "encrypt_document", "rotate_document", "update_keys",
            "recover_data_key", "metadata_of", "has_metadata", "now_rfc3339"]
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,50 @@ class Decrypted:
 
     def __repr__(self) -> str:
         return f"Decrypted({len(self.documents)} documents, <plaintext redacted>)"
+
+
+@dataclass
+class Encrypted:
+    """Encrypted documents (each ending with its ``sops`` entry) ready for a store to emit.
+
+    It privately keeps the data key and the plaintext it was made from, so
+    ``verify_encrypted`` can prove that what a store wrote decrypts back to the same
+    data before anything is written to disk.
+    """
+
+    documents: list
+    _data_key: bytes = field(repr=False, default=b"")
+    _plain: list = field(repr=False, default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Encrypted({len(self.documents)} documents)"
+
+
+def _comparable(node: Any) -> Any:
+    from secretsync.crypto.sops.tree import to_plain
+    return to_plain(node)
+
+
+def verify_encrypted(parsed: Sequence[Branch], expected: Encrypted, keys: SopsKeys, *, where: str = "",
+                     compare_plaintext: bool = True) -> None:
+    """Raise unless ``parsed`` (the emitted bytes, parsed again) decrypts to ``expected``'s plaintext.
+
+    Values and MAC are checked with the data key the file was written with; if the
+    given ``keys`` can open the new master keys, the data key they recover must be
+    that same key.
+    """
+    result = decrypt_document(parsed, keys, where=where, data_key=expected._data_key)
+    if compare_plaintext and [_comparable(d) for d in result.documents] != [_comparable(d) for d in expected._plain]:
+        raise VerificationFailed(f"{where + ': ' if where else ''}the re-encrypted content does not decrypt to the "
+                                 f"original values; the file was not written",
+                                 hint="report this as a bug in secretsync")
+    try:
+        recovered = recover_data_key(result.metadata, keys, where)
+    except DataKeyUnavailable:
+        return  # the new keys are not ours to open; the values and MAC check above stand
+    if recovered != expected._data_key:
+        raise VerificationFailed(f"{where + ': ' if where else ''}the master keys of the new file do not unwrap to "
+                                 f"its data key; the file was not written")
 
 
 def has_metadata(docs: Sequence[Branch]) -> bool:
@@ -230,10 +274,10 @@ def _attach(docs: list[Branch], meta: SOPSMetadata) -> list[Branch]:
 def encrypt_document(docs: Sequence[Branch], key_groups: list, keys: SopsKeys, *, where: str = "",
                      selectors: Selectors | None = None, shamir_threshold: int = 0,
                      mac_only_encrypted: bool = False, write_selector: bool = True,
-                     lastmodified: str | None = None) -> list[Branch]:
+                     lastmodified: str | None = None) -> Encrypted:
     """Encrypt plaintext documents with a fresh data key for ``key_groups`` (lists of master keys).
 
-    Returns new documents, each ending with the ``sops`` metadata entry.
+    The result's documents each end with the ``sops`` metadata entry.
     """
     if has_metadata(docs):
         raise FileAlreadyEncrypted(f"{where + ': ' if where else ''}the file already contains a top-level 'sops' "
@@ -249,11 +293,11 @@ def encrypt_document(docs: Sequence[Branch], key_groups: list, keys: SopsKeys, *
     mac = _encrypt_values(out, meta, cipher, where)
     meta.lastmodified = lastmodified or now_rfc3339()
     meta.mac = encrypt_mac(cipher, mac, meta.lastmodified)
-    return _attach(out, meta)
+    return Encrypted(_attach(out, meta), data_key, [copy_tree(d) for d in docs])
 
 
 def rotate_document(decrypted: Decrypted, keys: SopsKeys, *, add: Sequence = (), remove: Sequence[str] = (),
-                    where: str = "") -> list[Branch]:
+                    where: str = "") -> Encrypted:
     """Re-encrypt with a new data key (IVs reused), adding master keys to group 0 and removing named ones."""
     meta = replace(decrypted.metadata)
     groups = [list(g) for g in meta.key_groups]
@@ -272,12 +316,16 @@ def rotate_document(decrypted: Decrypted, keys: SopsKeys, *, add: Sequence = (),
     meta.lastmodified = now_rfc3339()
     meta.mac = encrypt_mac(cipher, mac, meta.lastmodified)
     meta.version = meta.version or "3.11.0"
-    return _attach(out, meta)
+    return Encrypted(_attach(out, meta), data_key, [copy_tree(d) for d in decrypted.documents])
 
 
-def update_keys(docs: Sequence[Branch], data_key: bytes, key_groups: list, keys: SopsKeys, *,
-                shamir_threshold: int | None = None, where: str = "") -> list[Branch]:
-    """Re-wrap the same data key for ``key_groups``; values, MAC and ``lastmodified`` stay byte-identical."""
+def update_keys(docs: Sequence[Branch], decrypted: Decrypted, key_groups: list, keys: SopsKeys, *,
+                shamir_threshold: int | None = None, where: str = "") -> Encrypted:
+    """Re-wrap the same data key for ``key_groups``; values, MAC and ``lastmodified`` stay byte-identical.
+
+    ``decrypted`` is ``decrypt_document(docs, ...)`` (it holds the data key).
+    """
+    data_key = decrypted._data_key
     meta = metadata_of(docs, where)
     meta.key_groups = [list(g) for g in key_groups]
     threshold = meta.shamir_threshold if shamir_threshold is None else shamir_threshold
@@ -290,4 +338,9 @@ def update_keys(docs: Sequence[Branch], data_key: bytes, key_groups: list, keys:
         copy = copy_tree(doc)
         copy.set(METADATA_KEY, to_file(meta))
         out.append(copy)
-    return out
+    return Encrypted(out, data_key, [copy_tree(d) for d in decrypted.documents])
+
+
+def key_names(meta: SOPSMetadata) -> list[list[str]]:
+    """The master keys of each group by name (recipient, URI), to compare key sets."""
+    return [[k.name() for k in group] for group in meta.key_groups]

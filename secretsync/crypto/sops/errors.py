@@ -17,7 +17,7 @@ __all__ = [
     "ValueDecryptError", "MacDecryptError", "MacMismatch", "MacNotFound", "EncryptError",
     "DataKeyUnavailable", "KeyResult", "GroupResult", "UnsupportedKeyType", "FileAlreadyEncrypted",
     "NoDocuments", "NoEncryptionKey", "ConfigError", "NoMatchingCreationRule", "TransitError",
-    "InvalidTreePath", "NoFileSpecified", "CouldNotWriteOutput", "CouldNotReadInput",
+    "InvalidTreePath", "NoFileSpecified", "VerificationFailed", "CouldNotWriteOutput", "CouldNotReadInput",
     # sops's exit codes
     "EXIT_GENERIC", "EXIT_COULD_NOT_READ_INPUT", "EXIT_COULD_NOT_WRITE_OUTPUT", "EXIT_ERROR_READING_CONFIG",
     "EXIT_CONFLICTING_PARAMETERS", "EXIT_ENCRYPTING_MAC", "EXIT_ENCRYPTING_TREE", "EXIT_DECRYPTING_MAC",
@@ -161,6 +161,13 @@ class NoMatchingCreationRule(ConfigError):
 class InvalidTreePath(SopsError):
     reference = "sops-invalid-tree-path"
     exit_code = EXIT_INVALID_TREE_PATH
+
+
+class VerificationFailed(SopsError):
+    """Freshly encrypted content did not decrypt back to the same data; nothing was written."""
+
+    reference = "sops-verification-failed"
+    exit_code = EXIT_GENERIC
 
 
 class UnsupportedKeyType(SopsError):

@@ -1,0 +1,248 @@
+"""``secretsync sops``: sops's command line (3.11 flag names and exit codes) over ``secretsync.sopsfiles``.
+
+Forms: ``sops -e|-d|-r [flags] FILE`` and ``sops encrypt|decrypt|rotate|updatekeys|filestatus
+[flags] FILE``. Output goes to stdout unless ``-i/--in-place`` or ``--output``.
+Extensions: ``rotate --recursive DIR`` and ``updatekeys --recursive DIR`` walk a tree
+with a progress bar, print a summary, honour ``--dry-run`` and never rewrite a file
+whose new content does not decrypt. PGP and cloud KMS flags are accepted and fail
+with a clear "not supported" error, as those key types are not implemented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from secretsync.cli.options import env_default
+from secretsync.crypto.sops.errors import ConflictingParameters, ConfigError, NoEncryptionKey, SopsError
+from secretsync.crypto.sops.keys.age import AgeKey
+from secretsync.crypto.sops.keys.hc_vault import VaultTransitKey
+from secretsync.crypto.sops.walk import SELECTOR_FIELDS
+
+__all__ = ["add_arguments", "run"]
+
+_SUBCOMMANDS = ("encrypt", "decrypt", "rotate", "updatekeys", "filestatus")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    p = parser.add_argument
+    p("words", nargs="*", metavar="[COMMAND] FILE",
+      help=f"optional command ({', '.join(_SUBCOMMANDS)}) then the file (or directory with --recursive)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("-e", "--encrypt", action="store_true", help="encrypt a file")
+    mode.add_argument("-d", "--decrypt", action="store_true", help="decrypt a file")
+    mode.add_argument("-r", "--rotate", action="store_true", help="generate a new data key and re-encrypt")
+    p("-i", "--in-place", action="store_true", help="write the output back to the same file")
+    p("--output", default="", help="save the output to this file instead of stdout")
+    p("--age", "-a", default=env_default("SOPS_AGE_RECIPIENTS", ""),
+      help="comma-separated age recipients (env SOPS_AGE_RECIPIENTS)")
+    p("--hc-vault-transit", default=env_default("SOPS_VAULT_URIS", ""),
+      help="comma-separated Vault transit URIs https://host:8200/v1/<engine>/keys/<key> (env SOPS_VAULT_URIS)")
+    for flag, env in (("--pgp", "SOPS_PGP_FP"), ("--kms", "SOPS_KMS_ARN"), ("--gcp-kms", "SOPS_GCP_KMS_IDS"),
+                      ("--azure-kv", "SOPS_AZURE_KEYVAULT_URLS")):
+        p(flag, default=env_default(env, ""), help=f"not supported by secretsync (env {env})")
+    for name in SELECTOR_FIELDS:
+        p("--" + name.replace("_", "-"), dest=name, default="", help=f"sops {name} selector")
+    p("--mac-only-encrypted", action="store_true", help="compute the MAC only over encrypted values")
+    p("--shamir-secret-sharing-threshold", type=int, default=None, help="number of key groups required")
+    p("--input-type", default="", choices=["", "yaml", "json", "dotenv", "ini", "binary"],
+      help="input format (default: from the file extension)")
+    p("--output-type", default="", choices=["", "yaml", "json", "dotenv", "ini", "binary"],
+      help="output format (default: the input format)")
+    p("--filename-override", default="", help="use this path to pick formats and creation rules")
+    p("--extract", default="", help='print only the value at this path, e.g. \'["a"]["b"][0]\'')
+    p("--ignore-mac", action="store_true", help="do not verify the MAC (for inspecting damaged files)")
+    p("--add-age", default="", help="rotate: add these age recipients to the first key group")
+    p("--rm-age", default="", help="rotate: remove these age recipients")
+    p("--add-hc-vault-transit", default="", help="rotate: add these Vault transit URIs")
+    p("--rm-hc-vault-transit", default="", help="rotate: remove these Vault transit URIs")
+    p("--config", default=env_default("SOPS_CONFIG", ""), help="path to .sops.yaml (env SOPS_CONFIG)")
+    p("--indent", type=int, default=None, help="indentation for YAML (spaces) or JSON (spaces instead of a tab)")
+    p("--decryption-order", default=env_default("SOPS_DECRYPTION_ORDER", ""),
+      help="comma-separated key types to try first (default age,pgp)")
+    p("-y", "--yes", action="store_true", help="updatekeys: do not ask for confirmation")
+    p("--recursive", action="store_true", help="rotate/updatekeys: every sops file under the directory")
+    p("--dry-run", action="store_true", help="with --recursive: report what would change, write nothing")
+    p("--disable-version-check", action="store_true", help="accepted for sops compatibility (no effect)")
+    p("--verbose", action="store_true", help="accepted for sops compatibility")
+
+
+def _split(text: str) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def _keys(args):
+    from secretsync.sops_keys import load_keys
+    keys = load_keys()
+    if args.decryption_order:
+        keys.decryption_order = tuple(_split(args.decryption_order))
+    return keys
+
+
+def _cli_key_group(args) -> list:
+    for flag in ("pgp", "kms", "gcp_kms", "azure_kv"):
+        if getattr(args, flag):
+            raise NoEncryptionKey(f"--{flag.replace('_', '-')} keys are not supported by secretsync",
+                                  hint="use --age or --hc-vault-transit")
+    group: list = [AgeKey(r) for r in _split(args.age)]
+    for uri in _split(args.hc_vault_transit):
+        try:
+            group.append(VaultTransitKey.from_uri(uri))
+        except ValueError as exc:
+            raise ConfigError(str(exc), exit_code=1) from None
+    return group
+
+
+def _encrypt_settings(args, target: str):
+    from secretsync.sopsfiles import EncryptSettings, rule_for_file
+    rule, _ = rule_for_file(target, config_path=args.config or None)
+    cli_group = _cli_key_group(args)
+    selectors = dict(rule.selectors) if rule else {}
+    cli_selectors = {name: getattr(args, name) for name in SELECTOR_FIELDS if getattr(args, name)}
+    for name, value in cli_selectors.items():
+        selectors.pop(name, None)
+    if cli_selectors and selectors:
+        raise ConflictingParameters(f"the selector given on the command line ({', '.join(cli_selectors)}) "
+                                    f"conflicts with the creation rule's ({', '.join(selectors)})",
+                                    hint="give only one selector")
+    selectors.update(cli_selectors)
+    if cli_group:
+        groups = [cli_group]
+    else:
+        groups = rule.key_groups if rule else []
+    threshold = args.shamir_secret_sharing_threshold
+    if threshold is None:
+        threshold = rule.shamir_threshold if rule else 0
+    return EncryptSettings(key_groups=groups, shamir_threshold=threshold, selectors=selectors,
+                           mac_only_encrypted=args.mac_only_encrypted or bool(rule and rule.mac_only_encrypted))
+
+
+def _write(args, path: str, data: bytes) -> None:
+    from secretsync.sopsfiles import write_atomic
+    if args.in_place:
+        write_atomic(path, data)
+    elif args.output:
+        write_atomic(args.output, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+def _confirm(message: str) -> bool:
+    print(message, file=sys.stderr)
+    print("Is this okay? (y/n):", end=" ", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def run(args: argparse.Namespace) -> int:
+    from secretsync import sopsfiles
+    words = list(args.words)
+    command = ""
+    if words and words[0] in _SUBCOMMANDS:
+        command = words.pop(0)
+    elif args.encrypt:
+        command = "encrypt"
+    elif args.decrypt:
+        command = "decrypt"
+    elif args.rotate:
+        command = "rotate"
+    if not words:
+        raise SopsError("no file specified", exit_code=100, hint="usage: secretsync sops -d FILE")
+    if not command:
+        raise SopsError("no operation given: secretsync does not open an editor",
+                        hint="use -e/--encrypt, -d/--decrypt, -r/--rotate or updatekeys", exit_code=1)
+    if args.in_place and args.output:
+        raise ConflictingParameters("--in-place and --output cannot be used together")
+    fmt_in = args.input_type or None
+    fmt_out = args.output_type or None
+
+    if args.recursive:
+        if command not in ("rotate", "updatekeys"):
+            raise ConflictingParameters("--recursive works with rotate and updatekeys only")
+        keys = _keys(args)
+        total_failed = 0
+        for root in words:
+            if command == "rotate":
+                add = [AgeKey(r) for r in _split(args.add_age)]
+                add += [VaultTransitKey.from_uri(u) for u in _split(args.add_hc_vault_transit)]
+                remove = _split(args.rm_age) + [VaultTransitKey.from_uri(u).name()
+                                                for u in _split(args.rm_hc_vault_transit)]
+                summary = sopsfiles.rotate_tree(root, keys, add=add, remove=remove, dry_run=args.dry_run)
+                verb = "rotated"
+            else:
+                summary = sopsfiles.updatekeys_tree(root, keys, shamir_threshold=args.shamir_secret_sharing_threshold,
+                                                    dry_run=args.dry_run, config_path=args.config or None)
+                verb = "updated"
+            print(summary.render(verb))
+            total_failed += len(summary.failed)
+        return 1 if total_failed else 0
+
+    for path in words if command == "updatekeys" else words[:1]:
+        target = args.filename_override or path
+        if command == "filestatus":
+            return _filestatus(path, fmt_in)
+        data = sopsfiles.read_input(path)
+        if command == "decrypt":
+            out = sopsfiles.decrypt_bytes(data, target, _keys(args), input_type=fmt_in, output_type=fmt_out,
+                                          ignore_mac=args.ignore_mac, extract=args.extract or None,
+                                          indent=args.indent)
+            _write(args, path, out)
+        elif command == "encrypt":
+            settings = _encrypt_settings(args, os.path.abspath(target))
+            out = sopsfiles.encrypt_bytes(data, target, _keys(args), settings, input_type=fmt_in,
+                                          output_type=fmt_out, indent=args.indent)
+            _write(args, path, out)
+        elif command == "rotate":
+            add = [AgeKey(r) for r in _split(args.add_age)]
+            add += [VaultTransitKey.from_uri(u) for u in _split(args.add_hc_vault_transit)]
+            remove = _split(args.rm_age) + [VaultTransitKey.from_uri(u).name()
+                                            for u in _split(args.rm_hc_vault_transit)]
+            out = sopsfiles.rotate_bytes(data, target, _keys(args), add=add, remove=remove, input_type=fmt_in,
+                                         indent=args.indent)
+            _write(args, path, out)
+        elif command == "updatekeys":
+            rule, _ = sopsfiles.rule_for_file(os.path.abspath(target), config_path=args.config or None)
+            if rule is None:
+                raise ConfigError(f"no .sops.yaml creation rule found for {path}",
+                                  hint="updatekeys takes the keys from .sops.yaml; create one or pass --config")
+            out = sopsfiles.updatekeys_bytes(data, target, _keys(args), rule.key_groups,
+                                             shamir_threshold=args.shamir_secret_sharing_threshold,
+                                             input_type=fmt_in, indent=args.indent)
+            if out is None:
+                print(f"File {path} already up to date", file=sys.stderr)
+                continue
+            if not args.yes and not _confirm(f"The following changes will be made to the file's groups:\n"
+                                             f"{_describe(rule.key_groups)}"):
+                print(f"File {path} left unchanged", file=sys.stderr)
+                continue
+            sopsfiles.write_atomic(path, out)
+            print(f"File {path} synced with new keys", file=sys.stderr)
+    return 0
+
+
+def _describe(groups: list) -> str:
+    lines = []
+    for i, group in enumerate(groups):
+        lines.append(f"Group {i + 1}")
+        lines.extend(f"    {k.name()}" for k in group)
+    return "\n".join(lines)
+
+
+def _filestatus(path: str, fmt: str | None) -> int:
+    import json
+
+    from secretsync import sopsfiles
+    from secretsync.crypto.sops import document
+    from secretsync.crypto.sops.formats import format_for_path, store_for
+    data = sopsfiles.read_input(path)
+    encrypted = False
+    try:
+        docs = store_for(fmt or format_for_path(path)).load_encrypted(data)
+        meta = document.metadata_of(docs, path)
+        encrypted = bool(meta.version and meta.mac)
+    except SopsError:
+        encrypted = False
+    print(json.dumps({"encrypted": encrypted}, separators=(",", ":")))
+    return 0
