@@ -10,6 +10,7 @@ scalars, not PyYAML's YAML 1.1 resolver:
   ``08`` is the float 8 (PyYAML: a string); ``1:20`` is a string (PyYAML: sexagesimal 80);
   integers beyond 64 bits become floats;
 - floats: ``1e3`` and ``1.`` are floats (PyYAML wants a dot and a signed exponent);
+- ``.inf``/``.nan`` (and floats beyond float64) are refused, as kubectl refuses them;
 - timestamps stay strings (sigs.k8s.io/yaml hands ``interface{}`` a string, PyYAML a datetime);
 - non-string mapping keys are turned into their string form, as the YAML→JSON step does.
 
@@ -186,12 +187,15 @@ class _Loader(yaml.SafeLoader):
 
     def construct_yaml_float(self, node):
         text = self.construct_scalar(node)
-        if text in _FLOAT_SPECIAL:
-            return _FLOAT_SPECIAL[text]
-        value = _go_number(text)
+        value = _FLOAT_SPECIAL.get(text, _go_number(text))
         if value is None:
             raise _Refused(f"line {node.start_mark.line + 1}: !!float value is not a number")
-        return float(value)
+        value = float(value)
+        if not math.isfinite(value):
+            # kubectl refuses these too: Kubernetes objects are JSON, which has no Inf or NaN.
+            raise _Refused(f"line {node.start_mark.line + 1}: infinite or NaN numbers cannot be stored in a "
+                           f"Kubernetes object (quote the value to keep it a string)")
+        return value
 
     def construct_yaml_str(self, node):
         value = super().construct_yaml_str(node)
