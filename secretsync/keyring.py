@@ -373,14 +373,14 @@ class Keyring:
     @classmethod
     def from_dir(cls, path: str | os.PathLike) -> "Keyring":
         """Keys of a key directory (``FileKeyStore``); an empty or missing directory is an error."""
-        if not Path(path).is_dir():
-            raise SealingKeyError(f"key directory {path} does not exist",
-                                  hint="create one with: secretsync keys generate --key-dir DIR")
         return cls.from_store(FileKeyStore(path), str(path))
 
     @classmethod
     def from_store(cls, store: KeySecretStore, where: str = "the key store") -> "Keyring":
         if isinstance(store, FileKeyStore):
+            if not store.directory.is_dir():
+                raise SealingKeyError(f"key directory {store.directory} does not exist",
+                                      hint="create one with: secretsync keys generate --key-dir DIR")
             keys = store.keys()
         else:
             keys = []
