@@ -35,8 +35,11 @@ def _strip_comment(text: str) -> str:
     return text
 
 
-def _value(raw: str, lines: list[str], index: int) -> tuple[str, int]:
-    """Parse a value starting at ``raw`` (already left-trimmed); returns (value, next line index)."""
+def _value(raw: str, lines: list[str], index: int, comments: list[str]) -> tuple[str, int]:
+    """Parse a value starting at ``raw`` (already left-trimmed); returns (value, next line index).
+
+    An inline comment (unquoted value) is appended to ``comments``: go-ini makes it the key's comment.
+    """
     if raw.startswith('"""'):
         rest = raw[3:]
         if '"""' in rest:
@@ -55,6 +58,7 @@ def _value(raw: str, lines: list[str], index: int) -> tuple[str, int]:
             return raw[1:raw.index(quote, 1)], index
     cut = min([p for p in (raw.find(";"), raw.find("#")) if p >= 0], default=-1)
     if cut >= 0:
+        comments.append(_strip_comment(raw[cut:].strip()))
         raw = raw[:cut]
     return raw.strip(), index
 
@@ -94,7 +98,7 @@ def load(data: bytes) -> list[Branch]:
         key = line[:pos].strip()
         if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"`":
             key = key[1:-1]
-        value, i = _value(line[pos + 1:].lstrip(), lines, i)
+        value, i = _value(line[pos + 1:].lstrip(), lines, i, pending)
         existing = [n for n, item in enumerate(current) if item.key == key and not isinstance(item.key, Comment)]
         if existing:  # go-ini: a repeated key keeps the last value in place
             current[existing[0]].value = value
