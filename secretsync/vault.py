@@ -25,7 +25,6 @@ import hmac
 import json
 import logging
 import os
-import random
 import re
 import threading
 import time
@@ -41,6 +40,7 @@ import yaml
 
 from secretsync.errors import SecretsyncError
 from secretsync.jsonpath import JSONNumber, go_json
+from secretsync.retry import RetriesExhausted, RetryPolicy
 from secretsync.secretvalue import REDACTED, SecretBytes
 
 __all__ = [
@@ -302,6 +302,11 @@ class SecretData(Mapping):
 
 # ---------------------------------------------------------------------------------------------- backend
 
+class _Transient(Exception):
+    """A failure worth another try (5xx, sealed, connection refused); ``RetryPolicy`` retries it."""
+
+    transient = True
+
 def _parse_body(response: requests.Response) -> Any:
     if not response.content:
         return None
@@ -355,9 +360,8 @@ class VaultBackend:
     def _send(self, method: str, path: str, *, what: str, params: dict | None = None,
               body: dict | None = None, token: bool = True) -> tuple[int, Any]:
         """One API call with the timeout and bounded retries (5xx, sealed, refused connections)."""
-        attempts = 1 + self.config.max_retries
-        last = ""
-        for attempt in range(attempts):
+
+        def attempt() -> tuple[int, Any]:
             self.requests_sent += 1
             saved = self._client.adapter.token
             try:
@@ -370,25 +374,25 @@ class VaultBackend:
                     f"Vault did not answer within {self.config.timeout:g} s while {what} {self._where(path)}",
                     hint="check that Vault is healthy, or raise VAULT_CLIENT_TIMEOUT") from None
             except requests.ConnectionError:
-                last = "connection failed"
+                raise _Transient("connection failed") from None
             except requests.RequestException as exc:
                 raise VaultUnavailable(f"request to Vault failed ({type(exc).__name__}) while {what} "
                                        f"{self._where(path)}", hint="check VAULT_ADDR and the TLS settings") from None
-            else:
-                status = response.status_code
-                if status not in _RETRY_STATUSES:
-                    return status, _parse_body(response)
-                last = f"HTTP {status}" + (" (sealed)" if status == 503 else "")
             finally:
                 self._client.adapter.token = saved
-            if attempt + 1 < attempts:
-                # exponential backoff with full jitter, capped
-                delay = random.uniform(0, min(10.0, self.config.retry_wait * (2 ** attempt)))
-                log.debug("vault %s: %s, retry %d/%d in %.2fs", what, last, attempt + 1, attempts - 1, delay)
-                self._sleep(delay)
-        raise VaultUnavailable(
-            f"Vault unavailable while {what}: {last} after {attempts} attempt(s) {self._where(path)}",
-            hint="check that Vault is running and unsealed; VAULT_MAX_RETRIES sets the number of retries")
+            if response.status_code in _RETRY_STATUSES:
+                raise _Transient(f"HTTP {response.status_code}" + (" (sealed?)" if response.status_code == 503 else ""))
+            return response.status_code, _parse_body(response)
+
+        policy = RetryPolicy(attempts=1 + self.config.max_retries, deadline=None, base=self.config.retry_wait,
+                             cap=10.0, sleep=self._sleep, clock=self._clock)
+        try:
+            return policy.call(attempt, peer=f"Vault {self.config.addr}", operation=what)
+        except RetriesExhausted as exc:
+            raise VaultUnavailable(
+                f"Vault unavailable while {what}: {exc.last} after {exc.attempts} attempt(s) {self._where(path)}",
+                hint="check that Vault is running and unsealed; VAULT_MAX_RETRIES sets the number of retries"
+            ) from None
 
     # -- authentication --------------------------------------------------------------------------
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
 
-import yaml
-
 from secretsync.errors import SecretsyncError, UsageError
-from secretsync.jsonpath import JSONNumber
+from secretsync.manifests import ManifestError, dump_all, load_manifests
 from secretsync.secretvalue import SecretBytes
 
 log = logging.getLogger(__name__)
@@ -46,17 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------------------------------------- input
 
-class _ManifestLoader(yaml.SafeLoader):
-    """YAML as Kubernetes reads manifests: like PyYAML's safe loader, but timestamps stay strings."""
-
-
-_ManifestLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def _files(path: str) -> list[tuple[str, bytes]]:
+    """(name, bytes) of stdin (``-``), one file, or every manifest file under a directory (sorted)."""
     if path == "-":
         return [("<stdin>", sys.stdin.buffer.read())]
     p = Path(path)
@@ -66,49 +56,40 @@ def _files(path: str) -> list[tuple[str, bytes]]:
             raise SecretsyncError(f"no YAML or JSON files were found in {path}", reference="no-manifests",
                                   hint="point PATH at a directory holding .yaml, .yml or .json files")
         return [(f, Path(f).read_bytes()) for f in found]
-    if not p.exists():
+    if not p.is_file():
         raise SecretsyncError(f"{path}: no such file or directory", reference="no-manifests")
     return [(str(p), p.read_bytes())]
 
 
 def load_documents(files: list[tuple[str, bytes]]) -> list[dict]:
-    """All non-empty documents of all files, in order; a parse error names the file and line."""
+    """All non-empty documents of all files, in order (kubectl's YAML rules, see manifests.py)."""
     docs = []
     for name, data in files:
-        try:
-            for doc in yaml.load_all(data.decode("utf-8"), Loader=_ManifestLoader):
-                if doc is None:
-                    continue
-                if not isinstance(doc, dict):
-                    raise SecretsyncError(f"{name}: a document is a {type(doc).__name__}, not a Kubernetes object",
-                                          reference="invalid-manifest")
-                docs.append(doc)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise SecretsyncError(f"could not read YAML/JSON file {name}:{where}: {problem}",
-                                  reference="invalid-manifest", hint="fix the YAML syntax of that file") from None
-        except UnicodeDecodeError:
-            raise SecretsyncError(f"could not read YAML/JSON file {name}: not UTF-8 text",
-                                  reference="invalid-manifest") from None
+        for index, doc in load_manifests(data, name):
+            if not isinstance(doc, dict):
+                raise ManifestError(f"a document must be a mapping (a Kubernetes object), not a "
+                                    f"{type(doc).__name__}", file=name, index=index)
+            docs.append(doc)
     return docs
 
 
 # ---------------------------------------------------------------------------------------------- output
 
 def _plain(value):
-    """Objects as they go out: Secret values back to base64/text, JSON numbers as YAML numbers."""
+    """Keys sorted (AVP's JSON round trip sorts them); integral floats as ints, as that round trip does."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(value[k]) for k in sorted(value, key=str)}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if isinstance(value, float) and not isinstance(value, JSONNumber) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value) if value.is_integer() and abs(value) < 1e21 else float(value)
+    if isinstance(value, str):
+        return str(value)
     return value
 
 
 def _secret_out(obj: dict) -> dict:
+    """A resolved Secret as text again: ``data`` SecretBytes to base64, ``stringData`` to text."""
     obj = dict(obj)
     for section, encode in (("data", SecretBytes.to_base64), ("stringData", SecretBytes.reveal_text)):
         values = obj.get(section)
@@ -117,25 +98,14 @@ def _secret_out(obj: dict) -> dict:
     return obj
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _represent_number(dumper: yaml.SafeDumper, value: JSONNumber):
-    return dumper.represent_scalar("tag:yaml.org,2002:float", value.text)
-
-
-_Dumper.add_representer(JSONNumber, _represent_number)
-
-
 def dump_documents(objects: list[dict]) -> str:
-    """YAML, keys sorted (as AVP's JSON round trip leaves them), a ``---`` line after each document."""
+    """YAML with sorted keys and a ``---`` line after each document, as ``argocd-vault-plugin generate``."""
     out = []
     for obj in objects:
         if obj.get("kind") == "Secret":
             obj = _secret_out(obj)
-        out.append(yaml.dump(_plain(obj), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-                             allow_unicode=True, width=2 ** 31 - 1))
+        text = dump_all([_plain(obj)])
+        out.append(text[4:] if text.startswith("---\n") else text)
         out.append("---\n")
     return "".join(out)
 
