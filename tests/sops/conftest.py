@@ -85,3 +85,28 @@ def keys_for():
         return load_keys(age_key_text="\n".join(k.secret for k in keys), env={}, use_defaults=False,
                          transit=transit)
     return build
+
+
+@dataclass
+class OursRunner:
+    """``python -m secretsync sops ...`` as a user runs it, isolated like the sops peer."""
+
+    tmp_path: Path
+    workdir: Path
+
+    def __call__(self, *args: str, env: dict | None = None, input: bytes | None = None, cwd: Path | None = None,
+                 check: bool = False) -> subprocess.CompletedProcess:
+        import sys
+        full_env = isolated_env(self.tmp_path, **(env or {}))
+        full_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        proc = subprocess.run([sys.executable, "-m", "secretsync", "sops", *args], env=full_env, input=input,
+                              capture_output=True, cwd=str(cwd or self.workdir), timeout=60)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"secretsync sops {' '.join(args)} exited {proc.returncode}: "
+                                 f"{proc.stderr.decode()[-2000:]}")
+        return proc
+
+
+@pytest.fixture
+def ours_run(tmp_path, workdir) -> OursRunner:
+    return OursRunner(tmp_path, workdir)
