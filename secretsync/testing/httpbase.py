@@ -1,0 +1,129 @@
+"""A small HTTP/1.1 base on the standard library's ThreadingHTTPServer, with the limits it lacks.
+
+Per-connection socket timeouts (slow clients), a request-body cap, a semaphore
+bounding concurrent (non-streaming) handlers, JSON replies, chunked streaming,
+and quiet logging (request lines go to the ``secretsync.testing`` logger at
+debug level; bodies are never logged). Handler threads are daemons, and a
+``stopping`` event tells long-lived handlers (watches) to end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["BaseServer", "BaseHandler", "BodyTooLarge"]
+
+log = logging.getLogger("secretsync.testing")
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than the server's limit."""
+
+
+class BaseServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address, handler_class, *, max_body: int = 3 * 1024 * 1024, max_handlers: int = 64,
+                 socket_timeout: float = 60.0) -> None:
+        self.max_body = max_body
+        self.socket_timeout = socket_timeout
+        self.handler_slots = threading.BoundedSemaphore(max_handlers)
+        self.stopping = threading.Event()
+        super().__init__(address, handler_class)
+
+    def handle_error(self, request, client_address) -> None:  # noqa: D401 - stdlib hook
+        # Client disconnects are normal (watch streams closed by clients); everything else is logged briefly.
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+class BaseHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: BaseServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.socket_timeout)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s %s", self.address_string(), format % args)
+
+    # --- request body ---
+    def read_body(self) -> bytes:
+        """The request body (Content-Length or chunked), refused past ``server.max_body``."""
+        limit = self.server.max_body
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked(limit)
+        length_text = self.headers.get("Content-Length")
+        if not length_text:
+            return b""
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise BodyTooLarge() from None
+        if length < 0 or length > limit:
+            self.close_connection = True  # we will not read the body; the connection cannot be reused
+            raise BodyTooLarge()
+        return self.rfile.read(length)
+
+    def _read_chunked(self, limit: int) -> bytes:
+        out = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(out)
+            if len(out) + size > limit:
+                self.close_connection = True
+                raise BodyTooLarge()
+            out += self.rfile.read(size)
+            self.rfile.readline(1024)
+
+    # --- replies ---
+    def send_json(self, code: int, body: object, headers: dict | None = None) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        self.send_bytes(code, data, "application/json", headers)
+
+    def send_bytes(self, code: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def start_chunked(self, code: int, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+
+    def write_chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    def end_chunked(self) -> None:
+        try:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass
+
+    def abort_connection(self) -> None:
+        """Close the socket without a proper end (a dropped connection, for fault injection)."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

@@ -1,0 +1,157 @@
+"""PATCH requests: JSON patch, JSON merge patch, strategic merge patch and server-side apply.
+
+This module is the HTTP-facing half: it decodes the patch, fetches the live
+object, calls the algorithms (``patches.py`` for the three patch formats,
+``fieldmanager.py`` for apply and managedFields) and hands the result to the
+ordinary update/create path, mapping their errors to the real server's Status
+answers (400 for an undecodable patch, 422 for one that does not apply, 409
+``Apply failed with N conflicts`` naming managers and fields).
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from secretsync.testing import status as st
+
+__all__ = ["apply_patch_request", "conflict_message"]
+
+
+def _algorithms(name: str):
+    import importlib
+    try:
+        return importlib.import_module(f"secretsync.testing.{name}")
+    except ImportError:
+        raise st.APIError(501, "NotImplemented", f"this patch type needs secretsync.testing.{name}") from None
+
+
+def _unprocessable(message: str) -> st.APIError:
+    return st.APIError(422, "Invalid", "the server rejected our request due to an error in our request",
+                       {"causes": [{"reason": "UnexpectedServerResponse", "message": message}]})
+
+
+def _print_manager(manager) -> str:
+    if isinstance(manager, dict):
+        text = f'"{manager.get("manager", "")}"'
+        if manager.get("subresource"):
+            text += f' with subresource "{manager["subresource"]}"'
+        if manager.get("operation") == "Update":
+            text += f' using {manager.get("apiVersion", "")}'
+            if manager.get("time"):
+                text += f' at {manager["time"]}'
+        return text
+    return f'"{manager}"'
+
+
+def conflict_message(conflicts: list) -> str:
+    """The real server's ``Apply failed with N conflict(s)`` text (fieldmanager ``getConflictMessage``)."""
+    if len(conflicts) == 1:
+        manager, path = conflicts[0]
+        return f"Apply failed with 1 conflict: conflict with {_print_manager(manager)}: {path}"
+    by_manager: dict[str, list] = {}
+    printed: dict[str, str] = {}
+    for manager, path in conflicts:
+        key = json.dumps(manager, sort_keys=True) if isinstance(manager, dict) else str(manager)
+        by_manager.setdefault(key, []).append(path)
+        printed[key] = _print_manager(manager)
+    lines = []
+    for key in sorted(by_manager):
+        lines.append(f"conflicts with {printed[key]}")
+        lines.extend(f"- {p}" for p in by_manager[key])
+    return f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+
+
+def apply_patch_request(rr, namespace: str, kind: str) -> tuple[int, dict]:
+    """Handle one PATCH on ``rr`` (a ``server._ResourceRequest``); returns (code, object)."""
+    req, rt, api = rr.req, rr.rt, rr.api
+    force_given = "force" in req.query
+    if kind == "apply":
+        return _apply(rr, namespace)
+    if force_given:
+        raise st.invalid("meta.k8s.io", "PatchOptions", "", [("FieldValueForbidden", "force",
+                                                               "Forbidden: may not be specified for non-apply patch")])
+    try:
+        patch = json.loads(req.body or b"null")
+    except ValueError:
+        raise st.bad_request("error decoding patch: invalid JSON") from None
+    if kind == "json" and not isinstance(patch, list):
+        raise st.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    if kind in ("merge", "strategic") and not isinstance(patch, dict):
+        raise st.bad_request("error decoding patch: the patch is not a JSON object")
+    opts = rr.write_options()
+    with api.store.lock:
+        live = api.get(rt, namespace, req.name)
+        patches = _algorithms("patches")
+        try:
+            if kind == "json":
+                new = patches.json_patch(live, patch)
+            elif kind == "merge":
+                new = patches.json_merge_patch(live, patch)
+            else:
+                new = patches.strategic_merge_patch(live, patch, api._schema(rt))
+        except patches.PatchError as exc:
+            if exc.code == 400:
+                raise st.bad_request(str(exc)) from None
+            if exc.code == 422:
+                raise _unprocessable(str(exc)) from None
+            raise st.APIError(exc.code, "InternalError", str(exc)) from None
+        if not isinstance(new, dict):
+            raise _unprocessable("the patched document is not an object")
+        new.setdefault("apiVersion", rt.api_version)
+        new.setdefault("kind", rt.kind)
+        if not isinstance(new.get("metadata"), dict):
+            new["metadata"] = {}
+        new["metadata"].setdefault("name", req.name)
+        if new["metadata"].get("resourceVersion") is None:
+            new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        rr.check_strict(new)
+        out, _ = api.update(rt, namespace, req.name, new, opts)
+        return 200, out
+
+
+def _apply(rr, namespace: str) -> tuple[int, dict]:
+    req, rt, api = rr.req, rr.rt, rr.api
+    manager = req.query.get("fieldManager") or ""
+    if not manager:
+        raise st.invalid("meta.k8s.io", "PatchOptions", "", [("FieldValueRequired", "fieldManager",
+                                                               "Required value: is required for apply requests")])
+    force_text = req.query.get("force", "false").lower()
+    if force_text not in ("true", "false", ""):
+        raise st.bad_request(f'invalid value for force: "{req.query.get("force")}"')
+    force = force_text == "true"
+    try:
+        config = yaml.safe_load(req.body) if req.body.strip() else None
+    except yaml.YAMLError:
+        raise st.bad_request("error decoding YAML: the apply configuration could not be parsed") from None
+    if not isinstance(config, dict):
+        raise st.bad_request("error decoding YAML: the apply configuration must be an object")
+    api.check_body_identity(rt, config, namespace, req.name)
+    opts = rr.write_options(operation="Apply")
+    opts.manager = manager
+    fieldmanager = _algorithms("fieldmanager")
+    rr.check_strict(config)
+    with api.store.lock:
+        ns = namespace if rt.namespaced else ""
+        live = api.store.get(rt.group_resource, ns, req.name)
+        if live is not None:
+            live = api._out(rt, live)
+        if live is None and req.subresource:
+            raise st.not_found(rt.group, rt.plural, req.name)
+        sent_rv = config["metadata"].get("resourceVersion")
+        if live is not None and sent_rv and sent_rv != live["metadata"]["resourceVersion"]:
+            raise st.conflict(rt.group, rt.plural, req.name, st.STALE)
+        try:
+            new = fieldmanager.apply(live, config, manager, force, api._schema(rt))
+        except fieldmanager.ApplyConflict as exc:
+            conflicts = list(exc.conflicts)
+            raise st.APIError(409, "Conflict", conflict_message(conflicts), {"causes": [
+                {"reason": "FieldManagerConflict", "message": f"conflict with {_print_manager(m)}", "field": p}
+                for m, p in conflicts]}) from None
+        if live is None:
+            new["metadata"].pop("resourceVersion", None)
+            return 201, api.create(rt, namespace, new, opts)
+        new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        out, _ = api.update(rt, namespace, req.name, new, opts)
+        return 200, out

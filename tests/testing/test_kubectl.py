@@ -1,0 +1,94 @@
+"""kubectl against the API server: the everyday commands, unchanged.
+
+Covers: ``kubectl create -f``, ``get`` (table and ``-o json``), ``get`` of a
+missing object (NotFound message), ``label``, ``delete``, ``get --raw``, and the
+``secretsync dev-apiserver`` command's kubeconfig. Runs on a real cluster too
+(except the dev-apiserver process test).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.peer
+
+CM = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+data:
+  greeting: hello
+"""
+
+
+def test_create_get_delete(apiserver):
+    ns = apiserver.namespace
+    out = apiserver.kubectl("-n", ns, "create", "-f", "-", input=CM.format(name="kc")).stdout
+    assert out.strip() == "configmap/kc created"
+    table = apiserver.kubectl("-n", ns, "get", "configmaps", "kc").stdout.splitlines()
+    assert table[0].split() == ["NAME", "DATA", "AGE"] and table[1].split()[:2] == ["kc", "1"]
+    obj = json.loads(apiserver.kubectl("-n", ns, "get", "configmap", "kc", "-o", "json").stdout)
+    assert obj["data"] == {"greeting": "hello"} and obj["metadata"]["uid"]
+    out = apiserver.kubectl("-n", ns, "delete", "configmap", "kc").stdout
+    assert out.strip() == 'configmap "kc" deleted'
+    missing = apiserver.kubectl("-n", ns, "get", "configmap", "kc", check=False)
+    assert missing.returncode == 1
+    assert 'Error from server (NotFound): configmaps "kc" not found' in missing.stderr
+
+
+def test_create_existing_reports_already_exists(apiserver):
+    ns = apiserver.namespace
+    apiserver.kubectl("-n", ns, "create", "-f", "-", input=CM.format(name="twice"))
+    again = apiserver.kubectl("-n", ns, "create", "-f", "-", input=CM.format(name="twice"), check=False)
+    assert again.returncode == 1
+    assert 'Error from server (AlreadyExists)' in again.stderr and '"twice" already exists' in again.stderr
+
+
+def test_label_and_selector(apiserver):
+    ns = apiserver.namespace
+    apiserver.kubectl("-n", ns, "create", "-f", "-", input=CM.format(name="lab"))
+    apiserver.kubectl("-n", ns, "create", "-f", "-", input=CM.format(name="other"))
+    out = apiserver.kubectl("-n", ns, "label", "configmap", "lab", "team=blue").stdout
+    assert out.strip() == "configmap/lab labeled"
+    names = apiserver.kubectl("-n", ns, "get", "cm", "-l", "team=blue", "-o", "name").stdout.split()
+    assert names == ["configmap/lab"]
+
+
+def test_get_all_namespaces_lists_namespace_column(apiserver):
+    ns = apiserver.namespace
+    apiserver.kubectl("-n", ns, "create", "-f", "-", input=CM.format(name="wide"))
+    lines = apiserver.kubectl("get", "configmaps", "-A").stdout.splitlines()
+    assert lines[0].split()[:2] == ["NAMESPACE", "NAME"]
+    assert any(line.split()[:2] == [ns, "wide"] for line in lines[1:])
+
+
+def test_get_raw(apiserver):
+    body = json.loads(apiserver.kubectl("get", "--raw", f"/api/v1/namespaces/{apiserver.namespace}").stdout)
+    assert body["kind"] == "Namespace" and body["metadata"]["name"] == apiserver.namespace
+
+
+def test_dev_apiserver_command_serves_kubectl(tmp_path):
+    from tests.fixtures.peers import isolated_env, peer_binary
+    kubeconfig = tmp_path / "kubeconfig"
+    proc = subprocess.Popen([sys.executable, "-m", "secretsync", "dev-apiserver", "--port", "0",
+                             "--kubeconfig-out", str(kubeconfig)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            cwd=os.getcwd(), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not kubeconfig.exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        result = subprocess.run([peer_binary("kubectl"), "--kubeconfig", str(kubeconfig), "get", "namespaces",
+                                 "-o", "name"], capture_output=True, text=True, env=isolated_env(tmp_path), timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "namespace/default" in result.stdout.split()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
