@@ -501,7 +501,7 @@ def _eval_filter(values: list, node: Filter) -> list:
     out = []
     for v in values:
         if not isinstance(v, list):
-            raise JSONPathError(f"{go_text(v)} is not array or slice and cannot be filtered")
+            raise JSONPathError(f"{_go_type(v)} is not array or slice and cannot be filtered")  # never the value
         for item in v:
             if node.op == "exists":
                 try:
