@@ -26,9 +26,27 @@ _SUBCOMMANDS = ("encrypt", "decrypt", "rotate", "updatekeys", "filestatus")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags, then everything from the first positional on, re-parsed intermixed in ``run``.
+
+    argparse cannot match a positional list interrupted by options (``updatekeys -y
+    FILE``); urfave/cli can. So the remainder is parsed again with
+    ``parse_intermixed_args`` by a parser that has the same flags.
+    """
+    _add_flags(parser)
+    parser.add_argument("rest", nargs=argparse.REMAINDER, metavar="[COMMAND] FILE ...",
+                        help=f"optional command ({', '.join(_SUBCOMMANDS)}), then the file (or directory with "
+                             f"--recursive); flags may follow")
+
+
+def _intermixed(args: argparse.Namespace) -> argparse.Namespace:
+    inner = argparse.ArgumentParser(prog="secretsync sops", allow_abbrev=False, add_help=False)
+    _add_flags(inner)
+    inner.add_argument("words", nargs="*")
+    return inner.parse_intermixed_args(list(args.rest or []), namespace=args)
+
+
+def _add_flags(parser: argparse.ArgumentParser) -> None:
     p = parser.add_argument
-    p("words", nargs="*", metavar="[COMMAND] FILE",
-      help=f"optional command ({', '.join(_SUBCOMMANDS)}) then the file (or directory with --recursive)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("-e", "--encrypt", action="store_true", help="encrypt a file")
     mode.add_argument("-d", "--decrypt", action="store_true", help="decrypt a file")
@@ -138,6 +156,7 @@ def _confirm(message: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from secretsync import sopsfiles
+    args = _intermixed(args)
     words = list(args.words)
     command = ""
     if words and words[0] in _SUBCOMMANDS:
