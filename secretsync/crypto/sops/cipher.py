@@ -58,9 +58,10 @@ def format_float(value: float) -> str:
 def format_time(value: _dt.datetime) -> str:
     """Go's RFC3339Nano: fraction without trailing zeros, ``Z`` for a zero offset (naive = UTC)."""
     offset = value.utcoffset()
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += "." + f"{value.microsecond:06d}".rstrip("0")
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    nanos = getattr(value, "nanosecond", value.microsecond * 1000)
+    if nanos:
+        text += "." + f"{nanos:09d}".rstrip("0")
     if offset is None or offset == _dt.timedelta(0):
         return text + "Z"
     total = int(offset.total_seconds())
@@ -75,13 +76,19 @@ def parse_time(text: str) -> _dt.datetime:
     if not m:
         raise ValueError("not an RFC3339 timestamp")
     year, month, day, hour, minute, second, frac, zone = m.groups()
-    micro = int((frac or "0")[:6].ljust(6, "0"))
+    nanos = int((frac or "0")[:9].ljust(9, "0"))
     if zone == "Z":
         tz = _dt.timezone.utc
     else:
         sign = 1 if zone[0] == "+" else -1
         tz = _dt.timezone(sign * _dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    return _dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
+    try:
+        # The YAML store's timestamp type keeps Go's nanoseconds; plain datetime otherwise.
+        from secretsync.crypto.sops.stores.goyaml import Timestamp
+    except ImportError:
+        return _dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), nanos // 1000,
+                            tzinfo=tz)
+    return Timestamp(int(year), int(month), int(day), int(hour), int(minute), int(second), nanos, tzinfo=tz)
 
 
 def _encode(value: Any) -> tuple[bytes, str]:

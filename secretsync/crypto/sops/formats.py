@@ -88,14 +88,8 @@ def store_for(name: str, indent: int | None = None) -> Store:
             return mod.dump(docs, indent=yaml_indent)
 
         def dump_value(value: Any) -> bytes:
-            if isinstance(value, Branch):
-                return mod.dump([value], indent=yaml_indent)
-            if isinstance(value, list):
-                from secretsync.crypto.sops.tree import Item
-                text = mod.dump([Branch([Item("x", value)])], indent=yaml_indent).decode("utf-8", "surrogateescape")
-                lines = text.split("\n")[1:]
-                return "\n".join(line[yaml_indent:] if line.startswith(" " * yaml_indent) else line
-                                 for line in lines).encode("utf-8", "surrogateescape")
+            if isinstance(value, (Branch, list)):
+                return mod.dump_value(value)
             return _value_json(value, None)
         return Store("yaml", mod.load, mod.load, dump, dump, dump_value)
     raise StoreError(f"unknown format {name!r}: use one of {', '.join(FORMATS)}", exit_code=1)

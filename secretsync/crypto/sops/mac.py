@@ -15,7 +15,7 @@ import hmac
 from typing import Any
 
 from secretsync.crypto.sops.cipher import ValueCipher, parse_time, plaintext_bytes
-from secretsync.crypto.sops.errors import MacDecryptError, MacMismatch, MacNotFound, MetadataError, ValueDecryptError
+from secretsync.crypto.sops.errors import EncryptError, MacDecryptError, MacMismatch, MacNotFound, MetadataError, ValueDecryptError
 from secretsync.crypto.sops.tree import Comment
 
 __all__ = ["MacHasher", "MAC_ONLY_ENCRYPTED_INIT", "mac_aad", "encrypt_mac", "verify_mac"]
@@ -40,7 +40,11 @@ class MacHasher:
             return
         if self._only_encrypted and not encrypted:
             return
-        self._hash.update(plaintext_bytes(value))
+        try:
+            self._hash.update(plaintext_bytes(value))
+        except TypeError as exc:
+            raise EncryptError(f"a value cannot be covered by the MAC: {exc}",
+                               hint="quote the value to make it a string") from None
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest().upper()
