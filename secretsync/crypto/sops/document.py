@@ -145,7 +145,7 @@ def recover_data_key(meta: SOPSMetadata, keys: SopsKeys, where: str = "") -> byt
     prefix = f"{where}: " if where else ""
     if len(parts) < needed:
         raise DataKeyUnavailable(f"{prefix}failed to get the data key required to decrypt the sops file",
-                                 groups=results, threshold=needed)
+                                 groups=results, threshold=needed, notes=list(keys.source_errors))
     if len(groups) > 1:
         try:
             data_key = shamir.combine(parts)

@@ -210,10 +210,12 @@ class DataKeyUnavailable(SopsError):
     reference = "sops-data-key-unavailable"
     exit_code = EXIT_COULD_NOT_RETRIEVE_KEY
 
-    def __init__(self, message: str, groups: list[GroupResult], threshold: int = 0, **kw) -> None:
+    def __init__(self, message: str, groups: list[GroupResult], threshold: int = 0,
+                 notes: list[str] | None = None, **kw) -> None:
         super().__init__(message, **kw)
         self.groups = groups
         self.threshold = threshold
+        self.notes = notes or []
 
     def report(self) -> str:
         lines = [self.message, ""]
@@ -228,6 +230,10 @@ class DataKeyUnavailable(SopsError):
             lines.append("")
             lines.append(f"Recovery failed: {ok} of {len(self.groups)} key groups succeeded, "
                          f"{self.threshold} are required.")
+        if self.notes:
+            lines.append("")
+            lines.append("Key sources that could not be loaded:")
+            lines.extend(f"  - {note}" for note in self.notes)
         hint = self.hint or ("make one of the listed identities available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, "
                              "~/.config/sops/age/keys.txt) or a Vault token for the listed transit keys")
         lines.append(f"hint: {hint}")
