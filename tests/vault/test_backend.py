@@ -5,7 +5,7 @@ Covers: configuration from AVP's variables, the ``ARGOCD_ENV_`` prefix and ``-c`
 and custom mount), userpass and k8s login against OpenBao (k8s through a loopback
 TokenReview responder); renewal after two thirds of the lease; one re-login when a
 revoked token gets 403, none for a policy denial; errors that name address, path,
-auth method and status but never a token; AVP_PATH_VALIDATION; transit both ways with
+auth method and status but never a token; AVP_PATH_VALIDATION; VAULT_NAMESPACE; transit both ways with
 the ``bao`` CLI. Not covered: github auth (OpenBao has no github plugin), ``-s`` Secrets.
 """
 
@@ -335,3 +335,21 @@ def test_transit_round_trip_with_the_bao_cli_both_ways(avp_vault, openbao, tmp_p
                              f"plaintext={plaintext_b64}"], env=env, capture_output=True, text=True, check=True,
                             timeout=30).stdout.strip()
     assert backend.transit_decrypt("sops", theirs, mount=mount).reveal() == b"from the cli"
+
+
+def test_vault_namespace_is_sent(avp_vault, openbao):
+    import requests
+    namespace = openbao.unique_mount("ns")
+    headers = {"X-Vault-Token": openbao.token}
+    requests.post(f"{openbao.addr}/v1/sys/namespaces/{namespace}", headers=headers, json={},
+                  timeout=10).raise_for_status()
+    headers["X-Vault-Namespace"] = namespace
+    requests.post(f"{openbao.addr}/v1/sys/mounts/kvn", headers=headers,
+                  json={"type": "kv", "options": {"version": "2"}}, timeout=10).raise_for_status()
+    requests.post(f"{openbao.addr}/v1/kvn/data/app", headers=headers, json={"data": {"k": "in-namespace"}},
+                  timeout=10).raise_for_status()
+    objs = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"v": "<path:kvn/data/app#k>"}}]
+    (obj,) = resolve(objs, avp_vault.backend(VAULT_NAMESPACE=namespace))
+    assert obj["data"]["v"] == "in-namespace"
+    with pytest.raises(PlaceholderError, match="Could not find secrets at path kvn/data/app"):
+        resolve(objs, avp_vault.backend())
