@@ -291,11 +291,12 @@ def _compare(left: Any, right: Any, node: Node, path: Path, acc: _Comparison) ->
     leaf = len(kinds) > 1 or kind == "scalar"
     if not leaf and kind == "list":
         empty = all(v is _MISSING or not v for v in (left, right))
-        leaf = _list_atomic(node) or empty or not all(isinstance(v, list) for v in (left, right) if v is not _MISSING)
+        leaf = _list_atomic(node) or empty or not all(
+            isinstance(v, list) or v is None for v in (left, right) if v is not _MISSING)
     elif not leaf and kind == "map":
         empty = all(v is _MISSING or not v for v in (left, right))
         leaf = node.map_type == "atomic" or empty or not all(
-            isinstance(v, dict) for v in (left, right) if v is not _MISSING)
+            isinstance(v, dict) or v is None for v in (left, right) if v is not _MISSING)
     if not leaf and kind == "list":
         lpes, lobs, ldup = _index_items(left if isinstance(left, list) else [], node)
         rpes, robs, rdup = _index_items(right if isinstance(right, list) else [], node)
@@ -598,7 +599,7 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
     live_obj = _without_managed_fields(live)
     managers = _decode(((live or {}).get("metadata") or {}).get("managedFields"))
     if live is not None and not managers:
-        managers = _record({}, live_obj, "before-first-apply", "Update", schema, None, {}, time,
+        managers = _record(schema.zero_object(), live_obj, "before-first-apply", "Update", schema, None, {}, time,
                            str(live_obj.get("apiVersion", "")))
     view = _endpoint_view(config, schema, subresource)
     api_version = str(config.get("apiVersion") or live_obj.get("apiVersion", ""))
@@ -688,7 +689,7 @@ def record_update(old: dict | None, new: dict, manager: str, operation: str, sch
     own they are taken as the starting point, as the server does; an empty list keeps the
     live ones and ``[{}]`` clears them.
     """
-    old_obj = _without_managed_fields(old)
+    old_obj = _without_managed_fields(old) if old is not None else schema.zero_object()
     new_obj = _without_managed_fields(new)
     live_entries = ((old or {}).get("metadata") or {}).get("managedFields")
     sent = (new.get("metadata") or {}).get("managedFields", _MISSING) if isinstance(new, dict) else _MISSING

@@ -19,6 +19,7 @@ strategic merge patches for custom resources; callers fall back to merge semanti
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -217,6 +218,27 @@ _CRD = _object(
 )
 _TOKEN_REVIEW = _object(spec=_struct(audiences=_atomic_list(_SCALAR)), status=_struct())
 
+# The typed zero value of each kind as the server sees it before a create: non-pointer
+# structs are present as {} and non-omitempty slices as null, so a create records them as
+# changed but not as added (no "." entry), exactly like the real server.
+_ZERO_POD_TEMPLATE = {"metadata": {}, "spec": {"containers": None}}
+_ZERO: dict[str, dict[str, Any]] = {
+    "Namespace": {"metadata": {}, "spec": {}, "status": {}},
+    "Service": {"metadata": {}, "spec": {}, "status": {"loadBalancer": {}}},
+    "Pod": {"metadata": {}, "spec": {"containers": None}, "status": {}},
+    "PodTemplate": {"metadata": {}, "template": _ZERO_POD_TEMPLATE},
+    "Deployment": {"metadata": {}, "spec": {"template": _ZERO_POD_TEMPLATE, "strategy": {}}, "status": {}},
+    "Job": {"metadata": {}, "spec": {"template": _ZERO_POD_TEMPLATE}, "status": {}},
+    "Lease": {"metadata": {}, "spec": {}},
+    "CustomResourceDefinition": {"metadata": {}, "spec": {"names": {}, "versions": None},
+                                 "status": {"acceptedNames": {}, "conditions": None, "storedVersions": None}},
+    "Role": {"metadata": {}, "rules": None},
+    "ClusterRole": {"metadata": {}, "rules": None},
+    "RoleBinding": {"metadata": {}, "roleRef": {}},
+    "ClusterRoleBinding": {"metadata": {}, "roleRef": {}},
+    "TokenReview": {"metadata": {}, "spec": {}, "status": {"user": {}}},
+}
+
 # (group, kind) → (root node, has status subresource)
 BUILTIN_KINDS: dict[tuple[str, str], tuple[Node, bool]] = {
     ("", "Namespace"): (_NAMESPACE, True),
@@ -303,6 +325,10 @@ class Schema:
     root: Node
     status_subresource: bool = False
     builtin: bool = True
+
+    def zero_object(self) -> dict[str, Any]:
+        """The object a create starts from (the kind's typed zero value; {} for custom resources)."""
+        return copy.deepcopy(_ZERO.get(self.kind, {"metadata": {}})) if self.builtin else {}
 
     def node(self, path: Iterable[PathElement] = ()) -> Node:
         """The node at ``path`` (field names for maps, any non-str element for a list item)."""
