@@ -77,6 +77,7 @@ class Informer:
         self.synced = threading.Event()
         self.resource_version: str | None = None
         self.relists = 0            # how many lists were made (first one included)
+        self.watches = 0            # how many watch requests were opened
         self._lock = threading.Lock()
         self._stream = None
         self._thread: threading.Thread | None = None
@@ -144,6 +145,7 @@ class Informer:
                                            label_selector=self.label_selector, field_selector=self.field_selector,
                                            timeout_seconds=max(1, timeout))
                 self._stream = stream
+                self.watches += 1
                 if self.stop_event.is_set():
                     stream.close()
                     break

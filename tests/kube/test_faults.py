@@ -1,0 +1,99 @@
+"""KubeClient and Informer under injected faults (emulator only: a real cluster cannot be told to fail):
+500/503/429 become transient errors with Retry-After, which ``secretsync.retry`` rides out; a hung request
+ends with our read timeout; dropped watch connections are reopened from the last resourceVersion without
+losing or repeating events; a 410 for an expired resourceVersion leads to a relist whose diff reports
+what changed meanwhile, including deletions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from secretsync.kube.client import KubeClient, ServerError, Timeout, TooManyRequests
+from secretsync.kube.watch import ADDED, DELETED, MODIFIED, Informer
+from secretsync.retry import RetryPolicy, retry_call
+
+
+def cm(name, ns, value="1"):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
+            "data": {"v": value}}
+
+
+def test_server_errors_are_transient_and_retried(kube, namespace, emulator):
+    kube.create(cm("r", namespace))
+    emulator.faults.fail_next(2, verb="get", resource="configmaps", code=500)
+    with pytest.raises(ServerError) as info:
+        kube.get("v1", "ConfigMap", "r", namespace)
+    assert info.value.transient and info.value.status == 500
+    sleeps = []
+    got = retry_call(lambda: kube.get("v1", "ConfigMap", "r", namespace), peer="Kubernetes API",
+                     operation="get ConfigMap", policy=RetryPolicy(attempts=3, sleep=sleeps.append))
+    assert got["data"]["v"] == "1" and len(sleeps) == 1
+
+
+def test_throttling_carries_retry_after(kube, namespace, emulator):
+    emulator.faults.fail_next(1, verb="list", resource="configmaps", code=429, retry_after=4)
+    with pytest.raises(TooManyRequests) as info:
+        kube.list("v1", "ConfigMap", namespace)
+    assert info.value.retry_after == 4.0 and info.value.transient
+
+
+def test_a_hung_request_ends_with_our_timeout(emulator, namespace):
+    client = KubeClient.from_host_token(emulator.url, emulator.admin_token, timeout=0.5)
+    client.resource("v1", "ConfigMap")
+    emulator.faults.fail_next(1, verb="get", resource="configmaps", hang=3)
+    started = time.monotonic()
+    with pytest.raises(Timeout) as info:
+        client.get("v1", "ConfigMap", "any", namespace)
+    assert time.monotonic() - started < 2.5
+    assert info.value.transient and "ConfigMap" in info.value.message
+    client.close()
+
+
+def test_informer_survives_dropped_watches_without_losing_events(kube, namespace, emulator):
+    inf = Informer(kube, "v1", "ConfigMap", namespace, backoff_base=0.05, backoff_cap=0.1)
+    events = inf.events()
+    kube.create(cm("a", namespace))
+    seen = [next(events)]                                # initial list or the watch: both report "a"
+    for i in range(3):
+        kube.patch("v1", "ConfigMap", "a", namespace, {"data": {"v": str(i + 2)}})
+        seen.append(next(events))
+        emulator.faults.close_watches()                  # dropped; the next change must still arrive
+    kube.delete("v1", "ConfigMap", "a", namespace)
+    seen.append(next(events))
+    inf.stop()
+    events.close()
+    assert [e.type for e in seen] == [ADDED, MODIFIED, MODIFIED, MODIFIED, DELETED]
+    assert [e.object["data"]["v"] for e in seen[1:4]] == ["2", "3", "4"]
+    assert inf.watches >= 2, "the dropped watches were reopened"
+    assert inf.relists == 1, "a dropped connection resumes from its resourceVersion without a relist"
+
+
+def test_expired_resource_version_relists_and_reports_the_difference(tmp_path):
+    from secretsync.testing import APIServer
+    server = APIServer(event_window=5).start()
+    try:
+        kube = KubeClient.from_host_token(server.url, server.admin_token, timeout=10)
+        kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "w"}})
+        kube.create(cm("keep", "w"))
+        kube.create(cm("drop", "w"))
+        inf = Informer(kube, "v1", "ConfigMap", "w")
+        events = inf.events()
+        first = [next(events), next(events)]             # the initial list; the watch is not open yet
+        assert {e.object["metadata"]["name"] for e in first} == {"keep", "drop"}
+        kube.delete("v1", "ConfigMap", "drop", "w")
+        for i in range(10):                              # push the list's resourceVersion out of the window
+            kube.patch("v1", "ConfigMap", "keep", "w", {"data": {"v": str(i)}})
+        kube.create(cm("new", "w"))
+        got = {}
+        while len(got) < 3:
+            ev = next(events)
+            got[ev.object["metadata"]["name"]] = ev.type
+        inf.stop()
+        events.close()
+        assert got == {"drop": DELETED, "keep": MODIFIED, "new": ADDED}
+        assert inf.relists == 2
+        kube.close()
+    finally:
+        server.stop()
