@@ -1,0 +1,447 @@
+"""The sops YAML store: bytes ⇄ ``tree.Branch`` documents, as sops 3.11 (go-yaml v3) does it.
+
+Public interface (used by the sops tree walk, the CLI and manifest decryption):
+
+* ``load(data) -> list[Branch]`` — every document of the stream. Maps keep order,
+  sequences are lists, comments are ``Comment`` entries placed where go-yaml v3 and
+  sops's store place them (see ``yaml_comments``), scalars are typed by go-yaml v3's
+  rules (see ``goyaml``): str, int, float, bool, None, ``goyaml.Timestamp`` (a
+  ``datetime`` with nanoseconds), bytes for non-UTF-8 ``!!binary``. Anchors and
+  aliases are expanded into independent copies. A ``sops`` key stays an ordinary entry.
+* ``dump(docs, indent=4) -> bytes`` and ``dump_value(value) -> bytes`` — see ``yaml_emit``.
+
+Refused with ``StoreError`` (message: line/column and what is wrong, never a value):
+malformed YAML, an empty stream, a document that is not a mapping (exit 2, as sops's
+"Error unmarshalling file"), non-string or duplicate keys, integers in [2^63, 2^64)
+(go-yaml's uint64, which sops cannot encrypt; exit 23), more than ``MAX_DEPTH``
+nested collections, aliases expanding to more than ``MAX_ALIAS_NODES`` nodes (YAML
+bombs), and inputs above ``MAX_INPUT_BYTES`` (32 MiB; a 10 MiB file loads in a few
+seconds, the limit keeps a 50 MB file from tying a worker up for a minute).
+
+Parsing uses PyYAML's libyaml event parser (go-yaml v3 is a port of libyaml, so
+both see the same structure and positions); typing and comments are ours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml as _pyyaml
+
+from secretsync.crypto.sops.errors import StoreError
+from secretsync.crypto.sops.stores import goyaml
+from secretsync.crypto.sops.stores.yaml_comments import Container, find_comments, split_run
+from secretsync.crypto.sops.tree import Branch, Comment, Item
+
+__all__ = ["load", "dump", "dump_value", "MAX_INPUT_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES"]
+
+MAX_INPUT_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 256
+MAX_ALIAS_NODES = 200_000
+
+_Parser = getattr(_pyyaml, "CSafeLoader", _pyyaml.SafeLoader)
+
+_UNMARSHAL = 2    # sops: "Error unmarshalling file"
+_WALK = 23        # sops: "Error walking tree" (non-string keys, uint64)
+
+
+def _error(message: str, mark=None, exit_code: int = _UNMARSHAL) -> StoreError:
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return StoreError(f"YAML: {where}{message}", exit_code=exit_code,
+                      hint="fix the YAML (sops accepts only documents that are mappings with string keys)")
+
+
+def _decode(data: bytes) -> str:
+    if isinstance(data, str):
+        return data
+    if len(data) > MAX_INPUT_BYTES:
+        raise StoreError(f"YAML: input is {len(data)} bytes, above the limit of {MAX_INPUT_BYTES} bytes",
+                         exit_code=_UNMARSHAL, hint="split the file; sops files are meant to be small")
+    try:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"YAML: input is not valid UTF-8 (byte offset {exc.start})",
+                         exit_code=_UNMARSHAL, hint="save the file as UTF-8") from None
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    i, n = 0, len(text)
+    find = text.find
+    # go-yaml counts \n, \r\n, \r, NEL, LS and PS as line breaks; only \n is common.
+    if not any(c in text for c in "\r\x85\u2028\u2029"):
+        while True:
+            i = find("\n", i)
+            if i < 0:
+                return starts
+            i += 1
+            starts.append(i)
+    while i < n:
+        c = text[i]
+        if c == "\r":
+            i += 2 if text[i + 1:i + 2] == "\n" else 1
+            starts.append(i)
+        elif c in "\n\x85\u2028\u2029":
+            i += 1
+            starts.append(i)
+        else:
+            i += 1
+    return starts
+
+
+def _scalar_value(event) -> Any:
+    tag = event.tag
+    if tag in (None, "!"):
+        if event.style in (None, ""):
+            return goyaml.resolve_plain(event.value)[1]
+        return event.value
+    try:
+        return goyaml.resolve_tagged(tag, event.value)
+    except goyaml.ResolveError as exc:
+        raise _error(str(exc), event.start_mark) from None
+
+
+class _Builder:
+    """Turns the libyaml event stream into Branch documents with comments."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.line_starts = _line_starts(text)
+        self.docs: list[Branch] = []
+        self.stack: list[Container] = []
+        self.keys: list[Any] = []          # per open map: pending key (or None) ...
+        self.seen: list[set | None] = []   # ... and keys seen (duplicate check)
+        self.anchors: dict[str, Any] = {}
+        self.alias_budget = MAX_ALIAS_NODES
+        self.cursor = 0
+        self.prev = None                   # previous event
+        self.prev_closed: Container | None = None
+        self.last_content_end = -1         # source index after the last content
+        self.pending_heads: list[tuple[int, str]] = []
+        self.root: Container | None = None
+        self.open_anchor: list[str | None] = []
+
+    # -------------------------------------------------------------- comments
+    def _line_of(self, index: int) -> int:
+        import bisect
+        return bisect.bisect_right(self.line_starts, index) - 1
+
+    def _last_content_line(self, index: int) -> int:
+        j = index - 1
+        text = self.text
+        while j >= 0 and text[j] in " \t\r\n\x85\u2028\u2029":
+            j -= 1
+        return self._line_of(j) if j >= 0 else -1
+
+    def comments_before(self, event) -> None:
+        start = event.start_mark.index
+        if start <= self.cursor or "#" not in self.text[self.cursor:start]:
+            return
+        found = find_comments(self.text, self.cursor, start, self.line_starts)
+        run: list = []
+        for comment in found:
+            if comment.inline:
+                if run:
+                    self._run(run, event)
+                    run = []
+                self._inline(comment)
+            else:
+                if run and self._content_between(run[-1], comment):
+                    self._run(run, event)
+                    run = []
+                run.append(comment)
+        if run:
+            self._run(run, event)
+
+    def _next_content(self, comment, limit: int) -> int | None:
+        """Index of the first indicator after ``comment``'s line and before ``limit``, if any."""
+        text = self.text
+        i = comment.index
+        while i < limit and text[i] not in "\r\n\x85\u2028\u2029":
+            i += 1
+        while i < limit:
+            c = text[i]
+            if c == "#":
+                while i < limit and text[i] not in "\r\n\x85\u2028\u2029":
+                    i += 1
+            elif c in " \t\r\n\x85\u2028\u2029":
+                i += 1
+            else:
+                return i
+        return None
+
+    def _content_between(self, first, second) -> bool:
+        found = self._next_content(first, second.index)
+        return found is not None
+
+    def _inline(self, comment) -> None:
+        before = self.text[self.line_starts[comment.line]:comment.index].rstrip(" \t")
+        last = before[-1:]
+        prev = self.prev
+        entry = (comment.index, comment.text)
+        if isinstance(prev, _pyyaml.DocumentStartEvent) or before.strip(" -") == "" and last == "-":
+            self.pending_heads.append(entry)
+        elif isinstance(prev, (_pyyaml.SequenceEndEvent, _pyyaml.MappingEndEvent)) and \
+                last in "]}" and self.prev_closed is not None:
+            closed = self.prev_closed.value  # already merged: the comment opens it
+            closed.insert(0, Item(Comment(comment.text)) if isinstance(closed, Branch) else Comment(comment.text))
+        elif self.stack:
+            top = self.stack[-1]
+            position = top.positions[-1] if top.positions else -1
+            top.comments.append((position, comment.text))
+        else:
+            self.pending_heads.append(entry)
+
+    def _run(self, run, event) -> None:
+        top_block = next((c for c in reversed(self.stack) if c.block and not c.indentless), None)
+        indent = top_block.column if top_block is not None else 0
+        prev_line = self._last_content_line(run[0].index)
+        prev_is_key = bool(self.keys) and self.keys[-1] is not None
+        indicator = self._next_content(run[-1], event.start_mark.index)
+        if indicator is not None:
+            next_line = self._line_of(indicator)
+            next_column = indicator - self.line_starts[next_line]
+        elif isinstance(event, (_pyyaml.DocumentEndEvent, _pyyaml.StreamEndEvent,
+                                _pyyaml.DocumentStartEvent)):
+            next_line = next_column = None
+        else:
+            next_line, next_column = event.start_mark.line, event.start_mark.column
+        entry_list = None
+        if indicator is not None and self.text[indicator] == "-":
+            # heads right before a '- ' entry belong to the list that entry is in
+            entry_list = next((c for c in reversed(self.stack)
+                               if c.block and not isinstance(c.value, Branch) and c.column == next_column),
+                              None)
+        if isinstance(self.prev, (_pyyaml.DocumentStartEvent, _pyyaml.StreamStartEvent)) or not self.stack:
+            parts = [("head", run)]
+        else:
+            parts = split_run(run, prev_line, prev_is_key, indent, next_line, next_column)
+        for kind, segment in parts:
+            entries = [(c.index, c.text) for c in segment]
+            if kind == "head":
+                if entry_list is not None:
+                    entry_list.comments.extend(entries)
+                else:
+                    self.pending_heads.extend(entries)
+            elif kind == "prior":
+                self.stack[-1].comments.extend(entries)
+            else:
+                self._foot_next(segment, run, next_column).comments.extend(entries)
+
+    def _foot_next(self, segment, run, next_column) -> Container:
+        """The container a foot handed to the following token ends up in."""
+        start = segment[0].index
+        remaining = list(self.stack)
+        for container in reversed(self.stack):
+            if next_column is not None and container.column <= next_column:
+                break
+            remaining.pop()
+            if not container.block or container.indentless:
+                continue
+            marks = [c.index for c in run if c.column == container.column]
+            if marks and min(marks) >= start:
+                if isinstance(container.value, Branch):
+                    return container  # a map's foot stays with its last key
+                position = self.stack.index(container)
+                return self.stack[position - 1] if position else container  # a list's: its parent
+        if remaining:
+            return remaining[-1]
+        return self.stack[0]
+
+    def flush_heads(self, container: Container) -> None:
+        if self.pending_heads:
+            container.comments.extend(self.pending_heads)
+            self.pending_heads = []
+
+    # -------------------------------------------------------------- structure
+    def add_value(self, value: Any, event) -> None:
+        """Add a finished value (scalar, or a closed collection) to the open container."""
+        if not self.stack:
+            self._set_root(value, event)
+            return
+        top = self.stack[-1]
+        if isinstance(top.value, Branch):
+            key = self.keys[-1]
+            if key is None:
+                if not isinstance(value, str):
+                    kind = type(value).__name__ if not isinstance(value, (Branch, list)) else "collection"
+                    raise _error(f"map key of type {kind}: sops accepts only string keys",
+                                 event.start_mark, _WALK)
+                seen = self.seen[-1]
+                if value in seen:
+                    raise _error(f"mapping key {value!r} already defined", event.start_mark)
+                seen.add(value)
+                self.keys[-1] = (value, event.start_mark.index)
+                top.positions.append(event.start_mark.index)
+            else:
+                top.value.append(Item(key[0], value))
+                self.keys[-1] = None
+        else:
+            top.value.append(value)
+            top.positions.append(event.start_mark.index)
+
+    def _set_root(self, value: Any, event) -> None:
+        if value is None:
+            self.docs.append(Branch())
+            return
+        raise _error("a YAML document must be a mapping; sops does not support documents that are "
+                     "lists or values", event.start_mark)
+
+    def open(self, value, event, block: bool) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            raise _error(f"more than {MAX_DEPTH} nested collections", event.start_mark)
+        if self.stack and isinstance(self.stack[-1].value, Branch) and self.keys[-1] is None:
+            raise _error("map key of type collection: sops accepts only string keys",
+                         event.start_mark, _WALK)
+        container = Container(value, event.start_mark.column, block)
+        if self.stack and block and not isinstance(value, Branch):
+            parent = self.stack[-1]
+            container.indentless = parent.block and isinstance(parent.value, Branch) and \
+                parent.column == container.column
+        if self.stack:
+            top = self.stack[-1]
+            if not isinstance(top.value, Branch):
+                top.positions.append(event.start_mark.index)
+        elif not isinstance(value, Branch):
+            raise _error("a YAML document must be a mapping; sops does not support documents that "
+                         "are lists", event.start_mark)
+        else:
+            self.root = container
+        self.stack.append(container)
+        self.keys.append(None)
+        self.seen.append(set() if isinstance(value, Branch) else None)
+        self.open_anchor.append(event.anchor)
+
+    def close(self, event) -> None:
+        container = self.stack.pop()
+        self.keys.pop()
+        self.seen.pop()
+        anchor = self.open_anchor.pop()
+        _merge_comments(container)
+        self.prev_closed = container
+        if anchor:
+            self.anchors[anchor] = container.value
+        if not self.stack:
+            self.docs.append(container.value)
+            return
+        top = self.stack[-1]
+        if isinstance(top.value, Branch):
+            key = self.keys[-1]
+            top.value.append(Item(key[0], container.value))
+            self.keys[-1] = None
+        else:
+            top.value.append(container.value)
+
+    def copy_alias(self, event) -> Any:
+        name = event.anchor
+        if name not in self.anchors:
+            if name in self.open_anchor:
+                raise _error(f"alias *{name} refers to a collection that contains it", event.start_mark)
+            raise _error(f"unknown anchor {name!r} referenced", event.start_mark)
+        return self._copy(self.anchors[name], event)
+
+    def _copy(self, value: Any, event) -> Any:
+        self.alias_budget -= 1
+        if self.alias_budget < 0:
+            raise _error(f"aliases expand to more than {MAX_ALIAS_NODES} nodes (a YAML bomb?)",
+                         event.start_mark)
+        if isinstance(value, Branch):
+            return Branch(Item(item.key, self._copy(item.value, event)) for item in value)
+        if isinstance(value, list):
+            return [v if isinstance(v, Comment) else self._copy(v, event) for v in value]
+        return value
+
+    def run(self, events) -> list[Branch]:
+        E = _pyyaml
+        for event in events:
+            self.comments_before(event)
+            self.cursor = max(self.cursor, event.end_mark.index)
+            if isinstance(event, E.ScalarEvent):
+                if self.stack:
+                    self.flush_heads(self.stack[-1])
+                value = _scalar_value(event)
+                if value is goyaml.UINT64:
+                    raise _error("integer does not fit in int64 (sops cannot encrypt uint64 values); "
+                                 "quote it to keep it as a string", event.start_mark, _WALK)
+                if event.anchor:
+                    self.anchors[event.anchor] = value
+                self.add_value(value, event)
+            elif isinstance(event, E.MappingStartEvent):
+                flow = bool(event.flow_style)
+                if flow and self.stack:
+                    self.flush_heads(self.stack[-1])
+                self.open(Branch(), event, not flow)  # block: heads go to its first key
+            elif isinstance(event, E.SequenceStartEvent):
+                flow = bool(event.flow_style)
+                if flow and self.stack:
+                    self.flush_heads(self.stack[-1])
+                self.open([], event, not flow)
+                if not flow:
+                    self.flush_heads(self.stack[-1])  # heads before '-' belong to the list
+            elif isinstance(event, (E.MappingEndEvent, E.SequenceEndEvent)):
+                if len(self.stack) == 1 and self.pending_heads:
+                    self.flush_heads(self.stack[0])
+                self.close(event)
+            elif isinstance(event, E.AliasEvent):
+                if self.stack:
+                    self.flush_heads(self.stack[-1])
+                self.add_value(self.copy_alias(event), event)
+            elif isinstance(event, E.DocumentStartEvent):
+                self.anchors = {}
+            elif isinstance(event, E.DocumentEndEvent):
+                if self.pending_heads and self.docs:
+                    root = self.docs[-1]
+                    for _, text in self.pending_heads:
+                        root.append(Item(Comment(text)))
+                    self.pending_heads = []
+            self.prev = event
+        if not self.docs:
+            raise _error("the file holds no YAML document")
+        return self.docs
+
+
+def _merge_comments(container: Container) -> None:
+    """Insert the container's collected comments among its entries by source position."""
+    if not container.comments:
+        return
+    value = container.value
+    is_map = isinstance(value, Branch)
+    comments = sorted(container.comments, key=lambda c: c[0])
+    entries = list(value)
+    value.clear()
+    ci = 0
+    for position, entry in zip(container.positions, entries):
+        while ci < len(comments) and comments[ci][0] <= position:
+            value.append(Item(Comment(comments[ci][1])) if is_map else Comment(comments[ci][1]))
+            ci += 1
+        value.append(entry)
+    for _, text in comments[ci:]:
+        value.append(Item(Comment(text)) if is_map else Comment(text))
+
+
+def load(data: bytes) -> list[Branch]:
+    """Parse a YAML stream into Branch documents as sops 3.11 does (see module docstring)."""
+    text = _decode(data)
+    builder = _Builder(text)
+    try:
+        return builder.run(_pyyaml.parse(text, Loader=_Parser))
+    except _pyyaml.MarkedYAMLError as exc:
+        problem = exc.problem or exc.context or "malformed YAML"
+        raise _error(problem, exc.problem_mark) from None
+    except _pyyaml.YAMLError as exc:
+        raise _error(type(exc).__name__) from None
+
+
+def dump(docs: list[Branch], indent: int = 4) -> bytes:
+    """Emit documents like sops 3.11 (go-yaml v3 with ``SetIndent(indent)``)."""
+    from secretsync.crypto.sops.stores.yaml_emit import emit_documents
+    return emit_documents(docs, indent)
+
+
+def dump_value(value: Any) -> bytes:
+    """sops's ``EmitValue`` for ``--extract`` in YAML: one value, go-yaml's default indent."""
+    from secretsync.crypto.sops.stores.yaml_emit import emit_value
+    return emit_value(value)
+
