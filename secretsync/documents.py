@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from secretsync.manifests import Limits, ManifestError, expand_lists, load_manifests
+from secretsync.manifests import Limits, ManifestError, copy_tree, expand_lists, load_manifests
 
 __all__ = ["Document", "SopsSource", "Collected", "collect", "sops_overlay", "KUSTOMIZATION_FILES",
            "is_sops_object"]
@@ -314,7 +314,7 @@ def sops_overlay(encrypted: dict, source_doc: dict, decrypted: dict, where: str)
     decrypted (MAC checked). A leaf whose ciphertext is not at the same path in the file is refused.
     The result has no ``sops`` key.
     """
-    result = _copy(encrypted)
+    result = copy_tree(encrypted)
     result.pop("sops", None)
     original = dict(_encrypted_leaves(source_doc))
     for path, cipher in _encrypted_leaves(result):
@@ -329,13 +329,6 @@ def sops_overlay(encrypted: dict, source_doc: dict, decrypted: dict, where: str)
         parent[path[-1]] = plain
     return result
 
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def collect(root: Path, path: str = ".", *, limits: Limits = Limits(), kubectl: str = "kubectl",

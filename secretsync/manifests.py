@@ -38,7 +38,7 @@ from secretsync.secretvalue import SecretBytes
 __all__ = [
     "Limits", "ManifestError", "ObjectId", "load_manifests", "validate_object", "dump_all",
     "apply_order_key", "sort_for_apply", "sync_wave", "group_of", "is_cluster_scoped",
-    "SYNC_WAVE_ANNOTATIONS", "PlainStr", "retype_plain", "expand_lists",
+    "SYNC_WAVE_ANNOTATIONS", "PlainStr", "retype_plain", "expand_lists", "copy_tree",
 ]
 
 _STR = "tag:yaml.org,2002:str"
@@ -269,12 +269,12 @@ def _expanded_size(node: Node, memo: dict[int, int], active: set[int], limit: in
     return total
 
 
-def _unshare(value: Any) -> Any:
-    """A tree copy with no shared sub-objects (aliases become independent copies)."""
+def copy_tree(value: Any) -> Any:
+    """A copy of nested dicts/lists with no shared sub-objects (leaves such as SecretBytes are kept)."""
     if isinstance(value, dict):
-        return {k: _unshare(v) for k, v in value.items()}
+        return {k: copy_tree(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unshare(v) for v in value]
+        return [copy_tree(v) for v in value]
     return value
 
 
@@ -342,7 +342,7 @@ def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[in
                     index += 1
                     continue
                 budget -= _expanded_size(node, {}, set(), budget)
-                value = _unshare(loader.construct_document(node))
+                value = copy_tree(loader.construct_document(node))  # aliases unshared
             except _Refused as exc:
                 raise ManifestError(str(exc), file=file, index=index) from None
             except RecursionError:

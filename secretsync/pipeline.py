@@ -35,8 +35,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from secretsync.documents import Collected, Document, collect, is_sops_object, sops_overlay
 from secretsync.errors import SecretsyncError
-from secretsync.manifests import (Limits, ManifestError, ObjectId, is_cluster_scoped, load_manifests, sync_wave,
-                                  validate_object)
+from secretsync.manifests import (Limits, ManifestError, ObjectId, copy_tree, is_cluster_scoped, load_manifests,
+                                  sync_wave, validate_object)
 from secretsync.secretvalue import SecretBytes
 from secretsync.sources import Revision, Source
 from secretsync.substitute import substitute_object
@@ -290,13 +290,6 @@ def _normalise_secret(obj: dict) -> dict:
     return obj
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
 
 class Renderer:
     """Renders sources; remembers the Documents stage per (revision, path) so an unchanged
@@ -357,7 +350,7 @@ class Renderer:
     # -- one object ------------------------------------------------------------------------------
     def _transform_one(self, doc: Document, crds: list[dict], sops_files: dict) -> Outcome:
         outcome = Outcome(doc.file, doc.index)
-        obj = _copy(doc.object)
+        obj = copy_tree(doc.object)
         if not doc.sops:
             outcome.id = self._identify(obj, doc, outcome)
             if outcome.error:

@@ -7,6 +7,7 @@ bits for speed); nothing here is committed. CANARY values let tests grep every o
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,18 @@ import pytest
 from tests.fixtures.peers import isolated_env, peer_binary
 
 CANARY = "canary-5f3c9d-plaintext"
+# A Secret template to encrypt with sops: stringData and data (base64) both hold canary values.
+SECRET = f"""apiVersion: v1
+kind: Secret
+type: Opaque
+metadata:
+    name: db
+stringData:
+    password: {CANARY}-pw
+    port: "5432"
+data:
+    token: {base64.b64encode(f"{CANARY}-token".encode()).decode()}
+"""
 
 
 @dataclass

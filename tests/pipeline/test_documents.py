@@ -17,6 +17,7 @@ import yaml
 
 from secretsync.documents import collect, is_sops_object, sops_overlay
 from secretsync.manifests import ManifestError
+from tests.pipeline.conftest import SECRET
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n"
 
@@ -131,17 +132,6 @@ def test_kustomize_failure_is_reported(tree):
     assert "kubectl kustomize failed" in str(got.errors[0])
 
 
-SECRET = f"""apiVersion: v1
-kind: Secret
-type: Opaque
-metadata:
-    name: db
-stringData:
-    password: canary-pw
-    port: "5432"
-data:
-    token: {"Y2FuYXJ5LXRva2Vu"}
-"""
 
 
 @pytest.mark.peer

@@ -25,18 +25,8 @@ from secretsync.keyring import Keyring
 from secretsync.pipeline import Dependencies, RenderFailed, RenderOptions, Renderer, factory, render
 from secretsync.sops_keys import load_keys
 from secretsync.sources.local import LocalSource
-from tests.pipeline.conftest import CANARY
+from tests.pipeline.conftest import CANARY, SECRET
 
-SECRET = f"""apiVersion: v1
-kind: Secret
-type: Opaque
-metadata:
-    name: db
-stringData:
-    password: {CANARY}-pw
-data:
-    token: {base64.b64encode(f"{CANARY}-token".encode()).decode()}
-"""
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n"
 
 
