@@ -8,7 +8,7 @@ space) follow client-go; kubectl is the differential oracle in the tests.
 
 Public: ``render(template, data) -> str``, ``parse(template)``, ``JSONPathError``,
 ``JSONNumber`` (a float that keeps its JSON text, as Go's ``json.Number`` does) and
-``go_json`` / ``go_text`` (Go's printing of JSON values). Pure: no I/O.
+``go_json`` / ``go_text`` / ``go_type`` (Go's printing of JSON values). Pure: no I/O.
 
 Deliberate difference: ``*`` and ``..`` over a mapping visit keys in sorted order
 (Go visits them in random order, so no template can rely on it).
@@ -19,10 +19,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Callable
 
-__all__ = ["JSONPathError", "JSONNumber", "parse", "render", "go_json", "go_text"]
+__all__ = ["JSONPathError", "JSONNumber", "parse", "render", "go_json", "go_text", "go_type"]
 
 
 class JSONPathError(ValueError):
@@ -360,10 +359,8 @@ def parse(template: str) -> list:
 
 # ---------------------------------------------------------------------------------------------- evaluation
 
-_MISSING = object()
-
-
-def _go_type(value: Any) -> str:
+def go_type(value: Any) -> str:
+    """The Go type name a decoded JSON value would have (for error messages; never the value)."""
     if isinstance(value, dict):
         return "map[string]interface {}"
     if isinstance(value, list):
@@ -374,7 +371,7 @@ def _go_type(value: Any) -> str:
         return "json.Number"
     if isinstance(value, int):
         return "int64"
-    if isinstance(value, (float, Decimal)):
+    if isinstance(value, float):
         return "float64"
     if isinstance(value, str):
         return "string"
@@ -443,7 +440,7 @@ def _eval_slice(values: list, node: Slice) -> list:
         if v is None:
             continue
         if not isinstance(v, list):
-            raise JSONPathError(f"{_go_type(v)} is not array or slice")
+            raise JSONPathError(f"{go_type(v)} is not array or slice")
         n = len(v)
         (k0, start, _), (k1, stop, derived1), (k2, step, _) = node.params
         start = start if k0 else 0
@@ -471,7 +468,7 @@ def _kind(value: Any) -> str:
         return "bool"
     if isinstance(value, int):
         return "int"
-    if isinstance(value, (float, Decimal)):
+    if isinstance(value, float):
         return "float"
     if isinstance(value, str):
         return "string"
@@ -501,7 +498,7 @@ def _eval_filter(values: list, node: Filter) -> list:
     out = []
     for v in values:
         if not isinstance(v, list):
-            raise JSONPathError(f"{_go_type(v)} is not array or slice and cannot be filtered")  # never the value
+            raise JSONPathError(f"{go_type(v)} is not array or slice and cannot be filtered")  # never the value
         for item in v:
             if node.op == "exists":
                 try:
@@ -561,22 +558,12 @@ def _go_float(value: float, json_style: bool) -> str:
 
 
 def go_text(value: Any) -> str:
-    """A scalar as kubectl prints it (null as ``null``, bools lowercase, Go float text)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, JSONNumber):
-        return value.text
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, float):
+    """A value as kubectl prints a result: strings as they are, floats as Go's ``%v``, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not isinstance(value, JSONNumber):
         return _go_float(value, json_style=False)
-    if isinstance(value, (dict, list)):
-        return go_json(value)
-    return str(value)
+    return go_json(value)
 
 
 def _go_json_string(text: str) -> str:
@@ -610,8 +597,6 @@ def go_json(value: Any) -> str:
     if isinstance(value, JSONNumber):
         return value.text
     if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, float):
         return _go_float(value, json_style=True)

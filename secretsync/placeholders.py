@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from secretsync.errors import SecretsyncError
-from secretsync.jsonpath import JSONNumber, JSONPathError, go_json, go_text, render as render_jsonpath
+from secretsync.jsonpath import JSONNumber, JSONPathError, go_json, go_text, go_type, render as render_jsonpath
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
@@ -129,25 +129,9 @@ class _ModifierError(Exception):
     pass
 
 
-def _go_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, JSONNumber):
-        return "json.Number"
-    if isinstance(value, int):
-        return "json.Number"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, dict):
-        return "map[string]interface {}"
-    if isinstance(value, list):
-        return "[]interface {}"
-    return type(value).__name__
-
-
 def _need_string(value: Any) -> str:
     if not isinstance(value, str):
-        raise _ModifierError(f"invalid datatype {_go_type(value)}")
+        raise _ModifierError(f"invalid datatype {go_type(value)}")
     return value
 
 
@@ -204,7 +188,7 @@ def _mod_jsonpath(args, value):
     elif isinstance(value, (dict, list)):
         data = value
     else:
-        raise _ModifierError(f"invalid datatype {_go_type(value)}")
+        raise _ModifierError(f"invalid datatype {go_type(value)}")
     try:
         return render_jsonpath(" ".join(args), data)
     except JSONPathError as exc:
@@ -327,7 +311,7 @@ def substitute(text: str, field: str, generic: bool, lookup: Callable[[Reference
     if typed is not _NOTHING and not problems:
         if len(nodes) > 1:
             problems.append(Problem(
-                f"placeholder {typed_from.reference_text} in string {field} yields a {_go_type(typed)} value "
+                f"placeholder {typed_from.reference_text} in string {field} yields a {go_type(typed)} value "
                 f"inside a longer string; a typed value must fill the whole field (AVP would drop the "
                 f"surrounding text)"))
         else:
@@ -483,7 +467,7 @@ def _normalise_secret(obj: dict, name: str) -> None:
             if isinstance(value, SecretBytes) or value is None:
                 continue
             if not isinstance(value, str):
-                problems.append(f"data.{key} holds a {_go_type(value)} value; Secret data values must be "
+                problems.append(f"data.{key} holds a {go_type(value)} value; Secret data values must be "
                                 f"base64 text")
                 continue
             try:

@@ -40,6 +40,13 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def configmap(value: str, annotations: str = "", namespace: str = "") -> str:
+    """A ConfigMap whose one data value is ``value`` (a placeholder expression)."""
+    ns = f", namespace: {namespace}" if namespace else ""
+    return (f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{ns}, annotations: {{{annotations}}}}}\n"
+            f"data:\n  v: \"{value}\"\n")
+
+
 def revealed(section: dict) -> dict:
     return {k: v.reveal().decode() for k, v in section.items()}
 
@@ -303,13 +310,7 @@ spec:
     ("<path:{v1}/jsonstring#secret | jsonPath {.credentials.user}>", "test-user"),
 ])
 def test_string_modifiers(avp_vault, expr, expected):
-    obj = one(avp_vault, f"""
-apiVersion: v1
-kind: ConfigMap
-metadata: {{name: c, annotations: {{avp.kubernetes.io/kv-version: "1"}}}}
-data:
-  v: "{expr}"
-""")
+    obj = one(avp_vault, configmap(expr, 'avp.kubernetes.io/kv-version: "1"'))
     assert obj["data"]["v"] == expected
 
 
@@ -354,13 +355,7 @@ spec:
 ])
 def test_modifier_errors(avp_vault, expr, message):
     with pytest.raises(PlaceholderError) as err:
-        render(avp_vault, f"""
-apiVersion: v1
-kind: ConfigMap
-metadata: {{name: c, annotations: {{avp.kubernetes.io/kv-version: "1"}}}}
-data:
-  v: "{expr}"
-""")
+        render(avp_vault, configmap(expr, 'avp.kubernetes.io/kv-version: "1"'))
     assert avp_vault.fmt(message) in err.value.message
 
 
@@ -594,12 +589,7 @@ data: {v: <name>}
 ])
 def test_read_errors_use_avp_wording(avp_vault, placeholder, message):
     with pytest.raises(PlaceholderError) as err:
-        render(avp_vault, f"""
-apiVersion: v1
-kind: ConfigMap
-metadata: {{name: c, namespace: ns}}
-data: {{v: "{placeholder}"}}
-""")
+        render(avp_vault, configmap(placeholder, namespace="ns"))
     text = err.value.message
     assert text.startswith("Replace: could not replace all placeholders in Template:")
     assert avp_vault.fmt(message) in text
