@@ -631,5 +631,5 @@ class CachedReader:
         return self.backend.fingerprint(path, version, kv_version)
 
     @property
-    def kv_version(self) -> str:
-        return self.backend.config.kv_version
+    def config(self) -> VaultConfig:
+        return self.backend.config

@@ -765,3 +765,11 @@ data:
     assert {k: v.to_base64() for k, v in sec["data"].items()} == {
         "SECRET_VAR": "dGVzdC1wYXNzd29yZA==", "SECRET_VAR_VERSIONED": "dGVzdC1wYXNzd29yZA=="}
 
+
+
+def test_fingerprints_through_a_reader_use_the_configured_kv_version(avp_vault):
+    objs = load(avp_vault, configmap("<path:{v1}/foo#secret>"))
+    backend = avp_vault.backend(AVP_KV_VERSION="1")
+    result = fingerprints(objs, backend.reader())
+    assert list(result) == [f"kv1:{avp_vault.v1}/foo"]
+    assert result[f"kv1:{avp_vault.v1}/foo"].startswith("kv1:hmac-sha256=")
