@@ -57,7 +57,10 @@ def _value_json(value: Any, indent: int | None) -> bytes:
         return value.encode("utf-8", "surrogateescape")
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
-    return json_store.dumps_value(value, indent).encode("utf-8", "surrogateescape")
+    text = json_store.dumps_value(value, indent)
+    if isinstance(value, Branch):  # sops's JSON EmitValue ends a map, not a list or scalar, with a newline
+        text += "\n"
+    return text.encode("utf-8", "surrogateescape")
 
 
 def store_for(name: str, indent: int | None = None) -> Store:
