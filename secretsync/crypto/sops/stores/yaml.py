@@ -441,7 +441,7 @@ def dump(docs: list[Branch], indent: int = 4) -> bytes:
 
 
 def dump_value(value: Any) -> bytes:
-    """sops's ``EmitValue`` for ``--extract`` in YAML: one value, go-yaml's default indent."""
+    """What ``sops -d --extract`` prints for one value of a YAML file (strings raw)."""
     from secretsync.crypto.sops.stores.yaml_emit import emit_value
     return emit_value(value)
 

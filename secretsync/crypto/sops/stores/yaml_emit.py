@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import math
 from typing import Any
 
 from secretsync.crypto.sops.stores import goyaml
@@ -333,10 +332,6 @@ def _scalar_text(value: Any) -> tuple[str, str, str]:
     return text, "plain", ""
 
 
-def _comment_lines(entries: list[str]) -> list[str]:
-    return list(entries)
-
-
 class _Emitter:
     def __init__(self, best_indent: int):
         self.w = _Writer(best_indent)
@@ -541,19 +536,19 @@ def emit_documents(docs: list[Branch], indent: int = 4) -> bytes:
 
 
 def emit_value(value: Any) -> bytes:
-    """sops's ``EmitValue``: ``yaml.Marshal`` of one value (go-yaml's default indent 4)."""
-    if isinstance(value, (Branch, list)):
-        emitter = _Emitter(4)
-        emitter._indents = []
-        emitter.node(value, "root")
-        emitter.w.write_indent()
-        return "".join(emitter.w.parts).encode("utf-8")
+    """What ``sops -d --extract PATH`` prints for a YAML file: strings (and bytes) raw,
+    anything else through go-yaml's ``Marshal`` (indent 4), as sops's ``EmitValue``."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
     emitter = _Emitter(4)
     emitter._indents = []
-    emitter.increase_indent()
-    emitter.w.scalar(value, simple_key=False)
+    if isinstance(value, (Branch, list)):
+        emitter.node(value, "root")
+    else:
+        emitter.increase_indent()
+        emitter.w.scalar(value, simple_key=False)
+    emitter.w.foot_indent = -1
     emitter.w.write_indent()
     return "".join(emitter.w.parts).encode("utf-8")
-
-
-_ = math
