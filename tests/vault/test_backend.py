@@ -29,6 +29,8 @@ from secretsync.secretvalue import SecretBytes
 from secretsync.vault import VaultAuthError, VaultBackend, VaultConfig, VaultConfigError
 from tests.fixtures.peers import isolated_env, peer_binary
 
+pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI
+
 BASE = {"AVP_TYPE": "vault", "AVP_AUTH_TYPE": "token", "VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t"}
 
 

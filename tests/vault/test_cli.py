@@ -25,6 +25,8 @@ from secretsync.cli.main import main
 from secretsync.placeholders import resolve
 from secretsync.secretvalue import SecretBytes
 
+pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI
+
 
 @pytest.fixture
 def cli(avp_vault, monkeypatch, capsys):

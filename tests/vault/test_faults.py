@@ -15,6 +15,8 @@ import pytest
 from secretsync.placeholders import PlaceholderError, resolve
 from secretsync.vault import VaultBackend, VaultConfig, VaultUnavailable
 
+pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI
+
 
 def env_for(addr: str, token: str, **extra: str) -> dict[str, str]:
     return {"AVP_TYPE": "vault", "AVP_AUTH_TYPE": "token", "VAULT_ADDR": addr, "VAULT_TOKEN": token,

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from secretsync.jsonpath import JSONPathError, render
 from tests.fixtures.peers import isolated_env, peer_binary
 
+pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI
+
 DATA = {
     "a": {"b": [1, 2, {"c": "x"}], "s": "text", "n": None, "t": True, "f": 1.5, "big": 1e21, "small": 1e-7,
           "e": "<&>\u2028", "i": 3.0},

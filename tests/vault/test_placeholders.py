@@ -22,6 +22,8 @@ from secretsync.placeholders import PlaceholderError, fingerprints, parse, refer
 from secretsync.secretvalue import SecretBytes
 from secretsync.vault import VaultReadError
 
+pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI
+
 
 def load(avp, text: str) -> list[dict]:
     return [doc for _, doc in load_manifests(avp.fmt(text).encode(), "test.yaml")]
