@@ -271,6 +271,18 @@ def _decode_items(obj: Mapping, spec: Mapping) -> dict[str, object]:
     return dict(encrypted)
 
 
+def _sealed_bytes(obj: Mapping, spec: Mapping, problems: dict[str, list[str]]) -> dict[str, bytes]:
+    """Each ``encryptedData`` item base64-decoded; invalid ones go to ``problems`` (no decrypt attempted)."""
+    out = {}
+    for key, text in _decode_items(obj, spec).items():
+        error = _go_base64_error(text)
+        if error is not None:
+            problems.setdefault(error, []).append(key)
+        else:
+            out[key] = base64.b64decode(text.replace("\r", "").replace("\n", ""))
+    return out
+
+
 def _unseal_v1(obj: Mapping, data: object, keyring, label: bytes) -> dict[str, SecretBytes]:
     ns, name = _meta(obj).get("namespace") or "", _meta(obj).get("name") or ""
     try:
@@ -314,12 +326,7 @@ def unseal_sealed_secret(obj: Mapping, keyring, *, accept_deprecated_v1: bool = 
                                          "does not accept": []},
                               hint="re-seal the Secret with a current kubeseal or secretsync seal")
         data = _unseal_v1(obj, spec["data"], keyring, label)
-    for key, text in _decode_items(obj, spec).items():
-        error = _go_base64_error(text)
-        if error is not None:
-            problems.setdefault(error, []).append(key)
-            continue
-        sealed = base64.b64decode(text.replace("\r", "").replace("\n", ""))
+    for key, sealed in _sealed_bytes(obj, spec, problems).items():
         try:
             data[key] = keyring.unseal(sealed, label)
         except sealing.UnsealFailed:
@@ -370,14 +377,9 @@ def reseal_items(obj: Mapping, keyring) -> dict[str, str]:
     public_key = newest.private_key.public_key()
     problems: dict[str, list[str]] = {}
     out: dict[str, str] = {}
-    for key, text in _decode_items(obj, spec).items():
-        error = _go_base64_error(text)
-        if error is not None:
-            problems.setdefault(error, []).append(key)
-            continue
+    for key, sealed in _sealed_bytes(obj, spec, problems).items():
         try:
-            plaintext, used = keyring.unseal_with_key(base64.b64decode(text.replace("\r", "").replace("\n", "")),
-                                                       label)
+            plaintext, used = keyring.unseal_with_key(sealed, label)
         except sealing.UnsealFailed:
             problems.setdefault(sealing.NO_KEY_COULD_DECRYPT, []).append(key)
             continue

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -101,6 +99,8 @@ def fetch_certificate(cert: str, key_dir: str = "") -> bytes:
     """The certificate PEM bytes from a file, a URL, or the newest key of a key dir."""
     if cert:
         if re.match(r"^https?://", cert, re.I):
+            import urllib.error  # lazily: only URL certificates pay for the HTTP stack
+            import urllib.request
             request = urllib.request.Request(cert, headers={"Accept": "application/x-pem-file, */*"})
             try:
                 with urllib.request.urlopen(request, timeout=_CERT_TIMEOUT) as response:  # noqa: S310 - http(s) only
