@@ -249,9 +249,10 @@ class _Writer:
     def double(self, text: str) -> None:
         self.indicator('"', True, False, False)
         out = []
+        escape_all = text.startswith("\ufeff")  # go-yaml's is_bom looks at the first character only
         for ch in text:
             o = ord(ch)
-            if not _printable(ch) or o == 0xFEFF or ch in _BREAKS or ch == '"' or ch == "\\":
+            if escape_all or not _printable(ch) or ch in _BREAKS or ch == '"' or ch == "\\":
                 if o in _ESCAPES:
                     out.append("\\" + _ESCAPES[o])
                 elif o <= 0xFF:
