@@ -174,13 +174,16 @@ class RenderResult:
             raise self.failure()
         return [o.object for o in self.outcomes if o.object is not None]
 
-    def failure(self) -> RenderFailed:
+    def failure(self, max_lines: int = 50) -> RenderFailed:
         lines = [o.describe() for o in self.errors]
+        count = len(lines)
+        if count > max_lines:
+            lines = lines[:max_lines] + [f"... and {count - max_lines} more"]
         revision = f" of {self.revision.id}" if self.revision else ""
         hints = sorted({o.error.hint for o in self.errors if o.error and o.error.hint})
         decrypt = any(o.stage in ("sops", "unseal") for o in self.errors)
         return RenderFailed(
-            f"{len(lines)} object(s){revision} failed to render; nothing may be applied or pruned:\n  "
+            f"{count} object(s){revision} failed to render; nothing may be applied or pruned:\n  "
             + "\n  ".join(lines),
             hint="; ".join(hints) or None, exit_code=3 if decrypt else 1)
 
@@ -223,19 +226,32 @@ def _resolve_placeholders(obj: dict, backend: Any) -> dict:
     return resolved[0]
 
 
+def _go_base64(text: str) -> SecretBytes | None:
+    """Decode as Go's base64.StdEncoding does for Secret ``data`` (``\\r``/``\\n`` ignored), else None.
+
+    kustomize wraps long values across lines; the API server accepts them, so we do too.
+    """
+    try:
+        return SecretBytes(base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True))
+    except (binascii.Error, ValueError):
+        return None
+
+
 def has_nested_sops(obj: dict) -> bool:
     """A Secret with a ``data`` value that is itself a sops file (Flux's convention)."""
     if obj.get("kind") != "Secret" or is_sops_object(obj):
         return False
     for value in (obj.get("data") or {}).values():
-        if isinstance(value, str):
-            try:
-                raw = base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            if any(marker in raw for marker in _NESTED_SOPS_MARKERS):
-                return True
+        raw = value if isinstance(value, SecretBytes) else _go_base64(value) if isinstance(value, str) else None
+        if raw is not None and any(marker in raw.reveal() for marker in _NESTED_SOPS_MARKERS):
+            return True
     return False
+
+
+def _decode_data(obj: dict) -> dict:
+    """``obj`` with each ``data`` value that is valid base64 (Go rules) as SecretBytes; others untouched."""
+    data = {k: (_go_base64(v) or v) if isinstance(v, str) else v for k, v in (obj.get("data") or {}).items()}
+    return {**obj, "data": data}
 
 
 def needs_vault(obj: dict) -> bool:
@@ -276,11 +292,11 @@ def _normalise_secret(obj: dict) -> dict:
                 out[key] = value
             elif isinstance(value, str):
                 if field_name == "data":
-                    try:
-                        out[key] = SecretBytes.from_base64(value)
-                    except ValueError:
+                    decoded = _go_base64(value)
+                    if decoded is None:
                         raise ManifestError(f"{oid}: data.{key} is not valid base64",
-                                            hint="put plain text under stringData, or base64-encode it") from None
+                                            hint="put plain text under stringData, or base64-encode it")
+                    out[key] = decoded
                 else:
                     out[key] = SecretBytes(value)
             else:
@@ -289,6 +305,15 @@ def _normalise_secret(obj: dict) -> dict:
         obj = {**obj, field_name: out}
     return obj
 
+
+
+@dataclass
+class _RenderContext:
+    """State of one render: CRDs seen (for scope), decrypted sops files, the Vault read cache."""
+
+    crds: list[dict]
+    sops_files: dict[str, tuple[list[dict], list[tuple[int, Any]]] | SecretsyncError] = field(default_factory=dict)
+    vault_reader: Any = None
 
 
 class Renderer:
@@ -328,12 +353,11 @@ class Renderer:
 
     def transform(self, collected: Collected, revision: Revision | None = None) -> RenderResult:
         outcomes: list[Outcome] = [Outcome(e.file, e.index, error=e, stage="read") for e in collected.errors]
-        crds = [d.object for d in collected.documents if d.object.get("kind") == "CustomResourceDefinition"]
-        sops_files: dict[str, list[dict] | SecretsyncError] = {}
-        self._vault_reader = None  # one read cache per render: a path read once however often referenced
+        context = _RenderContext([d.object for d in collected.documents
+                                  if d.object.get("kind") == "CustomResourceDefinition"])
         seen: dict[ObjectId, Outcome] = {}
         for doc in collected.documents:
-            outcome = self._transform_one(doc, crds, sops_files)
+            outcome = self._transform_one(doc, context)
             if outcome.ok and outcome.id is not None:
                 if outcome.id in seen:
                     first = seen[outcome.id]
@@ -348,7 +372,7 @@ class Renderer:
         return RenderResult(revision, outcomes)
 
     # -- one object ------------------------------------------------------------------------------
-    def _transform_one(self, doc: Document, crds: list[dict], sops_files: dict) -> Outcome:
+    def _transform_one(self, doc: Document, context: _RenderContext) -> Outcome:
         outcome = Outcome(doc.file, doc.index)
         obj = copy_tree(doc.object)
         if not doc.sops:
@@ -358,14 +382,14 @@ class Renderer:
         stage = "sops"
         try:
             if doc.sops:
-                obj = self._decrypt_whole(doc, obj, sops_files)
+                obj = self._decrypt_whole(doc, obj, context)
                 outcome.id = self._identify(obj, doc, outcome)
                 if outcome.error:
                     return outcome
             elif has_nested_sops(obj):
-                obj = _decrypt_nested_sops(obj, self.dependencies.get("sops_keys", f"{outcome.id}"))
+                obj = _decrypt_nested_sops(_decode_data(obj), self.dependencies.get("sops_keys", f"{outcome.id}"))
             stage = "namespace"
-            obj = self._target_namespace(obj, crds)
+            obj = self._target_namespace(obj, context.crds)
             outcome.id = ObjectId.of(obj)
             stage = "unseal"
             if _is_sealed_secret(obj):
@@ -376,10 +400,10 @@ class Renderer:
                 outcome.id = ObjectId.of(obj)
             stage = "vault"
             if needs_vault(obj):
-                if self._vault_reader is None:
+                if context.vault_reader is None:  # one read cache per render: each path read once
                     backend = self.dependencies.get("vault", f"{outcome.id}")
-                    self._vault_reader = backend.reader() if hasattr(backend, "reader") else backend
-                obj = _resolve_placeholders(obj, self._vault_reader)
+                    context.vault_reader = backend.reader() if hasattr(backend, "reader") else backend
+                obj = _resolve_placeholders(obj, context.vault_reader)
             stage = "substitute"
             if self.options.variables is not None:
                 obj = substitute_object(obj, self.options.variables)
@@ -410,26 +434,28 @@ class Renderer:
             return None
         return ObjectId.of(obj)
 
-    def _decrypt_whole(self, doc: Document, obj: dict, sops_files: dict) -> dict:
+    def _decrypt_whole(self, doc: Document, obj: dict, context: _RenderContext) -> dict:
+        """Decrypt the object's original sops file (once per render, MAC checked) and overlay it."""
         source = doc.sops
         assert source is not None
         where = f"{doc.file} (document {doc.index})"
-        cached = sops_files.get(source.file)
+        cached = context.sops_files.get(source.file)
         if cached is None:
             try:
                 keys = self.dependencies.get("sops_keys", source.file)
-                cached = _decrypt_sops_file(source.data, source.file, keys)
+                cached = (_decrypt_sops_file(source.data, source.file, keys),
+                          load_manifests(source.data, source.file, self.options.limits))
             except SecretsyncError as exc:
                 cached = exc
-            sops_files[source.file] = cached
+            context.sops_files[source.file] = cached
         if isinstance(cached, SecretsyncError):
             raise cached
-        parsed = load_manifests(source.data, source.file, self.options.limits)
+        decrypted, parsed = cached
         positions = [i for i, _ in parsed]
-        if source.doc_index not in positions or positions.index(source.doc_index) >= len(cached):
+        if source.doc_index not in positions or positions.index(source.doc_index) >= len(decrypted):
             raise ManifestError(f"{where}: decrypted file has fewer documents than expected")
         position = positions.index(source.doc_index)
-        return sops_overlay(obj, parsed[position][1], cached[position], where)
+        return sops_overlay(obj, parsed[position][1], decrypted[position], where)
 
     def _target_namespace(self, obj: dict, crds: list[dict]) -> dict:
         namespace = self.options.target_namespace

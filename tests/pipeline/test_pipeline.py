@@ -260,3 +260,23 @@ def test_renderer_cache_does_not_leak_between_renders(tree):
     second = renderer.render_revision(revision).objects()[0]
     assert second["metadata"]["name"] == "s" and second["stringData"]["a"] == SecretBytes(b"one")
     assert renderer.builds == 1
+
+
+@pytest.mark.peer
+def test_kustomize_secret_generator_with_sops_file(tree, tmp_path, sops_encrypt, keys):
+    """Flux's nested convention through kustomize: a secretGenerator fed by a sops dotenv file."""
+    env_file = tmp_path / "app.env"
+    env_file.write_text(f"API_KEY={CANARY}\n")
+    root = tree({"k/kustomization.yaml": yaml.safe_dump({
+        "namespace": "gen", "generatorOptions": {"disableNameSuffixHash": True},
+        "secretGenerator": [{"name": "app", "files": ["app.env=app.sops.env"]}]})})
+    sops_encrypt(env_file, root / "k" / "app.sops.env", encrypted_regex=None, input_type="dotenv")
+    result = run(root, deps=Dependencies(sops_keys=keys))
+    secret = by_id(result)["Secret/gen/app"]
+    assert secret["data"]["app.env"].reveal() == f"API_KEY={CANARY}\n".encode()
+
+
+def test_failure_report_is_capped(tree):
+    root = tree({f"f{i:03}.yaml": "a: [\n" for i in range(60)})
+    report = run(root).failure().report()
+    assert report.startswith("60 object(s)") and "... and 10 more" in report and report.count("invalid YAML") == 50
