@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from secretsync.crypto.sops import shamir
 from secretsync.crypto.sops.cipher import ValueCipher
+from secretsync.crypto.sops.cipher import _encode as _encode_value
 from secretsync.crypto.sops.errors import (
     DataKeyUnavailable, EncryptError, FileAlreadyEncrypted, GroupResult, KeyResult, MetadataNotFound,
     NoEncryptionKey, SopsError, ValueDecryptError, VerificationFailed,
@@ -74,8 +75,17 @@ class Encrypted:
 
 
 def _comparable(node: Any) -> Any:
-    from secretsync.crypto.sops.tree import to_plain
-    return to_plain(node)
+    """Plain data with each scalar as (type, plaintext bytes): NaN equals NaN, 1 differs from 1.0."""
+    if isinstance(node, Branch):
+        return [(item.key, _comparable(item.value)) for item in node if not isinstance(item.key, Comment)]
+    if isinstance(node, list):
+        return [_comparable(v) for v in node if not isinstance(v, Comment)]
+    if node is None:
+        return None
+    try:
+        return _encode_value(node)
+    except TypeError:
+        return ("?", repr(type(node)))
 
 
 def verify_encrypted(parsed: Sequence[Branch], expected: Encrypted, keys: SopsKeys, *, where: str = "",
