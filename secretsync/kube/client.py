@@ -256,6 +256,8 @@ def _is_secret(obj: Mapping[str, Any]) -> bool:
 def _wire_value(value: Any) -> Any:
     if isinstance(value, SecretBytes):
         return value.reveal_text()
+    if isinstance(value, (bytes, bytearray)):
+        raise TypeError("raw bytes cannot be sent to the API: wrap plaintext in SecretBytes (or give text)")
     if isinstance(value, dict):
         return {k: _wire_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -267,8 +269,7 @@ def to_wire(obj: Any) -> Any:
     """A JSON-ready copy: ``SecretBytes`` → base64 in a Secret's ``data``, text anywhere else."""
     if isinstance(obj, dict) and _is_secret(obj) and isinstance(obj.get("data"), dict):
         out = {k: _wire_value(v) for k, v in obj.items() if k != "data"}
-        out["data"] = {k: (v.to_base64() if isinstance(v, SecretBytes)
-                           else v.decode("ascii") if isinstance(v, bytes) else v)
+        out["data"] = {k: (v.to_base64() if isinstance(v, SecretBytes) else _wire_value(v))
                        for k, v in obj["data"].items()}
         return out
     if isinstance(obj, dict) and isinstance(obj.get("items"), list):
@@ -489,6 +490,9 @@ class KubeClient:
     def __init__(self, configuration: Configuration, *, timeout: float = 30.0, connect_timeout: float = 5.0,
                  _discovery: _Discovery | None = None, _impersonate: tuple[str, tuple[str, ...]] | None = None) -> None:
         configuration.retries = False          # our retry layer only (secretsync.retry)
+        # watches hold a connection each; a pool smaller than watches + workers makes urllib3 open
+        # and discard extra connections with a warning per request
+        configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
         self.configuration = configuration
         self.timeout, self.connect_timeout = timeout, connect_timeout
         self.host = configuration.host
@@ -536,8 +540,11 @@ class KubeClient:
 
     @classmethod
     def from_host_token(cls, host: str, token: str | None = None, *, ca_file: str | None = None,
-                        verify_ssl: bool = True, **kw: Any) -> "KubeClient":
-        """From an explicit API URL and bearer token (e.g. the test emulator)."""
+                        ca_data: bytes | str | None = None, verify_ssl: bool = True, **kw: Any) -> "KubeClient":
+        """From an explicit API URL and bearer token (e.g. the test emulator).
+
+        For HTTPS, trust the CA in ``ca_file`` or ``ca_data`` (PEM, kept in memory) or the system store.
+        """
         cfg = Configuration(host=host.rstrip("/"))
         if token:
             cfg.api_key = {"BearerToken": token}
@@ -545,6 +552,8 @@ class KubeClient:
         cfg.verify_ssl = verify_ssl
         if ca_file:
             cfg.ssl_ca_cert = ca_file
+        if ca_data:
+            cfg.ca_cert_data = ca_data.decode("ascii") if isinstance(ca_data, bytes) else ca_data
         return cls(cfg, **kw)
 
     @classmethod

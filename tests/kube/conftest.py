@@ -8,13 +8,17 @@ import pytest
 from secretsync.kube.client import KubeClient
 
 
+def client_for(cluster, **kw) -> KubeClient:
+    """An admin KubeClient for a ``Cluster``: host+token+CA on the emulator, its kubeconfig on a real cluster."""
+    if cluster.is_emulator:
+        return KubeClient.from_host_token(cluster.url, cluster.admin_token, ca_data=cluster.server.ca_pem, **kw)
+    return KubeClient.from_kubeconfig(str(cluster.kubeconfig), **kw)
+
+
 @pytest.fixture
 def kube(apiserver) -> KubeClient:
     """An admin KubeClient for the test's API server."""
-    if apiserver.is_emulator:
-        client = KubeClient.from_host_token(apiserver.url, apiserver.admin_token, timeout=20)
-    else:
-        client = KubeClient.from_kubeconfig(str(apiserver.kubeconfig), timeout=20)
+    client = client_for(apiserver, timeout=20)
     yield client
     client.close()
 

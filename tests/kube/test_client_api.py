@@ -18,6 +18,7 @@ from secretsync import SecretBytes
 from secretsync.kube.client import (AlreadyExists, Conflict, Forbidden, Invalid, KubeClient, KubeUnavailable, NotFound,
                                     UnknownResource)
 from tests.fixtures.apiserver import make_cluster
+from tests.kube.conftest import client_for
 
 PLAINTEXT = "s3cr3t-value-" + uuid.uuid4().hex
 
@@ -227,10 +228,7 @@ def test_unreachable_server_is_a_transient_kube_error():
 def rbac_kube(tmp_path):
     """An admin client on a server that enforces RBAC: the real cluster, or an emulator started with rbac=True."""
     cluster = make_cluster(tmp_path / "rbac", rbac=True)
-    if cluster.is_emulator:
-        client = KubeClient.from_host_token(cluster.url, cluster.admin_token, timeout=20)
-    else:
-        client = KubeClient.from_kubeconfig(str(cluster.kubeconfig), timeout=20)
+    client = client_for(cluster, timeout=20)
     yield client
     client.close()
     cluster.close()

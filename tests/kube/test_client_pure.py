@@ -85,6 +85,13 @@ def test_to_wire_encodes_secret_data_and_string_data():
     assert isinstance(obj["data"]["bin"], SecretBytes), "the caller's object is not modified"
 
 
+def test_raw_bytes_are_refused_rather_than_guessed():
+    with pytest.raises(TypeError):
+        to_wire({"apiVersion": "v1", "kind": "Secret", "data": {"k": b"plain"}})
+    with pytest.raises(TypeError):
+        to_wire({"apiVersion": "v1", "kind": "ConfigMap", "binaryData": {"k": b"x"}})
+
+
 def test_to_wire_outside_secret_data_gives_text():
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": SecretBytes("v")}, "x": [SecretBytes("w")]}
     assert to_wire(cm) == {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}, "x": ["w"]}

@@ -10,9 +10,11 @@ import time
 
 import pytest
 
-from secretsync.kube.client import KubeClient, ServerError, Timeout, TooManyRequests
+from secretsync.kube.client import ServerError, Timeout, TooManyRequests
 from secretsync.kube.watch import ADDED, DELETED, MODIFIED, Informer
 from secretsync.retry import RetryPolicy, retry_call
+from tests.fixtures.apiserver import make_cluster
+from tests.kube.conftest import client_for
 
 
 def cm(name, ns, value="1"):
@@ -40,7 +42,7 @@ def test_throttling_carries_retry_after(kube, namespace, emulator):
 
 
 def test_a_hung_request_ends_with_our_timeout(emulator, namespace):
-    client = KubeClient.from_host_token(emulator.url, emulator.admin_token, timeout=0.5)
+    client = client_for(emulator, timeout=0.5)
     client.resource("v1", "ConfigMap")
     emulator.faults.fail_next(1, verb="get", resource="configmaps", hang=3)
     started = time.monotonic()
@@ -71,10 +73,10 @@ def test_informer_survives_dropped_watches_without_losing_events(kube, namespace
 
 
 def test_expired_resource_version_relists_and_reports_the_difference(tmp_path):
-    from secretsync.testing import APIServer
-    server = APIServer(event_window=5).start()
+    cluster = make_cluster(tmp_path / "small-window", event_window=5)
+    cluster.require_emulator("an event window small enough to expire")
     try:
-        kube = KubeClient.from_host_token(server.url, server.admin_token, timeout=10)
+        kube = client_for(cluster, timeout=10)
         kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "w"}})
         kube.create(cm("keep", "w"))
         kube.create(cm("drop", "w"))
@@ -96,4 +98,4 @@ def test_expired_resource_version_relists_and_reports_the_difference(tmp_path):
         assert inf.relists == 2
         kube.close()
     finally:
-        server.stop()
+        cluster.server.stop()

@@ -104,3 +104,30 @@ def test_label_selector_limits_the_informer(kube, namespace):
     inf.stop()
     events.close()
     assert [(e.type, e.object["metadata"]["name"]) for e in got] == [(ADDED, "mine")]
+
+
+def test_bookmarks_move_the_resource_version_without_events(tmp_path):
+    from tests.fixtures.apiserver import make_cluster
+    from tests.kube.conftest import client_for
+    cluster = make_cluster(tmp_path / "bookmarks", bookmark_interval=0.1)
+    cluster.require_emulator("a bookmark interval short enough for a test")
+    kube = client_for(cluster)
+    try:
+        for ns in ("quiet", "busy"):
+            kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        seen = []
+        inf = Informer(kube, "v1", "ConfigMap", "quiet", handler=seen.append).start()
+        assert inf.wait_synced(5)
+        assert cluster.faults.wait_for_watches(1, timeout=5)
+        for i in range(3):
+            kube.create(cm(f"b{i}", "busy"))              # moves the global resourceVersion only
+        latest = int(kube.list("v1", "ConfigMap", "busy")["metadata"]["resourceVersion"])
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and int(inf.resource_version) < latest:
+            time.sleep(0.05)
+        assert int(inf.resource_version) >= latest, "bookmarks carry the resourceVersion forward"
+        assert seen == [], "bookmarks are not reported as events"
+        inf.stop()
+    finally:
+        kube.close()
+        cluster.server.stop()
