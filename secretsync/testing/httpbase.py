@@ -30,12 +30,31 @@ class BaseServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address, handler_class, *, max_body: int = 3 * 1024 * 1024, max_handlers: int = 64,
-                 socket_timeout: float = 60.0) -> None:
+                 socket_timeout: float = 60.0, ssl_context=None) -> None:
+        self.ssl_context = ssl_context
         self.max_body = max_body
         self.socket_timeout = socket_timeout
         self.handler_slots = threading.BoundedSemaphore(max_handlers)
         self.stopping = threading.Event()
         super().__init__(address, handler_class)
+
+    def finish_request(self, request, client_address) -> None:
+        """Serve one connection; with TLS, the handshake runs here, in the connection's own thread."""
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(self.socket_timeout)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except (OSError, ValueError):
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address) -> None:  # noqa: D401 - stdlib hook
         # Client disconnects are normal (watch streams closed by clients); everything else is logged briefly.
@@ -67,9 +86,19 @@ class BaseHandler(BaseHTTPRequestHandler):
         except ValueError:
             raise BodyTooLarge() from None
         if length < 0 or length > limit:
-            self.close_connection = True  # we will not read the body; the connection cannot be reused
+            self.close_connection = True
+            self._drain(length)
             raise BodyTooLarge()
         return self.rfile.read(length)
+
+    def _drain(self, length: int, cap: int = 16 * 1024 * 1024) -> None:
+        """Read and drop a refused body (up to ``cap``) so that a client still writing it can read our answer."""
+        remaining = min(length, cap)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 65536))
+            if not chunk:
+                return
+            remaining -= len(chunk)
 
     def _read_chunked(self, limit: int) -> bytes:
         out = bytearray()

@@ -127,8 +127,12 @@ class APIServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, rbac: bool = False, state_file: str | None = None,
                  event_window: int = 10000, max_body: int = MAX_BODY, bookmark_interval: float = 60.0,
-                 admin_token: str | None = None, watch_timeout: float = 1800.0) -> None:
+                 admin_token: str | None = None, watch_timeout: float = 1800.0, tls: bool = True) -> None:
         self.host = host
+        self.tls = None
+        if tls:
+            from secretsync.testing.tls import ServerTLS
+            self.tls = ServerTLS()
         self.port = port
         self.rbac = rbac
         self.max_body = max_body
@@ -161,7 +165,8 @@ class APIServer:
             pass
 
         Handler.app = app
-        self._httpd = BaseServer((self.host, self.port), Handler, max_body=self.max_body)
+        self._httpd = BaseServer((self.host, self.port), Handler, max_body=self.max_body,
+                                 ssl_context=self.tls.context if self.tls else None)
         self.port = self._httpd.server_address[1]
         return self
 
@@ -204,15 +209,31 @@ class APIServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The CA certificate clients should trust (None without TLS)."""
+        return self.tls.ca_pem if self.tls else None
+
+    def write_ca(self, path: str | os.PathLike) -> Path:
+        """Write the (public) CA certificate for clients such as ``kubernetes.client.Configuration.ssl_ca_cert``."""
+        path = Path(path)
+        path.write_bytes(self.ca_pem or b"")
+        return path
 
     def write_kubeconfig(self, path: str | os.PathLike, token: str | None = None, user: str = "admin",
                          namespace: str = "default") -> Path:
         """A kubeconfig (context ``secretsync-emulator``) pointing at this server with ``token`` (default admin)."""
+        import base64
         path = Path(path)
+        cluster = {"server": self.url}
+        if self.tls:
+            cluster["certificate-authority-data"] = base64.b64encode(self.tls.ca_pem).decode()
         config = {
             "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "secretsync-emulator", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "secretsync-emulator", "cluster": cluster}],
             "users": [{"name": user, "user": {"token": token or self.admin_token}}],
             "contexts": [{"name": "secretsync-emulator",
                           "context": {"cluster": "secretsync-emulator", "user": user, "namespace": namespace}}],
