@@ -34,11 +34,12 @@ Update managers, kubectl's client-side-apply annotation upgrade.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from .schemas import UNKNOWN, Node, Schema
+from .schemas import Node, Schema, schema_for
 
 __all__ = [
     "ApplyConflict",
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 _MISSING: Any = object()
+_DEDUCED = schema_for("", "", "")   # used when a caller has no schema: maps granular, lists atomic
 
 PathElement = tuple
 Path = tuple
@@ -59,7 +61,15 @@ FieldSet = frozenset
 
 
 class ApplyInvalid(ValueError):
-    """The applied configuration cannot be typed (missing list keys, duplicates); the server answers 400."""
+    """The applied configuration cannot be typed (a list item without its key, duplicate keys).
+
+    str() is the server's text (``failed to create typed patch object (apps/v1,
+    Kind=Deployment): .spec...: element 0: associative list with keys has an element that
+    omits key field "name" ...``); ``code`` is the HTTP status the real server answers
+    (500: the error reaches the client untyped).
+    """
+
+    code = 500
 
 
 class ApplyConflict(Exception):
@@ -96,12 +106,30 @@ class ApplyConflict(Exception):
 
 # --- canonical values and path elements ---------------------------------------------------------
 
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _go_json(value: Any) -> str:
+    return _ENCODE(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_canon_str = functools.lru_cache(maxsize=65536)(_go_json)
+
+
 def _canon(value: Any) -> str:
     """Go's JSON encoding of a scalar/key value (as in fieldsV1 ``k:``/``v:`` elements)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    if type(value) is str:
+        return _canon_str(value)
+    if type(value) is int:
+        return str(value)
+    if value is None:
+        return "null"
+    if type(value) is bool:
+        return "true" if value else "false"
+    return _go_json(value)
 
 
+@functools.lru_cache(maxsize=65536)
 def _pe_key(pe: PathElement) -> str:
     kind, data = pe
     if kind == "f":
@@ -125,6 +153,7 @@ def path_string(path: Iterable[PathElement]) -> str:
     return "".join(_pe_display(pe) for pe in path)
 
 
+@functools.lru_cache(maxsize=65536)
 def _pe_sort(pe: PathElement) -> tuple:
     kind, data = pe
     rank = {"f": 0, "k": 1, "v": 2}[kind]
@@ -135,6 +164,7 @@ def _path_sort(path: Path) -> tuple:
     return tuple(_pe_sort(pe) for pe in path)
 
 
+@functools.lru_cache(maxsize=65536)
 def _parse_pe(text: str) -> PathElement:
     kind, _, data = text.partition(":")
     if kind == "f":
@@ -196,7 +226,7 @@ def _list_atomic(node: Node) -> bool:
     return node.type != "list" or node.list_type == "atomic" or (node.list_type == "map" and not node.list_keys)
 
 
-def _item_pe(item: Any, node: Node, strict: bool) -> PathElement:
+def _item_pe(item: Any, node: Node, strict: bool, where: str = "") -> PathElement:
     if node.list_type == "map":
         keys = []
         for key in node.list_keys:
@@ -205,14 +235,14 @@ def _item_pe(item: Any, node: Node, strict: bool) -> PathElement:
             elif key in node.key_defaults:
                 value = node.key_defaults[key]
             elif strict:
-                raise ApplyInvalid(f'associative list with keys has an element that omits key field "{key}" '
+                raise ApplyInvalid(f'{where}associative list with keys has an element that omits key field "{key}" '
                                    f"(and doesn't have default value)")
             else:
                 value = None
             keys.append((key, _canon(value)))
         return ("k", tuple(sorted(keys)))
     if strict and isinstance(item, (dict, list)):
-        raise ApplyInvalid("set list elements must be scalars")
+        raise ApplyInvalid(f"{where}expected scalar, got {'map' if isinstance(item, dict) else 'list'}")
     return ("v", _canon(item))
 
 
@@ -224,10 +254,10 @@ def _to_set(value: Any, node: Node, path: Path, out: set, strict: bool) -> None:
                 out.add(path)
             return
         seen = set()
-        for item in value:
-            pe = _item_pe(item, node, strict)
+        for index, item in enumerate(value):
+            pe = _item_pe(item, node, strict, f"{path_string(path)}: element {index}: ")
             if pe in seen and strict:
-                raise ApplyInvalid(f"{path_string(path) or '.'}: duplicate entries for key {_pe_display(pe)}")
+                raise ApplyInvalid(f"{path_string(path)}: duplicate entries for key {_pe_display(pe)}")
             seen.add(pe)
             _to_set(item, node.item(), path + (pe,), out, strict)
             out.add(path + (pe,))
@@ -438,15 +468,20 @@ def _remove_items(obj: dict, to_remove: set, root: Node) -> dict:
 def _ensure_named(paths: set, root: Node) -> set:
     """SMD EnsureNamedFieldsAreMembers: struct fields with owned children count as owned."""
     out = set(paths)
+    nodes: dict[Path, Node] = {(): root}
     for path in paths:
-        node = root
-        for i, pe in enumerate(path[:-1]):
+        for i in range(len(path) - 1):
+            prefix = path[:i + 1]
+            if prefix in nodes:
+                continue
+            parent = nodes[path[:i]]
+            pe = path[i]
             if pe[0] == "f":
-                if node.has_field(pe[1]):
-                    out.add(path[:i + 1])
-                node = node.child(pe[1])
+                if parent.has_field(pe[1]):
+                    out.add(prefix)
+                nodes[prefix] = parent.child(pe[1])
             else:
-                node = node.item()
+                nodes[prefix] = parent.item()
     return out
 
 
@@ -594,6 +629,7 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
     Raises ApplyConflict (409) when fields owned by other managers would change and
     ``force`` is false, ApplyInvalid (400) when ``config`` breaks the schema's list keys.
     """
+    schema = schema or _DEDUCED
     root = schema.root
     time = now or _now()
     live_obj = _without_managed_fields(live)
@@ -607,7 +643,12 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
     previous = managers.get(key)
     last_set = previous.paths if previous else set()
 
-    config_set = _filter(_field_set(view, root, strict=True), schema, subresource)
+    try:
+        config_set = _filter(_field_set(view, root, strict=True), schema, subresource)
+    except ApplyInvalid as exc:
+        group_version = str(config.get("apiVersion") or f"{schema.group}/{schema.version}".lstrip("/"))
+        gvk = (group_version if "/" in group_version else "/" + group_version) + f", Kind={schema.kind}"
+        raise ApplyInvalid(f"failed to create typed patch object ({gvk}): {exc}") from None
     merged = _merge(live_obj, view, root)
     applier_sets = {k: m.paths for k, m in managers.items() if k != key}
     all_owned = set(config_set).union(*applier_sets.values()) if applier_sets else set(config_set)
@@ -649,10 +690,12 @@ def _prune(merged: dict, all_owned: set, last_set: set, root: Node) -> dict:
     if not last_set:
         return merged
     last = _ensure_named(set(last_set), root)
+    owned = _ensure_named(all_owned, root)
+    if last <= owned:
+        return merged  # nothing this applier dropped: the common re-apply
     pruned = _remove_items(merged, last, root)
     merged_set = _ensure_named(_field_set(merged, root), root)
     pruned_set = _ensure_named(_field_set(pruned, root), root)
-    owned = _ensure_named(all_owned, root)
     pruned = _remove_items(merged, merged_set - (pruned_set | owned), root)
     pruned_set = _ensure_named(_field_set(pruned, root), root)
     return _remove_items(merged, (merged_set - pruned_set) & last, root)
@@ -689,6 +732,7 @@ def record_update(old: dict | None, new: dict, manager: str, operation: str, sch
     own they are taken as the starting point, as the server does; an empty list keeps the
     live ones and ``[{}]`` clears them.
     """
+    schema = schema or _DEDUCED
     old_obj = _without_managed_fields(old) if old is not None else schema.zero_object()
     new_obj = _without_managed_fields(new)
     live_entries = ((old or {}).get("metadata") or {}).get("managedFields")

@@ -476,3 +476,29 @@ def test_builtin_schema_answers_structure_questions():
     rules = schema_for("rbac.authorization.k8s.io", "v1", "Role")
     assert rules.list_type(["rules"]) == "atomic"
     assert schema_for("rbac.authorization.k8s.io", "v1", "RoleBinding").list_type(["subjects"]) == "atomic"
+
+
+def test_invalid_config_message_is_the_servers():
+    service = schema_for("", "v1", "Service")
+    config = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"name": "a"}]}}
+    with pytest.raises(ApplyInvalid) as caught:
+        apply(None, config, "kubectl", False, service, now=T0)
+    assert str(caught.value) == ('failed to create typed patch object (/v1, Kind=Service): .spec.ports: element 0: '
+                                 'associative list with keys has an element that omits key field "port" '
+                                 "(and doesn't have default value)")
+    assert caught.value.code == 500
+
+
+def test_service_ports_default_protocol_in_keys():
+    service = schema_for("", "v1", "Service")
+    config = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+              "spec": {"ports": [{"port": 80}, {"port": 80, "protocol": "UDP"}]}}
+    applied = apply(None, config, "kubectl", False, service, now=T0)
+    ports = applied["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:ports"]
+    assert set(ports) == {'k:{"port":80,"protocol":"TCP"}', 'k:{"port":80,"protocol":"UDP"}'}
+
+
+def test_without_schema_everything_is_deduced():
+    live = apply(None, _cm(data={"a": "1"}), "alice", False, None, now=T0)
+    entries = record_update(live, {**live, "data": {"a": "2"}}, "bob", "Update", None, now=T1)
+    assert [e["manager"] for e in entries] == ["bob"]
