@@ -105,7 +105,8 @@ class Dependencies:
         if given is None:
             raise TransformUnavailable(f"{needed_for} needs {name.replace('_', ' ')}, but none were given",
                                        hint=self._HINTS[name])
-        if isinstance(given, (types.FunctionType, functools.partial)) or getattr(given, "_secretsync_factory", False):
+        if isinstance(given, (types.FunctionType, types.MethodType, functools.partial)) or \
+                getattr(given, "_secretsync_factory", False):
             try:
                 value = given()
             except SecretsyncError as exc:
