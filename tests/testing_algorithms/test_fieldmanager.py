@@ -502,3 +502,30 @@ def test_without_schema_everything_is_deduced():
     live = apply(None, _cm(data={"a": "1"}), "alice", False, None, now=T0)
     entries = record_update(live, {**live, "data": {"a": "2"}}, "bob", "Update", None, now=T1)
     assert [e["manager"] for e in entries] == ["bob"]
+
+
+def test_project_sealedsecret_crd_schema():
+    import pathlib
+
+    import yaml
+    crd = yaml.safe_load((pathlib.Path(__file__).parents[2] / "crds" / "sealedsecret.yaml").read_text())
+    schema = schema_for("bitnami.com", "v1alpha1", "SealedSecret", crd=crd)
+    assert schema.status_subresource and not schema.builtin
+    assert schema.map_type(["spec", "encryptedData"]) == "granular"
+    assert schema.list_type(["status", "conditions"]) == "atomic"
+    assert schema.list_type(["metadata", "finalizers"]) == "set"
+
+    def sealed(items):
+        return {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+                "metadata": {"name": "s", "namespace": "default"}, "spec": {"encryptedData": items}}
+    live = apply(None, sealed({"user": "AgB1"}), "secretsync", False, schema, now=T0)
+    both = apply(live, sealed({"password": "AgB2"}), "kubeseal", False, schema, now=T1)
+    assert both["spec"]["encryptedData"] == {"user": "AgB1", "password": "AgB2"}
+    after = apply(both, sealed({}), "secretsync", False, schema, now=T2)
+    assert after["spec"]["encryptedData"] == {"password": "AgB2"}
+    # the status subresource is the controller's alone
+    status = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "s"},
+              "status": {"conditions": [{"type": "Synced", "status": "True"}], "observedGeneration": 1}}
+    synced = apply(after, status, "sealed-secrets-controller", False, schema, subresource="status", now=T2)
+    assert synced["status"]["observedGeneration"] == 1
+    assert synced["spec"] == after["spec"]
