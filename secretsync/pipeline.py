@@ -29,6 +29,7 @@ import functools
 import importlib
 import types
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -95,8 +96,14 @@ class Dependencies:
         self._given = {"sops_keys": sops_keys, "keyring": keyring, "vault": vault}
         self._made: dict[str, Any] = {}
         self._failed: dict[str, SecretsyncError] = {}
+        self._lock = threading.Lock()
 
     def get(self, name: str, needed_for: str) -> Any:
+        """The dependency ``name``, made on first call; raises (naming ``needed_for``) when absent."""
+        with self._lock:
+            return self._get(name, needed_for)
+
+    def _get(self, name: str, needed_for: str) -> Any:
         if name in self._made:
             return self._made[name]
         if name in self._failed:
@@ -367,8 +374,6 @@ class Renderer:
                         hint="each object may appear once per render"))
                 else:
                     seen[outcome.id] = outcome
-            if outcome.ok and outcome.object is None:
-                continue  # a SealedSecret consumed into its Secret, nothing else to emit
             outcomes.append(outcome)
         return RenderResult(revision, outcomes)
 
