@@ -16,7 +16,7 @@ import yaml
 
 from secretsync.testing import status as st
 
-__all__ = ["apply_patch_request", "conflict_message"]
+__all__ = ["apply_patch_request"]
 
 
 def _algorithms(name: str):
@@ -30,37 +30,6 @@ def _algorithms(name: str):
 def _unprocessable(message: str) -> st.APIError:
     return st.APIError(422, "Invalid", "the server rejected our request due to an error in our request",
                        {"causes": [{"reason": "UnexpectedServerResponse", "message": message}]})
-
-
-def _print_manager(manager) -> str:
-    if isinstance(manager, dict):
-        text = f'"{manager.get("manager", "")}"'
-        if manager.get("subresource"):
-            text += f' with subresource "{manager["subresource"]}"'
-        if manager.get("operation") == "Update":
-            text += f' using {manager.get("apiVersion", "")}'
-            if manager.get("time"):
-                text += f' at {manager["time"]}'
-        return text
-    return f'"{manager}"'
-
-
-def conflict_message(conflicts: list) -> str:
-    """The real server's ``Apply failed with N conflict(s)`` text (fieldmanager ``getConflictMessage``)."""
-    if len(conflicts) == 1:
-        manager, path = conflicts[0]
-        return f"Apply failed with 1 conflict: conflict with {_print_manager(manager)}: {path}"
-    by_manager: dict[str, list] = {}
-    printed: dict[str, str] = {}
-    for manager, path in conflicts:
-        key = json.dumps(manager, sort_keys=True) if isinstance(manager, dict) else str(manager)
-        by_manager.setdefault(key, []).append(path)
-        printed[key] = _print_manager(manager)
-    lines = []
-    for key in sorted(by_manager):
-        lines.append(f"conflicts with {printed[key]}")
-        lines.extend(f"- {p}" for p in by_manager[key])
-    return f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
 
 
 def apply_patch_request(rr, namespace: str, kind: str) -> tuple[int, dict]:
@@ -143,12 +112,15 @@ def _apply(rr, namespace: str) -> tuple[int, dict]:
         if live is not None and sent_rv and sent_rv != live["metadata"]["resourceVersion"]:
             raise st.conflict(rt.group, rt.plural, req.name, st.STALE)
         try:
-            new = fieldmanager.apply(live, config, manager, force, api._schema(rt))
+            new = fieldmanager.apply(live, config, manager, force, api._schema(rt),
+                                     subresource=req.subresource or None)
         except fieldmanager.ApplyConflict as exc:
-            conflicts = list(exc.conflicts)
-            raise st.APIError(409, "Conflict", conflict_message(conflicts), {"causes": [
-                {"reason": "FieldManagerConflict", "message": f"conflict with {_print_manager(m)}", "field": p}
-                for m, p in conflicts]}) from None
+            causes = [{"reason": c["type"], "message": c["message"], "field": c["field"]} for c in exc.causes()]
+            raise st.APIError(409, "Conflict", exc.message(), {"causes": causes}) from None
+        except fieldmanager.ApplyInvalid as exc:
+            if exc.code == 500:
+                raise st.APIError(500, "InternalError", str(exc)) from None
+            raise st.bad_request(str(exc)) from None
         if live is None:
             new["metadata"].pop("resourceVersion", None)
             return 201, api.create(rt, namespace, new, opts)

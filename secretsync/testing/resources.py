@@ -106,7 +106,8 @@ class ResourceAPI:
             from secretsync.testing import fieldmanager
         except ImportError:
             return (old or {}).get("metadata", {}).get("managedFields")
-        return fieldmanager.record_update(old, new, opts.manager, "Update", self._schema(rt))
+        return fieldmanager.record_update(old, new, opts.manager, "Update", self._schema(rt),
+                                          opts.subresource or None)
 
     def _out(self, rt: ResourceType, obj: dict) -> dict:
         """An object as served at ``rt``'s version (CRD versions convert with the None strategy)."""
