@@ -134,7 +134,11 @@ class GitSource:
             self._run([*git_dir, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", sha],
                       what=f"check out {sha[:12]}")
             shutil.rmtree(work / ".git")
-            os.replace(work, self.cache_dir / sha)
+            try:
+                os.replace(work, self.cache_dir / sha)
+            except OSError:
+                if not (self.cache_dir / sha).is_dir():  # else another process cached it first: keep theirs
+                    raise
         finally:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
