@@ -490,6 +490,7 @@ class KubeClient:
     def __init__(self, configuration: Configuration, *, timeout: float = 30.0, connect_timeout: float = 5.0,
                  _discovery: _Discovery | None = None, _impersonate: tuple[str, tuple[str, ...]] | None = None) -> None:
         configuration.retries = False          # our retry layer only (secretsync.retry)
+        configuration.debug = False            # debug makes http.client print request bodies to stdout
         # watches hold a connection each; a pool smaller than watches + workers makes urllib3 open
         # and discard extra connections with a warning per request
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)

@@ -120,3 +120,19 @@ def test_resource_paths():
     crd = ResourceInfo("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
     assert crd.path("x.y", "ignored-for-cluster-scope") == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x.y"
     assert ss.api_version == "bitnami.com/v1alpha1"
+
+
+def test_config_errors_name_the_file_and_context(tmp_path, monkeypatch):
+    from secretsync.kube.client import KubeClient, KubeConfigError
+    with pytest.raises(KubeConfigError) as info:
+        KubeClient.from_kubeconfig(str(tmp_path / "missing"))
+    assert str(tmp_path / "missing") in info.value.message and info.value.hint
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    with pytest.raises(KubeConfigError) as info:
+        KubeClient.from_kubeconfig(str(cfg), context="nope")
+    assert "nope" in info.value.message
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(KubeConfigError) as info:
+        KubeClient.in_cluster()
+    assert "--kubeconfig" in info.value.hint
