@@ -113,3 +113,16 @@ def test_load_certificate_errors(key_pool):
         load_certificate(broken, "x.pem")
     cert = load_certificate(b"junk before\n" + key_pool[0].certificate_pem(), "x.pem", now=NOW)
     assert cert.serial_number == key_pool[0].certificate.serial_number
+
+
+def test_inconsistent_private_key_is_refused(key_pool):
+    """Keys load without OpenSSL's slow full check; a round trip must still catch a damaged key."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    n = key_pool[0].private_key.private_numbers()
+    damaged = rsa.RSAPrivateNumbers(p=n.p, q=n.q, d=n.d ^ 2, dmp1=n.dmp1 ^ 2, dmq1=n.dmq1, iqmp=n.iqmp,
+                                    public_numbers=n.public_numbers).private_key(unsafe_skip_rsa_key_validation=True)
+    pem = damaged.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    with pytest.raises(SealingKeyError, match="bad.pem: the RSA private key is inconsistent"):
+        parse_keys(pem, "bad.pem")
+    assert parse_keys(serialization_pkcs1(key_pool[0]), "good.pem")[0].fingerprint == key_pool[0].fingerprint
