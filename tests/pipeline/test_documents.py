@@ -183,3 +183,11 @@ def test_kustomize_sops_object_without_source_file_is_an_error(tree, tmp_path, s
                  "k/s.yaml": enc})
     got = collect(root, "k")
     assert got.documents == [] and "does not match any sops file" in str(got.errors[0])
+
+
+def test_huge_file_refused_before_reading(tree):
+    from secretsync.manifests import Limits
+    root = tree({"big.yaml": CM.format(name="big") + "  pad: '" + "x" * 5000 + "'\n", "ok.yaml": CM.format(name="ok")})
+    got = collect(root, limits=Limits(max_bytes=4096))
+    assert [e.file for e in got.errors] == ["big.yaml"] and "more than the limit of 4096" in str(got.errors[0])
+    assert names(got) == [("ok.yaml", 0, "ok")]

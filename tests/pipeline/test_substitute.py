@@ -10,6 +10,7 @@ SecretBytes never rewritten), the disable annotation/label, variable precedence 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
 from secretsync import SecretBytes
 from secretsync.manifests import load_manifests
@@ -97,3 +98,13 @@ def test_variables_from_objects_and_precedence():
         variables_from_object({"kind": "Deployment", "metadata": {"name": "d"}})
     with pytest.raises(SubstitutionError, match="invalid variable name"):
         merge_variables({"bad-name": "x"})
+
+
+@given(st.text(max_size=60))
+def test_escaped_text_round_trips_and_parser_never_crashes(text):
+    escaped = text.replace("${", "$${")
+    assert evaluate(parse(escaped), {}.get) == (text, False)
+    try:
+        parse(text)
+    except SubstitutionError:
+        pass
