@@ -129,13 +129,7 @@ class LeaderElector:
         try:
             current = self.client.get(LEASE_API, "Lease", self.name, self.namespace)
         except NotFound:
-            try:
-                created = self.client.create(self._lease(desired))
-            except KubeError as exc:
-                log.info("leader election %s/%s: create failed (%s)", self.namespace, self.name, type(exc).__name__)
-                return False
-            self._observe(created.get("spec") or desired, (created.get("metadata") or {}).get("resourceVersion"))
-            return True
+            return self._write("create", desired)
         except KubeError as exc:
             log.info("leader election %s/%s: get failed (%s)", self.namespace, self.name, type(exc).__name__)
             return False
@@ -152,14 +146,23 @@ class LeaderElector:
             desired["leaseTransitions"] = spec.get("leaseTransitions") or 0
         else:
             desired["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
+        return self._write("update", desired, rv)
+
+    def _write(self, verb: str, spec: dict, rv: str | None = None) -> bool:
+        """Create or update (with ``rv``: optimistic concurrency) the Lease; True if our write won."""
         try:
-            updated = self.client.update(self._lease(desired, rv))
+            if verb == "create":
+                written = self.client.create(self._lease(spec))
+            else:
+                written = self.client.update(self._lease(spec, rv))
         except Conflict:
             return False                                    # somebody else wrote first
         except KubeError as exc:
-            log.info("leader election %s/%s: update failed (%s)", self.namespace, self.name, type(exc).__name__)
+            level = logging.WARNING if not spec.get("holderIdentity") else logging.INFO
+            log.log(level, "leader election %s/%s: %s failed (%s)", self.namespace, self.name, verb,
+                    type(exc).__name__)
             return False
-        self._observe(updated.get("spec") or desired, (updated.get("metadata") or {}).get("resourceVersion"))
+        self._observe(written.get("spec") or spec, (written.get("metadata") or {}).get("resourceVersion"))
         return True
 
     def release(self) -> bool:
@@ -169,13 +172,7 @@ class LeaderElector:
         now = micro_time()
         spec = {"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now,
                 "leaseTransitions": self._observed_spec.get("leaseTransitions") or 0}
-        try:
-            updated = self.client.update(self._lease(spec, self._observed_rv))
-        except KubeError as exc:
-            log.warning("leader election %s/%s: release failed (%s)", self.namespace, self.name, type(exc).__name__)
-            return False
-        self._observe(updated.get("spec") or spec, (updated.get("metadata") or {}).get("resourceVersion"))
-        return True
+        return self._write("update", spec, self._observed_rv)
 
     # -- loops --------------------------------------------------------------------------
     def _acquire(self) -> bool:

@@ -4,18 +4,10 @@
 dict-in/dict-out ``KubeClient`` with discovery, server-side apply, watches and error
 classes that never carry a response body. ``secretsync.kube.watch`` builds the
 list+watch loop (resourceVersion, bookmarks, relist on 410) that both controllers use.
+Everything in ``client.__all__`` is re-exported here.
 """
 
-from secretsync.kube.client import (
-    AlreadyExists, BadRequest, Conflict, Forbidden, Gone, Invalid, KubeAPIError, KubeClient, KubeConfigError,
-    KubeError, KubeUnavailable, MethodNotAllowed, NotFound, ResourceInfo, ServerError, Timeout, TooManyRequests,
-    Unauthorized, UnknownResource, Unprocessable, WatchStream, object_ref,
-)
+from secretsync.kube import client as _client
+from secretsync.kube.client import *  # noqa: F401,F403 - the package's face is the client's __all__
 
-__all__ = [
-    "KubeClient", "ResourceInfo", "WatchStream", "object_ref",
-    "KubeError", "KubeConfigError", "UnknownResource", "KubeUnavailable",
-    "KubeAPIError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed",
-    "Conflict", "AlreadyExists", "Gone", "Invalid", "Unprocessable", "TooManyRequests",
-    "ServerError", "Timeout",
-]
+__all__ = list(_client.__all__)
