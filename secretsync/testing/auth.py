@@ -38,6 +38,9 @@ _DISCOVERY_PATHS = ("/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/
                     "/openid/v1/jwks")
 
 
+_SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews")
+
+
 @dataclass(frozen=True)
 class UserInfo:
     name: str
@@ -255,6 +258,9 @@ class Auth:
                 name: str) -> bool:
         if not self.app.rbac or user.is_master:
             return True
+        if (verb == "create" and group == "authorization.k8s.io" and resource in _SELF_REVIEWS
+                and "system:authenticated" in user.groups):
+            return True     # the system:basic-user bootstrap role
         combined = f"{resource}/{subresource}" if subresource else resource
         for rule in self._rules_for(user, namespace):
             verbs = rule.get("verbs") or []

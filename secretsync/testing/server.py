@@ -40,6 +40,7 @@ KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0+secretsync.e
                 "platform": "linux/amd64", "emulationMajor": "1", "emulationMinor": "32"}
 
 BODY_TYPES = ["application/json", "application/yaml"]
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -424,9 +425,18 @@ class _ResourceRequest:
         return _parse_label_selector(label), _parse_field_selector(fields, self.rt)
 
     def decode_body(self, allowed=BODY_TYPES) -> dict:
+        from secretsync.testing import protobuf
         ctype = (self.req.headers.get("Content-Type") or "application/json").split(";")[0].strip().lower()
+        accepts_protobuf = self.rt.kind in protobuf.SUPPORTED or (
+            self.req.subresource == "token" and self.rt.kind == "ServiceAccount")
+        if ctype == PROTOBUF and accepts_protobuf:
+            try:
+                return protobuf.decode(self.req.body)
+            except protobuf.ProtobufError as exc:
+                raise st.bad_request(f"the object provided is unrecognized (must be of type {self.rt.kind}): "
+                                     f"{exc}") from None
         if ctype not in allowed:
-            raise st.unsupported_media_type(ctype, allowed + ["application/vnd.kubernetes.protobuf"])
+            raise st.unsupported_media_type(ctype, allowed + ([PROTOBUF] if accepts_protobuf else []))
         return _decode(self.req.body, ctype, self.rt)
 
     def write_options(self, operation: str = "Update") -> WriteOptions:

@@ -252,6 +252,11 @@ def test_kubectl_with_a_service_account_token(cluster):
     kubeconfig = cluster.kubeconfig_for(token, "kc")
     allowed = cluster.kubectl("get", "configmaps", "-n", cluster.namespace, kubeconfig=kubeconfig, check=False)
     assert allowed.returncode == 0, allowed.stderr
+    yes = cluster.kubectl("auth", "can-i", "list", "configmaps", "-n", cluster.namespace, kubeconfig=kubeconfig,
+                          check=False)
+    no = cluster.kubectl("auth", "can-i", "delete", "configmaps", "-n", cluster.namespace, kubeconfig=kubeconfig,
+                         check=False)
+    assert (yes.stdout.strip(), no.stdout.strip(), no.returncode) == ("yes", "no", 1)
     denied = cluster.kubectl("get", "secrets", "-n", cluster.namespace, kubeconfig=kubeconfig, check=False)
     assert denied.returncode == 1
     assert (f'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:{cluster.namespace}:kc"'
