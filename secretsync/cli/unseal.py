@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_input(path: str) -> tuple[bytes, str]:
     """Bytes of ``-f`` (or stdin) and the name to use in messages."""
     if not path or path == "-":
+        if sys.stdin.isatty():
+            print("(tty detected: expecting json/yaml k8s resource in stdin)", file=sys.stderr)
         return sys.stdin.buffer.read(), "stdin"
     try:
         return Path(path).read_bytes(), path
