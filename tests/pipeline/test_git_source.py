@@ -6,7 +6,8 @@ unchanged commit is never fetched again, proven by counting git invocations thro
 logging wrapper, also across sources sharing a cache dir); the Renderer's document cache
 (unchanged revision never walked or built twice); isolation of git's environment; timeouts;
 credentials masked in messages; symlinks in a repository leaving the root; open_source.
-Not covered: https/ssh servers (no server on this machine; the same code path as file://).
+Smart HTTP with Basic auth (``git http-backend`` on 127.0.0.1) for the http(s) transport.
+Not covered: ssh (no sshd here) and TLS (the same transport code as http).
 """
 
 from __future__ import annotations
@@ -198,3 +199,65 @@ def test_local_source_and_open_source(tmp_path):
         open_source(str(tmp_path), ref="main")
     with pytest.raises(SourceError, match="not a directory"):
         LocalSource(tmp_path / "missing").fetch()
+
+
+@pytest.fixture
+def git_http(repo, tmp_path):
+    """``git http-backend`` (smart HTTP) behind Basic auth on 127.0.0.1, serving the ``repo`` fixture."""
+    import base64
+    import http.server
+    import threading
+
+    www = tmp_path / "www"
+    (www / "cgi-bin").mkdir(parents=True)
+    script = www / "cgi-bin" / "git"
+    script.write_text(f"#!/bin/sh\nexport GIT_PROJECT_ROOT={repo.path.parent} GIT_HTTP_EXPORT_ALL=1\n"
+                      f"exec {peer_binary('git')} http-backend\n")
+    script.chmod(0o755)
+    expected = "Basic " + base64.b64encode(b"deploy:canary-http-t0ken").decode()
+
+    class Handler(http.server.CGIHTTPRequestHandler):
+        cgi_directories = ["/cgi-bin"]
+        have_fork = False  # run the CGI with subprocess, as the current user
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(www), **kwargs)
+
+        def send_head(self):
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            if self.is_cgi():
+                return self.run_cgi()
+            self.send_error(404)
+            return None
+
+        def do_POST(self):
+            self.send_head()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}/cgi-bin/git/{repo.path.name}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.peer
+def test_smart_http_with_credentials(repo, git_http, tmp_path):
+    source = GitSource(f"http://deploy:canary-http-t0ken@{git_http}", "main", cache_dir=tmp_path / "c")
+    revision = source.fetch()
+    assert revision.id == f"main@sha1:{repo.second}" and (revision.root / "b" / "b.yaml").is_file()
+    by_sha = GitSource(f"http://deploy:canary-http-t0ken@{git_http}", repo.first, cache_dir=tmp_path / "c2").fetch()
+    assert by_sha.id == f"sha1:{repo.first}"
+    with pytest.raises(SourceError) as info:
+        GitSource(f"http://deploy:wrong-canary-pw@{git_http}", "main", cache_dir=tmp_path / "c3").fetch()
+    text = info.value.report()
+    assert "wrong-canary-pw" not in text and "deploy:" not in text and f"http://***@{git_http}" in text
