@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 from typing import Iterable, Mapping
@@ -497,14 +498,58 @@ def _represent_str(dumper: yaml.SafeDumper, value: str):
 _KubeDumper.add_representer(str, _represent_str)
 
 
+def _goyaml_less(a: str, b: str) -> bool:
+    """go-yaml v2's map key order (what sigs.k8s.io/yaml emits): letters after other runes, and
+    runs of digits compared as numbers, so ``k2`` sorts before ``k10``."""
+    for i in range(min(len(a), len(b))):
+        ca, cb = a[i], b[i]
+        if ca == cb:
+            continue
+        a_letter, b_letter = ca.isalpha(), cb.isalpha()
+        if a_letter and b_letter:
+            return ca < cb
+        if a_letter or b_letter:
+            return b_letter
+        an = bn = 0
+        if ca == "0" or cb == "0":  # a zero inside a longer number is not a leading zero
+            j = i - 1
+            while j >= 0 and a[j].isdecimal():
+                if a[j] != "0":
+                    an = bn = 1
+                    break
+                j -= 1
+        ai, bi = i, i
+        while ai < len(a) and a[ai].isdecimal():
+            an, ai = an * 10 + ord(a[ai]) - 48, ai + 1
+        while bi < len(b) and b[bi].isdecimal():
+            bn, bi = bn * 10 + ord(b[bi]) - 48, bi + 1
+        if an != bn:
+            return an < bn
+        if ai != bi:
+            return ai < bi
+        return ca < cb
+    return len(a) < len(b)
+
+
+_GOYAML_KEY = functools.cmp_to_key(lambda a, b: -1 if _goyaml_less(a, b) else (1 if _goyaml_less(b, a) else 0))
+
+
+def _goyaml_sorted(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _goyaml_sorted(value[k]) for k in sorted(value, key=_GOYAML_KEY)}
+    if isinstance(value, list):
+        return [_goyaml_sorted(v) for v in value]
+    return value
+
+
 def dump(objects: Iterable[Mapping], fmt: str = "json") -> str:
     """kubeseal's output of one or more objects: pretty JSON (default) or ``---``-led YAML."""
     parts = []
     for obj in objects:
         plain = _ordered(_plain(obj), "object")
         if fmt == "yaml":
-            parts.append("---\n" + yaml.dump(plain, Dumper=_KubeDumper, sort_keys=True, default_flow_style=False,
-                                              allow_unicode=True, width=float("inf")))
+            parts.append("---\n" + yaml.dump(_goyaml_sorted(plain), Dumper=_KubeDumper, sort_keys=False,
+                                              default_flow_style=False, allow_unicode=True, width=float("inf")))
         else:
             parts.append(_go_json(plain) + "\n")
     return "".join(parts)

@@ -266,3 +266,14 @@ def test_load_documents_and_dump():
     assert text.endswith("}\n") and "\\u003c" in text and text.index('"a"') < text.index('"b"')
     text = dump([{"kind": "SealedSecret", "metadata": {"annotations": {CW: "true"}, "name": "n"}}], "yaml")
     assert text.startswith("---\n") and f'{CW}: "true"' in text
+
+
+def test_key_order_json_bytewise_yaml_goyaml():
+    """JSON maps sort bytewise (encoding/json); YAML maps in go-yaml v2's order (digits numerically,
+    other runes before letters), as sigs.k8s.io/yaml emits them."""
+    obj = {"kind": "Secret", "apiVersion": "v1", "data": {"k10": "a", "k2": "b", "a_b": "c", "aB": "d"}}
+    text = dump([obj], "json")
+    assert [text.index(f'"{k}"') for k in ("aB", "a_b", "k10", "k2")] == sorted(
+        text.index(f'"{k}"') for k in ("aB", "a_b", "k10", "k2"))
+    lines = dump([obj], "yaml").splitlines()
+    assert lines == ["---", "apiVersion: v1", "data:", "  a_b: c", "  aB: d", "  k2: b", "  k10: a", "kind: Secret"]
