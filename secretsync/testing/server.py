@@ -258,6 +258,8 @@ class APIServer:
 
     def register_service_backend(self, namespace: str, service: str, port: str, target_url: str) -> None:
         """Route the service proxy of ``NS/services/[scheme:]NAME:PORT`` to a loopback listener."""
+        from secretsync.testing.proxy import check_target
+        check_target(target_url)
         self.proxies[(namespace, service, str(port))] = target_url.rstrip("/")
 
 
