@@ -176,6 +176,11 @@ class RenderResult:
         """Pruning is allowed only after a complete render (an empty render is for the caller to guard)."""
         return self.ok
 
+    @property
+    def empty(self) -> bool:
+        """A complete render with no object at all: pruning then needs an explicit allow-empty."""
+        return self.ok and not self.outcomes
+
     def objects(self) -> list[dict]:
         """Every rendered object, or ``RenderFailed`` listing each failure."""
         if not self.ok:

@@ -230,6 +230,12 @@ def test_target_namespace_leaves_cluster_scoped_objects(tree):
                    "Namespace/other", "ConfigMap/t/c"}
 
 
+def test_empty_render(tree):
+    result = run(tree({"README.md": "nothing here"}))
+    assert result.ok and result.empty and result.objects() == []
+    assert not run(tree({"a.yaml": CM.format(name="a")})).empty
+
+
 def test_atomic_result(tree):
     root = tree({
         "a.yaml": CM.format(name="a"),
