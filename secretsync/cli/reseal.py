@@ -17,6 +17,7 @@ worker processes' memory.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -96,8 +97,59 @@ def _replacement(text: str, node: yaml.ScalarNode, value: str) -> tuple[int, int
     return start, end, value
 
 
+def _json_objects(value: object, found: list[dict]) -> None:
+    if isinstance(value, dict):
+        if value.get("kind") == sealedsecret.KIND:
+            found.append(value)
+            return
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            _json_objects(item, found)
+
+
+def _reseal_json(text: str, source: str, keyring: Keyring) -> tuple[str, FileResult]:
+    """JSON files (any indentation, tabs too): each old value string is unique (random
+    ciphertext), so it is replaced where it stands, text around it untouched."""
+    result = FileResult(source)
+    try:
+        documents = sealedsecret.load_documents(text.encode("utf-8"), source)
+    except sealedsecret.InputError:
+        result.unreadable = "not valid JSON"
+        return text, result
+    objects: list[dict] = []
+    _json_objects(documents, objects)
+    edits = []
+    for obj in objects:
+        if not sealedsecret.is_sealed_secret(obj):
+            continue
+        result.secrets += 1
+        try:
+            new_items = sealedsecret.reseal_items(obj, keyring)
+        except sealedsecret.UnsealError as exc:
+            result.failures.append(f"{source}: {exc.message}")
+            continue
+        result.current += len(obj.get("spec", {}).get("encryptedData") or {}) - len(new_items)
+        result.resealed_secrets += bool(new_items)
+        for key, value in new_items.items():
+            old = json.dumps(obj["spec"]["encryptedData"][key])
+            if text.count(old) != 1:
+                result.failures.append(f"{source}: SealedSecret {obj['metadata'].get('name')}: item {key} is not "
+                                       f"written as a plain JSON string; reseal it with secretsync seal --re-encrypt")
+                continue
+            edits.append((old, json.dumps(value)))
+    if result.failures or not edits:
+        return text, result
+    for old, new in edits:
+        text = text.replace(old, new, 1)
+    result.items, result.changed = len(edits), True
+    return text, result
+
+
 def reseal_text(text: str, source: str, keyring: Keyring) -> tuple[str, FileResult]:
     """The file's new text and what changed; failing SealedSecrets leave the text as it was."""
+    if text.lstrip().startswith(("{", "[")):
+        return _reseal_json(text, source, keyring)
     result = FileResult(source)
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))

@@ -65,7 +65,7 @@ def make_tree(tmp_path, old_key):
     cluster = seal_secret({"metadata": {"name": "c", "namespace": "x"}, "stringData": {"k": "cw"}},
                           old_key.certificate, Scope.CLUSTER_WIDE)
     listing = {"apiVersion": "v1", "kind": "List", "items": [cluster]}
-    (tree / "apps" / "list.json").write_text(json.dumps(listing, indent=4))
+    (tree / "apps" / "list.json").write_text(json.dumps(listing, indent="\t"))  # tab-indented JSON
     (tree / "notes.yaml").write_text("value: {{ .Values.x }\n  broken: [\n")  # a Helm template, not YAML
     return tree
 
@@ -90,7 +90,9 @@ def test_reseal_tree(cli, key_pool, tmp_path):
                                                                    "plain": b"plain"}
     assert secret["metadata"]["labels"] == {"only-in-template": "yes"}
     assert secret["metadata"]["annotations"] == {"note": "keep me"}
-    listing = json.loads((tree / "apps" / "list.json").read_text())
+    listing_text = (tree / "apps" / "list.json").read_text()
+    assert "\n\t\t{" in listing_text  # layout kept
+    listing = json.loads(listing_text)
     cluster = listing["items"][0]
     assert cluster["metadata"]["annotations"] == {CW: "true"}
     moved = dict(cluster, metadata=dict(cluster["metadata"], namespace="elsewhere"))
