@@ -541,7 +541,8 @@ class KubeClient:
 
     @classmethod
     def from_host_token(cls, host: str, token: str | None = None, *, ca_file: str | None = None,
-                        ca_data: bytes | str | None = None, verify_ssl: bool = True, **kw: Any) -> "KubeClient":
+                        ca_data: bytes | str | None = None, verify_ssl: bool = True,
+                        tls_server_name: str | None = None, **kw: Any) -> "KubeClient":
         """From an explicit API URL and bearer token (e.g. the test emulator).
 
         For HTTPS, trust the CA in ``ca_file`` or ``ca_data`` (PEM, kept in memory) or the system store.
@@ -555,7 +556,60 @@ class KubeClient:
             cfg.ssl_ca_cert = ca_file
         if ca_data:
             cfg.ca_cert_data = ca_data.decode("ascii") if isinstance(ca_data, bytes) else ca_data
+        if tls_server_name:
+            cfg.tls_server_name = tls_server_name
         return cls(cfg, **kw)
+
+    @classmethod
+    def from_kubeconfig_data(cls, data: SecretBytes | bytes | str | Mapping[str, Any], context: str | None = None, *,
+                             source: str = "kubeconfig", **kw: Any) -> "KubeClient":
+        """From kubeconfig *content* (e.g. a Secret's ``value`` key for a remote cluster), kept in memory.
+
+        Supported: ``server``, ``certificate-authority-data``, ``insecure-skip-tls-verify``,
+        ``tls-server-name`` and a bearer ``token``. Client certificates (their key would have to be
+        written to a file for TLS), ``exec`` and ``auth-provider`` (they run commands) and file
+        references are refused with an error naming ``source``, never quoting the content.
+        """
+        import yaml  # local: only this constructor parses YAML
+
+        def fail(what: str) -> KubeConfigError:
+            return KubeConfigError(f"{source}: {what}", reference="kube-config",
+                                   hint="use a kubeconfig with a server, its CA data and a bearer token")
+
+        if isinstance(data, Mapping):
+            config: Any = data
+        else:
+            raw = data.reveal() if isinstance(data, SecretBytes) else data
+            try:
+                config = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                config = None
+            if not isinstance(config, dict):
+                raise fail("not a kubeconfig (YAML mapping expected)")
+        ctx_name = context or config.get("current-context")
+        named = {section: {e.get("name"): e.get(section[:-1]) or {} for e in config.get(section) or []
+                           if isinstance(e, dict)} for section in ("contexts", "clusters", "users")}
+        ctx = named["contexts"].get(ctx_name)
+        if not ctx_name or ctx is None:
+            raise fail(f"context {ctx_name!r} not found" if ctx_name else "no context given and no current-context")
+        cluster = named["clusters"].get(ctx.get("cluster"))
+        user = named["users"].get(ctx.get("user"), {})
+        if not cluster or not cluster.get("server"):
+            raise fail(f"context {ctx_name!r} names no cluster with a server")
+        for field in ("client-certificate-data", "client-key-data", "client-certificate", "client-key",
+                      "exec", "auth-provider", "tokenFile", "username"):
+            if field in user:
+                raise fail(f"user field {field!r} is not supported here")
+        if "certificate-authority" in cluster:
+            raise fail("a CA file reference is not supported here; embed certificate-authority-data")
+        ca = cluster.get("certificate-authority-data")
+        try:
+            ca_pem = base64.b64decode(ca, validate=True) if ca else None
+        except ValueError:
+            raise fail("certificate-authority-data is not valid base64") from None
+        return cls.from_host_token(cluster["server"], user.get("token"), ca_data=ca_pem,
+                                   verify_ssl=not cluster.get("insecure-skip-tls-verify", False),
+                                   tls_server_name=cluster.get("tls-server-name"), **kw)
 
     @classmethod
     def from_env(cls, kubeconfig: str | None = None, context: str | None = None, **kw: Any) -> "KubeClient":

@@ -270,3 +270,37 @@ def test_impersonation_sends_user_and_every_group(rbac_kube):
         assert "system:serviceaccount:" in info.value.message
     finally:
         kube.delete("v1", "Namespace", ns)
+
+
+def test_kubeconfig_content_from_a_secret_stays_in_memory(apiserver, tmp_path, monkeypatch):
+    apiserver.require_emulator("a token kubeconfig for the emulator")
+    content = SecretBytes(apiserver.server.write_kubeconfig(tmp_path / "kc").read_bytes())
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))     # where the library would put temp files
+    with KubeClient.from_kubeconfig_data(content, source="Secret flux-system/remote (key value)") as client:
+        assert client.get("v1", "Namespace", apiserver.namespace)["metadata"]["name"] == apiserver.namespace
+    assert list(private_tmp.iterdir()) == [], "no CA, token or discovery cache file was written"
+
+
+def test_kubeconfig_content_with_a_client_key_is_refused_without_quoting_it():
+    key_text = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t" + uuid.uuid4().hex
+    content = f"""
+apiVersion: v1
+kind: Config
+current-context: c
+contexts: [{{name: c, context: {{cluster: k, user: u}}}}]
+clusters: [{{name: k, cluster: {{server: "https://127.0.0.1:1"}}}}]
+users: [{{name: u, user: {{client-certificate-data: Zm9v, client-key-data: {key_text}}}}}]
+"""
+    from secretsync.kube.client import KubeConfigError
+    with pytest.raises(KubeConfigError) as info:
+        KubeClient.from_kubeconfig_data(SecretBytes(content), source="Secret ns/remote")
+    assert "Secret ns/remote" in info.value.message and "client-certificate-data" in info.value.message
+    assert key_text not in info.value.report()
+    with pytest.raises(KubeConfigError) as info:
+        KubeClient.from_kubeconfig_data(SecretBytes(content), context="other", source="Secret ns/remote")
+    assert "'other'" in info.value.message
+    with pytest.raises(KubeConfigError):
+        KubeClient.from_kubeconfig_data(SecretBytes(b"- just\n- a list\n"))
