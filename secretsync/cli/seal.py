@@ -31,7 +31,8 @@ _CERT_TIMEOUT = 30
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = parser.add_argument
-    p("--cert", default="", help="certificate file or URL (http(s)://, file://); default: the cluster")
+    p("--cert", default="", help="certificate file or URL (http(s)://, file://); without it: --key-dir "
+      "(fetching from a cluster is not available yet)")
     p("--controller-namespace", default="kube-system", help="namespace of the sealed-secrets controller")
     p("--controller-name", default="sealed-secrets-controller", help="name of the sealed-secrets controller")
     p("--fetch-cert", action=BoolFlagAction, help="write the certificate to stdout and exit")
