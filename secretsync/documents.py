@@ -163,7 +163,10 @@ class _Walker:
         if proc.returncode != 0:
             # kustomize errors name files and fields; clip them so a huge echo cannot flood the log.
             message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = message[-1][:300] if message else f"exit code {proc.returncode}"
+            reason = message[-1] if message else f"exit code {proc.returncode}"
+            if 'err="' in reason:  # klog form: ... "command failed" err="<the reason>"
+                reason = reason.split('err="', 1)[1].rstrip('"')
+            reason = reason[:400]
             self.errors.append(ManifestError(f"kubectl kustomize failed: {reason}", file=rel))
             return
         out_limits = Limits(max_bytes=self.limits.max_bytes * 8, max_depth=self.limits.max_depth,
