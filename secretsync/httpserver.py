@@ -4,7 +4,8 @@ stdlib ``ThreadingHTTPServer`` plus the limits the stdlib leaves out: HTTP/1.1 k
 with a per-connection socket timeout (slow clients cannot hold a thread forever), a cap on
 request bodies (``Content-Length`` required for bodies, 411/413 otherwise), a semaphore
 bounding concurrent handlers (503 with ``Retry-After`` when full), a route table of
-``(method, path or path prefix) -> handler(Request) -> Response``, JSON helpers, and
+``(method, path or path prefix) -> handler(Request) -> Response``, JSON helpers, a
+``/metrics`` handler for a prometheus-client registry, and
 start/stop in a background thread (port 0 picks a free port for tests).
 
 Handlers never see the raw socket; an exception in a handler becomes a bare 500 whose body
@@ -23,7 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Request", "Response", "HTTPServer", "json_response", "text_response", "parse_listen_addr"]
+__all__ = ["Request", "Response", "HTTPServer", "json_response", "text_response", "parse_listen_addr",
+           "metrics_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,16 @@ def text_response(text: str, status: int = 200, headers: dict[str, str] | None =
 
 
 Handler = Callable[[Request], Response]
+
+
+def metrics_handler(registry: Any) -> Handler:
+    """A handler serving ``registry`` (a prometheus_client ``CollectorRegistry``) in the text format."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    def handle(request: Request) -> Response:
+        return Response(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+
+    return handle
 
 
 class _Server(ThreadingHTTPServer):

@@ -137,3 +137,24 @@ def test_parse_listen_addr():
     assert parse_listen_addr("[::1]:9") == ("::1", 9)
     with pytest.raises(ValueError):
         parse_listen_addr("8080")
+
+
+def test_metrics_handler_serves_a_private_registry():
+    from prometheus_client import CollectorRegistry, Counter
+
+    from secretsync.httpserver import metrics_handler
+    registry = CollectorRegistry()
+    Counter("sealed_secrets_controller_unseal_requests", "Total number of sealed secret unseal requests",
+            registry=registry).inc(3)
+    srv = HTTPServer()
+    srv.route("GET", "/metrics", metrics_handler(registry))
+    srv.start()
+    try:
+        c = conn(srv)
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        body = r.read().decode()
+        assert r.status == 200 and r.getheader("Content-Type").startswith("text/plain; version=")
+        assert "sealed_secrets_controller_unseal_requests_total 3.0" in body
+    finally:
+        srv.stop()
