@@ -32,9 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from secretsync.testing import APIServer
+    from secretsync.testing.persistence import StateError
     try:
         server = APIServer(host=args.address, port=args.port, rbac=args.rbac, state_file=args.state,
                            admin_token=args.admin_token).bind()
+    except StateError as exc:
+        raise SecretsyncError(str(exc), hint="start with the key the state was written with, or a new --state "
+                                             "file") from None
     except OSError as exc:
         raise SecretsyncError(f"cannot listen on {args.address}:{args.port}: {exc.strerror}",
                               hint="pick another --port or stop what is using it") from None

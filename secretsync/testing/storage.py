@@ -51,6 +51,7 @@ class Store:
         self._events: list[Event] = []
         self._events_base = first_rv + 1   # rv of self._events[0]
         self.event_window = max(1, event_window)
+        self.listeners: list = []   # called with each Event under the lock (persistence)
 
     # --- reads (callers get copies) ---
     def get(self, gr: tuple[str, str], namespace: str, name: str) -> dict | None:
@@ -119,11 +120,18 @@ class Store:
             meta = obj["metadata"]
             self._objects.setdefault(gr, {})[(meta.get("namespace", ""), meta["name"])] = obj
             self.rv = max(self.rv, int(meta.get("resourceVersion") or 0))
+            self.load_done()
+
+    def load_done(self) -> None:
+        """After loading persisted objects: history starts now (older watches get 410)."""
+        with self.lock:
             self._events_base = self.rv + 1
             self._events.clear()
 
     def _append(self, event: Event) -> None:
         self._events.append(event)
+        for listener in self.listeners:
+            listener(event)
         excess = len(self._events) - self.event_window
         if excess > 0:
             del self._events[:excess]
