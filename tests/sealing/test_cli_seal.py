@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import http.server
 import json
+import re
 import threading
 
 import pytest
@@ -181,3 +182,64 @@ def test_validate_and_re_encrypt_offline(cli, cert_file, key_dir, key_pool, tmp_
     r = cli("seal", "--re-encrypt", "--key-dir", str(both), "-f", str(src))
     assert r.returncode == 0, r.stderr_text
     assert unsealed(json.loads(src.read_text()), other) == {"k": b"value"}
+
+
+def test_json_and_yaml_text_exactly(cli, cert_file):
+    """The whole output text, ciphertexts masked: Go pretty JSON in struct order; YAML sorted, quoted "true"."""
+    inp = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysecret\n  namespace: myns\n  labels: {app: a&b}\n"
+           "type: Opaque\nstringData:\n  foo: bar\n")
+    r = cli("seal", "--cert", str(cert_file), "--scope", "namespace-wide", input=inp)
+    text = re.sub(r'"(A[gQ][A-Za-z0-9+/=]+)"', '"X"', r.stdout_text)
+    assert text == """{
+  "kind": "SealedSecret",
+  "apiVersion": "bitnami.com/v1alpha1",
+  "metadata": {
+    "name": "mysecret",
+    "namespace": "myns",
+    "annotations": {
+      "sealedsecrets.bitnami.com/namespace-wide": "true"
+    }
+  },
+  "spec": {
+    "template": {
+      "metadata": {
+        "name": "mysecret",
+        "namespace": "myns",
+        "labels": {
+          "app": "a\\u0026b"
+        },
+        "annotations": {
+          "sealedsecrets.bitnami.com/namespace-wide": "true"
+        }
+      },
+      "type": "Opaque"
+    },
+    "encryptedData": {
+      "foo": "X"
+    }
+  }
+}
+"""
+    r = cli("seal", "--cert", str(cert_file), "--scope", "namespace-wide", "-o", "yaml", input=inp)
+    text = re.sub(r"(A[gQ][A-Za-z0-9+/=]+)", "X", r.stdout_text)
+    assert text == """---
+apiVersion: bitnami.com/v1alpha1
+kind: SealedSecret
+metadata:
+  annotations:
+    sealedsecrets.bitnami.com/namespace-wide: "true"
+  name: mysecret
+  namespace: myns
+spec:
+  encryptedData:
+    foo: X
+  template:
+    metadata:
+      annotations:
+        sealedsecrets.bitnami.com/namespace-wide: "true"
+      labels:
+        app: a&b
+      name: mysecret
+      namespace: myns
+    type: Opaque
+"""
