@@ -108,6 +108,21 @@ def _json_objects(value: object, found: list[dict]) -> None:
             _json_objects(item, found)
 
 
+def _reseal_object(obj: object, source: str, keyring: Keyring, result: FileResult) -> dict[str, str]:
+    """New values for one candidate object (empty if none or on failure), counted into ``result``."""
+    if not sealedsecret.is_sealed_secret(obj):
+        return {}
+    result.secrets += 1
+    try:
+        new_items = sealedsecret.reseal_items(obj, keyring)
+    except sealedsecret.UnsealError as exc:
+        result.failures.append(f"{source}: {exc.message}")
+        return {}
+    result.current += len((obj.get("spec") or {}).get("encryptedData") or {}) - len(new_items)
+    result.resealed_secrets += bool(new_items)
+    return new_items
+
+
 def _reseal_json(text: str, source: str, keyring: Keyring) -> tuple[str, FileResult]:
     """JSON files (any indentation, tabs too): each old value string is unique (random
     ciphertext), so it is replaced where it stands, text around it untouched."""
@@ -121,17 +136,7 @@ def _reseal_json(text: str, source: str, keyring: Keyring) -> tuple[str, FileRes
     _json_objects(documents, objects)
     edits = []
     for obj in objects:
-        if not sealedsecret.is_sealed_secret(obj):
-            continue
-        result.secrets += 1
-        try:
-            new_items = sealedsecret.reseal_items(obj, keyring)
-        except sealedsecret.UnsealError as exc:
-            result.failures.append(f"{source}: {exc.message}")
-            continue
-        result.current += len(obj.get("spec", {}).get("encryptedData") or {}) - len(new_items)
-        result.resealed_secrets += bool(new_items)
-        for key, value in new_items.items():
+        for key, value in _reseal_object(obj, source, keyring, result).items():
             old = json.dumps(obj["spec"]["encryptedData"][key])
             if text.count(old) != 1:
                 result.failures.append(f"{source}: SealedSecret {obj['metadata'].get('name')}: item {key} is not "
@@ -168,20 +173,10 @@ def reseal_text(text: str, source: str, keyring: Keyring) -> tuple[str, FileResu
         except yaml.YAMLError:
             result.failures.append(f"{source}: a SealedSecret could not be read")
             continue
-        if not sealedsecret.is_sealed_secret(obj):
-            continue
-        result.secrets += 1
-        try:
-            new_items = sealedsecret.reseal_items(obj, keyring)
-        except sealedsecret.UnsealError as exc:
-            result.failures.append(f"{source}: {exc.message}")
-            continue
-        encrypted = _child(_child(node, "spec"), "encryptedData")
-        total = len(obj.get("spec", {}).get("encryptedData") or {})
-        result.current += total - len(new_items)
+        new_items = _reseal_object(obj, source, keyring, result)
         if not new_items:
             continue
-        result.resealed_secrets += 1
+        encrypted = _child(_child(node, "spec"), "encryptedData")
         for key_node, value_node in encrypted.value:
             if key_node.value in new_items:
                 edits.append(_replacement(text, value_node, new_items[key_node.value]))
