@@ -372,7 +372,9 @@ class _Discovery:
             if info is not None:
                 return info
             try:
-                res = self._dynamic.resources.get(api_version=api_version, kind=kind)
+                # naming the prefix keeps a core lookup ("v1") from loading every group's v1 resources
+                prefix = "apis" if "/" in api_version else "api"
+                res = self._dynamic.resources.get(prefix=prefix, api_version=api_version, kind=kind)
             except (ResourceNotFoundError, ValueError):
                 raise UnknownResource(
                     f"the API server does not serve kind {kind!r} in apiVersion {api_version!r}",
