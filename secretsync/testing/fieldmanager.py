@@ -270,7 +270,12 @@ def _to_set(value: Any, node: Node, path: Path, out: set, strict: bool) -> None:
                 out.add(path)
             return
         for key, child in value.items():
-            _to_set(child, node.child(key), path + (("f", key),), out, strict)
+            child_path = path + (("f", key),)
+            _to_set(child, node.child(key), child_path, out, strict)
+            # SMD: null and empty values are owned themselves, and so is every key of a
+            # map that is not a named struct field (labels.app, data.key, untyped data)
+            if child is None or child == {} or not node.has_field(key):
+                out.add(child_path)
     else:
         out.add(path)
 
@@ -316,9 +321,10 @@ class _Comparison:
 
 
 def _compare(left: Any, right: Any, node: Node, path: Path, acc: _Comparison) -> None:
-    kinds = {node.resolve(v) for v in (left, right) if v is not _MISSING}
-    kind = node.resolve(right if right is not _MISSING else left)
-    leaf = len(kinds) > 1 or kind == "scalar"
+    # a null takes the shape of the other side (SMD handles it with the other side's atom)
+    kinds = {node.resolve(v) for v in (left, right) if v is not _MISSING and v is not None}
+    kind = kinds.pop() if len(kinds) == 1 else "scalar"
+    leaf = bool(kinds) or kind == "scalar"
     if not leaf and kind == "list":
         empty = all(v is _MISSING or not v for v in (left, right))
         leaf = _list_atomic(node) or empty or not all(
@@ -356,8 +362,13 @@ def _compare(left: Any, right: Any, node: Node, path: Path, acc: _Comparison) ->
 def _merge(left: Any, right: Any, node: Node) -> Any:
     if right is _MISSING:
         return left
-    if left is _MISSING or left is None or right is None:
+    if left is _MISSING or left is None:
         return copy.deepcopy(right)
+    if right is None:
+        # SMD: a null in the configuration does not clear a non-empty granular map or list
+        if isinstance(left, (dict, list)) and left and not node.is_atomic(left):
+            return left
+        return None
     kind = node.resolve(right)
     if kind != node.resolve(left) or kind == "scalar":
         return copy.deepcopy(right)
@@ -439,7 +450,7 @@ def _remove(value: Any, to_remove: set, node: Node) -> Any:
                 continue
             sub = _subset(to_remove, pe)
             items.append(_remove(item, sub, node.item()) if sub else item)
-        return items if items else _MISSING
+        return items if items else None
     if kind == "map":
         if not isinstance(value, dict) or not value or node.map_type == "atomic":
             return value
@@ -451,10 +462,8 @@ def _remove(value: Any, to_remove: set, node: Node) -> Any:
             sub = _subset(to_remove, pe)
             if sub:
                 child = _remove(child, sub, node.child(key))
-                if child is _MISSING:
-                    continue
             out[key] = child
-        return out if out else _MISSING
+        return out if out else None
     return value
 
 
@@ -462,7 +471,7 @@ def _remove_items(obj: dict, to_remove: set, root: Node) -> dict:
     if not to_remove:
         return obj
     result = _remove(obj, to_remove, root)
-    return {} if result is _MISSING else result
+    return {} if result is None else result
 
 
 def _ensure_named(paths: set, root: Node) -> set:
@@ -652,7 +661,9 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
     merged = _merge(live_obj, view, root)
     applier_sets = {k: m.paths for k, m in managers.items() if k != key}
     all_owned = set(config_set).union(*applier_sets.values()) if applier_sets else set(config_set)
-    new_obj = _drop_nulls(_prune(merged, all_owned, last_set, root))
+    new_obj = _prune(merged, all_owned, last_set, root)
+    if schema.builtin:
+        new_obj = _drop_nulls(new_obj)  # typed objects do not keep nulls (Go's omitempty round trip)
 
     comparison = _Comparison()
     _compare(live_obj, new_obj, root, (), comparison)
@@ -677,9 +688,11 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
             del managers[other_key]
 
     unchanged = _equal(live_obj, new_obj) and live is not None
-    applier = _Manager(manager, "Apply", subresource or "", api_version,
-                       previous.time if (previous and unchanged) else time, config_set - _STRIPPED)
-    managers[key] = applier
+    if config_set:
+        managers[key] = _Manager(manager, "Apply", subresource or "", api_version,
+                                 previous.time if (previous and unchanged) else time, config_set - _STRIPPED)
+    else:
+        managers.pop(key, None)  # SMD drops a manager whose set is empty
     result = copy.deepcopy(new_obj)
     result.setdefault("metadata", {})["managedFields"] = _encode(managers)
     return result

@@ -23,7 +23,7 @@ import copy
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["Node", "Schema", "schema_for", "UNKNOWN", "BUILTIN_KINDS"]
+__all__ = ["Node", "Schema", "schema_for", "UNKNOWN", "OPEN", "BUILTIN_KINDS"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class Node:
     use ``values``. ``list_type``: "atomic", "set" or "map" (associative, ``list_keys``,
     with ``key_defaults`` for key fields the server defaults, e.g. protocol=TCP).
     ``map_type``: "granular" or "atomic". ``patch_strategy``/``patch_merge_key``: the
-    strategic-merge tags of the field this node sits in.
+    strategic-merge tags of the field this node sits in. ``typed``: a Go struct of a
+    built-in kind, whose every key is a named field (undeclared ones are typed structs
+    too), unlike a map or a custom resource's untyped data.
     """
 
     type: str = "unknown"
@@ -49,18 +51,19 @@ class Node:
     map_type: str = "granular"
     patch_strategy: str | None = None
     patch_merge_key: str | None = None
+    typed: bool = False
 
     def child(self, name: str) -> "Node":
-        """The node of field/key ``name`` inside this map (UNKNOWN when undeclared)."""
+        """The node of field/key ``name`` inside this map (UNKNOWN or OPEN when undeclared)."""
         if self.fields is not None and name in self.fields:
             return self.fields[name]
         if self.values is not None:
             return self.values
-        return UNKNOWN
+        return OPEN if self.typed else UNKNOWN
 
     def has_field(self, name: str) -> bool:
         """True when ``name`` is a named (struct) field here, not a key of a plain map."""
-        return self.fields is not None and name in self.fields
+        return self.typed or (self.fields is not None and name in self.fields)
 
     def item(self) -> "Node":
         """The node of this list's elements."""
@@ -90,14 +93,15 @@ class Node:
         return tuple(s for s in (self.patch_strategy or "").split(",") if s)
 
 
-UNKNOWN = Node()
+UNKNOWN = Node()            # untyped data: maps of values, atomic lists
+OPEN = Node(typed=True)     # an undeclared field of a built-in struct: a struct, atomic lists
 _SCALAR = Node(type="scalar")
 
 
 # --- building blocks ------------------------------------------------------------------
 
 def _struct(atomic: bool = False, **fields: Node) -> Node:
-    return Node(type="map", fields=dict(fields), values=UNKNOWN, map_type="atomic" if atomic else "granular")
+    return Node(type="map", fields=dict(fields), map_type="atomic" if atomic else "granular", typed=True)
 
 
 def _map(values: Node = _SCALAR, atomic: bool = False) -> Node:
@@ -168,14 +172,14 @@ _POD_SPEC = _struct(
 _POD_TEMPLATE = _struct(metadata=OBJECT_META, spec=_POD_SPEC)
 
 
-def _object(spec: Node | None = None, status: Node | None = None, **top: Node) -> Node:
+def _object(spec: Node | None = None, status: Node | None = None, typed: bool = True, **top: Node) -> Node:
     fields: dict[str, Node] = {"apiVersion": _SCALAR, "kind": _SCALAR, "metadata": OBJECT_META}
     if spec is not None:
         fields["spec"] = spec
     if status is not None:
         fields["status"] = status
     fields.update(top)
-    return Node(type="map", fields=fields, values=UNKNOWN)
+    return Node(type="map", fields=fields, values=None if typed else UNKNOWN, typed=typed)
 
 
 _POD = _object(spec=_POD_SPEC, status=_struct(conditions=_CONDITIONS))
@@ -371,13 +375,13 @@ def schema_for(group: str, version: str, kind: str, crd: Mapping[str, Any] | Non
         spec = crd.get("spec") or {}
         openapi = ((entry.get("schema") or {}).get("openAPIV3Schema")
                    or (spec.get("validation") or {}).get("openAPIV3Schema"))
-        root = _from_openapi(openapi, top=True) if openapi else _object()
+        root = _from_openapi(openapi, top=True) if openapi else _object(typed=False)
         if root.type != "map":
-            root = _object()
+            root = _object(typed=False)
         subresources = entry.get("subresources") or spec.get("subresources") or {}
         return Schema(group, version, kind, root, status_subresource="status" in subresources, builtin=False)
     found = BUILTIN_KINDS.get((group, kind))
     if found is None:
-        return Schema(group, version, kind, _object(), status_subresource=False, builtin=False)
+        return Schema(group, version, kind, _object(typed=False), status_subresource=False, builtin=False)
     root, status = found
     return Schema(group, version, kind, root, status_subresource=status, builtin=True)

@@ -500,8 +500,12 @@ def test_service_ports_default_protocol_in_keys():
 
 def test_without_schema_everything_is_deduced():
     live = apply(None, _cm(data={"a": "1"}), "alice", False, None, now=T0)
-    entries = record_update(live, {**live, "data": {"a": "2"}}, "bob", "Update", None, now=T1)
-    assert [e["manager"] for e in entries] == ["bob"]
+    # untyped maps: every key is owned itself, so alice owns .data as well as .data.a
+    assert managed_set(live, "alice") == {(("f", "data"),), (("f", "data"), ("f", "a"))}
+    new = {**live, "data": {"a": "2"}}
+    new["metadata"] = {**live["metadata"], "managedFields": record_update(live, new, "bob", "Update", None, now=T1)}
+    assert managed_set(new, "alice") == {(("f", "data"),)}
+    assert managed_set(new, "bob", "Update") == {(("f", "data"), ("f", "a"))}
 
 
 def test_project_sealedsecret_crd_schema():
