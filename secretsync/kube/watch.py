@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from typing import Callable, Iterator
 
 from secretsync.kube.client import Gone, KubeClient, KubeError
@@ -149,8 +150,9 @@ class Informer:
                 if self.stop_event.is_set():
                     stream.close()
                     break
+                opened_at, received = time.monotonic(), 0
                 for etype, obj in stream:
-                    failures = 0
+                    failures, received = 0, received + 1
                     rv = _rv(obj) if isinstance(obj, dict) else None
                     if rv:
                         self.resource_version = rv
@@ -161,6 +163,10 @@ class Informer:
                         yield event
                     if self.stop_event.is_set():
                         break
+                if not received and time.monotonic() - opened_at < 1.0 and not self.stop_event.is_set():
+                    # a watch that ends at once with nothing in it: back off (client-go's "very short watch")
+                    failures += 1
+                    self.stop_event.wait(backoff_delay(failures, self.backoff_base, self.backoff_cap, self._rng))
             except Gone:
                 log.info("watch %s: resourceVersion %s expired, listing again", self.what, self.resource_version)
                 need_list = True
