@@ -418,3 +418,13 @@ def test_applier_updater_shared_ownership():
         {"updater": {P("mapOfMapsRecursive"), P("mapOfMapsRecursive", "a"), P("mapOfMapsRecursive", "a", "b"),
                      P("mapOfMapsRecursive", "a", "b", "c")},
          "apply": {P("mapOfMapsRecursive", "aaa"), P("mapOfMapsRecursive", "ccc")}})
+
+
+ATOMIC_MAP = _struct(atomicMap=Node(type="map", fields={"field1": _S, "field2": _S}, map_type="atomic"))
+
+
+def test_multiple_appliers_atomic_map_force():
+    run(ATOMIC_MAP, [("apply", "apply-one", "atomicMap: {field1: a}"),
+                     ("apply", "apply-two", "atomicMap: {field2: b}", [("apply-one", P("atomicMap"))]),
+                     ("force", "apply-two", "atomicMap: {field2: b}")],
+        "atomicMap: {field2: b}", {"apply-two": {P("atomicMap")}})
