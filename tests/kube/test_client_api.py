@@ -304,3 +304,43 @@ users: [{{name: u, user: {{client-certificate-data: Zm9v, client-key-data: {key_
     assert "'other'" in info.value.message
     with pytest.raises(KubeConfigError):
         KubeClient.from_kubeconfig_data(SecretBytes(b"- just\n- a list\n"))
+
+
+def test_status_subresource_writes(kube, namespace):
+    group = f"s{uuid.uuid4().hex[:8]}.example.com"
+    kube.create({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                 "metadata": {"name": f"gadgets.{group}"},
+                 "spec": {"group": group, "scope": "Namespaced",
+                          "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget",
+                                    "listKind": "GadgetList"},
+                          "versions": [{"name": "v1", "served": True, "storage": True,
+                                        "subresources": {"status": {}},
+                                        "schema": {"openAPIV3Schema": {
+                                            "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
+    try:
+        api = f"{group}/v1"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                created = kube.create({"apiVersion": api, "kind": "Gadget",
+                                       "metadata": {"name": "g", "namespace": namespace}, "spec": {"size": 1}})
+                break
+            except UnknownResource:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert kube.resource(api, "Gadget").subresources == ("status",)
+        created["status"] = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}
+        created["spec"]["size"] = 99                      # ignored by the status endpoint
+        after = kube.update_status(created)
+        assert after["status"]["observedGeneration"] == 1 and after["spec"]["size"] == 1
+        patched = kube.patch(api, "Gadget", "g", namespace, {"status": {"observedGeneration": 2}},
+                             subresource="status")
+        assert patched["status"]["observedGeneration"] == 2
+        got = kube.get(api, "Gadget", "g", namespace)
+        got["status"] = {"observedGeneration": 7}
+        got["spec"]["size"] = 3
+        main = kube.update(got)                           # the main endpoint ignores status
+        assert main["spec"]["size"] == 3 and main["status"]["observedGeneration"] == 2
+    finally:
+        kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"gadgets.{group}")
