@@ -469,6 +469,8 @@ def _ordered(value: object, kind: str | None) -> object:
     for key in order + sorted(k for k in value if k not in order):
         if key not in value or value[key] is None or (value[key] == {} and key != "encryptedData"):
             continue
+        if kind == "metadata" and value[key] == "":  # ObjectMeta strings are omitempty
+            continue
         child = key if key in ("metadata", "spec", "template", "ownerReferences") else None
         if kind == "spec" and key == "data":
             child = None
