@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-sealed-secrets", action="store_true",
                         help="emit SealedSecrets as they are (for a cluster running a SealedSecret controller) "
                              "instead of unsealing them")
+    parser.add_argument("--ssh-key-file", default=env_default("SECRETSYNC_SSH_KEY_FILE"),
+                        help="private key for ssh:// sources (default $SECRETSYNC_SSH_KEY_FILE; the ssh agent of "
+                             "$SSH_AUTH_SOCK is used too)")
+    parser.add_argument("--known-hosts-file", default=None,
+                        help="known_hosts for ssh:// sources (default ~/.ssh/known_hosts); host keys are always "
+                             "checked")
     parser.add_argument("--redaction-key-file", default=None,
                         help=f"key for the redaction hashes (default ${REDACTION_KEY_ENV}, else random per run)")
 
@@ -135,7 +141,11 @@ def run(args: argparse.Namespace) -> int:
     deps = pipeline.Dependencies(sops_keys=sops_keys, keyring=keyring if args.key_dir else None, vault=vault)
     options = pipeline.RenderOptions(path=args.path, target_namespace=args.target_namespace,
                                      keep_sealed_secrets=args.keep_sealed_secrets, variables=variables)
-    source = open_source(args.source, ref=args.ref)
+    known_hosts = args.known_hosts_file
+    if known_hosts is None and (Path.home() / ".ssh" / "known_hosts").is_file():
+        known_hosts = str(Path.home() / ".ssh" / "known_hosts")
+    source = open_source(args.source, ref=args.ref, ssh_key_file=args.ssh_key_file, known_hosts_file=known_hosts,
+                         ssh_auth_sock=os.environ.get("SSH_AUTH_SOCK") or None)
     try:
         result = pipeline.render(source, deps, options)
     finally:

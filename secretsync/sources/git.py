@@ -10,13 +10,15 @@ id is ``<branch-or-tag>@sha1:<sha>`` (``sha1:<sha>`` for a bare commit), as Flux
 
 git runs isolated: no system or global config, a temporary HOME, no terminal prompts, no
 hooks, a fixed set of transport protocols, a timeout on every call. URLs may carry
-credentials (``https://user:token@host/…``); every message passes through ``mask()`` first.
+credentials (``https://user:token@host/…``); every message passes through ``mask_credentials``.
+SSH uses only the key file, known-hosts file and agent socket given (host keys always checked).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -43,13 +45,15 @@ class GitSource:
     """A Git repository (``file://``, ``https://``, ``ssh://``, scp-style or a local path) at ``ref``."""
 
     def __init__(self, url: str, ref: str | None = None, *, cache_dir: Path | None = None, timeout: float = 60.0,
-                 ssh_key_file: str | None = None, known_hosts_file: str | None = None, git: str = "git") -> None:
+                 ssh_key_file: str | None = None, known_hosts_file: str | None = None,
+                 ssh_auth_sock: str | None = None, git: str = "git") -> None:
         self.url = url
         self.ref = ref
         self.timeout = timeout
         self.git = git
         self.ssh_key_file = ssh_key_file
         self.known_hosts_file = known_hosts_file
+        self.ssh_auth_sock = ssh_auth_sock
         self._owned_cache = cache_dir is None
         self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="secretsync-git-"))
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +153,7 @@ class GitSource:
             ssh += ["-i", self.ssh_key_file, "-o", "IdentitiesOnly=yes"]
         if self.known_hosts_file:
             ssh += ["-o", f"UserKnownHostsFile={self.known_hosts_file}"]
-        return {
+        env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": home,
             "LC_ALL": "C",
@@ -159,8 +163,11 @@ class GitSource:
             "GIT_ASKPASS": "true",
             "SSH_ASKPASS": "true",
             "GIT_ALLOW_PROTOCOL": "file:https:http:ssh:git",
-            "GIT_SSH_COMMAND": " ".join(ssh),
+            "GIT_SSH_COMMAND": " ".join(shlex.quote(part) for part in ssh),
         }
+        if self.ssh_auth_sock:
+            env["SSH_AUTH_SOCK"] = self.ssh_auth_sock
+        return env
 
     def _run(self, args: list[str], *, what: str) -> str:
         with tempfile.TemporaryDirectory(prefix="secretsync-git-home-") as home:
@@ -175,8 +182,10 @@ class GitSource:
                 raise SourceError(f"cannot {what}: the git program ({self.git!r}) is not installed",
                                   hint="install git") from None
         if proc.returncode != 0:
-            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = mask_credentials(detail[-1] if detail else f"exit code {proc.returncode}", self._secrets)[:300]
+            detail = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+            telling = [line for line in detail if line.startswith(("fatal:", "error:", "ssh:"))]
+            reason = "; ".join(telling or detail[-1:]) or f"exit code {proc.returncode}"
+            reason = mask_credentials(reason, self._secrets)[:400]
             raise SourceError(f"{self.display_url}: cannot {what}: {reason}",
                               hint="check the URL, the ref and the credentials")
         return proc.stdout.decode("utf-8", "replace")

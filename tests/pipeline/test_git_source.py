@@ -261,3 +261,19 @@ def test_smart_http_with_credentials(repo, git_http, tmp_path):
         GitSource(f"http://deploy:wrong-canary-pw@{git_http}", "main", cache_dir=tmp_path / "c3").fetch()
     text = info.value.report()
     assert "wrong-canary-pw" not in text and "deploy:" not in text and f"http://***@{git_http}" in text
+
+
+@pytest.mark.peer
+def test_ssh_runs_non_interactive_with_given_files(tmp_path):
+    """The real ssh client, a closed loopback port: fails fast with git's reason, never prompts."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    known = tmp_path / "known hosts"  # a space in the path: the ssh command must quote it
+    known.write_text("")
+    source = GitSource(f"ssh://git@127.0.0.1:{port}/repo.git", "main", cache_dir=tmp_path / "c", timeout=20,
+                       ssh_key_file=str(tmp_path / "no-key"), known_hosts_file=str(known))
+    with pytest.raises(SourceError, match="Connection refused|Could not read from remote"):
+        source.fetch()
+    assert "UserKnownHostsFile=" in source._env(str(tmp_path))["GIT_SSH_COMMAND"]
