@@ -203,7 +203,7 @@ def _secret_items(doc: object) -> Iterable[dict]:
     if isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
         for item in doc["items"]:
             yield from _secret_items(item)
-    elif doc.get("kind") == "Secret" or isinstance(doc.get("data"), dict):
+    elif doc.get("kind") == "Secret" or ("kind" not in doc and isinstance(doc.get("data"), dict)):
         yield doc
 
 
