@@ -230,3 +230,15 @@ def test_dumper_refuses_secret_bytes():
     from secretsync import SecretBytes
     with pytest.raises(TypeError):
         dump_all([{"a": SecretBytes(b"x")}])
+
+
+@pytest.mark.peer
+@settings(max_examples=4, deadline=None)
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff"),
+                        max_size=12) | st.sampled_from(SCALARS), min_size=20, max_size=40))
+def test_random_strings_dumped_read_back_as_strings_in_kubectl(tmp_path_factory, strings):
+    values = {f"k{i}": s for i, s in enumerate(strings)}
+    body = dump_all([{"probe": values}]).split("\n", 1)[1]
+    assert kubectl_reads(tmp_path_factory.mktemp("dump"), body) == values
+    (_, again), = load_manifests(("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p\n" + body).encode(), "d")
+    assert again["probe"] == values
