@@ -243,3 +243,43 @@ spec:
       namespace: myns
     type: Opaque
 """
+
+
+def test_cert_from_https_url(cli, cert_file, key_dir, tmp_path):
+    """https:// with certificate verification: the test server's CA is trusted via SSL_CERT_FILE."""
+    import ssl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    tls_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now - dt.timedelta(minutes=1))
+                .not_valid_after(now + dt.timedelta(hours=1))
+                .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                               critical=False)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(key, hashes.SHA256()))
+    (tmp_path / "tls.crt").write_bytes(tls_cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "tls.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(cert_file.parent))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}/cert.pem"
+        r = cli("seal", "--cert", url, input=SECRET, env={"SSL_CERT_FILE": str(tmp_path / "tls.crt")})
+        assert r.returncode == 0, r.stderr_text
+        assert unsealed(json.loads(r.stdout), key_dir) == {"k": b"value"}
+        r = cli("seal", "--cert", url, input=SECRET, env={"SSL_CERT_FILE": str(cert_file)})  # untrusted server
+        assert r.returncode == 1 and "cannot fetch certificate" in r.stderr_text
+    finally:
+        server.shutdown()
+        server.server_close()
