@@ -167,7 +167,10 @@ scalar_texts = st.text(_plain_chars, min_size=1, max_size=12).map(str.strip).fil
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(scalar_texts, min_size=20, max_size=40))
 def test_generated_scalars_are_typed_like_sops(sops, values):
-    values = [v for v in values if goyaml.resolve_plain(v)[1] is not goyaml.UINT64]
+    def comparable(text):  # uint64 is refused; inf/nan cannot go through sops's JSON output
+        value = goyaml.resolve_plain(text)[1]
+        return value is not goyaml.UINT64 and not (isinstance(value, float) and not math.isfinite(value))
+    values = [v for v in values if comparable(v)]
     _check(sops, values)
 
 
