@@ -42,6 +42,23 @@ class PatchError(ValueError):
         self.code = code
 
 
+def _go_format_s(value: Any) -> str:
+    """``fmt.Sprintf("%s", value)``: strings as they are, other types as Go's %!s(type=value)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "%!s(<nil>)"
+    if isinstance(value, bool):
+        return f"%!s(bool={'true' if value else 'false'})"
+    if isinstance(value, int):
+        return f"%!s(int64={value})"
+    if isinstance(value, float):
+        return f"%!s(float64={go_format(value)})"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_format_s(v) for v in value) + "]"
+    return "map[" + " ".join(f"{k}:{_go_format_s(value[k])}" for k in sorted(value)) + "]"
+
+
 def go_format(value: Any) -> str:
     """``fmt.Sprintf("%v", value)`` for decoded JSON, as Go error messages print it."""
     if value is None:
@@ -387,7 +404,7 @@ def _merge_map(original: dict | None, patch: dict, node: Node) -> dict:
             return _clean_new(patch)
         if directive == "delete":
             return {}
-        raise PatchError(f"unknown patch type: {go_format(directive)} in map: {go_format(patch)}", 500)
+        raise PatchError(f"unknown patch type: {_go_format_s(directive)} in map: {go_format(patch)}", 500)
     if original is None:
         original = {}
     _apply_retain_keys(original, patch)
@@ -554,7 +571,7 @@ def _merge_special_elements(original: list, patch: list, merge_key: str) -> tupl
         elif directive == "merge":
             raise PatchError("merging lists cannot yet be specified in the patch", 500)
         else:
-            raise PatchError(f"unknown patch type: {go_format(directive)} in map: {go_format(item)}", 500)
+            raise PatchError(f"unknown patch type: {_go_format_s(directive)} in map: {go_format(item)}", 500)
     if replace_all:
         return plain, []
     return original, plain
@@ -604,9 +621,17 @@ def _sort_by(items: list, order: list, key: str) -> list:
         doomed = [i for i in items if i.get(_DIRECTIVE) == "delete"]
     else:
         keep, doomed = list(items), []
-    known = sorted((i for i in keep if _position(order, i, key) >= 0), key=lambda i: _position(order, i, key))
-    unknown = [i for i in keep if _position(order, i, key) < 0]
-    return unknown + known + doomed if unknown else known + doomed
+    # Go's sort.SliceStable (an insertion sort for lists up to 20 items) with its comparator,
+    # which calls an item missing from ``order`` "less" than anything: kept as is on purpose.
+    items = list(keep)
+    positions = [_position(order, i, key) for i in items]
+    for i in range(1, len(items)):
+        j = i
+        while j > 0 and (positions[j] < 0 or positions[j - 1] < 0 or positions[j] < positions[j - 1]):
+            items[j], items[j - 1] = items[j - 1], items[j]
+            positions[j], positions[j - 1] = positions[j - 1], positions[j]
+            j -= 1
+    return items + doomed
 
 
 def _normalize_order(patch_items: list, server_only: list, patch_order: list, server_order: list,

@@ -345,23 +345,36 @@ def test_strategic_patch_does_not_modify_arguments():
 # --- generated differential cases ---------------------------------------------------------------
 
 _names = st.sampled_from(["patch-demo-ctr", "b", "c"])
+_env = st.fixed_dictionaries({"name": st.sampled_from(["A", "B", "Z"])},
+                             optional={"value": st.sampled_from(["1", "9", None]), "$patch": st.just("delete")})
 _container_patch = st.fixed_dictionaries(
     {"name": _names},
     optional={"image": st.sampled_from(["nginx", "redis", None]),
-              "env": st.lists(st.fixed_dictionaries({"name": st.sampled_from(["A", "B", "Z"])},
-                                                    optional={"value": st.sampled_from(["1", "9", None])}),
-                              max_size=3),
+              "env": st.lists(_env, max_size=3, unique_by=lambda e: e["name"]),
+              "$setElementOrder/env": st.lists(st.fixed_dictionaries({"name": st.sampled_from(["A", "B", "Z"])}),
+                                               max_size=3, unique_by=lambda e: e["name"]),
               "ports": st.lists(st.fixed_dictionaries({"containerPort": st.sampled_from([80, 443, 8080])}),
                                 max_size=2, unique_by=lambda p: p["containerPort"]),
+              "args": st.lists(st.sampled_from(["p", "q"]), max_size=2),
               "$patch": st.just("delete")})
+_volume = st.fixed_dictionaries({"name": st.sampled_from(["v1", "v2"])},
+                                optional={"emptyDir": st.just({}), "secret": st.just({"secretName": "s"}),
+                                          "$patch": st.sampled_from(["delete", "replace"])})
 _patches = st.fixed_dictionaries({}, optional={
     "metadata": st.fixed_dictionaries({}, optional={
-        "labels": st.dictionaries(st.sampled_from(["a", "b"]), st.one_of(st.none(), st.just("v")), max_size=2),
-        "finalizers": st.lists(st.sampled_from(["f1", "f2", "f3"]), max_size=3, unique=True)}),
+        "labels": st.one_of(st.none(), st.dictionaries(st.sampled_from(["a", "b", "$patch"]),
+                                                       st.sampled_from(["v", "replace", None]), max_size=2)),
+        # never together with "$deleteFromPrimitiveList/finalizers": Go applies the two in map order
+        "finalizers": st.lists(st.sampled_from(["f1", "f2", "f3"]), max_size=3, unique=True),
+        "$setElementOrder/finalizers": st.lists(st.sampled_from(["f1", "f2", "f3"]), max_size=3, unique=True)}),
     "spec": st.fixed_dictionaries({}, optional={
         "replicas": st.one_of(st.none(), st.integers(0, 5)),
         "template": st.fixed_dictionaries({"spec": st.fixed_dictionaries({}, optional={
             "containers": st.lists(_container_patch, max_size=3, unique_by=lambda c: c["name"]),
+            "$setElementOrder/containers": st.lists(st.fixed_dictionaries({"name": _names}), max_size=3,
+                                                    unique_by=lambda c: c["name"]),
+            "volumes": st.lists(_volume, max_size=2, unique_by=lambda v: v["name"]),
+            "$retainKeys": st.just(["containers", "volumes"]),
             "tolerations": st.lists(st.fixed_dictionaries({"key": st.sampled_from(["k1", "k2"])}), max_size=2),
         })}),
     }),
