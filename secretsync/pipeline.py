@@ -32,7 +32,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 from secretsync.documents import Collected, Document, collect, is_sops_object, sops_overlay
 from secretsync.errors import SecretsyncError

@@ -13,7 +13,6 @@ from secretsync.sources import Revision, SourceError
 
 __all__ = ["LocalSource", "tree_digest"]
 
-_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def tree_digest(root: Path) -> str:
