@@ -14,7 +14,6 @@ from secretsync.sources import Revision, SourceError
 __all__ = ["LocalSource", "tree_digest"]
 
 
-
 def tree_digest(root: Path) -> str:
     """sha256 over (relative path, content) of every non-dot file under ``root``, in sorted order.
 
