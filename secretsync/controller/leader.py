@@ -191,6 +191,10 @@ class LeaderElector:
                     return
                 if self.try_acquire_or_renew():
                     break
+                if self.leader and self.leader != self.identity:
+                    log.warning("leader election %s/%s: lease taken by %s, stepping down", self.namespace,
+                                self.name, self.leader)
+                    return                      # someone else holds it now: stop at once, not at the deadline
                 if self._clock() + self.retry_period >= deadline:
                     log.warning("leader election %s/%s: failed to renew within %.1fs, stepping down",
                                 self.namespace, self.name, self.renew_deadline)
