@@ -272,18 +272,19 @@ class KeyManager:
         self._trigger.set()
 
     def next_renewal(self) -> float | None:
-        """Seconds until the next automatic renewal (None when renewal is off)."""
+        """Seconds until the next automatic renewal (None when renewal is off or there is no key yet:
+        the first key is ``ensure_key``'s job)."""
         if self.renew_period <= dt.timedelta(0):
             return None
         newest = self.newest_time()
         if newest is None:
-            return 0.0
+            return None
         return max(0.0, (newest + self.renew_period - self._now()).total_seconds())
 
     def _renew_loop(self) -> None:
         while not self._stop.is_set():
-            delay = self.next_renewal()
-            forced = self._trigger.wait(timeout=min(delay, 3600.0) if delay is not None else 3600.0)
+            delay = self.next_renewal()          # looked at again every half second: keys change under us
+            forced = self._trigger.wait(timeout=min(delay, 0.5) if delay is not None else 0.5)
             if self._stop.is_set():
                 return
             self._trigger.clear()
