@@ -95,6 +95,7 @@ def test_key_dir_ignores_inactive_keys(tmp_path, key_pool):
     assert [k.fingerprint for k in Keyring.from_dir(tmp_path).keys] == [key_pool[0].fingerprint]
 
 
+@pytest.mark.peer
 def test_fingerprint_is_openssh_sha256(key_pool, tmp_path):
     import subprocess
     pub = tmp_path / "k.pub"
