@@ -240,8 +240,23 @@ def json_patch(obj: Any, ops: Any) -> Any:
         handler = _OPS.get(kind)
         if handler is None:
             raise PatchError(f"Unexpected kind: {kind}")
+        if op.get("path") == "" and kind in ("replace", "test"):
+            doc = _whole_document(doc, op, kind)
+            continue
         handler(doc, op)
     return doc
+
+
+def _whole_document(doc: Any, op: dict, kind: str) -> Any:
+    """v4's special case for the empty pointer: replace swaps the document, test compares it."""
+    value = op.get("value", _MISSING)
+    if kind == "test":
+        if value is not _MISSING and _strict_equal(doc, value):
+            return doc
+        raise PatchError("testing value  failed: test failed")
+    if isinstance(value, (dict, list)):
+        return copy.deepcopy(value)
+    return doc  # v4 wraps a nil error here, so a scalar silently changes nothing
 
 
 def _json_kind(value: Any) -> str:
