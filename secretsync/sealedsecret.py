@@ -284,7 +284,8 @@ def _sealed_bytes(obj: Mapping, spec: Mapping, problems: dict[str, list[str]]) -
     return out
 
 
-def _unseal_v1(obj: Mapping, data: object, keyring, label: bytes) -> dict[str, SecretBytes]:
+def _unseal_v1(obj: Mapping, data: object, keyring, label: bytes) -> dict:
+    """The deprecated format: the whole Secret as JSON, sealed as one value."""
     ns, name = _meta(obj).get("namespace") or "", _meta(obj).get("name") or ""
     try:
         sealed = base64.b64decode(str(data), validate=True)
@@ -296,16 +297,53 @@ def _unseal_v1(obj: Mapping, data: object, keyring, label: bytes) -> dict[str, S
         raise UnsealError(ns, name, {sealing.NO_KEY_COULD_DECRYPT: []}) from None
     try:
         inner = json.loads(plaintext.reveal())
-        return _values(inner if isinstance(inner, dict) else {}, f"{ns}/{name}")
+        if not isinstance(inner, dict):
+            raise ValueError
+        inner["data"] = _values(inner, f"{ns}/{name}")
+        inner.pop("stringData", None)
+        return inner
     except (ValueError, InputError):
         raise UnsealError(ns, name, {"spec.data (deprecated format) does not hold a Secret": []}) from None
+
+
+def _from_template(obj: Mapping, spec: Mapping, template: Mapping, keyring, label: bytes) -> dict:
+    """The controller's template path: decrypt every item, render ``template.data``, collect errors."""
+    meta = _meta(obj)
+    problems: dict[str, list[str]] = {}
+    data: dict[str, SecretBytes] = {}
+    for key, sealed in _sealed_bytes(obj, spec, problems).items():
+        try:
+            data[key] = keyring.unseal(sealed, label)
+        except sealing.UnsealFailed:
+            problems.setdefault(sealing.NO_KEY_COULD_DECRYPT, []).append(key)
+    template_data = template.get("data") or {}
+    plain = {k: v.reveal() for k, v in data.items()}
+    for key, source in template_data.items():
+        if source is None:  # a null template item removes that key
+            data.pop(key, None)
+            continue
+        try:
+            data[key] = SecretBytes(gotemplate.render(key, str(source), plain))
+        except gotemplate.TemplateError as exc:
+            problems.setdefault(str(exc), []).append(key)
+    if problems:
+        raise UnsealError(str(meta.get("namespace") or ""), str(meta.get("name") or ""), problems)
+    secret: dict = {"kind": "Secret", "apiVersion": "v1",
+                    "metadata": json.loads(json.dumps(template.get("metadata") or {}))}
+    if template.get("immutable") is not None:
+        secret["immutable"] = template["immutable"]
+    secret["data"] = data
+    if template.get("type"):
+        secret["type"] = template["type"]
+    return secret
 
 
 def unseal_sealed_secret(obj: Mapping, keyring, *, accept_deprecated_v1: bool = True) -> dict:
     """The Secret a SealedSecret stands for (data values ``SecretBytes``); raises UnsealError.
 
     ``keyring`` is anything with ``unseal(sealed: bytes, label: bytes) -> SecretBytes``
-    (a ``secretsync.keyring.Keyring``).
+    (a ``secretsync.keyring.Keyring``). ``accept_deprecated_v1`` is the controller's
+    ``--accept-deprecated-v1-data`` (kubeseal's recovery passes False).
     """
     if not isinstance(obj, Mapping):
         raise InputError("input document is not an object")
@@ -314,49 +352,28 @@ def unseal_sealed_secret(obj: Mapping, keyring, *, accept_deprecated_v1: bool = 
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         raise InputError(f"SealedSecret {_describe(obj)}: spec is missing or not an object")
-    label = sealed_secret_label(obj)
-    has_v1 = bool(spec.get("data"))
-    if has_v1 and spec.get("encryptedData"):
-        raise UnsealError(ns, name, {"cannot use the field 'encryptedData' and the deprecated field 'data' "
-                                     "at the same time": []})
-    problems: dict[str, list[str]] = {}
-    data: dict[str, SecretBytes] = {}
-    if has_v1:
-        if not accept_deprecated_v1:
-            raise UnsealError(ns, name, {"the SealedSecret uses the deprecated spec.data format, which recovery "
-                                         "does not accept": []},
-                              hint="re-seal the Secret with a current kubeseal or secretsync seal")
-        data = _unseal_v1(obj, spec["data"], keyring, label)
-    for key, sealed in _sealed_bytes(obj, spec, problems).items():
-        try:
-            data[key] = keyring.unseal(sealed, label)
-        except sealing.UnsealFailed:
-            problems.setdefault(sealing.NO_KEY_COULD_DECRYPT, []).append(key)
     template = spec.get("template") or {}
     if not isinstance(template, dict):
         raise InputError(f"SealedSecret {_describe(obj)}: spec.template is not an object")
-    template_data = template.get("data") or {}
-    if template_data and not problems:
-        plain = {k: v.reveal() for k, v in data.items()}
-        for key, source in template_data.items():
-            try:
-                data[key] = SecretBytes(gotemplate.render(key, str(source), plain))
-            except gotemplate.TemplateError as exc:
-                problems.setdefault(str(exc), []).append(key)
-    if problems:
-        raise UnsealError(ns, name, problems)
-
-    tmeta = json.loads(json.dumps(template.get("metadata") or {}))
-    tmeta["namespace"], tmeta["name"] = ns, name
-    if ((tmeta.get("annotations") or {}).get(SKIP_OWNER_REFERENCES_ANNOTATION)) != "true":
-        tmeta["ownerReferences"] = [{"apiVersion": API_VERSION, "kind": KIND, "name": name,
+    label = sealed_secret_label(obj)
+    if spec.get("data") is None:
+        secret = _from_template(obj, spec, template, keyring, label)
+    elif not accept_deprecated_v1:
+        raise UnsealError(ns, name, {"using deprecated 'data' field, use 'encryptedData' or flip the feature flag": []},
+                          hint="re-seal the Secret with a current kubeseal or secretsync seal")
+    elif spec.get("encryptedData"):
+        raise UnsealError(ns, name, {"cannot use the field 'encryptedData' and the deprecated field 'data' "
+                                     "at the same time": []})
+    else:
+        secret = _unseal_v1(obj, spec["data"], keyring, label)
+    secret["kind"], secret["apiVersion"] = "Secret", "v1"
+    smeta = secret.setdefault("metadata", {})
+    smeta["namespace"], smeta["name"] = ns, name
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(SKIP_OWNER_REFERENCES_ANNOTATION) != "true":
+        smeta["ownerReferences"] = [{"apiVersion": str(obj.get("apiVersion") or API_VERSION),
+                                     "kind": str(obj.get("kind") or KIND), "name": name,
                                      "uid": str(meta.get("uid") or ""), "controller": True}]
-    secret: dict = {"kind": "Secret", "apiVersion": "v1", "metadata": tmeta}
-    if template.get("immutable") is not None:
-        secret["immutable"] = template["immutable"]
-    secret["data"] = data
-    if template.get("type"):
-        secret["type"] = template["type"]
     return secret
 
 

@@ -277,3 +277,32 @@ def test_key_order_json_bytewise_yaml_goyaml():
         text.index(f'"{k}"') for k in ("aB", "a_b", "k10", "k2"))
     lines = dump([obj], "yaml").splitlines()
     assert lines == ["---", "apiVersion: v1", "data:", "  a_b: c", "  aB: d", "  k2: b", "  k10: a", "kind: Secret"]
+
+
+def test_null_template_item_removes_key_and_errors_combine(key_pool, ring):
+    obj = sealed_obj(key_pool[0], "ns", "n", {"keep": b"1", "drop": b"2"}, template={"data": {"drop": None}})
+    assert plain(unseal_sealed_secret(obj, ring)) == {"keep": b"1"}
+    wrong = sealed_obj(key_pool[1], "ns", "n", {"x": b"1"})
+    obj["spec"]["encryptedData"].update(wrong["spec"]["encryptedData"])
+    obj["spec"]["template"]["data"] = {"t": "{{ nosuch }}"}
+    with pytest.raises(UnsealError) as info:
+        unseal_sealed_secret(obj, ring)
+    assert sorted(info.value.kubeseal_text.splitlines()) == [
+        "no key could decrypt secret (x)", 'template: t:1: function "nosuch" not defined (t)']
+
+
+def test_deprecated_v1_takes_metadata_from_the_sealed_secret_inside(key_pool, ring):
+    inner = json.dumps({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                        "metadata": {"name": "x", "namespace": "y", "labels": {"from": "inside"}},
+                        "data": {"k": base64.b64encode(b"v1").decode()}})
+    value = refcodec.encrypt(key_pool[0].private_key.public_key(), inner.encode(), b"ns/n")
+    obj = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+           "metadata": {"name": "n", "namespace": "ns", "uid": "u1"},
+           "spec": {"data": base64.b64encode(value).decode()}}
+    secret = unseal_sealed_secret(obj, ring)
+    assert secret["metadata"]["labels"] == {"from": "inside"} and secret["type"] == "Opaque"
+    assert (secret["metadata"]["namespace"], secret["metadata"]["name"]) == ("ns", "n")
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "u1"
+    with pytest.raises(UnsealError, match="using deprecated 'data' field, use 'encryptedData' or flip the "
+                                          "feature flag"):
+        unseal_sealed_secret(obj, ring, accept_deprecated_v1=False)
