@@ -69,27 +69,24 @@ def load_keys(age_key_file: str | os.PathLike | None = None, env: Mapping[str, s
         except age.AgeError as exc:
             keys.source_errors.append(str(exc))
 
-    def add_file(path: Path, source: str, required: bool) -> None:
+    def read_source(path: Path, source: str, required: bool) -> bytes | None:
         try:
             data = _read(path)
         except OSError as exc:
             keys.source_errors.append(f"{source} ({path}): cannot read: {exc.strerror}")
-            return
-        if data is None:
-            if required:
-                keys.source_errors.append(f"{source}: file {path} does not exist")
-            return
-        add_text(data.decode("utf-8", "replace"), f"{source} ({path})")
+            return None
+        if data is None and required:
+            keys.source_errors.append(f"{source}: file {path} does not exist")
+        return data
+
+    def add_file(path: Path, source: str, required: bool) -> None:
+        data = read_source(path, source, required)
+        if data is not None:
+            add_text(data.decode("utf-8", "replace"), f"{source} ({path})")
 
     def add_ssh(path: Path, source: str, required: bool) -> None:
-        try:
-            data = _read(path)
-        except OSError as exc:
-            keys.source_errors.append(f"{source} ({path}): cannot read: {exc.strerror}")
-            return
+        data = read_source(path, source, required)
         if data is None:
-            if required:
-                keys.source_errors.append(f"{source}: file {path} does not exist")
             return
         try:
             identities.append(age.parse_ssh_identity(data, f"{source} ({path})"))

@@ -22,7 +22,7 @@ from typing import Any
 from secretsync.crypto.sops import document
 from secretsync.crypto.sops.cipher import format_time
 from secretsync.crypto.sops.errors import SopsError, StoreError
-from secretsync.crypto.sops.formats import store_for
+from secretsync.crypto.sops.formats import format_for_path, store_for
 from secretsync.crypto.sops.keys import SopsKeys
 from secretsync.crypto.sops.tree import Branch, Comment
 from secretsync.secretvalue import SecretBytes
@@ -111,7 +111,7 @@ def decrypt_manifest_file(data: bytes, path: str, keys: SopsKeys) -> list[dict]:
         docs = store_for(fmt).load_encrypted(data)
     except StoreError as exc:
         raise SopsManifestError(f"{path}: {exc.message}", hint=exc.hint) from None
-    result = document.decrypt_document(docs, keys, where=path)
+    result = document.decrypt_document(docs, keys, where=path, in_place=True)
     objects = []
     for index, doc in enumerate(result.documents):
         obj = _plain(doc)
@@ -124,16 +124,8 @@ def decrypt_manifest_file(data: bytes, path: str, keys: SopsKeys) -> list[dict]:
 
 
 def _format_for_key(key: str) -> str:
-    lower = key.lower()
-    if lower.endswith(".dockerconfigjson") or lower.endswith(".json"):
-        return "json"
-    if lower.endswith((".yaml", ".yml")):
-        return "yaml"
-    if lower.endswith(".env"):
-        return "dotenv"
-    if lower.endswith(".ini"):
-        return "ini"
-    return "binary"
+    """Flux: ``.dockerconfigjson`` is JSON, otherwise the format sops picks from the extension."""
+    return "json" if key.lower().endswith(".dockerconfigjson") else format_for_path(key)
 
 
 def decrypt_secret_data(obj: dict, keys: SopsKeys) -> dict:
@@ -173,7 +165,7 @@ def decrypt_secret_data(obj: dict, keys: SopsKeys) -> dict:
             docs = store.load_encrypted(raw)
         except StoreError as exc:
             raise SopsManifestError(f"{label}: {exc.message}", hint=exc.hint) from None
-        decrypted = document.decrypt_document(docs, keys, where=label)
+        decrypted = document.decrypt_document(docs, keys, where=label, in_place=True)
         try:
             out_data[key] = SecretBytes(store.dump_plain(decrypted.documents))
         except StoreError as exc:

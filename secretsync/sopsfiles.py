@@ -143,7 +143,7 @@ def decrypt_bytes(data: bytes, path: str, keys: SopsKeys, *, input_type: str | N
     in_store = _store(input_type, path)
     out_store = _store(output_type or input_type, path, indent)
     docs = _load(in_store, data, path, encrypted=True)
-    result = document.decrypt_document(docs, keys, where=path, ignore_mac=ignore_mac)
+    result = document.decrypt_document(docs, keys, where=path, ignore_mac=ignore_mac, in_place=True)
     if extract:
         return out_store.dump_value(_extract(result.documents, parse_extract(extract), path))
     try:
@@ -152,14 +152,9 @@ def decrypt_bytes(data: bytes, path: str, keys: SopsKeys, *, input_type: str | N
         raise StoreError(f"{path}: {exc.message}", hint=exc.hint, exit_code=4) from None
 
 
-@dataclass
-class EncryptSettings:
-    """What to encrypt for: key groups and options (from the command line or a creation rule)."""
-
-    key_groups: list = field(default_factory=list)
-    shamir_threshold: int = 0
-    selectors: dict = field(default_factory=dict)
-    mac_only_encrypted: bool = False
+# What to encrypt for (key groups, threshold, selectors, mac_only_encrypted): the same shape as a
+# matched creation rule, whether it comes from the command line or from .sops.yaml.
+EncryptSettings = CreationRule
 
 
 def rule_for_file(path: str, *, cwd: str | None = None, config_path: str | None = None,
@@ -208,7 +203,7 @@ def rotate_bytes(data: bytes, path: str, keys: SopsKeys, *, add: Sequence = (), 
     """A new data key for the file (values re-encrypted, IVs reused), optionally adding/removing master keys."""
     store = _store(input_type, path, indent)
     docs = _load(store, data, path, encrypted=True)
-    decrypted = document.decrypt_document(docs, keys, where=path)
+    decrypted = document.decrypt_document(docs, keys, where=path, remember_ivs=True)
     enc = document.rotate_document(decrypted, keys, add=add, remove=remove, where=path)
     return _emit_verified(enc, store, keys, path)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import functools
 import math
 import os
 import re
@@ -82,13 +83,21 @@ def parse_time(text: str) -> _dt.datetime:
     else:
         sign = 1 if zone[0] == "+" else -1
         tz = _dt.timezone(sign * _dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    try:
-        # The YAML store's timestamp type keeps Go's nanoseconds; plain datetime otherwise.
-        from secretsync.crypto.sops.stores.goyaml import Timestamp
-    except ImportError:
+    timestamp = _timestamp_type()
+    if timestamp is None:
         return _dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), nanos // 1000,
                             tzinfo=tz)
-    return Timestamp(int(year), int(month), int(day), int(hour), int(minute), int(second), nanos, tzinfo=tz)
+    return timestamp(int(year), int(month), int(day), int(hour), int(minute), int(second), nanos, tzinfo=tz)
+
+
+@functools.lru_cache(maxsize=1)
+def _timestamp_type():
+    """The YAML store's timestamp type (keeps Go's nanoseconds), or ``None`` without that store."""
+    try:
+        from secretsync.crypto.sops.stores.goyaml import Timestamp
+    except ImportError:
+        return None
+    return Timestamp
 
 
 def _encode(value: Any) -> tuple[bytes, str]:
@@ -149,7 +158,7 @@ def _decode(plain: bytes, type_name: str) -> Any:
 
 
 def _b64(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"), validate=True)
+    return binascii.a2b_base64(text, strict_mode=True)
 
 
 class ValueCipher:
@@ -198,10 +207,30 @@ class ValueCipher:
     def decrypt(self, text: Any, aad: str, where: str = "") -> Any:
         """The typed plaintext of an ``ENC[...]`` value; ``""`` stays ``""``.
 
-        Raises ``ValueDecryptError`` naming ``where`` (file and key path) and the
-        reason, never the value.
+        Raises ``ValueDecryptError`` naming ``where`` (the file) and the key path and
+        the reason, never the value.
         """
-        where = where or f"key path {aad!r}"
+        if text.__class__ is str:
+            m = ENC_PATTERN.match(text)
+            if m is not None:
+                data_b64, iv_b64, tag_b64, type_name = m.groups()
+                try:
+                    iv = _b64(iv_b64)
+                    sealed = _b64(data_b64) + _b64(tag_b64)
+                    if 8 <= len(iv) <= 128 and len(tag_b64) == 24:
+                        plain = self._aead.decrypt(iv, sealed, aad.encode("utf-8", "surrogateescape"))
+                        value = _decode(plain, type_name)
+                        if self._ivs is not None:
+                            key_type = "str" if type_name == "bytes" else type_name
+                            self._ivs[(key_type, plain, aad.encode("utf-8", "surrogateescape"))] = iv
+                        return value
+                except (InvalidTag, binascii.Error, ValueError, UnicodeError):
+                    pass
+        return self._explain_failure(text, aad, where)
+
+    def _explain_failure(self, text: Any, aad: str, where: str) -> Any:
+        """Work out (slowly, once) why a value failed and raise the matching error."""
+        where = f"{where}: key {aad!r}" if where else f"key path {aad!r}"
         if isinstance(text, str) and text == "":
             return ""
         if not isinstance(text, str):
@@ -229,12 +258,10 @@ class ValueCipher:
                                     f"with or moved from another key)",
                                     hint="restore the file from version control") from None
         try:
-            value = _decode(plain, type_name)
+            _decode(plain, type_name)
         except (ValueError, UnicodeDecodeError):
             raise ValueDecryptError(f"{where}: decrypted value is not a valid {type_name!r}") from None
-        if self._ivs is not None:
-            self._ivs[(_encode(value)[1], plain, aad_bytes)] = iv
-        return value
+        raise ValueDecryptError(f"{where}: the value could not be decrypted")
 
 
 def _kind(value: Any) -> str:

@@ -96,7 +96,7 @@ def verify_encrypted(parsed: Sequence[Branch], expected: Encrypted, keys: SopsKe
     given ``keys`` can open the new master keys, the data key they recover must be
     that same key.
     """
-    result = decrypt_document(parsed, keys, where=where, data_key=expected._data_key)
+    result = decrypt_document(parsed, keys, where=where, data_key=expected._data_key, in_place=True)
     if compare_plaintext and [_comparable(d) for d in result.documents] != [_comparable(d) for d in expected._plain]:
         raise VerificationFailed(f"{where + ': ' if where else ''}the re-encrypted content does not decrypt to the "
                                  f"original values; the file was not written",
@@ -170,10 +170,10 @@ def recover_data_key(meta: SOPSMetadata, keys: SopsKeys, where: str = "") -> byt
     return data_key
 
 
-def _strip_metadata(docs: Sequence[Branch]) -> list[Branch]:
+def _strip_metadata(docs: Sequence[Branch], in_place: bool = False) -> list[Branch]:
     out = []
     for doc in docs:
-        copy = copy_tree(doc)
+        copy = doc if in_place else copy_tree(doc)
         if METADATA_KEY in list(copy.keys()):
             copy.remove(METADATA_KEY)
         out.append(copy)
@@ -197,7 +197,7 @@ def _decrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher,
                                 prefix, aad(path))
                     result = value
             else:
-                result = cipher.decrypt(value, aad(path), where=f"{prefix}key {aad(path)!r}")
+                result = cipher.decrypt(value, aad(path), where)
         else:
             result = value
         hasher.add(result, encrypted)
@@ -208,16 +208,19 @@ def _decrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher,
 
 
 def decrypt_document(docs: Sequence[Branch], keys: SopsKeys, *, where: str = "", ignore_mac: bool = False,
-                     data_key: bytes | None = None) -> Decrypted:
+                     data_key: bytes | None = None, in_place: bool = False,
+                     remember_ivs: bool = False) -> Decrypted:
     """Decrypt parsed sops documents; the MAC is verified unless ``ignore_mac``.
 
-    ``data_key`` skips the master keys (used to verify a file just written).
+    ``data_key`` skips the master keys (used to verify a file just written);
+    ``in_place`` decrypts the given documents instead of a copy (for callers that
+    just parsed them); ``remember_ivs`` keeps each value's IV for ``rotate_document``.
     """
     meta = metadata_of(docs, where)
     if data_key is None:
         data_key = recover_data_key(meta, keys, where)
-    cipher = ValueCipher(data_key, remember_ivs=True)
-    plain = _strip_metadata(docs)
+    cipher = ValueCipher(data_key, remember_ivs=remember_ivs)
+    plain = _strip_metadata(docs, in_place)
     computed = _decrypt_values(plain, meta, cipher, where)
     if not ignore_mac:
         verify_mac(cipher, meta.mac, computed, meta.lastmodified, where or "file")

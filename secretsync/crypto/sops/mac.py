@@ -10,6 +10,7 @@ difference (constant-time compare) and never returns a boolean.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import hmac
 from typing import Any
@@ -50,6 +51,7 @@ class MacHasher:
         return self._hash.hexdigest().upper()
 
 
+@functools.lru_cache(maxsize=256)
 def mac_aad(lastmodified: str) -> str:
     """``lastmodified`` re-rendered as RFC3339 without fraction: the MAC's AAD."""
     try:
