@@ -13,7 +13,13 @@ Several replicas run ``LeaderElector.run()``; at most one leads at a time:
 - followers retry every ``retry_period`` with jitter (factor 1.2); the leader renews every
   ``retry_period`` and gives up leadership if it could not renew within ``renew_deadline``;
 - ``stop()`` releases the Lease (empty holder, leaseDurationSeconds 1) so another replica
-  takes over at once; ``stop(release=False)`` behaves like a killed process.
+  takes over at once; ``stop(release=False)`` behaves like a killed process;
+- unlike client-go, a leader that sees another holder in the Lease steps down at once
+  instead of waiting for its renew deadline.
+
+Choose ``lease_duration > renew_deadline + retry_period`` (defaults 15 > 10 + 2): a leader
+that cannot renew then stops before any other replica may consider the Lease expired.
+Requests use a timeout of at most half the renew deadline.
 
 Callbacks: ``on_started_leading(term)`` runs in its own thread with a ``threading.Event``
 that is set when this term of leadership ends; ``on_stopped_leading()`` runs when it ends;
