@@ -196,3 +196,27 @@ def test_yaml_comment_selectors_match_sops(selector, age_keys, sops_run, workdir
     expected = _sops_d(theirs, "theirs.yaml", key, sops_run, workdir)
     assert _sops_d(ours, "ours.yaml", key, sops_run, workdir) == expected
     assert sopsfiles.decrypt_bytes(theirs, "theirs.yaml", keys_for(key)) == expected
+
+
+def test_tampered_comments_like_sops(age_keys, sops_run, workdir, keys_for):
+    """A ``#ENC`` map comment that fails to decrypt is kept (sops warns); a tampered
+    ``- ENC[...type:comment]`` list item is a value and fails the file with exit 25."""
+    key = age_keys[0]
+    (workdir / "c.yaml").write_bytes(COMMENTS)
+    blob = sops_run("-e", "--age", key.recipient, "c.yaml").stdout
+    lines = blob.decode().split("\n")
+    map_comment = next(i for i, line in enumerate(lines) if line.startswith("    #ENC["))
+    list_comment = next(i for i, line in enumerate(lines) if line.startswith("    - ENC[") and "type:comment" in line)
+    env = {"SOPS_AGE_KEY_FILE": str(key.path)}
+    swapped_map = list(lines)
+    swapped_map[map_comment] = swapped_map[map_comment].replace("#ENC[AES256_GCM,data:", "#ENC[AES256_GCM,data:AA")
+    (workdir / "m.yaml").write_text("\n".join(swapped_map))
+    theirs = sops_run("-d", "m.yaml", env=env)
+    assert sopsfiles.decrypt_bytes("\n".join(swapped_map).encode(), "m.yaml", keys_for(key)) == theirs.stdout
+    broken_list = list(lines)
+    broken_list[list_comment] = broken_list[list_comment].replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,data:AA")
+    (workdir / "l.yaml").write_text("\n".join(broken_list))
+    assert sops_run("-d", "l.yaml", env=env, check=False).returncode == 25
+    with pytest.raises(Exception) as info:
+        sopsfiles.decrypt_bytes("\n".join(broken_list).encode(), "l.yaml", keys_for(key))
+    assert getattr(info.value, "exit_code", None) == 25

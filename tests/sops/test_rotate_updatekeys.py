@@ -111,11 +111,14 @@ def test_recursive_rotate(age_keys, sops_run, ours_run, workdir):
     tree.mkdir()
     (tree / "x.json").write_bytes(PLAIN)
     (tree / "y.env").write_bytes(b"A=1\nB=2\n")
-    for name in ("x.json", "y.env"):
+    (tree / "z.yaml").write_bytes(b"# top\na: 1\nlist:\n    - x\n    # c\n    - y\n---\nb: yes\n")
+    names = ("x.json", "y.env", "z.yaml")
+    for name in names:
         sops_run("-e", "-i", "--age", a.recipient, str(tree / name))
-    before = {n: (tree / n).read_bytes() for n in ("x.json", "y.env")}
+    before = {n: (tree / n).read_bytes() for n in names}
+    expected = {n: sops_run("-d", str(tree / n), env={"SOPS_AGE_KEY_FILE": str(a.path)}).stdout for n in names}
     proc = ours_run("rotate", "--recursive", "repo", env={"SOPS_AGE_KEY_FILE": str(a.path)})
-    assert proc.returncode == 0 and b"2 rotated" in proc.stdout, proc.stderr
-    for name in ("x.json", "y.env"):
+    assert proc.returncode == 0 and b"3 rotated" in proc.stdout, proc.stderr
+    for name in names:
         assert (tree / name).read_bytes() != before[name]
-        sops_run("-d", str(tree / name), env={"SOPS_AGE_KEY_FILE": str(a.path)})
+        assert sops_run("-d", str(tree / name), env={"SOPS_AGE_KEY_FILE": str(a.path)}).stdout == expected[name]
