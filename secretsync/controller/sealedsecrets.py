@@ -175,7 +175,7 @@ class SealedSecretController:
     def idle(self) -> bool:
         """Nothing queued, delayed or running (tests wait for this)."""
         q = self._queue
-        return q is not None and len(q) == 0 and not q.processing()
+        return q is not None and q.pending() == 0 and not q.processing()
 
     # -- events from the watches ----------------------------------------------------------
     def _on_sealed_secret(self, event: WatchEvent) -> None:
