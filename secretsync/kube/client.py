@@ -350,6 +350,12 @@ class _MemoryDiscoverer(LazyDiscoverer):
 _NO_CACHE_FILE = os.path.join(os.devnull, "secretsync-discovery")  # never exists: always in memory
 
 
+def _memory_temp_dir() -> str | None:
+    """A RAM-backed directory for the kubeconfig loader's credential files, if the system has one."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
 class _NoDiscovery:
     """Stands in for a discoverer on impersonating clients, which reuse their parent's discovery."""
 
@@ -521,8 +527,10 @@ class KubeClient:
         """From a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``) and optional context."""
         cfg = Configuration()
         try:
+            # The loader writes certificate-authority-data and client-certificate/key-data to temp files
+            # (TLS wants paths); on Linux keep them in RAM (tmpfs) rather than on the temp disk.
             _k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
-                                         persist_config=False)
+                                         persist_config=False, temp_file_path=_memory_temp_dir())
         except (ConfigException, OSError, TypeError, ValueError) as exc:
             where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
             raise KubeConfigError(f"cannot load kubeconfig {where}" + (f" (context {context})" if context else "")

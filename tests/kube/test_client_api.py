@@ -344,3 +344,16 @@ def test_status_subresource_writes(kube, namespace):
         assert main["spec"]["size"] == 3 and main["status"]["observedGeneration"] == 2
     finally:
         kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"gadgets.{group}")
+
+
+def test_kubeconfig_file_credentials_go_to_ram_not_the_temp_dir(apiserver, tmp_path, monkeypatch):
+    import os
+    import tempfile
+    if not (os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)):
+        pytest.skip("no /dev/shm on this system")
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    with KubeClient.from_kubeconfig(str(apiserver.kubeconfig)) as client:
+        client.resource("v1", "Secret")
+    assert list(private_tmp.iterdir()) == []
