@@ -127,15 +127,13 @@ def _env_defaults(parser: argparse.ArgumentParser) -> None:
             value = os.environ.get("SEALED_SECRETS_" + option[2:].upper().replace("-", "_"))
             if value in (None, ""):
                 continue
-            try:
-                if isinstance(action, BoolFlagAction):
+            if isinstance(action, BoolFlagAction):
+                try:
                     action.default = parse_go_bool(value)
-                elif action.type is not None:
-                    action.default = action.type(value)
-                else:
-                    action.default = value
-            except (ValueError, argparse.ArgumentTypeError) as exc:
-                raise UsageError(f"SEALED_SECRETS_{option[2:].upper().replace('-', '_')}: {exc}") from None
+                except ValueError as exc:
+                    parser.error(f"SEALED_SECRETS_{option[2:].upper().replace('-', '_')}: {exc}")
+            else:
+                action.default = value       # argparse converts string defaults with the flag's type
             break
 
 
