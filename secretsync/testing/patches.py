@@ -107,10 +107,13 @@ def json_merge_patch(obj: Any, patch: Any) -> Any:
         return _prune_nulls(copy.deepcopy(patch))
     result = copy.deepcopy(obj) if isinstance(obj, dict) else {}
     for key, value in patch.items():
+        current = result.get(key)
         if value is None:
             result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = json_merge_patch(result[key], value)
+        elif isinstance(current, dict) and isinstance(value, dict):
+            result[key] = json_merge_patch(current, value)
+        elif isinstance(current, dict):
+            result[key] = copy.deepcopy(value)  # evanphx v4 returns a non-object patch unpruned here
         else:
             result[key] = _prune_nulls(copy.deepcopy(value))
     return result

@@ -431,3 +431,17 @@ def test_generated_json_patches_match_kubectl(tmp_path, ops):
             assert str(ours.value) == str(exc)
     else:
         assert json_patch(obj, ops) == theirs
+
+
+_leaf = st.one_of(st.none(), st.integers(0, 2), st.sampled_from(["v", "w"]))
+_json = st.recursive(_leaf, lambda inner: st.one_of(st.lists(inner, max_size=2),
+                                                    st.dictionaries(st.sampled_from(["a", "b", "c"]), inner,
+                                                                    max_size=2)), max_leaves=6)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=_json, patch=_json)
+def test_generated_merge_patches_match_kubectl(tmp_path, doc, patch):
+    assert json_merge_patch(_holder(doc), {"doc": patch}) == kubectl_patch(tmp_path, _holder(doc), {"doc": patch},
+                                                                           "merge")
