@@ -237,13 +237,13 @@ class Auth:
     def _rules_for(self, user: UserInfo, namespace: str):
         """RBAC rules that apply to ``user`` for a request in ``namespace`` ("" = cluster scope)."""
         store = self.app.store
-        crb, _ = store.list((RBAC, "clusterrolebindings"))
+        crb, _ = store.list((RBAC, "clusterrolebindings"), shared=True)
         for binding in crb:
             if any(self._subject_matches(s, user, "") for s in binding.get("subjects") or []):
                 role = store.get((RBAC, "clusterroles"), "", (binding.get("roleRef") or {}).get("name", ""))
                 yield from (role or {}).get("rules") or []
         if namespace:
-            rbs, _ = store.list((RBAC, "rolebindings"), namespace)
+            rbs, _ = store.list((RBAC, "rolebindings"), namespace, shared=True)
             for binding in rbs:
                 if not any(self._subject_matches(s, user, namespace) for s in binding.get("subjects") or []):
                     continue

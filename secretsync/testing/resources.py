@@ -173,14 +173,15 @@ class ResourceAPI:
 
     def list(self, rt: ResourceType, namespace: str | None, label_selector=None, field_selector=None
              ) -> tuple[list[dict], int]:
-        items, rv = self.store.list(rt.group_resource, namespace if rt.namespaced else None)
+        """Matching objects, read-only: the top level is a fresh dict, nested values are shared with the store."""
+        items, rv = self.store.list(rt.group_resource, namespace if rt.namespaced else None, shared=True)
         out = []
         for obj in items:
             if label_selector is not None and not label_selector.matches(obj["metadata"].get("labels") or {}):
                 continue
             if field_selector is not None and not field_selector.matches(obj):
                 continue
-            out.append(self._out(rt, obj))
+            out.append(self._out(rt, dict(obj)))
         return out, rv
 
     # ------------------------------------------------------------------ create

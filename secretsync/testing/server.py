@@ -537,8 +537,8 @@ class _ResourceRequest:
         self.h.close_connection = True
         self.h.start_chunked(200, "application/json")
         try:
-            for event in events:
-                self.h.write_chunk(json.dumps(event, separators=(",", ":")).encode() + b"\n")
+            for batch in events:
+                self.h.write_chunk(b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in batch))
             if closing.is_set():
                 self.h.abort_connection()
                 return

@@ -1,6 +1,6 @@
 """Watch streams: the events of one resource type from a resourceVersion on.
 
-``watch_events`` yields the event objects a ``?watch=true`` request streams:
+``watch_events`` yields batches (lists) of the event objects a ``?watch=true`` request streams:
 the current objects as ADDED when no resourceVersion (or "0") is given, then
 every later change in order; an ERROR event with a 410 ``Expired`` Status when
 the start is older than the event window; BOOKMARK events when asked
@@ -30,8 +30,9 @@ def _bookmark(rt: ResourceType, rv: int, initial_end: bool = False) -> dict:
 
 def watch_events(api, rt: ResourceType, namespace: str | None, since: str | None, label_selector, field_selector,
                  *, bookmarks: bool, send_initial: bool | None, timeout: float, stopping, closing,
-                 bookmark_interval: float = 60.0) -> Iterator[dict]:
-    """Event objects for one watch request; ends on timeout, server stop or ``closing`` (fault injection)."""
+                 bookmark_interval: float = 60.0) -> Iterator[list[dict]]:
+    """Batches of event objects for one watch request (each batch is what was ready at once, so the
+    server writes it in one chunk); ends on timeout, server stop or ``closing`` (fault injection)."""
     store = api.store
     gr = rt.group_resource
     ns_filter = namespace if rt.namespaced else None
@@ -56,16 +57,16 @@ def watch_events(api, rt: ResourceType, namespace: str | None, since: str | None
             try:
                 cursor = int(since)
             except (TypeError, ValueError):
-                yield {"type": "ERROR", "object": st.bad_request(f'invalid resource version "{since}"').body()}
+                yield [{"type": "ERROR", "object": st.bad_request(f'invalid resource version "{since}"').body()}]
                 return
             if cursor < store.oldest_watchable:
-                yield {"type": "ERROR", "object": st.gone(f"too old resource version: {cursor} "
-                                                          f"({store.oldest_watchable + 1})").body()}
+                yield [{"type": "ERROR", "object": st.gone(f"too old resource version: {cursor} "
+                                                           f"({store.oldest_watchable + 1})").body()}]
                 return
-    for obj in items:
-        yield {"type": "ADDED", "object": obj}
+    for start in range(0, len(items), 500):
+        yield [{"type": "ADDED", "object": obj} for obj in items[start:start + 500]]
     if send_initial:
-        yield _bookmark(rt, cursor, initial_end=True)
+        yield [_bookmark(rt, cursor, initial_end=True)]
 
     deadline = time.monotonic() + timeout
     next_bookmark = time.monotonic() + bookmark_interval
@@ -77,21 +78,24 @@ def watch_events(api, rt: ResourceType, namespace: str | None, since: str | None
             try:
                 events = store.events_after(cursor)
             except Compacted as exc:
-                yield {"type": "ERROR", "object": st.gone(f"too old resource version: {exc.requested} "
-                                                          f"({exc.oldest + 1})").body()}
+                yield [{"type": "ERROR", "object": st.gone(f"too old resource version: {exc.requested} "
+                                                           f"({exc.oldest + 1})").body()}]
                 return
             if not events:
                 store.changed.wait(min(0.25, max(0.0, deadline - now), max(0.01, next_bookmark - now)))
                 events = store.events_after(cursor) if cursor >= store.oldest_watchable else []
             events = list(events)
+        batch = []
         for event in events:
             cursor = event.rv
             out = _translate(api, rt, event, gr, matches)
             if out is not None:
-                yield out
+                batch.append(out)
         if bookmarks and time.monotonic() >= next_bookmark:
             next_bookmark = time.monotonic() + bookmark_interval
-            yield _bookmark(rt, cursor)
+            batch.append(_bookmark(rt, cursor))
+        if batch:
+            yield batch
 
 
 def _translate(api, rt: ResourceType, event: Event, gr, matches) -> dict | None:
