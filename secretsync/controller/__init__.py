@@ -3,5 +3,5 @@
 Reconcilers (the SealedSecret controller, the Sync agent) are built from
 ``secretsync.kube.watch`` (list+watch) → ``controller.queue.WorkQueue`` → a reconcile
 function, with ``controller.leader.LeaderElector`` deciding which replica writes and
-``controller.events.EventRecorder`` telling users what happened.
+``controller.recorder.EventRecorder`` telling users what happened.
 """

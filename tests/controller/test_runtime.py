@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from secretsync.controller.events import EventRecorder
+from secretsync.controller.recorder import EventRecorder
 from secretsync.controller.leader import LeaderElector
 from secretsync.controller.queue import WorkQueue
 from secretsync.kube.watch import Informer
@@ -24,7 +24,7 @@ class MirrorController:
                                 handler=lambda ev: self.queue.add(ev.object["metadata"]["name"]))
         self.mirrors = Informer(kube, "v1", "ConfigMap", namespace, label_selector="mirror-of",
                                 handler=self._mirror_event)
-        self.events = EventRecorder(kube, "mirror-controller", host=identity)
+        self.events = EventRecorder(kube, "mirror-controller")
         self.elector = LeaderElector(kube, namespace, "mirror-controller", identity=identity, lease_duration=2,
                                      renew_deadline=1.5, retry_period=0.2, on_started_leading=self._lead)
 
@@ -51,7 +51,7 @@ class MirrorController:
             return None                                      # no-op reconcile writes nothing
         self.kube.apply(mirror, field_manager="mirror-controller", force=True)
         self.writes.append((self.identity, name, dict(mirror["data"])))
-        self.events.normal(source, "Mirrored", f"mirrored into {name}-mirror")
+        self.events.event(source, "Normal", "Mirrored", f"mirrored into {name}-mirror")
         return None
 
     def start(self):
@@ -63,6 +63,8 @@ class MirrorController:
     def stop(self, release=True):
         self.elector.stop(release=release)
         self.queue.shutdown()
+        self.events.flush()
+        self.events.stop()
         self.sources.stop()
         self.mirrors.stop()
 
@@ -107,8 +109,8 @@ def test_two_replicas_one_writer_with_failover(apiserver, kube, namespace):
         per_change.setdefault((name, tuple(sorted(data.items()))), []).append(who)
     doubled = {k: v for k, v in per_change.items() if len(v) > 1 and k[0] != "src1"}
     assert doubled == {}, "no change was written twice (src1's mirror was deleted on purpose)"
-    mirrored = [e for e in kube.list("v1", "Event", namespace)["items"] if e["reason"] == "Mirrored"]
-    assert mirrored and {e["source"]["host"] for e in mirrored} <= {"a", "b"}
     b.stop()
+    mirrored = [e for e in kube.list("v1", "Event", namespace)["items"] if e["reason"] == "Mirrored"]
+    assert mirrored and {e["source"]["component"] for e in mirrored} == {"mirror-controller"}
     for c in (ca, cb):
         c.close()
