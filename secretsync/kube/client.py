@@ -413,8 +413,14 @@ class WatchStream:
         self._response = response
         self._operation = operation
         self._closed = False
+        self._iterating = False
+        self._lock = threading.Lock()
 
     def __iter__(self) -> Iterator[tuple[str, dict]]:
+        with self._lock:
+            if self._closed or self._iterating:
+                return
+            self._iterating = True
         lines = iter_resp_lines(self._response)
         try:
             while True:
@@ -444,22 +450,31 @@ class WatchStream:
                     raise error_from_status(self._operation, int(code), obj)
                 yield etype, from_wire(obj)
         finally:
-            self.close()
+            with self._lock:
+                self._closed, self._iterating = True, False
+            self._finish()
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        resp = self._response
+        """End the watch. From another thread this only shuts the socket down; the reading thread
+        then leaves its loop and releases the response itself (no two threads inside urllib3)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            iterating = self._iterating
         try:
-            sock = getattr(getattr(resp, "connection", None), "sock", None)
+            sock = getattr(getattr(self._response, "connection", None), "sock", None)
             if sock is not None:
                 sock.shutdown(socket.SHUT_RDWR)  # unblocks a reader stuck in recv()
         except OSError:
             pass
+        if not iterating:
+            self._finish()
+
+    def _finish(self) -> None:
         try:
-            resp.close()
-            resp.release_conn()
+            self._response.close()
+            self._response.release_conn()
         except Exception:  # noqa: BLE001 - best effort on an already broken connection
             pass
 
