@@ -27,13 +27,20 @@ REDACTION_KEY_ENV = "SECRETSYNC_REDACTION_KEY"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+    parser.add_argument("--show-secrets", action="store_true",
+                        help="print Secret values in clear (default: a keyed hash of each value)")
+    parser.add_argument("--redaction-key-file", default=None,
+                        help=f"key for the redaction hashes (default ${REDACTION_KEY_ENV}, else random per run)")
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """SOURCE and the flags that say how to render it (shared by render, diff and apply)."""
     parser.add_argument("source", metavar="SOURCE",
                         help="a folder, or a Git repository (file://, https://, ssh:// URL or a bare repository)")
     parser.add_argument("--path", default=".", help="folder inside the source to render (default: its root)")
     parser.add_argument("--ref", default=None,
                         help="Git branch, tag or commit (default: the remote's default branch)")
-    parser.add_argument("--show-secrets", action="store_true",
-                        help="print Secret values in clear (default: a keyed hash of each value)")
     parser.add_argument("--age-key-file", default=None,
                         help="age identities for sops files (default: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, "
                              "then sops's default key file)")
@@ -52,8 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--known-hosts-file", default=None,
                         help="known_hosts for ssh:// sources (default ~/.ssh/known_hosts); host keys are always "
                              "checked")
-    parser.add_argument("--redaction-key-file", default=None,
-                        help=f"key for the redaction hashes (default ${REDACTION_KEY_ENV}, else random per run)")
 
 
 def _variables(items: list[str] | None) -> dict[str, str] | None:
@@ -119,12 +124,12 @@ def present(obj: dict, show: bool, key: bytes) -> dict:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
+def open_render(args: argparse.Namespace):
+    """(source, dependencies, options) for the flags of ``add_source_arguments``; close the source after use."""
     from secretsync import pipeline
     from secretsync.sources import open_source
 
     variables = _variables(args.substitute)
-    key = b"" if args.show_secrets else _redaction_key(args)
 
     def sops_keys():
         from secretsync.sops_keys import load_keys
@@ -146,6 +151,14 @@ def run(args: argparse.Namespace) -> int:
         known_hosts = str(Path.home() / ".ssh" / "known_hosts")
     source = open_source(args.source, ref=args.ref, ssh_key_file=args.ssh_key_file, known_hosts_file=known_hosts,
                          ssh_auth_sock=os.environ.get("SSH_AUTH_SOCK") or None)
+    return source, deps, options
+
+
+def run(args: argparse.Namespace) -> int:
+    from secretsync import pipeline
+
+    key = b"" if args.show_secrets else _redaction_key(args)
+    source, deps, options = open_render(args)
     try:
         result = pipeline.render(source, deps, options)
     finally:
