@@ -40,8 +40,8 @@ from secretsync.secretvalue import SecretBytes
 
 __all__ = [
     "SealingKey", "Keyring", "KeySecretStore", "FileKeyStore", "SealingKeyError", "generate_key", "fingerprint",
-    "load_certificate", "parse_keys", "key_secret", "KEY_LABEL", "DEFAULT_KEY_PREFIX", "DEFAULT_KEY_SIZE",
-    "DEFAULT_KEY_TTL", "DEFAULT_NAMESPACE",
+    "load_certificate", "parse_keys", "key_secret", "key_from_secret", "new_key_name", "rotate", "KEY_LABEL",
+    "DEFAULT_KEY_PREFIX", "DEFAULT_KEY_SIZE", "DEFAULT_KEY_TTL", "DEFAULT_NAMESPACE",
 ]
 
 log = logging.getLogger(__name__)
@@ -251,6 +251,11 @@ def _key_from_secret(secret: dict, source: str) -> SealingKey:
                       created=_parse_time(metadata.get("creationTimestamp")))
 
 
+def key_from_secret(secret: dict, source: str) -> SealingKey:
+    """The key of one key Secret (a dict as the API returns it); SealingKeyError names ``source``."""
+    return _key_from_secret(secret, source)
+
+
 def parse_keys(data: bytes, source: str) -> list[SealingKey]:
     """Every key in ``data``: PEM private key(s), a key Secret (YAML/JSON), a ``v1`` List, several docs."""
     if b"-----BEGIN" in data and b"PRIVATE KEY-----" in data and b"tls.key" not in data:
@@ -364,19 +369,31 @@ def write_private_file(path: Path, content: bytes) -> None:
 
 # ---------------------------------------------------------------- the keyring
 
+_MIN_TIME = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
 def _order_time(key: SealingKey) -> dt.datetime:
-    return key.not_before or key.created or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    return key.not_before or key.created or _MIN_TIME
+
+
+def _creation_time(key: SealingKey) -> dt.datetime:
+    return key.created or _MIN_TIME
 
 
 class Keyring:
     """All retained sealing keys: the newest seals, every key unseals (last hit tried first)."""
 
-    def __init__(self, keys: Sequence[SealingKey]) -> None:
+    def __init__(self, keys: Sequence[SealingKey], order: str = "CertNotBefore") -> None:
+        """``order`` is the controller's ``--key-order-priority``: ``CertNotBefore`` (default) or
+        ``SecretCreationTimestamp``; it decides which key is the newest."""
+        if order not in ("CertNotBefore", "SecretCreationTimestamp"):
+            raise ValueError("order must be CertNotBefore or SecretCreationTimestamp")
         unique: dict[str, SealingKey] = {}
         for key in keys:  # upstream de-duplicates recovery keys by fingerprint
             unique.setdefault(key.fingerprint, key)
+        by_time = _order_time if order == "CertNotBefore" else _creation_time
         # Oldest first, newest last; ties broken by name so the choice is stable.
-        self.keys = sorted(unique.values(), key=lambda k: (_order_time(k), k.name))
+        self.keys = sorted(unique.values(), key=lambda k: (by_time(k), k.name))
         self._unsealer = sealing.Unsealer([k.private_key for k in reversed(self.keys)])
 
     def __len__(self) -> int:

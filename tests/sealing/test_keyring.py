@@ -127,3 +127,17 @@ def test_inconsistent_private_key_is_refused(key_pool):
     with pytest.raises(SealingKeyError, match="bad.pem: the RSA private key is inconsistent"):
         parse_keys(pem, "bad.pem")
     assert parse_keys(serialization_pkcs1(key_pool[0]), "good.pem")[0].fingerprint == key_pool[0].fingerprint
+
+
+def test_order_by_secret_creation_timestamp(key_pool):
+    import dataclasses
+    late = dataclasses.replace(key_pool[0], created=NOW)   # oldest certificate, newest Secret
+    early = dataclasses.replace(key_pool[4], created=NOW - dt.timedelta(days=1))
+    assert Keyring([late, early]).newest() is early
+    ring = Keyring([late, early], order="SecretCreationTimestamp")
+    assert ring.newest() is late
+    value = refcodec.encrypt(early.private_key.public_key(), b"x", b"")
+    assert ring.unseal_with_key(value, b"")[1] is early
+    with pytest.raises(ValueError):
+        Keyring([late], order="Random")
+    assert keyring_mod.key_from_secret(key_secret(late), "s").fingerprint == late.fingerprint
