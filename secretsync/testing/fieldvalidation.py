@@ -92,7 +92,10 @@ def check(api, rt: ResourceType, obj: dict, directive: str) -> list[str]:
         return []
     messages = [f'unknown field "{f}"' for f in unknown]
     if directive == "Strict":
-        raise st.bad_request("strict decoding error: " + ", ".join(messages))
+        # The decoder fails first, so the text is transformDecodeError's: "<Kind> in version ... cannot be
+        # handled as a <Kind>: strict decoding error: unknown field ...".
+        raise st.bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                             f'strict decoding error: ' + ", ".join(messages))
     if directive == "Warn":
         return messages
     return []

@@ -139,8 +139,9 @@ class ResourceAPI:
         body_group = api_version.rpartition("/")[0] if "/" in api_version else ""
         if kind != rt.kind or body_group != rt.group:
             version = api_version.rpartition("/")[2]
+            internal = f"{rt.group.split('.')[0] or 'core'}.{rt.kind}"   # the hub (internal) type's name
             raise st.bad_request(f'{kind} in version "{version}" cannot be handled as a {rt.kind}: '
-                                 f'converting ({version}.{kind}) to ({rt.kind}): unknown conversion')
+                                 f'converting ({version}.{kind}) to ({internal}): unknown conversion')
         if not any(t.version == api_version.rpartition("/")[2] for t in self.registry.versions_of(rt.group, rt.plural)):
             raise st.bad_request(f"the API version in the data ({api_version}) does not match the expected API "
                                  f"version ({rt.api_version})")
