@@ -136,3 +136,25 @@ def test_config_errors_name_the_file_and_context(tmp_path, monkeypatch):
     with pytest.raises(KubeConfigError) as info:
         KubeClient.in_cluster()
     assert "--kubeconfig" in info.value.hint
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(data=st.dictionaries(st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True), st.binary(max_size=64),
+                            max_size=5))
+def test_secret_data_round_trips_through_the_wire_form(data):
+    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+           "data": {k: SecretBytes(v) for k, v in data.items()}}
+    wire = json.loads(json.dumps(to_wire(obj)))
+    assert wire["data"] == {k: base64.b64encode(v).decode() for k, v in data.items()}
+    back = from_wire(wire)
+    assert {k: v.reveal() for k, v in back["data"].items()} == data
+
+
+@given(status_code=st.integers(min_value=400, max_value=599), body=st.one_of(st.text(max_size=2000), st.binary(max_size=300)))
+def test_any_error_body_gives_a_short_message(status_code, body):
+    err = error_from_status("get Secret ns/a", status_code, body)
+    assert isinstance(err, KubeAPIError)
+    assert len(err.api_message) <= 256
+    assert err.message.startswith("get Secret ns/a: ")
