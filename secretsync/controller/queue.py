@@ -10,6 +10,7 @@
   one that raises is retried with backoff, up to ``max_retries`` then dropped (``on_drop``).
 - ``shutdown()`` stops handing out keys, lets running handlers finish and joins the workers.
 
+``stats()`` gives the numbers a metrics collector needs (depth, adds, retries, longest running).
 The clock is injectable: with a fake clock, delayed keys become due when the test advances it
 and calls ``get(block=False)`` (or ``wake()``).
 """
@@ -51,6 +52,9 @@ class WorkQueue:
         self._failures: dict[Hashable, int] = {}
         self._shutting_down = False
         self._workers: list[threading.Thread] = []
+        self._started: dict[Hashable, float] = {}       # processing key -> when it was handed out
+        self.adds_total = 0                              # keys that entered the queue (after dedupe)
+        self.retries_total = 0                           # add_rate_limited calls
 
     # -- adding -------------------------------------------------------------------------
     def add(self, key: Hashable) -> None:
@@ -62,6 +66,7 @@ class WorkQueue:
         if self._shutting_down or key in self._dirty:
             return
         self._dirty.add(key)
+        self.adds_total += 1
         if key not in self._processing:
             self._queue.append(key)
             self._cond.notify()
@@ -86,6 +91,7 @@ class WorkQueue:
         with self._cond:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
+            self.retries_total += 1
         delay = min(self.max_delay, self.base_delay * (2 ** failures))
         self.add_after(key, delay)
         return delay
@@ -129,6 +135,7 @@ class WorkQueue:
                 if self._queue:
                     key = self._queue.popleft()
                     self._processing.add(key)
+                    self._started[key] = self._clock()
                     self._dirty.discard(key)
                     return key
                 if not block:
@@ -145,6 +152,7 @@ class WorkQueue:
         """Finish processing ``key``; if it was added meanwhile, it goes back in the queue."""
         with self._cond:
             self._processing.discard(key)
+            self._started.pop(key, None)
             if key in self._dirty and not self._shutting_down:
                 self._queue.append(key)
                 self._cond.notify()
@@ -163,6 +171,16 @@ class WorkQueue:
         """Keys queued or scheduled for later (not counting those being processed)."""
         with self._cond:
             return len(self._queue) + len(self._delayed_due)
+
+    def stats(self) -> dict[str, float]:
+        """Numbers for metrics (controller-runtime's workqueue set): depth, delayed, processing,
+        adds_total, retries_total, longest_running_seconds (of the keys being processed now)."""
+        with self._cond:
+            now = self._clock()
+            return {"depth": len(self._queue), "delayed": len(self._delayed_due),
+                    "processing": len(self._processing), "adds_total": self.adds_total,
+                    "retries_total": self.retries_total,
+                    "longest_running_seconds": max((now - t for t in self._started.values()), default=0.0)}
 
     def processing(self) -> frozenset:
         with self._cond:

@@ -173,3 +173,20 @@ def test_shutdown_lets_running_handler_finish_and_refuses_new_work():
     q.add("late")
     with pytest.raises(ShutDown):
         q.get(block=False)
+
+
+def test_stats_for_metrics():
+    clock = FakeClock()
+    q = WorkQueue(clock=clock, base_delay=1.0)
+    q.add("a")
+    q.add("a")
+    q.add("b")
+    q.add_rate_limited("c")
+    assert q.stats() == {"depth": 2, "delayed": 1, "processing": 0, "adds_total": 2, "retries_total": 1,
+                         "longest_running_seconds": 0.0}
+    assert q.get(block=False) == "a"
+    clock.advance(4)
+    assert q.stats()["longest_running_seconds"] == 4
+    q.done("a")
+    s = q.stats()
+    assert (s["processing"], s["longest_running_seconds"]) == (0, 0.0)
