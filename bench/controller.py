@@ -1,0 +1,194 @@
+"""SealedSecret controller throughput vs the raw RSA-OAEP decrypt rate, and the controller's peak memory.
+
+One run: the Kubernetes API emulator in its own process (``secretsync dev-apiserver``), five retained 4096-bit
+sealing keys in the controller's namespace (upstream key Secrets), N SealedSecrets (default 2,000, one item each)
+created before the controller starts, then ``secretsync controller`` as a separate process. It prints the
+Secrets produced per second end to end (first to last Secret in the cluster, so every API write of the
+controller is included: Secret create, status update, event), the raw ``cryptography`` RSA-OAEP-4096 private
+decrypt rate on the same ciphertexts measured in the same run (single thread, best of the rounds before and after
+the controller phase), the ratio (goal >= 0.7) and the controller process's peak RSS (``wait4`` rusage).
+
+``--spread newest`` (default) seals every object for the newest key, as kubeseal with the served certificate
+does; ``--spread random`` spreads them over the five keys, where each value may cost several RSA attempts.
+
+Usage: .venv/bin/python bench/controller.py [--count 2000] [--workers 2] [--spread newest|random]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import os
+import random
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+
+from secretsync.keyring import generate_key, key_secret  # noqa: E402
+from secretsync.kube.client import KubeClient  # noqa: E402
+from secretsync.sealedsecret import seal_secret  # noqa: E402
+
+KEY_NS, APP_NS = "sealed-secrets", "bench"
+
+
+def start_emulator(workdir: Path) -> tuple[subprocess.Popen, Path]:
+    kubeconfig = workdir / "kubeconfig"
+    proc = subprocess.Popen([sys.executable, "-m", "secretsync", "dev-apiserver", "--kubeconfig-out", str(kubeconfig)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not kubeconfig.exists() or not kubeconfig.read_text().strip():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("the API emulator did not start")
+        time.sleep(0.1)
+    time.sleep(0.3)
+    return proc, kubeconfig
+
+
+class Counter:
+    """Counts objects with one cheap list request (limit=1 and remainingItemCount)."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        config = yaml.safe_load(kubeconfig.read_text())
+        cluster = config["clusters"][0]["cluster"]
+        self.url = cluster["server"]
+        self.token = config["users"][0]["user"]["token"]
+        self.ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()) \
+            if "certificate-authority-data" in cluster else None
+
+    def count(self, path: str) -> int:
+        req = urllib.request.Request(f"{self.url}{path}?limit=1&labelSelector=bench%3Dyes",
+                                     headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(req, timeout=30, context=self.ctx) as resp:
+            body = json.loads(resp.read())
+        return len(body.get("items") or []) + int(body["metadata"].get("remainingItemCount") or 0)
+
+
+def raw_rsa_rate(samples: list[tuple], seconds: float = 3.0) -> float:
+    pads = {}
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for key, label, block in samples:
+            pad = pads.get(label) or pads.setdefault(label, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
+                                                                       algorithm=hashes.SHA256(), label=label))
+            key.decrypt(block, pad)
+            done += 1
+    return done / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--keys", type=int, default=5)
+    parser.add_argument("--key-size", type=int, default=4096)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--spread", choices=["newest", "random"], default="newest")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-controller-"))
+    emulator, kubeconfig = start_emulator(workdir)
+    controller = None
+    try:
+        kube = KubeClient.from_kubeconfig(str(kubeconfig), timeout=60)
+        kube.create(yaml.safe_load((ROOT / "crds" / "sealedsecret.yaml").read_text()))
+        for ns in (KEY_NS, APP_NS):
+            kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        kube.invalidate_discovery()
+
+        started = time.perf_counter()
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        keys = [generate_key(args.key_size, now=now - dt.timedelta(days=30 * (args.keys - i)), name=f"sealed-secrets-key{i:05d}")
+                for i in range(args.keys)]
+        for key in keys:
+            kube.create(key_secret(key, KEY_NS))
+        print(f"generated {args.keys} x {args.key_size}-bit keys in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr)
+
+        rng = random.Random(7)
+        objects, samples = [], []
+        for i in range(args.count):
+            key = keys[-1] if args.spread == "newest" else rng.choice(keys)
+            secret = {"metadata": {"name": f"app-{i:05d}", "namespace": APP_NS, "labels": {"bench": "yes"}},
+                      "stringData": {"password": os.urandom(16).hex()}}
+            obj = seal_secret(secret, key.certificate)
+            obj["metadata"]["labels"] = {"bench": "yes"}
+            objects.append(obj)
+            if len(samples) < 60:
+                raw = base64.b64decode(obj["spec"]["encryptedData"]["password"])
+                length = int.from_bytes(raw[:2], "big")
+                samples.append((key.private_key, f"{APP_NS}/app-{i:05d}".encode(), raw[2:2 + length]))
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(kube.create, objects))
+        print(f"created {args.count} SealedSecrets in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+        raw_before = raw_rsa_rate(samples)
+
+        counter = Counter(kubeconfig)
+        env = {**os.environ, "POD_NAMESPACE": KEY_NS, "SEALED_SECRETS_KEY_RENEW_PERIOD": "0"}
+        launched = time.perf_counter()
+        controller = subprocess.Popen(
+            [sys.executable, "-m", "secretsync", "controller", "--kubeconfig", str(kubeconfig), "--listen-addr",
+             "127.0.0.1:0", "--listen-metrics-addr", "127.0.0.1:0", "--log-level", "ERROR",
+             "--workers", str(args.workers)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        first = last = None
+        seen = 0
+        deadline = time.monotonic() + max(600.0, args.count * 0.5)
+        while seen < args.count:
+            if controller.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the controller stopped or stalled at {seen} Secrets: "
+                                 f"{controller.stderr.read().decode()[-2000:] if controller.poll() is not None else ''}")
+            seen = counter.count(f"/api/v1/namespaces/{APP_NS}/secrets")
+            if seen and first is None:
+                first = time.perf_counter()
+            time.sleep(0.05)
+        last = time.perf_counter()
+        controller.send_signal(signal.SIGTERM)
+        _, status, usage = os.wait4(controller.pid, 0)
+        controller = None
+        peak_mib = usage.ru_maxrss / 1024
+
+        raw_after = raw_rsa_rate(samples)
+        raw = max(raw_before, raw_after)
+        rate = (args.count - 1) / (last - first) if last > first else float("inf")
+        total = args.count / (last - launched)
+        ratio = rate / raw
+        print(f"SealedSecrets: {args.count} (one item each), {args.keys} retained {args.key_size}-bit keys, "
+              f"sealed for: {args.spread}, controller workers: {args.workers}")
+        print(f"raw cryptography RSA-OAEP-{args.key_size} decrypt : {raw:8.1f} ops/s "
+              f"(before {raw_before:.1f}, after {raw_after:.1f})")
+        print(f"controller, first to last Secret     : {rate:8.1f} Secrets/s   ratio {ratio:.3f} (goal >= 0.7)")
+        print(f"controller, process start to last    : {total:8.1f} Secrets/s   (includes start-up and initial list)")
+        print(f"controller peak RSS                  : {peak_mib:8.1f} MiB")
+        cpu = usage.ru_utime + usage.ru_stime
+        print(f"controller CPU time                  : {cpu:8.1f} s over {last - launched:.1f} s wall "
+              f"({args.count / cpu:.1f} Secrets per CPU-second)")
+        print("goal met" if ratio >= 0.7 else "goal NOT met")
+        return 0 if ratio >= 0.7 else 1
+    finally:
+        if controller is not None:
+            controller.kill()
+            controller.wait()
+        emulator.send_signal(signal.SIGTERM)
+        try:
+            emulator.wait(20)
+        except subprocess.TimeoutExpired:
+            emulator.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
