@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from secretsync.kube.apply import (CONFIGURED, CREATED, LAST_APPLIED, UNCHANGED, ApplyOptions, LiveIndex,
                                    owner_selector, plan, prepare)
-from secretsync.kube.client import UnknownResource
+from secretsync.kube.client import NotFound, UnknownResource
 from secretsync.kube.inventory import Entry
 from secretsync.manifests import ObjectId, dump_all, sort_for_apply
 from secretsync.secretvalue import SecretBytes
@@ -113,8 +113,8 @@ def diff_all(objects: Sequence[Mapping[str, Any]], opts: ApplyOptions, *, stale:
             try:
                 after = opts.client.apply(planned.desired, field_manager=opts.field_manager, force=True,
                                           dry_run=True)
-            except UnknownResource:
-                after = planned.desired   # its CRD is created by this same apply
+            except (UnknownResource, NotFound):
+                after = planned.desired   # its CRD or namespace is created by this same apply
         if after is None:
             after = planned.desired
         action = "create" if planned.action == CREATED else "update"
