@@ -26,9 +26,13 @@ class SopsPeer:
         self.recipient = str(identity.to_public())
         key_file = workdir / "age-key.txt"
         key_file.write_text(str(identity) + "\n")
+        self.key_file = key_file
         key_file.chmod(0o600)
         self.env = isolated_env(workdir, SOPS_DISABLE_VERSION_CHECK="1", SOPS_AGE_KEY_FILE=str(key_file))
         self.counter = 0
+
+    def key_text(self) -> str:
+        return self.key_file.read_text()
 
     def run(self, *args: str, input_bytes: bytes | None = None, check: bool = True):
         result = subprocess.run([self.binary, *args], cwd=self.workdir, env=self.env,

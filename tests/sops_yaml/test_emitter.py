@@ -15,7 +15,14 @@ escapes, long keys, empty collections, nested lists of maps, multi-document,
 
 from __future__ import annotations
 
+import base64
+import re
+
+import pyrage
 import pytest
+import yaml as pyyaml
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -230,6 +237,67 @@ def test_dump_value_matches_extract(sops, path, key):
     assert store.dump_value(value) == out
 
 
+_ENC = re.compile(r"ENC\[AES256_GCM,data:(.*?),iv:(.*?),tag:(.*?),type:comment\]")
+
+
+def _comment_paths(node, path=""):
+    """(container path, text) of every comment entry of our tree, as sops's AAD names it."""
+    out = []
+    items = [(i.key, i.value) for i in node] if isinstance(node, Branch) else [(None, v) for v in node]
+    for key, value in items:
+        if isinstance(key, Comment) or isinstance(value, Comment):
+            out.append((path or ":", (key if isinstance(key, Comment) else value).value))
+        elif isinstance(value, (Branch, list)):
+            out.extend(_comment_paths(value, path + key + ":" if key is not None else path))
+    return out
+
+
+def _sops_comment_paths(sops, encrypted: bytes, paths: set[str]):
+    """Decrypt every encrypted comment sops wrote and find its AAD (the container path)."""
+    metadata = pyyaml.safe_load_all(encrypted).__next__()["sops"]
+    identity = pyrage.x25519.Identity.from_str(
+        next(line for line in sops.key_text().splitlines() if line.startswith("AGE-SECRET-KEY")))
+    data_key = pyrage.decrypt(metadata["age"][0]["enc"].encode(), [identity])
+    found = []
+    for match in _ENC.finditer(encrypted.decode()):
+        data, iv, tag = (base64.b64decode(match.group(k)) for k in (1, 2, 3))
+        for path in sorted(paths):
+            try:
+                text = AESGCM(data_key).decrypt(iv, data + tag, path.encode())
+            except InvalidTag:
+                continue
+            found.append((path, text.decode()))
+            break
+        else:
+            found.append(("?", "?"))
+    return found
+
+
+@pytest.mark.parametrize("name", ["comments-maps", "comments-lists", "comments-feet", "multi-doc"])
+def test_comment_containers_match_sops_aad(sops, name):
+    """The AAD of each comment sops encrypts names the map or list it put the comment in."""
+    _check_comment_containers(sops, CASES[name])
+
+
+def _check_comment_containers(sops, data: bytes) -> None:
+    docs = store.load(data)
+    ours = [entry for doc in docs for entry in _comment_paths(doc)]
+    paths = {":"}
+    for doc in docs:
+        stack = [(doc, "")]
+        while stack:
+            node, path = stack.pop()
+            if isinstance(node, Branch):
+                for i in node:
+                    if isinstance(i.value, (Branch, list)) and not isinstance(i.key, Comment):
+                        paths.add(path + i.key + ":")
+                        stack.append((i.value, path + i.key + ":"))
+            elif isinstance(node, list):
+                stack.extend((v, path) for v in node if isinstance(v, (Branch, list)))
+    theirs = _sops_comment_paths(sops, sops.encrypt(data), paths)
+    assert sorted(ours) == sorted(theirs)
+
+
 def test_comment_entries_in_tree():
     docs = store.load(CASES["comments-lists"])
     g = docs[0].get("g")
@@ -237,6 +305,15 @@ def test_comment_entries_in_tree():
     assert g[4] == Comment(" foot g1 indented")
     assert docs[0].get("h")[0] == Comment(" l-flow")
     assert list(docs[0].get("j")) == ["a", Comment(" foot j list end")]
+
+
+def test_go_yaml_indent_hint_bug_is_reproduced(sops):
+    """go-yaml writes "|4-" inside list items (content then sits at +2): invalid YAML, same bytes."""
+    data = b'a: ["\\n:"]\nb: "\\n:"\n'
+    encrypted = sops.encrypt(data, "--encrypted-regex", NEVER)
+    ours = store.dump(store.load(data))
+    assert ours == encrypted[:len(ours)] and encrypted[len(ours):].startswith(b"sops:")
+    assert b"- |4-\n\n      :\n" in ours
 
 
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
@@ -253,7 +330,10 @@ def test_generated_strings_are_quoted_like_sops(sops, values):
 
 
 _leaf = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1),
-                  st.floats(allow_nan=False), st.text("ab :#-'\"\n", max_size=6))
+                  st.floats(allow_nan=False),
+                  # multi-line text starting with a space or newline inside a list makes
+                  # go-yaml write an unreadable "|4-" block (test_go_yaml_indent_hint_bug)
+                  st.text("ab :#-'\"\n", max_size=6).filter(lambda t: "\n" not in t or t[:1] not in " \n"))
 # Known gaps, not generated: blank comments and comments inside otherwise empty collections.
 _comment = st.text("abc #", min_size=0, max_size=4).map(lambda s: Comment(" x" + s))
 
@@ -291,3 +371,4 @@ def test_generated_trees_emit_like_sops(sops, tree):
         tree.append(Item("k", 1))
     ours = store.dump([tree])
     _first_and_second_pass(sops, ours)
+    _check_comment_containers(sops, ours)

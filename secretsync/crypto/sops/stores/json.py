@@ -105,33 +105,27 @@ def _scalar(value: Any) -> str:
 
 def _emit(value: Any, indent: str, level: int, out: list[str]) -> None:
     if isinstance(value, Branch):
-        items = [item for item in value if not isinstance(item.key, Comment)]
-        if not items:
-            out.append("{}")
-            return
-        out.append("{")
-        inner = "\n" + indent * (level + 1)
-        for i, item in enumerate(items):
-            out.append(inner + _string(str(item.key)) + ": ")
-            _emit(item.value, indent, level + 1, out)
-            if i < len(items) - 1:
-                out.append(",")
-        out.append("\n" + indent * level + "}")
+        entries = [(_string(str(item.key)) + ": ", item.value) for item in value if not isinstance(item.key, Comment)]
+        _container("{", "}", entries, indent, level, out)
     elif isinstance(value, list):
-        items = [v for v in value if not isinstance(v, Comment)]
-        if not items:
-            out.append("[]")
-            return
-        out.append("[")
-        inner = "\n" + indent * (level + 1)
-        for i, v in enumerate(items):
-            out.append(inner)
-            _emit(v, indent, level + 1, out)
-            if i < len(items) - 1:
-                out.append(",")
-        out.append("\n" + indent * level + "]")
+        _container("[", "]", [("", v) for v in value if not isinstance(v, Comment)], indent, level, out)
     else:
         out.append(_scalar(value))
+
+
+def _container(open_: str, close: str, entries: list, indent: str, level: int, out: list[str]) -> None:
+    """An object or array as Go's ``json.Indent`` lays it out (empty ones stay ``{}``/``[]``)."""
+    if not entries:
+        out.append(open_ + close)
+        return
+    out.append(open_)
+    inner = "\n" + indent * (level + 1)
+    for i, (prefix, v) in enumerate(entries):
+        out.append(inner + prefix)
+        _emit(v, indent, level + 1, out)
+        if i < len(entries) - 1:
+            out.append(",")
+    out.append("\n" + indent * level + close)
 
 
 def dumps_value(value: Any, indent: int | None = None) -> str:

@@ -108,6 +108,7 @@ class _Builder:
 
     def __init__(self, text: str):
         self.text = text
+        self.has_comments = "#" in text
         self.line_starts = _line_starts(text)
         self.docs: list[Branch] = []
         self.stack: list[Container] = []
@@ -136,6 +137,8 @@ class _Builder:
         return self._line_of(j) if j >= 0 else -1
 
     def comments_before(self, event) -> None:
+        if not self.has_comments:
+            return
         start = event.start_mark.index
         if start <= self.cursor or "#" not in self.text[self.cursor:start]:
             return
@@ -204,8 +207,8 @@ class _Builder:
             next_line = self._line_of(indicator)
             next_column = indicator - self.line_starts[next_line]
         elif isinstance(event, (_pyyaml.DocumentEndEvent, _pyyaml.StreamEndEvent,
-                                _pyyaml.DocumentStartEvent)):
-            next_line = next_column = None
+                                _pyyaml.DocumentStartEvent)) or not self.text[run[-1].index + 1 + len(run[-1].text):].strip():
+            next_line = next_column = None  # the run ends the stream (go-yaml sees the terminator)
         else:
             next_line, next_column = event.start_mark.line, event.start_mark.column
         entry_list = None
@@ -356,8 +359,11 @@ class _Builder:
     def run(self, events) -> list[Branch]:
         E = _pyyaml
         for event in events:
-            self.comments_before(event)
-            self.cursor = max(self.cursor, event.end_mark.index)
+            if self.has_comments:
+                self.comments_before(event)
+                end = event.end_mark.index
+                if end > self.cursor:
+                    self.cursor = end
             if isinstance(event, E.ScalarEvent):
                 if self.stack:
                     self.flush_heads(self.stack[-1])

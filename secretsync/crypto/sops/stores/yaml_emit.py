@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import re
 from typing import Any
 
 from secretsync.crypto.sops.stores import goyaml
@@ -46,10 +47,18 @@ def _printable(ch: str) -> bool:
             or (0xE000 <= o <= 0xFFFD and o != 0xFEFF))
 
 
+# Text that libyaml's analysis surely allows plain (the common case, checked quickly).
+_SURELY_PLAIN = re.compile(r"[A-Za-z0-9_/(](?:[A-Za-z0-9_./=+~$^()<>;@%!&*|,?'\"\[\]{}-]"
+                           r"| +(?=[^ #])|:(?=[^ ]))*\Z")
+
+
 class _Analysis:
     __slots__ = ("multiline", "block_plain", "single", "block")
 
     def __init__(self, value: str):
+        if _SURELY_PLAIN.match(value) and not value.startswith("..."):
+            self.multiline, self.block_plain, self.single, self.block = False, True, True, True
+            return
         if not value:
             self.multiline, self.block_plain, self.single, self.block = False, True, True, False
             return
