@@ -350,6 +350,9 @@ class _MemoryDiscoverer(LazyDiscoverer):
 _NO_CACHE_FILE = os.path.join(os.devnull, "secretsync-discovery")  # never exists: always in memory
 
 
+_SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
 def _memory_temp_dir() -> str | None:
     """A RAM-backed directory for the kubeconfig loader's credential files, if the system has one."""
     shm = "/dev/shm"
@@ -521,6 +524,7 @@ class KubeClient:
         self.timeout, self.connect_timeout = timeout, connect_timeout
         self.host = configuration.host
         self.impersonating = _impersonate
+        self.default_namespace = "default"     # the kubeconfig context's or the pod's namespace, as kubectl uses
         self._api = ApiClient(configuration)
         self._api.user_agent = "secretsync"
         if _impersonate:
@@ -551,7 +555,14 @@ class KubeClient:
             raise KubeConfigError(f"cannot load kubeconfig {where}" + (f" (context {context})" if context else "")
                                   + f": {type(exc).__name__}",
                                   hint="check the file exists, is valid YAML and names the context") from None
-        return cls(cfg, **kw)
+        client = cls(cfg, **kw)
+        try:
+            contexts, current = _k8s_config.list_kube_config_contexts(path)
+            chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
+            client.default_namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+        except (ConfigException, OSError, TypeError, ValueError):
+            pass
+        return client
 
     @classmethod
     def in_cluster(cls, **kw: Any) -> "KubeClient":
@@ -562,7 +573,13 @@ class KubeClient:
         except ConfigException:
             raise KubeConfigError("not running in a Kubernetes pod (no service account token or service host)",
                                   hint="pass --kubeconfig when running outside a cluster") from None
-        return cls(cfg, **kw)
+        client = cls(cfg, **kw)
+        try:
+            with open(_SA_NAMESPACE_FILE) as f:
+                client.default_namespace = f.read().strip() or "default"
+        except OSError:
+            pass
+        return client
 
     @classmethod
     def from_host_token(cls, host: str, token: str | None = None, *, ca_file: str | None = None,
@@ -632,9 +649,11 @@ class KubeClient:
             ca_pem = base64.b64decode(ca, validate=True) if ca else None
         except ValueError:
             raise fail("certificate-authority-data is not valid base64") from None
-        return cls.from_host_token(cluster["server"], user.get("token"), ca_data=ca_pem,
-                                   verify_ssl=not cluster.get("insecure-skip-tls-verify", False),
-                                   tls_server_name=cluster.get("tls-server-name"), **kw)
+        client = cls.from_host_token(cluster["server"], user.get("token"), ca_data=ca_pem,
+                                     verify_ssl=not cluster.get("insecure-skip-tls-verify", False),
+                                     tls_server_name=cluster.get("tls-server-name"), **kw)
+        client.default_namespace = ctx.get("namespace") or "default"
+        return client
 
     @classmethod
     def from_env(cls, kubeconfig: str | None = None, context: str | None = None, **kw: Any) -> "KubeClient":
@@ -646,14 +665,18 @@ class KubeClient:
 
     def impersonate(self, user: str, groups: Sequence[str] = ()) -> "KubeClient":
         """A client acting as ``user`` (and ``groups``); it shares discovery, not connections."""
-        return KubeClient(self.configuration, timeout=self.timeout, connect_timeout=self.connect_timeout,
-                          _discovery=self._discovery, _impersonate=(user, tuple(groups)))
+        client = KubeClient(self.configuration, timeout=self.timeout, connect_timeout=self.connect_timeout,
+                            _discovery=self._discovery, _impersonate=(user, tuple(groups)))
+        client.default_namespace = self.default_namespace
+        return client
 
     def with_timeout(self, timeout: float, connect_timeout: float | None = None) -> "KubeClient":
         """The same identity with other request timeouts (e.g. below a leader election's renew deadline)."""
-        return KubeClient(self.configuration, timeout=timeout,
-                          connect_timeout=self.connect_timeout if connect_timeout is None else connect_timeout,
-                          _discovery=self._discovery, _impersonate=self.impersonating)
+        client = KubeClient(self.configuration, timeout=timeout,
+                            connect_timeout=self.connect_timeout if connect_timeout is None else connect_timeout,
+                            _discovery=self._discovery, _impersonate=self.impersonating)
+        client.default_namespace = self.default_namespace
+        return client
 
     def impersonate_service_account(self, namespace: str, name: str) -> "KubeClient":
         """A client acting as ``system:serviceaccount:<namespace>:<name>`` (the server adds its groups)."""

@@ -182,6 +182,17 @@ def test_kubeconfig_construction(apiserver):
         assert client.resource("v1", "ConfigMap").plural == "configmaps"
 
 
+def test_default_namespace_comes_from_the_context(apiserver, tmp_path):
+    apiserver.require_emulator("writes a kubeconfig with a chosen namespace")
+    path = apiserver.server.write_kubeconfig(tmp_path / "kc", namespace="team-a")
+    with KubeClient.from_kubeconfig(str(path)) as client:
+        assert client.default_namespace == "team-a"
+        assert client.impersonate("alice").default_namespace == "team-a"
+        assert client.with_timeout(3).default_namespace == "team-a"
+    with KubeClient.from_kubeconfig_data(SecretBytes(path.read_bytes())) as client:
+        assert client.default_namespace == "team-a"
+
+
 def test_invalid_object_error_names_the_field_and_never_the_value(kube, namespace):
     bad = secret_obj("bad", namespace, **{"not a valid key!": PLAINTEXT})
     with pytest.raises(Invalid) as info:
