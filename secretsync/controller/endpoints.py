@@ -207,7 +207,23 @@ def rotate_sealed_secret(obj: dict, ring) -> dict:
 
 # ---------------------------------------------------------------- servers
 
-class ControllerEndpoints:
+class _Listener:
+    """Start/stop/url of one ``HTTPServer`` (``self.server``)."""
+
+    server: HTTPServer
+
+    def start(self) -> tuple[str, int]:
+        return self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+class ControllerEndpoints(_Listener):
     """Routes of the main listener; ``keyring`` returns the current Keyring (or None)."""
 
     def __init__(self, keyring: Callable[[], object], metrics: ControllerMetrics, *, rate_limit: int = 2,
@@ -222,16 +238,6 @@ class ControllerEndpoints:
             self.server.route(method, "/v1/cert.pem", metrics.instrument("/v1/cert.pem", self.cert))
             self.server.route(method, "/v1/verify", metrics.instrument("/v1/verify", self.verify))
             self.server.route(method, "/v1/rotate", metrics.instrument("/v1/rotate", self.rotate))
-
-    def start(self) -> tuple[str, int]:
-        return self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     # -- handlers -------------------------------------------------------------------------
     def healthz(self, request: Request) -> Response:
@@ -283,7 +289,7 @@ class ControllerEndpoints:
         return Response(200, body, "text/plain; charset=utf-8")
 
 
-class MetricsServer:
+class MetricsServer(_Listener):
     """``/metrics`` on its own listener."""
 
     def __init__(self, metrics: ControllerMetrics, *, host: str = "0.0.0.0", port: int = 8081,
@@ -294,13 +300,3 @@ class MetricsServer:
 
     def _metrics(self, request: Request) -> Response:
         return Response(200, self.metrics.exposition(), CONTENT_TYPE_LATEST)
-
-    def start(self) -> tuple[str, int]:
-        return self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url

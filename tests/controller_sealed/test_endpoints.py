@@ -51,15 +51,11 @@ def request(apiserver, runtime, namespace, method, path, body=None, headers=None
                                              headers={"Accept": "application/x-pem-file, */*", **(headers or {})})
         data = parsed if isinstance(parsed, str) else json.dumps(parsed, separators=(",", ":"))
         return status, data.encode(), hdrs
-    req = urllib.request.Request(runtime.endpoints.url + path, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.read(), resp.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), exc.headers
+    return direct(runtime, method, path, body, headers)
 
 
 def direct(runtime, method, path, body=None, headers=None):
+    """(status, body, headers) of one request straight to the controller's listener."""
     req = urllib.request.Request(runtime.endpoints.url + path, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
