@@ -90,19 +90,26 @@ class BaseHandler(BaseHTTPRequestHandler):
         except ValueError:
             raise BodyTooLarge() from None
         if length < 0 or length > limit:
-            self.close_connection = True
-            self._drain(length)
+            # A fully drained body leaves the connection usable; closing it with bytes still unread would
+            # make the kernel send a reset that can destroy our answer before the client reads it.
+            if length < 0 or not self._drain(length):
+                self.close_connection = True
             raise BodyTooLarge()
         return self.rfile.read(length)
 
-    def _drain(self, length: int, cap: int = 16 * 1024 * 1024) -> None:
-        """Read and drop a refused body (up to ``cap``) so that a client still writing it can read our answer."""
-        remaining = min(length, cap)
+    def _drain(self, length: int, cap: int = 16 * 1024 * 1024) -> bool:
+        """Read and drop a refused body (up to ``cap``) so that a client still writing it can read our answer.
+
+        True if the whole body was read."""
+        if length > cap:
+            return False
+        remaining = length
         while remaining > 0:
             chunk = self.rfile.read(min(remaining, 65536))
             if not chunk:
-                return
+                return False
             remaining -= len(chunk)
+        return True
 
     def _read_chunked(self, limit: int) -> bytes:
         out = bytearray()
