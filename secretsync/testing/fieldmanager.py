@@ -636,7 +636,9 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
     """Server-side apply of ``config`` by ``manager`` to ``live`` (None: create); returns the new object.
 
     Raises ApplyConflict (409) when fields owned by other managers would change and
-    ``force`` is false, ApplyInvalid (400) when ``config`` breaks the schema's list keys.
+    ``force`` is false, ApplyInvalid (its ``code``, 500 like the real server) when
+    ``config`` breaks the schema's list keys. ``subresource="status"`` is an apply to
+    the status subresource: only ``status`` is taken from ``config``.
     """
     schema = schema or _DEDUCED
     root = schema.root
@@ -694,7 +696,11 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
     else:
         managers.pop(key, None)  # SMD drops a manager whose set is empty
     result = copy.deepcopy(new_obj)
-    result.setdefault("metadata", {})["managedFields"] = _encode(managers)
+    entries = _encode(managers)
+    if entries:
+        result.setdefault("metadata", {})["managedFields"] = entries
+    elif isinstance(result.get("metadata"), dict):
+        result["metadata"].pop("managedFields", None)  # the server omits an empty list
     return result
 
 
