@@ -18,6 +18,11 @@ sigs.k8s.io/structured-merge-diff, "SMD"), written from their documented semanti
 - ``record_update(old, new, manager, operation, schema)`` is the bookkeeping of every
   other write: fields the write added or changed move to ``manager``; fields it removed
   leave every manager; managers left with nothing disappear.
+- What a configuration owns (SMD ToFieldSet): its scalars, atomic lists/maps as a whole,
+  each item of an associative or set list, null and empty values, and every key of a map
+  that is not a struct field (``labels.app``, keys of untyped custom-resource data); an
+  empty granular list owns nothing. Struct fields of built-in kinds that the schema does
+  not declare are still struct fields (see schemas.OPEN).
 - Server-owned metadata (apiVersion, kind, metadata.name/namespace/uid/resourceVersion/
   generation/creationTimestamp/managedFields, ...) is never tracked, as in the server's
   strip-meta layer. With a ``status`` subresource, main-resource writes neither own nor
@@ -27,8 +32,10 @@ sigs.k8s.io/structured-merge-diff, "SMD"), written from their documented semanti
   server's (operation, time, manager). An object without managedFields that is applied
   to first gets a ``before-first-apply`` Update entry owning what was there.
 
-Not modelled: version conversion of managed fields across API versions, the cap of 10
-Update managers, kubectl's client-side-apply annotation upgrade.
+Checked against structured-merge-diff's own table-driven cases (tests/testing_algorithms/
+test_smd_cases.py). Not modelled: version conversion of managed fields across API
+versions, the cap of 10 Update managers, kubectl's client-side-apply annotation upgrade,
+server-side defaulting (the emulator's job: e.g. a Deployment's replicas).
 """
 
 from __future__ import annotations
