@@ -741,8 +741,10 @@ class _Applier:
                 action = CONFIGURED
                 cleanup = _takeover_patch(result, opts)
                 if cleanup is not None:
-                    result, more = self._take_over(result)
+                    # now that their fields are ours, apply again so fields we do not send are removed
+                    _, more = self._take_over(result)
                     taken += more
+                    result = self.client.apply(desired, field_manager=opts.field_manager, force=True)
                 taken += tuple(str(e.get("manager")) for e in others if e.get("manager") not in taken)
         taken = tuple(sorted(set(taken) | set(_lost_fields(live, result, opts.field_manager))))
         self.results[oid] = result
