@@ -182,6 +182,13 @@ folded: >
   folded text
   continues
 """,
+    'real-k8s': b'# Secret for the app\napiVersion: v1\nkind: Secret\nmetadata:\n  name: app-secret   # name used by the deployment\n  namespace: prod\n  labels:\n    app.kubernetes.io/name: app\n    tier: "backend"\n  annotations:\n    # rotate every 90 days\n    rotated-at: "2024-05-01"\ntype: Opaque\nstringData:\n  DATABASE_URL: postgres://user:p%40ss@db:5432/app?sslmode=require\n  API_KEY: abc123==\n  config.yaml: |\n    server:\n      port: 8080   # inline in block\n      hosts: [a, b]\n    debug: false\n  empty: ""\n  port: "5432"\n  enabled: "yes"\ndata:\n  token: c2VjcmV0  # base64\n',
+    'real-helm': b'## Global settings\nglobal:\n  imageRegistry: ""\n  ## Pull secrets\n  imagePullSecrets: []\n  # - myRegistryKeySecretName\n\nimage:\n  registry: docker.io\n  repository: bitnami/postgresql\n  tag: 15.4.0-debian-11-r10\n  pullPolicy: IfNotPresent\n  debug: false\n\nauth:\n  enablePostgresUser: true\n  postgresPassword: "changeme"\n  username: ""\n  database: ""\n  replicationUsername: repl_user\n  existingSecret: ""\n  secretKeys:\n    adminPasswordKey: postgres-password\n    userPasswordKey: password\n  usePasswordFiles: false\n\nresources:\n  limits: {}\n  requests:\n    memory: 256Mi\n    cpu: 250m\n\ntolerations: []\nnodeSelector: {}\nextraEnvVars:\n  - name: FOO\n    value: "bar"\n  - name: TIMEOUT\n    value: "30"\nports: [5432, 8080]\nratio: 0.75\ntimeout: 30s\nschedule: "0 0 * * *"\n',
+    'real-merge': b'base: &base\n  user: admin\n  port: 5432\nprod:\n  <<: *base\n  port: 6432\nlist: &l [a, b]\ncopy: *l\n',
+    'real-crlf': b'a: 1\r\nb: |\r\n  line1\r\n  line2\r\n# crlf comment\r\nc: x\r\n',
+    'real-directives': b'%YAML 1.1\n---\na: 1\n...\n---\nb: 2\n',
+    'real-flowmulti': b'a: [1, # one\n  2, # two\n  3]\nb: {x: 1,\n  y: 2}\nc: "multi\n  line double"\nd: plain multi\n  line\ne: >-\n  folded\n  text\n\n  para\nf: |2\n    indented more\n  base\n',
+    'real-tabs': b'a: "tab\\there"\nb: \'single \'\'quoted\'\'\'\nc: "unicode \\u00e9 \\U0001F600"\nd: \tx\ne: x\ty\n',
     "multi-doc": b"# first\na: 1\n---\n# second\nb: 2\n# end of second\n---\nc: [x]\n",
 }
 
@@ -211,7 +218,8 @@ def test_dump_matches_sops_byte_for_byte(sops, name):
 
 def test_goal_dump_load_equals_sops_decrypt(sops):
     """The issue's goal on typical input: dump(load(x)) is what sops -d prints after sops -e."""
-    for name in ("comments-maps", "comments-lists", "strings", "structure", "multi-doc"):
+    for name in ("comments-maps", "comments-lists", "strings", "structure", "multi-doc", "real-k8s",
+                 "real-helm", "real-merge", "real-crlf", "real-flowmulti", "real-tabs"):
         data = CASES[name]
         assert store.dump(store.load(data)) == sops.decrypt(sops.encrypt(data)), name
 
@@ -273,7 +281,8 @@ def _sops_comment_paths(sops, encrypted: bytes, paths: set[str]):
     return found
 
 
-@pytest.mark.parametrize("name", ["comments-maps", "comments-lists", "comments-feet", "multi-doc"])
+@pytest.mark.parametrize("name", ["comments-maps", "comments-lists", "comments-feet", "multi-doc",
+                                  "real-k8s", "real-helm", "real-flowmulti", "real-crlf"])
 def test_comment_containers_match_sops_aad(sops, name):
     """The AAD of each comment sops encrypts names the map or list it put the comment in."""
     _check_comment_containers(sops, CASES[name])
