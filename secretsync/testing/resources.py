@@ -101,13 +101,17 @@ class ResourceAPI:
             crd = self.store.get(self.crd_rt.group_resource, "", rt.crd)
         return schemas.schema_for(rt.group, rt.version, rt.kind, crd=crd)
 
-    def _managed_fields(self, rt: ResourceType, old: dict | None, new: dict, opts: WriteOptions) -> list | None:
-        try:
-            from secretsync.testing import fieldmanager
-        except ImportError:
-            return (old or {}).get("metadata", {}).get("managedFields")
-        return fieldmanager.record_update(old, new, opts.manager, "Update", self._schema(rt),
-                                          opts.subresource or None)
+    def _record_managed_fields(self, rt: ResourceType, old: dict | None, new: dict, opts: WriteOptions) -> None:
+        """managedFields after a non-apply write (apply results come with their own)."""
+        if opts.operation == "Apply":
+            return
+        from secretsync.testing import fieldmanager
+        managed = fieldmanager.record_update(old, new, opts.manager, "Update", self._schema(rt),
+                                             opts.subresource or None)
+        if managed:
+            new["metadata"]["managedFields"] = managed
+        else:
+            new["metadata"].pop("managedFields", None)
 
     def _out(self, rt: ResourceType, obj: dict) -> dict:
         """An object as served at ``rt``'s version (CRD versions convert with the None strategy)."""
@@ -212,12 +216,7 @@ class ResourceAPI:
                 obj.pop("status", None)
             self._prepare(rt, None, obj, opts)
             self._validate(rt, None, obj)
-            if opts.operation != "Apply":
-                managed = self._managed_fields(rt, None, obj, opts)
-                if managed:
-                    meta["managedFields"] = managed
-                else:
-                    meta.pop("managedFields", None)
+            self._record_managed_fields(rt, None, obj, opts)
             if opts.dry_run:
                 return self._out(rt, obj)
             stored = self.store.put(rt.group_resource, obj)
@@ -278,12 +277,7 @@ class ResourceAPI:
         if rt.generation and _spec_part(new, rt) != _spec_part(old, rt):
             meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
         self._validate(rt, old, new)
-        if opts.operation != "Apply":
-            managed = self._managed_fields(rt, old, new, opts)
-            if managed:
-                meta["managedFields"] = managed
-            else:
-                meta.pop("managedFields", None)
+        self._record_managed_fields(rt, old, new, opts)
         if _strip_volatile(new) == _strip_volatile(old):
             return self._out(rt, old)   # a no-op write: no new resourceVersion, no event
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):

@@ -40,25 +40,25 @@ def _wait_gone(cluster, path, timeout=30):
         time.sleep(0.2)
 
 
+def _owner_with_child_deleted(cluster, policy):
+    _, owner, _ = cluster.raw("POST", _cms(cluster), {"apiVersion": "v1", "kind": "ConfigMap",
+                                                      "metadata": {"name": "owner"}})
+    _owned(cluster, "child", owner)
+    cluster.raw("DELETE", f"{_cms(cluster)}/owner",
+                {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy})
+    _wait_gone(cluster, f"{_cms(cluster)}/owner")
+
+
 def test_background_deletion_removes_dependents(apiserver):
-    _, owner, _ = apiserver.raw("POST", _cms(apiserver), {"apiVersion": "v1", "kind": "ConfigMap",
-                                                          "metadata": {"name": "owner"}})
-    _owned(apiserver, "child", owner)
-    apiserver.raw("DELETE", f"{_cms(apiserver)}/owner",
-                  {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+    _owner_with_child_deleted(apiserver, "Background")
     _wait_gone(apiserver, f"{_cms(apiserver)}/child")
 
 
 def test_orphan_deletion_keeps_dependents(apiserver):
-    _, owner, _ = apiserver.raw("POST", _cms(apiserver), {"apiVersion": "v1", "kind": "ConfigMap",
-                                                          "metadata": {"name": "parent"}})
-    _owned(apiserver, "orphan", owner)
-    apiserver.raw("DELETE", f"{_cms(apiserver)}/parent",
-                  {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Orphan"})
-    _wait_gone(apiserver, f"{_cms(apiserver)}/parent")
+    _owner_with_child_deleted(apiserver, "Orphan")
     deadline = time.monotonic() + 30
     while True:
-        code, child, _ = apiserver.raw("GET", f"{_cms(apiserver)}/orphan")
+        code, child, _ = apiserver.raw("GET", f"{_cms(apiserver)}/child")
         assert code == 200
         if not child["metadata"].get("ownerReferences"):
             break
