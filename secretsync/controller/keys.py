@@ -167,12 +167,14 @@ class KeyManager:
         self.recorder, self.may_write, self._now = recorder, may_write, now
         self._lock = threading.RLock()
         self._keys: dict[str, kr.SealingKey] = {}        # Secret name -> key
+        self._unseen: dict[str, kr.SealingKey] = {}      # generated here, not yet seen by the watch
         self._parsed: dict[str, tuple[str, kr.SealingKey | None]] = {}  # name -> (resourceVersion, key or None)
         self._ring: kr.Keyring | None = None
         self._changed = threading.Condition(self._lock)
         self._trigger = threading.Event()
         self._stop = threading.Event()
         self._informer: Informer | None = None
+        self._legacy: dict | None = None                  # the pre-0.9 key Secret named <prefix>, read at start
         self._renewer: threading.Thread | None = None
         self.generated = 0
 
@@ -221,6 +223,12 @@ class KeyManager:
             if key is not None:
                 keys[(secret.get("metadata") or {}).get("name") or ""] = key
         with self._changed:
+            # a key we just wrote stays until the watch has shown it once (it may lag behind other events)
+            for name, key in list(self._unseen.items()):
+                if any((s.get("metadata") or {}).get("name") == name for s in secrets):
+                    del self._unseen[name]
+                else:
+                    keys.setdefault(name, key)
             before = {k.fingerprint for k in self._keys.values()}
             self._keys = keys
             self._parsed = {n: v for n, v in self._parsed.items()
@@ -253,6 +261,7 @@ class KeyManager:
         key.source = f"Secret {self.namespace}/{key.name}"
         with self._changed:
             self._keys[key.name] = key
+            self._unseen[key.name] = key
             self._parsed[key.name] = (meta.get("resourceVersion") or "", key)
             self._ring = build_keyring(list(self._keys.values()), self.order)
             self._changed.notify_all()
@@ -304,16 +313,12 @@ class KeyManager:
     def _on_event(self, event: WatchEvent) -> None:
         if self._informer is None or not self._informer.synced.is_set():
             return
+        with self._lock:      # any news of a key we wrote (even its deletion) ends its grace
+            self._unseen.pop((event.object.get("metadata") or {}).get("name"), None)
         secrets = self._informer.items()
-        legacy = None
-        if self.prefix not in {(s.get("metadata") or {}).get("name") for s in secrets}:
-            with self._lock:
-                legacy = self._legacy
-        if legacy is not None:
-            secrets.append(legacy)
+        if self._legacy is not None and self.prefix not in {(s.get("metadata") or {}).get("name") for s in secrets}:
+            secrets.append(self._legacy)
         self._rebuild(secrets)
-
-    _legacy: dict | None = None
 
     def start(self, *, watch: bool = True, renew: bool = True) -> "KeyManager":
         """Load the keys, watch the key Secrets, start the renewal timer (in daemon threads)."""

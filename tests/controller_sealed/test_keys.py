@@ -198,3 +198,20 @@ def test_sigusr1_renews_in_the_cli_process(apiserver, sealed_kube, namespace, tm
     assert "new sealing key written" in out
     assert "PRIVATE KEY" not in out                                           # the certificate is logged, never the key
     _ = SS_API
+
+
+def test_legacy_key_secret_named_like_the_prefix_is_read(start_controller, sealed_kube, namespace):
+    """Pre-0.9 installs kept one key in a Secret named exactly <key-prefix>, without the label."""
+    legacy = kr.generate_key(1024, name="sealed-secrets-key")
+    body = kr.key_secret(legacy, namespace)
+    body["metadata"].pop("labels")
+    body["metadata"].pop("creationTimestamp", None)
+    sealed_kube.create(body)
+    runtime = start_controller()
+    runtime.keys.wait_for_key(20)
+    assert runtime.keys.generated == 0
+    assert runtime.keys.keyring().newest().fingerprint == legacy.fingerprint
+    sealed_kube.create(make_sealed(legacy.certificate, namespace, "old", {"v": "legacy"}))
+    assert plain(wait_for(lambda: get_secret(sealed_kube, namespace, "old"), what="old")) == {"v": b"legacy"}
+    runtime.keys.generate()                                                   # an unrelated key event keeps it
+    assert len(runtime.keys.keyring()) == 2
