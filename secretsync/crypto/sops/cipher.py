@@ -32,6 +32,9 @@ __all__ = ["ValueCipher", "plaintext_bytes", "format_float", "format_time", "par
 
 # sops's reader regex: greedy, not end-anchored (spec §2).
 ENC_PATTERN = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]", re.DOTALL)
+# The same for well-formed values (base64 has no commas), without the greedy pattern's backtracking.
+_ENC_FAST = re.compile(r"ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:([A-Za-z0-9+/=]+),tag:([A-Za-z0-9+/=]+),"
+                       r"type:([a-z]+)\]")
 IV_SIZE = 32
 TAG_SIZE = 16
 
@@ -211,7 +214,7 @@ class ValueCipher:
         the reason, never the value.
         """
         if text.__class__ is str:
-            m = ENC_PATTERN.match(text)
+            m = _ENC_FAST.match(text) or ENC_PATTERN.match(text)
             if m is not None:
                 data_b64, iv_b64, tag_b64, type_name = m.groups()
                 try:

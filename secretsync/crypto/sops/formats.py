@@ -9,6 +9,7 @@ without it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -63,6 +64,7 @@ def _value_json(value: Any, indent: int | None) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+@functools.lru_cache(maxsize=32)
 def store_for(name: str, indent: int | None = None) -> Store:
     """The store for a format name (``yaml``, ``json``, ``dotenv``, ``ini``, ``binary``)."""
     name = _ALIASES.get(name, name)
