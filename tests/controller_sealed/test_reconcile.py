@@ -248,3 +248,40 @@ def test_label_selector_and_namespace_scope(start_controller, sealed_kube, names
     _settle(runtime)
     assert get_secret(sealed_kube, namespace, "ignored") is None
     assert synced_condition(sealed_kube, namespace, "ignored") is None
+
+
+def _started(start_controller, **options):
+    runtime = start_controller(controller=ControllerOptions(backoff_base=0.05, **options))
+    runtime.keys.wait_for_key(20)
+    wait_for(lambda: runtime.controller is not None and runtime.controller.synced(), what="sync")
+    return runtime
+
+
+def test_old_gc_behavior_deletes_the_secret_itself(start_controller, sealed_kube, namespace):
+    runtime = _started(start_controller, namespaces=[namespace], old_gc_behavior=True)
+    sealed_kube.create(make_sealed(runtime, namespace, "app", {"a": "1"}, metadata={"annotations": {
+        "sealedsecrets.bitnami.com/skip-set-owner-references": "true"}}))   # so garbage collection cannot do it
+    wait_for(lambda: get_secret(sealed_kube, namespace, "app"), what="the Secret")
+    sealed_kube.delete(SS_API, "SealedSecret", "app", namespace)
+    wait_for(lambda: get_secret(sealed_kube, namespace, "app") is None, what="the controller to delete the Secret")
+
+
+def test_update_status_false_writes_no_status(start_controller, sealed_kube, namespace):
+    runtime = _started(start_controller, namespaces=[namespace], update_status=False)
+    sealed_kube.create(make_sealed(runtime, namespace, "app", {"a": "1"}))
+    wait_for(lambda: get_secret(sealed_kube, namespace, "app"), what="the Secret")
+    _settle(runtime)
+    assert "status" not in sealed_kube.get(SS_API, "SealedSecret", "app", namespace)
+
+
+def test_additional_namespaces_bound_the_watch(apiserver, start_controller, sealed_kube, namespace):
+    apiserver.require_emulator("creates extra namespaces")
+    for ns in ("extra", "outside"):
+        sealed_kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    runtime = _started(start_controller, namespaces=[namespace, "extra"])
+    for ns in (namespace, "extra", "outside"):
+        sealed_kube.create(make_sealed(runtime, ns, "app", {"a": ns}))
+    assert plain(wait_for(lambda: get_secret(sealed_kube, "extra", "app"), what="extra")) == {"a": b"extra"}
+    assert plain(wait_for(lambda: get_secret(sealed_kube, namespace, "app"), what="own")) == {"a": namespace.encode()}
+    _settle(runtime)
+    assert get_secret(sealed_kube, "outside", "app") is None
