@@ -15,6 +15,7 @@ import json
 import yaml
 
 from secretsync.testing import status as st
+from secretsync.testing.decoding import load_yaml_document
 
 __all__ = ["apply_patch_request"]
 
@@ -91,8 +92,8 @@ def _apply(rr, namespace: str) -> tuple[int, dict]:
         raise st.bad_request(f'invalid value for force: "{req.query.get("force")}"')
     force = force_text == "true"
     try:
-        config = yaml.safe_load(req.body) if req.body.strip() else None
-    except yaml.YAMLError:
+        config = load_yaml_document(req.body) if req.body.strip() else None
+    except (yaml.YAMLError, ValueError, RecursionError):
         raise st.bad_request("error decoding YAML: the apply configuration could not be parsed") from None
     if not isinstance(config, dict):
         raise st.bad_request("error decoding YAML: the apply configuration must be an object")

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from secretsync.testing import openapi, tables
+from secretsync.testing.decoding import load_yaml_document
 from secretsync.testing import status as st
 from secretsync.testing.httpbase import BaseHandler, BaseServer, BodyTooLarge
 from secretsync.testing.registry import Registry, ResourceType
@@ -667,10 +668,7 @@ def _decode(body: bytes, ctype: str, rt: ResourceType) -> dict:
         raise st.bad_request("the request body is empty")
     try:
         if ctype.endswith("yaml"):
-            docs = list(yaml.safe_load_all(body))
-            if len(docs) != 1:
-                raise ValueError("expected exactly one YAML document")
-            obj = docs[0]
+            obj = load_yaml_document(body)
         else:
             obj = json.loads(body)
     except (ValueError, yaml.YAMLError, RecursionError) as exc:

@@ -169,3 +169,16 @@ def test_server_survives_garbage(apiserver):
         assert 400 <= code < 500, (method, ctype, code)
         assert isinstance(status, dict) and status["kind"] == "Status"
     assert apiserver.raw("GET", "/version")[0] == 200
+
+
+def test_yaml_alias_bomb_is_refused(apiserver):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n" + "\n".join(lines) + "\n"
+    for method, path, ctype in (("POST", "", "application/yaml"),
+                                ("PATCH", "/bomb?fieldManager=x", "application/apply-patch+yaml")):
+        code, status, _ = apiserver.raw(method, _path(apiserver, "configmaps") + path, bomb, content_type=ctype,
+                                        timeout=30)
+        assert code == 400 and status["reason"] == "BadRequest"
+    assert apiserver.raw("GET", "/version")[0] == 200
