@@ -226,6 +226,7 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
             _sync_fail(client, hooks, hook_opts, result)
             return result
     result.stage = "done"
+    log.info("reconciled %s: %s", revision, result.changes.summary())
     return result
 
 

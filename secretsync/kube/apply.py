@@ -794,7 +794,7 @@ class _Applier:
 
         def run(obj: dict) -> None:
             try:
-                self.changes.add(self.one(obj))
+                log.debug("%s", self.changes.add(self.one(obj)))
             except ImmutableFieldError as exc:
                 immutable.append(exc)
             except (KubeError, SecretsyncError) as exc:
