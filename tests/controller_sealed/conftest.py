@@ -4,7 +4,6 @@ on loopback ports with small (1024-bit) keys so key generation stays fast."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
@@ -127,5 +126,3 @@ def synced_condition(kube, namespace, name) -> dict | None:
 def idle(runtime) -> bool:
     return runtime.controller is not None and runtime.controller.idle()
 
-
-_ = dt

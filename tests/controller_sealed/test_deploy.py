@@ -6,6 +6,7 @@ and they grant no Secret deletion. Emulator only (it applies cluster-wide RBAC).
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_kustomize_builds_what_kubeseal_expects():
     assert not any("delete" in r["verbs"] or "*" in r["verbs"] for r in rules)
 
 
-@pytest.mark.skipif(bool(__import__("os").environ.get(REAL_KUBECONFIG_ENV)), reason="applies cluster-wide RBAC")
+@pytest.mark.skipif(bool(os.environ.get(REAL_KUBECONFIG_ENV)), reason="applies cluster-wide RBAC")
 def test_deployed_rbac_is_enough_for_the_controller(tmp_path):
     cluster = make_cluster(tmp_path / "rbac", rbac=True)
     admin = KubeClient.from_host_token(cluster.url, cluster.admin_token, ca_data=cluster.server.ca_pem)

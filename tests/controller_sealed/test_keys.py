@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from secretsync import keyring as kr
 from secretsync.controller.keys import build_keyring, parse_cutoff_time
-from tests.controller_sealed.conftest import (SS_API, events_for, get_secret, make_sealed, plain, synced_condition,
+from secretsync.crypto import sealing
+from tests.controller_sealed.conftest import (events_for, get_secret, make_sealed, plain, synced_condition,
                                               wait_for)
 from tests.controller_sealed.test_endpoints import fetch_cert_via_proxy
 
@@ -168,7 +169,7 @@ def test_secret_creation_timestamp_ordering():
     assert build_keyring([a, b]).newest() is a
     ring = build_keyring([a, b], "SecretCreationTimestamp")
     assert ring.newest() is b
-    sealed = __import__("secretsync.crypto.sealing", fromlist=["seal"]).seal(a.private_key.public_key(), b"x", b"l")
+    sealed = sealing.seal(a.private_key.public_key(), b"x", b"l")
     plaintext, used = ring.unseal_with_key(sealed, b"l")
     assert plaintext.reveal() == b"x" and used is a
     assert build_keyring([]) is None
@@ -197,7 +198,6 @@ def test_sigusr1_renews_in_the_cli_process(apiserver, sealed_kube, namespace, tm
     out = proc.stdout.read().decode() + proc.stderr.read().decode()
     assert "new sealing key written" in out
     assert "PRIVATE KEY" not in out                                           # the certificate is logged, never the key
-    _ = SS_API
 
 
 def test_legacy_key_secret_named_like_the_prefix_is_read(start_controller, sealed_kube, namespace):
