@@ -242,16 +242,6 @@ class AgentRuntime:
     def _applied(self, spec, state) -> None:
         if self.drift is not None:
             self.drift.track(spec.key, state)
-        if state.vault_objects:
-            from secretsync.placeholders import fingerprints
-            backend = self._vault_backend(state)
-            if backend is not None:
-                try:
-                    state.vault_fingerprints = fingerprints(state.vault_objects, backend)
-                    state.vault_checked = time.monotonic()
-                    self.metrics.vault_reads.labels(*spec.key).inc(max(1, len(state.vault_fingerprints)))
-                except Exception as exc:  # noqa: BLE001 - the poller tries again
-                    log.warning("Sync %s/%s: Vault change check failed (%s)", *spec.key, type(exc).__name__)
 
     def _vault_backend(self, state) -> Any:
         backend = state.vault if state.spec is not None and state.spec.vault else self.config.reconciler.vault

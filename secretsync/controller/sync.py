@@ -336,13 +336,31 @@ class SyncReconciler:
         except SecretsyncError as exc:
             raise _StepFailed(Reason.BUILD_FAILED, exc) from None
         state.vault_objects = [d.object for d in collected.documents if pipeline.needs_vault(d.object)]
+        baseline = self._vault_fingerprints(spec, state, deps)
         rendered = state.renderer.transform(collected, revision)
         if not rendered.ok:
             reason = render_reason(rendered)
             if reason == Reason.DECRYPTION_FAILED and self.metrics is not None:
                 self.metrics.decrypt_failures.labels(spec.namespace, spec.name).inc()
             raise _StepFailed(reason, rendered.failure())
+        if baseline is not None:     # taken before the render: a change during the render is seen next time
+            state.vault_fingerprints, state.vault_checked = baseline, time.monotonic()
         return rendered
+
+    def _vault_fingerprints(self, spec: SyncSpec, state: SyncState, deps) -> dict | None:
+        """Vault versions of the placeholder paths (metadata only; no value is read), or None."""
+        if not state.vault_objects:
+            return None
+        from secretsync.placeholders import fingerprints
+        try:
+            backend = deps.get("vault", f"Sync {spec.namespace}/{spec.name}")
+            current = fingerprints(state.vault_objects, backend)
+        except Exception as exc:  # noqa: BLE001 - the render reports Vault problems itself
+            log.debug("Vault fingerprints of Sync %s/%s: %s", spec.namespace, spec.name, type(exc).__name__)
+            return None
+        if self.metrics is not None:
+            self.metrics.vault_reads.labels(spec.namespace, spec.name).inc(max(1, len(current)))
+        return current
 
     def _apply(self, spec: SyncSpec, state: SyncState, obj: dict, rendered):
         from secretsync.kube.apply import IgnoreRule
