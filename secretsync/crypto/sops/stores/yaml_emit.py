@@ -198,8 +198,8 @@ class _Writer:
             self.foot_indent = max(self.indent, 0)
 
     # ---------------------------------------------------------------- scalars
-    def scalar(self, value: Any, simple_key: bool) -> None:
-        text, style, tag = _scalar_text(value)
+    def scalar(self, value: Any, simple_key: bool, scalar_text=None) -> None:
+        text, style, tag = scalar_text or _scalar_text(value)
         if tag:
             self.indicator(tag, True, False, False)
         if style == "plain":
@@ -465,11 +465,15 @@ class _Emitter:
                     w.foot_comment(foot)
             self.pop_indent()
             return
-        # scalar
+        # scalar (only text with line breaks uses the indentation libyaml pushes for it)
         if item_head:
             w.head_comment(item_head)
+        scalar_text = _scalar_text(value)
+        if scalar_text[1] != "literal" and not any(c in scalar_text[0] for c in _BREAKS):
+            w.scalar(value, False, scalar_text)
+            return
         self.increase_indent()
-        w.scalar(value, simple_key=False)
+        w.scalar(value, False, scalar_text)
         self.pop_indent()
 
     def _tail(self, foot: list[str]) -> None:
@@ -494,10 +498,9 @@ class _Emitter:
 
     def key(self, key: str) -> None:
         w = self.w
-        text, style, tag = _scalar_text(key)
+        scalar_text = text, style, tag = _scalar_text(key)
         size = len(text.encode("utf-8")) + len(tag)
-        analysis = _Analysis(text)
-        if size > 128 or analysis.multiline:
+        if size > 128 or style == "literal" or _Analysis(text).multiline:
             w.indicator("?", True, False, True)
             self.states.append("map-key")
             self.increase_indent()
@@ -509,7 +512,7 @@ class _Emitter:
             self._complex = True
             return
         self._complex = False
-        w.scalar(key, simple_key=True)
+        w.scalar(key, True, scalar_text)
         w.indicator(":", False, False, False)
 
     def map_value(self, value: Any) -> None:
