@@ -792,23 +792,26 @@ class _Applier:
         hints: set[str] = set()
         immutable: list[ImmutableFieldError] = []
 
-        def run(obj: dict) -> None:
+        def run(obj: dict) -> Change | None:
             try:
-                log.debug("%s", self.changes.add(self.one(obj)))
+                return self.one(obj)
             except ImmutableFieldError as exc:
                 immutable.append(exc)
             except (KubeError, SecretsyncError) as exc:
                 errors.append(f"{ObjectId.of(obj)}: {safe_message(exc, obj)}")
                 if exc.hint:
                     hints.add(exc.hint)
+            return None
 
         workers = max(1, min(self.opts.concurrency, len(objects)))
         if workers == 1:
-            for obj in objects:
-                run(obj)
+            done = [run(obj) for obj in objects]
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="apply") as pool:
-                list(pool.map(run, objects))
+                done = list(pool.map(run, objects))
+        for change in done:          # recorded in apply order, whatever order the workers finished in
+            if change is not None:
+                log.debug("%s", self.changes.add(change))
         if immutable and not errors:
             if len(immutable) == 1:
                 raise immutable[0]

@@ -18,7 +18,9 @@
 
 ``wait_for(client, objects, timeout)`` polls only the objects not yet Current (one GET each per
 round), fails fast on the first Failed object (``HealthCheckFailed``) and gives up at the deadline
-(``HealthTimeout``); a ``cancel`` event ends the wait early (``HealthCheckCanceled``).
+(``HealthTimeout``); a ``cancel`` event ends the wait early (``HealthCheckCanceled``). A Job that
+disappears while waited on counts as done (its TTL controller removed it after it finished, as
+Flux counts it); any other object that disappears is a failure.
 """
 
 from __future__ import annotations
@@ -259,4 +261,7 @@ def wait_for(client: Any, objects: Iterable[Mapping[str, Any]], timeout: float, 
         for oid in pending:
             api_version = observed[oid][0]
             live = client.get_or_none(api_version, oid.kind, oid.name, oid.namespace or None)
-            results[oid] = compute(live)
+            if live is None and (oid.group, oid.kind) == ("batch", "Job"):
+                results[oid] = Health(CURRENT, "gone after finishing (ttlSecondsAfterFinished)")
+            else:
+                results[oid] = compute(live)
