@@ -405,7 +405,8 @@ class ResourceAPI:
         return causes
 
     def _custom_resource_causes(self, rt: ResourceType, obj: dict) -> list:
-        return []
+        from secretsync.testing.crvalidation import default_and_validate
+        return default_and_validate(obj, rt.schema)
 
     # ------------------------------------------------------------------ side effects
     def _after_write(self, rt: ResourceType, old: dict | None, new: dict) -> None:

@@ -157,3 +157,18 @@ def test_repository_crds_apply_and_serve(apiserver, path):
         assert code == 200
         assert spec["names"]["plural"] in {r["name"] for r in resources["resources"]}
     apiserver.kubectl("delete", "-f", str(path), "--wait=true")
+
+
+def test_schema_defaults_and_validation(widgets):
+    code, obj, _ = widgets.raw("POST", _wpath(widgets), _widget("dflt", size=1))
+    assert code == 201 and obj["spec"]["mode"] == "auto"       # default from the schema
+    code, status, _ = widgets.raw("POST", _wpath(widgets), _widget("bad", size="big"))
+    assert code == 422 and status["reason"] == "Invalid"
+    assert status["message"] == ('Widget.example.secretsync.io "bad" is invalid: spec.size: Invalid value: "big": '
+                                 'spec.size in body must be of type integer: "big"')
+    body = _widget("pink", size=-1)
+    body["spec"]["color"] = "pink"
+    code, status, _ = widgets.raw("POST", _wpath(widgets), body)
+    assert code == 422
+    assert sorted(c["field"] for c in status["details"]["causes"]) == ["spec.color", "spec.size"]
+    assert 'Unsupported value: "pink": supported values: "red", "blue"' in status["message"]
