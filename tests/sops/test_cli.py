@@ -93,3 +93,13 @@ def test_exit_codes_match_sops(case, enc_file, age_keys, ours_run, sops_run, wor
     assert ours.stdout == b""
     if case == "pgp-only":
         assert b"PGP FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4" in ours.stderr and b"not supported" in ours.stderr
+
+
+@pytest.mark.parametrize("path", ['["s"]', '["i"]', '["f"]', '["b"]', '["t"]', '["m"]', '["l"]', '["l"][1]'])
+def test_extract_from_yaml_matches_sops(path, age_keys, ours_run, sops_run, workdir):
+    (workdir / "y.yaml").write_bytes(b"s: text\ni: 0x1F\nf: 1e20\nb: yes\nt: 2024-01-02\nm:\n    k: v\nl:\n    - 1\n    - two\n")
+    sops_run("-e", "-i", "--age", age_keys[0].recipient, "y.yaml")
+    env = {"SOPS_AGE_KEY_FILE": str(age_keys[0].path)}
+    theirs = sops_run("-d", "--extract", path, "y.yaml", env=env)
+    ours = ours_run("-d", "--extract", path, "y.yaml", env=env)
+    assert ours.returncode == 0 and ours.stdout == theirs.stdout

@@ -92,9 +92,5 @@ def store_for(name: str, indent: int | None = None) -> Store:
         def dump(docs: list[Branch]) -> bytes:
             return mod.dump(docs, indent=yaml_indent)
 
-        def dump_value(value: Any) -> bytes:
-            if isinstance(value, (Branch, list)):
-                return mod.dump_value(value)
-            return _value_json(value, None)
-        return Store("yaml", mod.load, mod.load, dump, dump, dump_value)
+        return Store("yaml", mod.load, mod.load, dump, dump, mod.dump_value)
     raise StoreError(f"unknown format {name!r}: use one of {', '.join(FORMATS)}", exit_code=1)
