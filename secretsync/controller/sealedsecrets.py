@@ -120,6 +120,48 @@ def _api_text(exc: KubeError) -> str:
     return getattr(exc, "api_message", "") or exc.message
 
 
+def _without_values(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        obj.pop("data", None)
+        obj.pop("stringData", None)
+    return obj
+
+
+class _ValuelessStream:
+    """A watch stream whose Secrets arrive without ``data``/``stringData``."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def __iter__(self):
+        for etype, obj in self._stream:
+            yield etype, _without_values(obj)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _SecretMetadataView:
+    """The client as the Secret watch sees it: list and watch results without values.
+
+    The reconciler needs only a Secret's existence, ownerReferences and annotations from the
+    watch (values are read fresh before any update), so no plaintext of the cluster's
+    Secrets is kept in memory, and the cache is a fraction of the size.
+    """
+
+    def __init__(self, client: KubeClient) -> None:
+        self._client = client
+
+    def list(self, *args, **kwargs) -> dict:
+        listed = self._client.list(*args, **kwargs)
+        for item in listed.get("items") or []:
+            _without_values(item)
+        return listed
+
+    def watch(self, *args, **kwargs) -> _ValuelessStream:
+        return _ValuelessStream(self._client.watch(*args, **kwargs))
+
+
 class SealedSecretController:
     """Reconciles SealedSecrets into Secrets with the upstream semantics."""
 
@@ -150,7 +192,7 @@ class SealedSecretController:
                                                label_selector=opts.label_selector, handler=self._on_sealed_secret,
                                                stop_event=self._stop))
             if not opts.skip_recreate:
-                self._secret_informers.append(Informer(self.client, "v1", "Secret", ns,
+                self._secret_informers.append(Informer(_SecretMetadataView(self.client), "v1", "Secret", ns,
                                                        label_selector=opts.label_selector, handler=self._on_secret,
                                                        stop_event=self._stop))
         for informer in self._ss_informers + self._secret_informers:
