@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from secretsync.crypto.sops.errors import EncryptError, ValueDecryptError
 from secretsync.crypto.sops.tree import Comment
 
-__all__ = ["ValueCipher", "plaintext_bytes", "format_float", "format_time", "parse_time", "is_encrypted_value",
+__all__ = ["ValueCipher", "plaintext_bytes", "typed_plaintext", "format_float", "format_time", "parse_time", "is_encrypted_value",
            "ENC_PATTERN"]
 
 # sops's reader regex: greedy, not end-anchored (spec §2).
@@ -124,6 +124,11 @@ def _encode(value: Any) -> tuple[bytes, str]:
     if isinstance(value, Comment):
         return value.value.encode("utf-8", "surrogateescape"), "comment"
     raise TypeError(f"cannot encrypt a value of type {type(value).__name__}")
+
+
+def typed_plaintext(value: Any) -> tuple[bytes, str]:
+    """(plaintext bytes, sops type name) of a leaf; ``TypeError`` for a type sops cannot encrypt."""
+    return _encode(value)
 
 
 def plaintext_bytes(value: Any) -> bytes:

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from secretsync.crypto.sops import shamir
-from secretsync.crypto.sops.cipher import ValueCipher
-from secretsync.crypto.sops.cipher import _encode as _encode_value
+from secretsync.crypto.sops.cipher import ValueCipher, typed_plaintext
 from secretsync.crypto.sops.errors import (
     DataKeyUnavailable, EncryptError, FileAlreadyEncrypted, GroupResult, KeyResult, MetadataNotFound,
     NoEncryptionKey, SopsError, ValueDecryptError, VerificationFailed,
@@ -83,7 +82,7 @@ def _comparable(node: Any) -> Any:
     if node is None:
         return None
     try:
-        return _encode_value(node)
+        return typed_plaintext(node)
     except TypeError:
         return ("?", repr(type(node)))
 
