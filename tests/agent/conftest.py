@@ -114,9 +114,10 @@ def make_agent(agent_kube, tmp_path):
     started = []
 
     def make(client=None, reconciler: dict | None = None, **config):
-        options = ReconcilerOptions(allow_local_sources=True, min_retry=0.2, dependency_requeue=0.3,
-                                    poll_interval=0.1, git_cache_dir=tmp_path / f"git-cache-{len(started)}",
-                                    **(reconciler or {}))
+        settings = dict(allow_local_sources=True, min_retry=0.2, dependency_requeue=0.3, poll_interval=0.1,
+                        git_cache_dir=tmp_path / f"git-cache-{len(started)}")
+        settings.update(reconciler or {})
+        options = ReconcilerOptions(**settings)
         defaults = dict(source_poll=0.3, vault_poll=0.1, http_addr=("127.0.0.1", 0), reconciler=options)
         defaults.update(config)
         own = client or KubeClient.from_kubeconfig(str(agent_kube.cluster.kubeconfig))

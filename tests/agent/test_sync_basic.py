@@ -67,10 +67,10 @@ def test_steady_state_writes_nothing(agent_kube, syncs, make_agent, tmp_path):
     assert syncs.get("steady")["metadata"]["resourceVersion"] == sync_rv
 
 
-def test_invalid_spec_is_stalled(agent_kube, syncs, make_agent):
-    make_agent()
-    syncs.create("bad", {"source": {"git": {"url": "file:///nowhere", "ref": {"commit": "abc"}}},
-                         "interval": "10m", "prune": False})
-    obj = syncs.wait_reason("bad", "InvalidSpec", type_="Stalled")
+def test_local_path_refused_in_cluster_mode_is_stalled(agent_kube, syncs, make_agent, tmp_path):
+    make_agent(reconciler={"allow_local_sources": False})
+    syncs.create("local", {"source": {"path": str(tmp_path)}, "interval": "10m", "prune": False})
+    obj = syncs.wait_reason("local", "InvalidSpec", type_="Stalled")
     stalled = next(c for c in obj["status"]["conditions"] if c["type"] == "Stalled")
-    assert "Sync" in stalled["message"] and "spec.source.git.ref.commit" in stalled["message"]
+    assert "spec.source.path is only allowed in local mode" in stalled["message"]
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
