@@ -419,7 +419,7 @@ def _merge_map(original: dict | None, patch: dict, node: Node) -> dict:
         directive = patch[_DIRECTIVE]
         if directive == "replace":
             del patch[_DIRECTIVE]
-            return _clean_new(patch)
+            return patch  # taken as it is, nulls and nested directives included (as Go does)
         if directive == "delete":
             return {}
         raise PatchError(f"unknown patch type: {_go_format_s(directive)} in map: {go_format(patch)}", 500)
@@ -703,15 +703,57 @@ def _merge_ordered_lists(original: dict, patch: dict, node: Node) -> None:
             merged = _merge_list_field(original_list, patch_list, child, False)
         else:
             continue
+        server_order = original_list
         if merge_key:
             patch_items, server_only = _partition_maps(merged, order, merge_key)
+            if found_original and found_patch and "merge" in child.strategies():
+                server_order = _aliased_original(original_list, patch_list, merge_key)
         else:
             order_keys = {_scalar_key(v) for v in order}
             patch_items = [v for v in merged if _scalar_key(v) in order_keys]
             server_only = [v for v in merged if _scalar_key(v) not in order_keys]
         _element_kind(original_list, patch_list)
-        original[key] = _normalize_order(patch_items, server_only, order, original_list, merge_key)
+        original[key] = _normalize_order(patch_items, server_only, order, server_order, merge_key)
         patch.pop(key, None)
+
+
+def _aliased_original(original: list, patch: list, merge_key: str) -> list:
+    """What Go's ``originalFieldValue`` holds after merging ``patch`` into it.
+
+    mergeSlice deletes ``$patch: delete`` items by shifting the rest left inside the same
+    backing array and then appends new items into the room that frees, so the slice
+    mergePatchIntoOriginal kept (same array, old length) sees those changes when it orders
+    the server-only items. Reproduced because kubectl and the server both show it.
+    """
+    view = list(original)
+    size = len(view)
+    replaced = False
+    for item in patch:
+        if not isinstance(item, dict) or _DIRECTIVE not in item:
+            continue
+        if item[_DIRECTIVE] == "replace":
+            replaced = True
+        elif item[_DIRECTIVE] == "delete" and merge_key in item:
+            while True:
+                index = next((i for i in range(size) if isinstance(view[i], dict)
+                              and _strict_equal(view[i].get(merge_key, _MISSING), item[merge_key])), None)
+                if index is None:
+                    break
+                view[index:size - 1] = view[index + 1:size]
+                size -= 1
+    if replaced:
+        return view
+    for item in patch:
+        if not isinstance(item, dict) or _DIRECTIVE in item or merge_key not in item:
+            continue
+        if any(isinstance(v, dict) and _strict_equal(v.get(merge_key, _MISSING), item[merge_key])
+               for v in view[:size]):
+            continue
+        if size >= len(view):
+            break  # append reallocates: later items land in another array
+        view[size] = item
+        size += 1
+    return view
 
 
 def _validate_order(patch_list: list, order: list, merge_key: str) -> None:
