@@ -36,7 +36,29 @@ class BaseServer(ThreadingHTTPServer):
         self.socket_timeout = socket_timeout
         self.handler_slots = threading.BoundedSemaphore(max_handlers)
         self.stopping = threading.Event()
+        self._connections: set = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, handler_class)
+
+    def process_request(self, request, client_address) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut every open connection (idle keep-alives included), as a stopping server process would."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def finish_request(self, request, client_address) -> None:
         """Serve one connection; with TLS, the handshake runs here, in the connection's own thread."""
@@ -48,9 +70,13 @@ class BaseServer(ThreadingHTTPServer):
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (OSError, ValueError):
             return
+        with self._connections_lock:
+            self._connections.add(tls)     # the wrapped socket now owns the descriptor
         try:
             super().finish_request(tls, client_address)
         finally:
+            with self._connections_lock:
+                self._connections.discard(tls)
             try:
                 tls.close()
             except OSError:

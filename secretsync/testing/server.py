@@ -195,6 +195,7 @@ class APIServer:
             self.store.changed.notify_all()
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         if self._persistence is not None:
             self._persistence.close()
         self._httpd = None
@@ -290,6 +291,9 @@ class _Handler(BaseHandler):
 
     # ------------------------------------------------------------------ pipeline
     def _handle(self, method: str) -> None:
+        if self.server.stopping.is_set():
+            self.abort_connection()     # a stopped server answers nothing, like a dead process
+            return
         try:
             req = Request(method, self.path, self.headers)
         except Exception:  # noqa: BLE001 - a URL we cannot parse is the client's error

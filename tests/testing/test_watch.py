@@ -178,3 +178,14 @@ def test_open_watches_end_when_the_server_stops(tmp_path):
     cluster.server.stop()
     thread.join(10)
     assert not thread.is_alive() and result["events"] == []
+
+
+def test_stopped_server_drops_keep_alive_connections(tmp_path):
+    import urllib3
+    cluster = make_cluster(tmp_path / "ka")
+    cluster.require_emulator("stops the server")
+    assert cluster.raw("GET", "/version")[0] == 200          # opens a keep-alive connection
+    cluster.server.stop()
+    with pytest.raises((urllib3.exceptions.HTTPError, OSError)):
+        cluster.raw("GET", "/version", timeout=5)
+    cluster.close()
