@@ -170,9 +170,7 @@ def test_kubectl_reads_what_we_wrote_and_we_read_what_it_wrote(kube, namespace, 
     kube.create(secret_obj("ours", namespace, password=PLAINTEXT))
     out = apiserver.kubectl("get", "secret", "ours", "-n", namespace, "-o", "json")
     assert base64.b64decode(json.loads(out.stdout)["data"]["password"]).decode() == PLAINTEXT
-    manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "theirs", "namespace": namespace},
-                "stringData": {"password": PLAINTEXT}}
-    apiserver.kubectl("create", "-f", "-", input=json.dumps(manifest))
+    apiserver.kubectl("create", "secret", "generic", "theirs", "-n", namespace, f"--from-literal=password={PLAINTEXT}")
     got = kube.get("v1", "Secret", "theirs", namespace)
     assert got["data"]["password"] == SecretBytes(PLAINTEXT)
 
