@@ -649,7 +649,7 @@ def _takeover_patch(live: Mapping[str, Any], opts: ApplyOptions) -> tuple[list, 
     if LAST_APPLIED in (meta.get("annotations") or {}):
         ops.append({"op": "remove", "path": "/metadata/annotations/" + LAST_APPLIED.replace("~", "~0")
                     .replace("/", "~1")})
-    entries = _managers(live)
+    entries = [dict(e) for e in _managers(live)]     # copies: the live object is not changed here
     keep, merged = [], None
     for entry in entries:
         name, operation = entry.get("manager"), entry.get("operation")
