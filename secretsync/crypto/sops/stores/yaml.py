@@ -198,6 +198,12 @@ class _Builder:
             self.pending_heads.append(entry)
 
     def _run(self, run, event) -> None:
+        if self.stack and not self.stack[-1].block:
+            # inside a flow collection: go-yaml keeps the comments in it, in order,
+            # except in an empty one, where they are lost
+            self.flush_heads(self.stack[-1])
+            self.stack[-1].flow_comments.extend((c.index, c.text) for c in run)
+            return
         top_block = next((c for c in reversed(self.stack) if c.block and not c.indentless), None)
         indent = top_block.column if top_block is not None else 0
         prev_line = self._last_content_line(run[0].index)
@@ -234,21 +240,30 @@ class _Builder:
                 self._foot_next(segment, run, next_column).comments.extend(entries)
 
     def _foot_next(self, segment, run, next_column) -> Container:
-        """The container a foot handed to the following token ends up in."""
+        """The container a foot handed to the following token ends up in.
+
+        go-yaml ends a block right before the first comment of the run at the block's
+        own column; a foot at or after that point goes to the block's end. A map's end
+        keeps it (foot of its last key); a list's end does not take comments, so it
+        waits for the next map end or the next key, whose map keeps it.
+        """
         start = segment[0].index
         remaining = list(self.stack)
+        deferred = False
         for container in reversed(self.stack):
             if next_column is not None and container.column <= next_column:
                 break
             remaining.pop()
             if not container.block or container.indentless:
                 continue
+            is_map = isinstance(container.value, Branch)
+            if deferred and is_map:
+                return container
             marks = [c.index for c in run if c.column == container.column]
             if marks and min(marks) >= start:
-                if isinstance(container.value, Branch):
-                    return container  # a map's foot stays with its last key
-                position = self.stack.index(container)
-                return self.stack[position - 1] if position else container  # a list's: its parent
+                if is_map:
+                    return container
+                deferred = True
         if remaining:
             return remaining[-1]
         return self.stack[0]
@@ -319,6 +334,8 @@ class _Builder:
 
     def close(self, event) -> None:
         container = self.stack.pop()
+        if container.flow_comments and container.positions:
+            container.comments.extend(container.flow_comments)
         self.keys.pop()
         self.seen.pop()
         anchor = self.open_anchor.pop()

@@ -44,6 +44,7 @@ class Container:
     indentless: bool = False      # a block list at its parent key's column (no indent level)
     positions: list = field(default_factory=list)   # source index of each entry, in order
     comments: list = field(default_factory=list)    # (sort position, text)
+    flow_comments: list = field(default_factory=list)  # whole-line comments inside a flow collection
 
 
 @dataclass

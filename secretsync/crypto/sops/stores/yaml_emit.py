@@ -148,6 +148,7 @@ class _Writer:
         self.indent = -1
         self.best = best_indent
         self.foot_indent = -1
+        self.carry: list[str] = []   # head comment of an empty flow list, not yet written
 
     def put(self, s: str) -> None:
         self.parts.append(s)
@@ -187,6 +188,9 @@ class _Writer:
         self.whitespace = True
 
     def head_comment(self, lines: list[str]) -> None:
+        if not lines and self.carry:
+            lines = self.carry
+        self.carry = []
         if lines:
             self.write_indent()
             self.comment(lines)
@@ -451,10 +455,10 @@ class _Emitter:
                     # the item's own head comment is written before the dash
                     sub_head, sub_entries = (self._split_map(item)[:2] if isinstance(item, Branch)
                                              else self._split_seq(item)[:2])
-                    if sub_entries:
+                    if sub_head:  # empty collections: all their comments are a head comment
                         w.head_comment(comments + sub_head)
                         comments = []
-                        item = _without_head(item)
+                        item = _without_head(item) if sub_entries else type(item)()
                 w.head_comment(comments)
                 w.write_indent()
                 w.indicator("-", True, False, True)
@@ -477,11 +481,13 @@ class _Emitter:
         self.pop_indent()
 
     def _tail(self, foot: list[str]) -> None:
-        if foot:
-            w = self.w
+        w = self.w
+        if foot:  # libyaml writes a map's tail comment, then any pending head comment
             w.write_indent()
             w.comment(foot)
             w.foot_indent = max(w.indent, 0)
+        if w.carry:
+            w.head_comment([])
 
     def _empty(self, text: str, head: list[str], context: str, foot: list[str]) -> None:
         w = self.w
@@ -489,6 +495,12 @@ class _Emitter:
         if comments and context == "root":
             w.head_comment(comments)
             comments = []
+        if text == "[]" and comments:
+            # a flow sequence does not write its head comment: the next place that writes
+            # head comments does, unless that node brings its own
+            w.indicator("[]", True, False, False)
+            w.carry = comments
+            return
         w.indicator(text[0], True, True, False)
         if comments:
             w.write_indent(max(w.indent, 0) + self.best)
