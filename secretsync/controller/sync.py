@@ -119,7 +119,16 @@ class SyncStatusStore:
 
     def load(self, index: Any, versions: Mapping) -> tuple[Inventory, dict]:
         entries = ((self._obj.get("status") or {}).get("inventory") or {}).get("entries") or []
-        return Inventory.from_status(entries), {}
+        good = []
+        for entry in entries:
+            try:
+                Inventory.from_status([entry])
+                good.append(entry)
+            except (ValueError, KeyError, TypeError):
+                # e.g. an object the server refused for its invalid name: it never existed
+                log.warning("Sync %s/%s: dropping unreadable inventory entry %r", self._obj["metadata"]["namespace"],
+                            self._obj["metadata"]["name"], str(entry.get("id"))[:300])
+        return Inventory.from_status(good), {}
 
     def save(self, inventory: Inventory, *, dry_run: bool = False) -> None:
         if dry_run:
@@ -210,6 +219,12 @@ class SyncReconciler:
             rendered = self._build(spec, state, revision)
             result = self._apply(spec, state, obj, rendered)
         except _StepFailed as failed:
+            return self._failed(obj, original, spec, state, failed, started)
+        except SecretsyncError as exc:
+            return self._failed(obj, original, spec, state, _StepFailed(Reason.RECONCILIATION_FAILED, exc), started)
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave the Sync silent; no value in the text
+            log.exception("Sync %s/%s: unexpected error", spec.namespace, spec.name)
+            failed = _StepFailed(Reason.RECONCILIATION_FAILED, f"internal error ({type(exc).__name__}); see the agent log")
             return self._failed(obj, original, spec, state, failed, started)
         # success
         state.failures = 0
