@@ -93,5 +93,5 @@ class QueueMachine(RuleBasedStateMachine):
         assert len(self.q._queue) == len(set(self.q._queue))
 
 
-QueueMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+QueueMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=40, deadline=None)
 TestQueueMachine = QueueMachine.TestCase
