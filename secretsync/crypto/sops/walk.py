@@ -11,6 +11,7 @@ not part of it).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence
@@ -66,8 +67,8 @@ class Selectors:
     @classmethod
     def from_mapping(cls, values: dict) -> "Selectors":
         """From metadata or config; none set → the default ``_unencrypted`` suffix."""
-        chosen = {name: str(values[name]) for name in SELECTOR_FIELDS if values.get(name)}
-        return cls(**chosen) if chosen else cls.default()
+        chosen = tuple((name, str(values[name])) for name in SELECTOR_FIELDS if values.get(name))
+        return _selectors(chosen)
 
     def as_dict(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in SELECTOR_FIELDS if getattr(self, name)}
@@ -105,6 +106,12 @@ class Selectors:
                     if rx.search(c):
                         return True
         return encrypted
+
+
+@functools.lru_cache(maxsize=64)
+def _selectors(chosen: tuple) -> Selectors:
+    """Selectors are immutable: files with the same selector share one (compiled) instance."""
+    return Selectors(**dict(chosen)) if chosen else Selectors.default()
 
 
 def walk(docs: list[Branch], on_leaf: OnLeaf) -> None:
