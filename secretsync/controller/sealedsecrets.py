@@ -176,6 +176,7 @@ class SealedSecretController:
         self._queue: WorkQueue | None = None
         self._stop = threading.Event()
         self.writes = 0          # Secret creates + updates made (tests and the bench count them)
+        self._lock = threading.Lock()
 
     # -- wiring -------------------------------------------------------------------------
     def _namespaces(self) -> list[str | None]:
@@ -249,8 +250,17 @@ class SealedSecretController:
             return
         secret = event.object
         namespace, name = _key_of(secret)
-        ss = self._sealed_secret(namespace, name)
-        if ss is None:
+        if self._sealed_secret(namespace, name) is None:
+            return
+        try:        # read it live, as upstream does: garbage collection may have just removed both
+            ss = self.client.get(SS_API_VERSION, SS_KIND, name, namespace)
+        except NotFound:
+            return
+        except KubeError as exc:
+            log.warning("Secret %s/%s was deleted, but its SealedSecret could not be read: %s", namespace, name,
+                        exc.message)
+            return
+        if (ss.get("metadata") or {}).get("deletionTimestamp"):
             return
         if _controlled_by(secret, ss) or _annotated(secret, MANAGED_ANNOTATION):
             log.info("Secret %s/%s was deleted; recreating it from its SealedSecret", namespace, name)
@@ -279,6 +289,9 @@ class SealedSecretController:
     def reconcile(self, key: tuple[str, str]) -> None:
         """Make the Secret of SealedSecret ``key`` (namespace, name) match it; raises ``_Failed`` to retry."""
         namespace, name = key
+        if not self.may_write():          # leadership lost: the next leader reconciles everything anew
+            log.info("not the leader any more: leaving %s/%s to the next one", namespace, name)
+            return
         if self.metrics is not None:
             self.metrics.unseal_requests.inc()
         ss = self._sealed_secret(namespace, name)
@@ -322,13 +335,11 @@ class SealedSecretController:
         for field_name in _SERVER_OWNED_META:
             desired["metadata"].pop(field_name, None)
 
-        if not self.may_write():
-            raise _Failed("not the leader: leaving the Secret to the current leader")
         live = self._live_secret(namespace, name)
         if live is None:
             try:
                 self.client.create(desired, field_manager=self.options.field_manager)
-                self.writes += 1
+                self._wrote()
                 self._success(ss)
                 return
             except AlreadyExists:
@@ -349,7 +360,7 @@ class SealedSecretController:
         if updated != live:
             try:
                 self.client.update(updated, field_manager=self.options.field_manager)
-                self.writes += 1
+                self._wrote()
             except KubeAPIError as exc:
                 text = _api_text(exc)
                 if _IMMUTABLE_SUFFIX in text:
@@ -360,6 +371,10 @@ class SealedSecretController:
             except KubeError as exc:
                 self._update_failed(ss, namespace, _api_text(exc))
         self._success(ss)
+
+    def _wrote(self) -> None:
+        with self._lock:
+            self.writes += 1
 
     def _update_failed(self, ss: dict, namespace: str, text: str) -> None:
         self._event(ss, EventType.WARNING, EventReason.ERR_UPDATE_FAILED, text)
@@ -408,6 +423,8 @@ class SealedSecretController:
 
     # -- status -------------------------------------------------------------------------
     def _write_status(self, ss: dict, error: _Failed | None) -> None:
+        if not self.may_write():
+            return
         if not self.options.update_status:
             self._observe(ss)
             return
