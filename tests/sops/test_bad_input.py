@@ -120,3 +120,18 @@ def test_random_bytes_never_crash(noise, age_keys, keys_for):
             sopsfiles.decrypt_bytes(noise, name, keys)
         except SopsError:
             pass
+
+
+@given(text=st.text(max_size=200) | st.from_regex(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=!]*,iv:[A-Za-z0-9+/=]*,"
+                                                  r"tag:[A-Za-z0-9+/=]*,type:[a-z]*\]", fullmatch=True))
+def test_value_cipher_fails_only_with_its_own_error(text):
+    import os as _os
+    from secretsync.crypto.sops.cipher import ValueCipher
+    from secretsync.crypto.sops.errors import ValueDecryptError
+    try:
+        result = ValueCipher(_os.urandom(32)).decrypt(text, "a:b:", "f.yaml")
+    except ValueDecryptError as exc:
+        assert len(text) < 8 or text not in exc.report()  # the value is never echoed
+        assert "f.yaml" in exc.message and "'a:b:'" in exc.message
+    else:
+        assert text == "" and result == ""

@@ -122,3 +122,23 @@ def test_recursive_rotate(age_keys, sops_run, ours_run, workdir):
     for name in names:
         assert (tree / name).read_bytes() != before[name]
         assert sops_run("-d", str(tree / name), env={"SOPS_AGE_KEY_FILE": str(a.path)}).stdout == expected[name]
+
+
+def test_no_file_is_rewritten_unless_its_new_content_decrypts(age_keys, sops_run, workdir, keys_for, monkeypatch):
+    """A store that emits a damaged value (simulated in our own JSON store) must not cost the user the file."""
+    a = age_keys[0]
+    tree = workdir / "repo"
+    tree.mkdir()
+    (tree / "x.json").write_bytes(PLAIN)
+    sops_run("-e", "-i", "--age", a.recipient, str(tree / "x.json"))
+    before = (tree / "x.json").read_bytes()
+    from secretsync.crypto.sops.stores import json as json_store
+    real_dump = json_store.dump
+
+    def damaging_dump(docs, indent=None):
+        out = real_dump(docs, indent)
+        return out.replace(b"data:", b"data:AAAA", 1)
+    monkeypatch.setattr(json_store, "dump", damaging_dump)
+    summary = sopsfiles.rotate_tree(str(tree), keys_for(a), progress=False)
+    assert [p.name for p, _ in summary.failed] == ["x.json"] and not summary.changed
+    assert (tree / "x.json").read_bytes() == before
