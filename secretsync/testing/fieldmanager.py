@@ -162,9 +162,26 @@ def path_string(path: Iterable[PathElement]) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def _pe_sort(pe: PathElement) -> tuple:
+    """SMD's PathElement order: fields by name, then keyed items, then set values, values typed."""
     kind, data = pe
-    rank = {"f": 0, "k": 1, "v": 2}[kind]
-    return (rank, data if kind != "k" else json.dumps(data))
+    if kind == "f":
+        return (0, data)
+    if kind == "k":
+        return (1, tuple((name, _value_sort(json.loads(value))) for name, value in data))
+    return (2, _value_sort(json.loads(data)))
+
+
+def _value_sort(value: Any) -> tuple:
+    # value.Compare: null < bool < numbers (numerically) < strings < lists < maps
+    if value is None:
+        return (0,)
+    if isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, (int, float)):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    return (4, json.dumps(value, sort_keys=True))
 
 
 def _path_sort(path: Path) -> tuple:

@@ -533,3 +533,17 @@ def test_project_sealedsecret_crd_schema():
     synced = apply(after, status, "sealed-secrets-controller", False, schema, subresource="status", now=T2)
     assert synced["status"]["observedGeneration"] == 1
     assert synced["spec"] == after["spec"]
+
+
+def test_fields_v1_orders_keys_like_structured_merge_diff():
+    # fields by name, then keyed items with numbers compared as numbers, then set values
+    paths = {(("f", "ports"), ("k", (("containerPort", "443"), ("protocol", '"TCP"')))),
+             (("f", "ports"), ("k", (("containerPort", "80"), ("protocol", '"TCP"')))),
+             (("f", "ports"), ("k", (("containerPort", "9"), ("protocol", '"UDP"')))),
+             (("f", "finalizers"), ("v", '"b"')), (("f", "finalizers"), ("v", '"a"')), (("f", "a"),)}
+    fields = set_to_fields(paths)
+    assert list(fields) == ["f:a", "f:finalizers", "f:ports"]
+    assert list(fields["f:ports"]) == ['k:{"containerPort":9,"protocol":"UDP"}',
+                                       'k:{"containerPort":80,"protocol":"TCP"}',
+                                       'k:{"containerPort":443,"protocol":"TCP"}']
+    assert list(fields["f:finalizers"]) == ['v:"a"', 'v:"b"']
