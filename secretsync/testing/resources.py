@@ -328,8 +328,6 @@ class ResourceAPI:
                 }
                 if old is not None and old.get("status", {}).get("conditions"):
                     obj["status"]["conditions"] = old["status"]["conditions"]
-        elif key == ("", "ServiceAccount") and old is None:
-            pass
 
     def _fold_string_data(self, obj: dict) -> None:
         """``stringData`` is write-only: merged into ``data`` (base64), overriding keys, then dropped."""

@@ -344,9 +344,7 @@ class _Handler(BaseHandler):
             return
         rt = app.registry.lookup(req.group, req.version, req.resource)
         if rt is None:
-            raise st.APIError(404, "NotFound", "the server could not find the requested resource",
-                              {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}
-                              if False else None)
+            raise _no_such_resource()
         app.auth.authorize(req, rt)
         if req.subresource == "proxy":
             from secretsync.testing.proxy import proxy_request
@@ -361,7 +359,7 @@ class _Handler(BaseHandler):
         if req.method not in ("GET", "HEAD"):
             if path.startswith(("/api", "/apis")):
                 raise st.method_not_allowed()
-            raise st.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise _no_such_resource()
         app.auth.authorize_non_resource(req, path)
         reg = app.registry
         body = None
@@ -393,7 +391,7 @@ class _Handler(BaseHandler):
         elif path in ("/.well-known/openid-configuration", "/openid/v1/jwks"):
             body = app.auth.oidc_document(path)
         if body is None:
-            raise st.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise _no_such_resource()
         self.send_json(200, body)
 
 
@@ -421,9 +419,9 @@ class _ResourceRequest:
     def namespace(self) -> str:
         rt, req = self.rt, self.req
         if rt.namespaced and not req.namespace and req.verb not in ("list", "watch", "deletecollection"):
-            raise st.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise _no_such_resource()
         if not rt.namespaced and req.namespace:
-            raise st.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise _no_such_resource()
         return req.namespace
 
     def selectors(self):
@@ -472,7 +470,7 @@ class _ResourceRequest:
     def run(self) -> None:
         req, rt = self.req, self.rt
         if req.subresource and req.subresource not in _subresources(rt):
-            raise st.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise _no_such_resource()
         if req.verb not in rt.verbs and not req.subresource:
             raise st.method_not_allowed()
         handler = getattr(self, "do_" + req.verb, None)
@@ -638,6 +636,11 @@ class _ResourceRequest:
         from secretsync.testing import fieldvalidation
         warnings = fieldvalidation.check(self.api, self.rt, obj, self.req.query.get("fieldValidation") or "Strict")
         self.req.warnings.extend(warnings)
+
+
+def _no_such_resource() -> st.APIError:
+    """The answer for a path no resource serves (the real server's NotFound with empty details)."""
+    return st.APIError(404, "NotFound", "the server could not find the requested resource", {})
 
 
 def _subresources(rt: ResourceType) -> set[str]:

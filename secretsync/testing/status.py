@@ -15,7 +15,7 @@ def status_body(code: int, reason: str, message: str, details: dict | None = Non
     """A failure ``Status`` object as the API server serialises it."""
     body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
             "reason": reason, "code": code}
-    if details:
+    if details is not None:
         body["details"] = details
     return body
 
