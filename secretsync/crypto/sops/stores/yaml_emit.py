@@ -35,6 +35,7 @@ from typing import Any
 
 from secretsync.crypto.sops.stores import goyaml
 from secretsync.crypto.sops.tree import Branch, Comment
+from secretsync.secretvalue import SecretBytes
 
 __all__ = ["emit_documents", "emit_value"]
 
@@ -342,8 +343,9 @@ def _scalar_text(value: Any) -> tuple[str, str, str]:
         if goyaml.needs_quotes(value):
             return value, "double", ""
         return value, "plain", ""
-    text = str(value)  # SecretBytes and other str-like values are the caller's job
-    return text, "plain", ""
+    if isinstance(value, SecretBytes):  # plaintext on its way to the user's output
+        return _scalar_text(value.reveal())
+    raise TypeError(f"cannot emit a value of type {type(value).__name__} as YAML")
 
 
 class _Emitter:
@@ -567,6 +569,8 @@ def emit_value(value: Any) -> bytes:
         return value.encode("utf-8")
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
+    if isinstance(value, SecretBytes):
+        return value.reveal()
     emitter = _Emitter(4)
     emitter._indents = []
     if isinstance(value, (Branch, list)):
