@@ -17,7 +17,7 @@ import yaml
 from secretsync.testing import status as st
 from secretsync.testing.decoding import load_yaml_document
 
-__all__ = ["apply_patch_request"]
+__all__ = ["apply_patch_request", "scale_request", "scale_of"]
 
 
 def _algorithms(name: str):
@@ -128,3 +128,48 @@ def _apply(rr, namespace: str) -> tuple[int, dict]:
         new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
         out, _ = api.update(rt, namespace, req.name, new, opts)
         return 200, out
+
+
+def scale_of(obj: dict) -> dict:
+    """The ``autoscaling/v1 Scale`` view of an object with a scale subresource."""
+    meta = obj["metadata"]
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                         if k in meta},
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0)}}
+
+
+def scale_request(rr, namespace: str, kind: str | None) -> dict:
+    """PUT (``kind`` None) or PATCH of ``/scale``: only ``spec.replicas`` of the object changes."""
+    req, rt, api = rr.req, rr.rt, rr.api
+    with api.store.lock:
+        live = api.get(rt, namespace, req.name)
+        scale = scale_of(live)
+        if kind is None:
+            new_scale = rr.decode_body()
+        else:
+            try:
+                patch = json.loads(req.body or b"null")
+            except ValueError:
+                raise st.bad_request("error decoding patch: invalid JSON") from None
+            patches = _algorithms("patches")
+            try:
+                if kind == "json":
+                    new_scale = patches.json_patch(scale, patch)
+                elif kind == "merge":
+                    new_scale = patches.json_merge_patch(scale, patch)
+                else:
+                    new_scale = patches.strategic_merge_patch(scale, patch, None)
+            except patches.PatchError as exc:
+                raise _unprocessable(str(exc)) from None
+        replicas = ((new_scale or {}).get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise st.invalid("autoscaling", "Scale", req.name, [(
+                "FieldValueInvalid", "spec.replicas",
+                f"Invalid value: {json.dumps(replicas)}: must be greater than or equal to 0")])
+        sent_rv = ((new_scale.get("metadata") or {}).get("resourceVersion"))
+        live.setdefault("spec", {})["replicas"] = replicas
+        live["metadata"]["resourceVersion"] = sent_rv or live["metadata"]["resourceVersion"]
+        out, _ = api.update(rt, namespace, req.name, live, rr.write_options())
+        return scale_of(out)

@@ -481,7 +481,8 @@ class _ResourceRequest:
     def do_get(self) -> None:
         ns = self.namespace()
         if self.req.subresource == "scale":
-            self.send(200, _scale_of(self.api.get(self.rt, ns, self.req.name)))
+            from secretsync.testing.patching import scale_of
+            self.send(200, scale_of(self.api.get(self.rt, ns, self.req.name)))
             return
         if self.req.subresource not in ("", "status"):
             raise st.method_not_allowed()
@@ -577,6 +578,10 @@ class _ResourceRequest:
             obj = self.decode_body()
             self.send(200, self.api.finalize_namespace(req.name, obj))
             return
+        if req.subresource == "scale" and self.rt.scale:
+            from secretsync.testing.patching import scale_request
+            self.send(200, scale_request(self, ns, None))
+            return
         if req.subresource not in ("", "status"):
             raise st.method_not_allowed()
         obj = self.decode_body()
@@ -594,6 +599,10 @@ class _ResourceRequest:
             if not self.rt.crd:
                 accepted.insert(2, "application/strategic-merge-patch+json")
             raise st.unsupported_media_type(ctype, accepted)
+        if self.req.subresource == "scale" and self.rt.scale and kind != "apply":
+            from secretsync.testing.patching import scale_request
+            self.send(200, scale_request(self, ns, kind))
+            return
         if self.req.subresource not in ("", "status"):
             raise st.method_not_allowed()
         code, out = apply_patch_request(self, ns, kind)
@@ -651,15 +660,6 @@ def _subresources(rt: ResourceType) -> set[str]:
         out.add("scale")
     out.update(name for name, _, _ in rt.extra_subresources)
     return out
-
-
-def _scale_of(obj: dict) -> dict:
-    meta = obj["metadata"]
-    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                         if k in meta},
-            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
-            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0)}}
 
 
 def _partial_metadata(body: dict) -> dict:

@@ -118,3 +118,34 @@ def test_kubectl_patch(apiserver, kind, patch, expected):
     assert out.stdout.strip() == "configmap/kp patched"
     obj = json.loads(apiserver.kubectl("-n", apiserver.namespace, "get", "cm", "kp", "-o", "json").stdout)
     assert obj["data"] == expected
+
+
+def test_scale_subresource(apiserver):
+    path = f"/apis/apps/v1/namespaces/{apiserver.namespace}/deployments"
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "sc"},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "sc"}},
+                    "template": {"metadata": {"labels": {"app": "sc"}},
+                                 "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    apiserver.raw("POST", path, dep)
+    code, scale, _ = apiserver.raw("GET", f"{path}/sc/scale")
+    assert code == 200 and scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
+    code, scale, _ = apiserver.raw("PATCH", f"{path}/sc/scale", {"spec": {"replicas": 4}}, content_type=MERGE)
+    assert code == 200 and scale["spec"]["replicas"] == 4
+    _, obj, _ = apiserver.raw("GET", f"{path}/sc")
+    assert obj["spec"]["replicas"] == 4 and obj["metadata"]["generation"] == 2
+    code, status, _ = apiserver.raw("PATCH", f"{path}/sc/scale", {"spec": {"replicas": -1}}, content_type=MERGE)
+    assert code == 422 and status["details"]["causes"][0]["field"] == "spec.replicas"
+
+
+@pytest.mark.peer
+def test_kubectl_scale(apiserver):
+    ns = apiserver.namespace
+    apiserver.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ks"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "ks"}},
+                 "template": {"metadata": {"labels": {"app": "ks"}},
+                              "spec": {"containers": [{"name": "c", "image": "i"}]}}}}))
+    assert apiserver.kubectl("-n", ns, "scale", "deployment/ks", "--replicas=3").stdout.strip() == \
+        "deployment.apps/ks scaled"
+    obj = json.loads(apiserver.kubectl("-n", ns, "get", "deploy", "ks", "-o", "json").stdout)
+    assert obj["spec"]["replicas"] == 3
