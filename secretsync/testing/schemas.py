@@ -371,17 +371,35 @@ def schema_for(group: str, version: str, kind: str, crd: Mapping[str, Any] | Non
     Unknown kinds without a CRD get a fully deduced schema (maps granular, lists atomic).
     """
     if crd is not None:
-        entry = _crd_version(crd, version)
-        spec = crd.get("spec") or {}
-        openapi = ((entry.get("schema") or {}).get("openAPIV3Schema")
-                   or (spec.get("validation") or {}).get("openAPIV3Schema"))
-        root = _from_openapi(openapi, top=True) if openapi else _object(typed=False)
-        if root.type != "map":
-            root = _object(typed=False)
-        subresources = entry.get("subresources") or spec.get("subresources") or {}
-        return Schema(group, version, kind, root, status_subresource="status" in subresources, builtin=False)
+        meta = crd.get("metadata") or {}
+        cache_key = (group, version, kind, meta.get("uid"), meta.get("resourceVersion"))
+        if cache_key[3] and cache_key[4] and cache_key in _CRD_SCHEMAS:
+            return _CRD_SCHEMAS[cache_key]
+        schema = _crd_schema(group, version, kind, crd)
+        if cache_key[3] and cache_key[4]:
+            if len(_CRD_SCHEMAS) >= 256:
+                _CRD_SCHEMAS.clear()
+            _CRD_SCHEMAS[cache_key] = schema
+        return schema
     found = BUILTIN_KINDS.get((group, kind))
     if found is None:
         return Schema(group, version, kind, _object(typed=False), status_subresource=False, builtin=False)
     root, status = found
     return Schema(group, version, kind, root, status_subresource=status, builtin=True)
+
+
+# CRD schemas by (group, version, kind, CRD uid, CRD resourceVersion): a stored CRD is
+# immutable at a given resourceVersion, so its parsed schema can be reused.
+_CRD_SCHEMAS: dict[tuple, Schema] = {}
+
+
+def _crd_schema(group: str, version: str, kind: str, crd: Mapping[str, Any]) -> Schema:
+    entry = _crd_version(crd, version)
+    spec = crd.get("spec") or {}
+    openapi = ((entry.get("schema") or {}).get("openAPIV3Schema")
+               or (spec.get("validation") or {}).get("openAPIV3Schema"))
+    root = _from_openapi(openapi, top=True) if openapi else _object(typed=False)
+    if root.type != "map":
+        root = _object(typed=False)
+    subresources = entry.get("subresources") or spec.get("subresources") or {}
+    return Schema(group, version, kind, root, status_subresource="status" in subresources, builtin=False)
