@@ -392,6 +392,10 @@ class SyncReconciler:
         store = SyncStatusStore(self, obj)
         result = reconcile_rendered(rendered, client, store, opts)
         if not result.ok:
+            if result.reason == Reason.ACCESS_DENIED and spec.service_account_name:
+                raise _StepFailed(result.reason, f"acting as service account {spec.namespace}/"
+                                  f"{spec.service_account_name} (spec.serviceAccountName): {result.error.message}; "
+                                  "bind that account a Role allowing these objects")
             raise _StepFailed(result.reason, result.error)
         state.client = client
         state.ignore = tuple(opts.ignore)
