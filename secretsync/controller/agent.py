@@ -270,7 +270,8 @@ class AgentRuntime:
                     log.debug("source poll failed: %s", type(exc).__name__)
                     continue
                 for key, state, _ in members:
-                    if state.revision and not state.revision.endswith(sha):
+                    seen = state.attempted or state.revision
+                    if seen and not seen.endswith(sha):
                         log.info("Sync %s/%s: new revision %s", key[0], key[1], sha[:12])
                         self.trigger(key)
 

@@ -91,6 +91,7 @@ class SyncState:
 
     generation: int = 0
     revision: str | None = None
+    attempted: str | None = None
     desired: dict[ObjectId, dict] = field(default_factory=dict, repr=False)
     client: Any = None
     failures: int = 0
@@ -214,8 +215,10 @@ class SyncReconciler:
         try:
             self._webhook(spec, status)
             self._dependencies(spec)
-            revision = self._source(spec, state)
+            source, revision = self._source(spec, state)
             status["lastAttemptedRevision"] = revision.id
+            state.attempted = revision.id
+            self._verify(spec, source, revision)
             rendered = self._build(spec, state, revision)
             result = self._apply(spec, state, obj, rendered)
         except _StepFailed as failed:
@@ -294,14 +297,18 @@ class SyncReconciler:
             revision = source.fetch()
         except SourceError as exc:
             raise _StepFailed(Reason.ARTIFACT_FAILED, exc) from None
-        if spec.git is not None and spec.git.verify_secret_ref:
-            from secretsync.sources.verify import VerificationError, verify_commit
-            try:
-                keys = self._secret_data(spec.namespace, spec.git.verify_secret_ref, "verification keys")
-                verify_commit(source, revision.commit, keys)
-            except (VerificationError, SourceError) as exc:
-                raise _StepFailed(Reason.VERIFICATION_FAILED, exc) from None
-        return revision
+        return source, revision
+
+    def _verify(self, spec: SyncSpec, source, revision) -> None:
+        if spec.git is None or not spec.git.verify_secret_ref:
+            return
+        from secretsync.sources import SourceError
+        from secretsync.sources.verify import VerificationError, verify_commit
+        keys = self._secret_data(spec.namespace, spec.git.verify_secret_ref, "verification keys")
+        try:
+            verify_commit(source, revision.commit, keys)
+        except (VerificationError, SourceError) as exc:
+            raise _StepFailed(Reason.VERIFICATION_FAILED, exc) from None
 
     def _open_source(self, spec: SyncSpec, state: SyncState):
         if spec.git is None:
@@ -539,7 +546,7 @@ class SyncReconciler:
             state.failures += 1
             api.mark_failed(obj, failed.reason, failed.message)
             api.set_condition(obj, ConditionType.RECONCILING, api.ConditionStatus.TRUE,
-                              Reason.PROGRESSING_WITH_RETRY, f"retrying after failure #{state.failures}")
+                              Reason.PROGRESSING_WITH_RETRY, "retrying with exponential backoff")
             status["observedGeneration"] = spec.generation
             delay = min(spec.retry, self.options.min_retry * 2 ** (state.failures - 1))
         changed = self._finish_status(obj, original, spec)
