@@ -64,5 +64,4 @@ def _run(args: argparse.Namespace) -> int:
         print(f"# {d.id}: {d.action}{detail}")
         if d.text:
             sys.stdout.write(d.text if d.text.endswith("\n") else d.text + "\n")
-    print(f"# {len(changed)} to change, {len(diffs) - len(changed)} unchanged", file=sys.stderr)
     return CHANGES if changed else NO_CHANGES

@@ -791,6 +791,15 @@ class _Applier:
         errors: list[str] = []
         hints: set[str] = set()
         immutable: list[ImmutableFieldError] = []
+        quick: dict[int, Change] = {}
+        for position, obj in enumerate(objects):   # the common no-op, decided here without a thread hop
+            live = self.index.get(obj)
+            if live is not None and provably_unchanged(apply_ignore_rules(obj, live, self.opts.ignore,
+                                                                          self.opts.field_manager),
+                                                       live, self.opts.field_manager):
+                self.results[ObjectId.of(obj)] = live
+                quick[position] = Change(ObjectId.of(obj), UNCHANGED, api_version=str(obj.get("apiVersion")))
+        rest = [obj for position, obj in enumerate(objects) if position not in quick]
 
         def run(obj: dict) -> Change | None:
             try:
@@ -803,13 +812,14 @@ class _Applier:
                     hints.add(exc.hint)
             return None
 
-        workers = max(1, min(self.opts.concurrency, len(objects)))
+        workers = max(1, min(self.opts.concurrency, len(rest)))
         if workers == 1:
-            done = [run(obj) for obj in objects]
+            done = iter([run(obj) for obj in rest])
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="apply") as pool:
-                done = list(pool.map(run, objects))
-        for change in done:          # recorded in apply order, whatever order the workers finished in
+                done = iter(list(pool.map(run, rest)))
+        for position in range(len(objects)):   # recorded in apply order, whatever order the workers finished in
+            change = quick[position] if position in quick else next(done)
             if change is not None:
                 log.debug("%s", self.changes.add(change))
         if immutable and not errors:

@@ -65,6 +65,7 @@ class Inventory:
         self._by_id: dict[ObjectId, Entry] = {}
         for entry in entries:
             self._by_id[entry.id] = entry
+        self._sorted: list[Entry] | None = None
 
     @classmethod
     def of_objects(cls, objects: Iterable[Mapping[str, Any]]) -> "Inventory":
@@ -72,7 +73,9 @@ class Inventory:
 
     @property
     def entries(self) -> list[Entry]:
-        return sorted(self._by_id.values())
+        if self._sorted is None:
+            self._sorted = sorted(self._by_id.values())
+        return list(self._sorted)
 
     def ids(self) -> set[ObjectId]:
         return set(self._by_id)
