@@ -6,7 +6,8 @@ that the server does field validation (a ``fieldValidation`` query parameter on
 each resource's PATCH operation, tagged with ``x-kubernetes-group-version-kind``)
 and, for custom resources, their schemas. Built-in kinds get no component
 schemas: kubectl then falls back to its compiled-in types for strategic merge.
-``/openapi/v2`` (protobuf) is not served; kubectl falls back from it.
+``/openapi/v2`` is served empty (server.py): kubectl then skips client-side schema
+checks for kinds it cannot find there, as it does with a real server's document.
 """
 
 from __future__ import annotations

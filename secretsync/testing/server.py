@@ -380,6 +380,15 @@ class _Handler(BaseHandler):
                 body = reg.api_group(parts[0])
             elif len(parts) == 2:
                 body = reg.resource_list(parts[0], parts[1])
+        elif path == "/openapi/v2":
+            # An empty document: kubectl then skips client-side schema checks ("resource not present") and
+            # maps kinds itself, as it does for kinds a real server's document lacks. Protobuf for
+            # client-go (an empty message is zero bytes), JSON for everyone else.
+            if "protobuf" in (req.headers.get("Accept") or ""):
+                self.send_bytes(200, b"", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+                return
+            body = {"swagger": "2.0", "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
+                    "paths": {}, "definitions": {}}
         elif path == "/openapi/v3":
             body = openapi.v3_root(reg)
         elif path.startswith("/openapi/v3/"):

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.peer
 
 DATA = Path(__file__).parent / "data"
 CRD_FILE = DATA / "widgets-crd.yaml"
-REPO_CRDS = sorted((Path(__file__).parents[2] / "crds").glob("*.yaml"))
+REPO_CRDS = sorted(p for p in (Path(__file__).parents[2] / "crds").glob("*.yaml")
+                   if "kind: CustomResourceDefinition" in p.read_text())
 GROUP = "example.secretsync.io"
 
 

@@ -129,3 +129,10 @@ def test_kubectl_rbac_objects_and_can_i(apiserver):
     yes = apiserver.kubectl("-n", ns, "auth", "can-i", "get", "secrets/one", as_bot, check=False)
     no = apiserver.kubectl("-n", ns, "auth", "can-i", "get", "secrets/two", as_bot, check=False)
     assert (yes.stdout.strip(), no.stdout.strip(), no.returncode) == ("yes", "no", 1)
+
+
+def test_unknown_kind_is_reported_by_kubectl(apiserver):
+    manifest = "apiVersion: nothing.example.com/v1\nkind: Thing\nmetadata:\n  name: t\n"
+    result = apiserver.kubectl("-n", apiserver.namespace, "apply", "-f", "-", input=manifest, check=False)
+    assert result.returncode == 1
+    assert 'no matches for kind "Thing" in version "nothing.example.com/v1"' in result.stderr
