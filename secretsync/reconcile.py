@@ -235,7 +235,7 @@ def _failure_reason(stage: str, exc: BaseException) -> str:
         return Reason.HEALTH_CHECK_CANCELED
     if isinstance(exc, (health.HealthCheckFailed, health.HealthTimeout)) and stage == "health":
         return Reason.HEALTH_CHECK_FAILED
-    if isinstance(exc, KubeError) and getattr(exc, "status", None) == 403:
+    if getattr(exc, "status", None) == 403 or getattr(exc, "access_denied", False):
         return Reason.ACCESS_DENIED
     return Reason.APPLY_FAILED if stage in ("apply", "inventory") else Reason.RECONCILIATION_FAILED
 

@@ -147,6 +147,7 @@ class ApplyFailed(SecretsyncError):
     """Applying failed for one or more objects; ``changeset`` holds what was done before."""
 
     reference = "apply-failed"
+    access_denied = False     # every failure was a 403: the identity lacks RBAC permissions
 
     def __init__(self, message: str, *, changeset: ChangeSet | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -791,6 +792,7 @@ class _Applier:
         errors: list[str] = []
         hints: set[str] = set()
         immutable: list[ImmutableFieldError] = []
+        forbidden: list[Forbidden] = []
         quick: dict[int, Change] = {}
         for position, obj in enumerate(objects):   # the common no-op, decided here without a thread hop
             live = self.index.get(obj)
@@ -808,6 +810,8 @@ class _Applier:
                 immutable.append(exc)
             except (KubeError, SecretsyncError) as exc:
                 errors.append(f"{ObjectId.of(obj)}: {safe_message(exc, obj)}")
+                if isinstance(exc, Forbidden):
+                    forbidden.append(exc)
                 if exc.hint:
                     hints.add(exc.hint)
             return None
@@ -828,8 +832,10 @@ class _Applier:
             raise ImmutableFieldError("\n".join(e.message for e in immutable), hint=immutable[0].hint)
         errors += [e.message for e in immutable]
         if errors:
-            raise ApplyFailed(f"{len(errors)} object(s) failed to apply:\n  " + "\n  ".join(sorted(errors)),
-                              changeset=self.changes, hint="; ".join(sorted(hints)) or None)
+            failure = ApplyFailed(f"{len(errors)} object(s) failed to apply:\n  " + "\n  ".join(sorted(errors)),
+                                  changeset=self.changes, hint="; ".join(sorted(hints)) or None)
+            failure.access_denied = len(forbidden) == len(errors)
+            raise failure
 
 
 def _steps(objects: Sequence[dict]) -> list[tuple[tuple[int, int], list[list[dict]]]]:

@@ -8,7 +8,8 @@ its own error and deletes nothing); failed deletes stay in the inventory and are
 fields recreate only with ``secretsync.io/force: enabled`` (never a Secret without it, even with
 force); ignore rules hold for apply and diff alike; waves wait for health and fail fast on a
 Failed object; CRDs are Established before their custom resources; ApplySet interop with kubectl
-both ways; API errors about a Secret carry no value.
+both ways; API errors about a Secret carry no value; a namespace-bound identity (RBAC on) applies
+and prunes in its namespace (lists fall back from cluster-wide) and gets AccessDenied outside it.
 """
 
 from __future__ import annotations
@@ -358,3 +359,44 @@ def test_api_errors_about_secrets_hold_no_value(kube, tmp_path, caplog):
     assert result.error is not None and result.error.reference == "apply-failed"
     assert "bad key!" in result.error.message
     assert CANARY not in result.error.message and CANARY not in caplog.text
+
+
+def test_tenant_limited_to_one_namespace(tmp_path):
+    """A namespace-bound identity (no cluster-wide list): lists fall back to its namespace, prune still works."""
+    from secretsync.kube.client import KubeClient
+    from tests.fixtures.apiserver import make_cluster
+    cluster = make_cluster(tmp_path / "rbac", rbac=True)
+    if not cluster.is_emulator:
+        pytest.skip("builds its own RBAC emulator")
+    try:
+        admin = KubeClient.from_kubeconfig(str(cluster.kubeconfig))
+        ns = "tenant-a"
+        admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        admin.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                      "metadata": {"name": "deployer", "namespace": ns},
+                      "rules": [{"apiGroups": [""], "resources": ["configmaps", "secrets"],
+                                 "verbs": ["get", "list", "create", "patch", "update", "delete"]}]})
+        admin.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                      "metadata": {"name": "deployer", "namespace": ns},
+                      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
+                      "subjects": [{"kind": "User", "name": "alice"}]})
+        token = cluster.server.add_user("alice", ["system:authenticated"])
+        client = KubeClient.from_kubeconfig(str(cluster.server.write_kubeconfig(tmp_path / "alice", token=token,
+                                                                                  user="alice", namespace=ns)))
+        root = write(tmp_path / "src", {"a.yaml": cm(ns, "a"), "b.yaml": cm(ns, "b")})
+        tenant_store = ApplySetStore(ApplySet(client, "tenant", ns))
+        opts = ReconcileOptions(prune=True, timeout=10, poll_interval=0.05)
+        ok(reconcile_rendered(render_dir(root), client, tenant_store, opts))
+        (root / "b.yaml").unlink()
+        result = ok(reconcile_rendered(render_dir(root), client, tenant_store, opts))
+        assert [str(c) for c in result.changes if c.action != "unchanged"] == [f"ConfigMap/{ns}/b deleted"]
+        assert admin.get_or_none("v1", "ConfigMap", "b", ns) is None
+        outside = write(tmp_path / "outside", {"x.yaml": cm("default", "x")})
+        result = reconcile_rendered(render_dir(outside), client, ApplySetStore(ApplySet(client, "t2", ns)), opts)
+        assert result.error is not None and "forbidden" in result.error.message.lower()
+        assert result.reason == Reason.ACCESS_DENIED
+        client.close()
+        admin.close()
+    finally:
+        cluster.close()
+        cluster.server.stop()
