@@ -50,12 +50,15 @@ def test_phases_in_order_and_delete_policies(kube, tmp_path):
         "app.yaml": cm(ns, "app"),
         "pre.yaml": job(ns, "pre", "PreSync", policy="HookSucceeded"),
         "post.yaml": job(ns, "post", "PostSync", prefix="argocd.argoproj.io"),
+        "sync.yaml": job(ns, "during", "Sync", policy="HookSucceeded,HookFailed"),
     })
     result = ok(sync(kube, root, prune=True))
     lines = [str(c) for c in result.changes]
     assert lines == [f"Job.batch/{ns}/pre created (PreSync hook)",
                      f"Job.batch/{ns}/pre deleted (PreSync hook delete policy)",
                      f"ConfigMap/{ns}/app created",
+                     f"Job.batch/{ns}/during created (Sync hook)",
+                     f"Job.batch/{ns}/during deleted (Sync hook delete policy)",
                      f"Job.batch/{ns}/post created (PostSync hook)"]
     assert get_job(kube, "pre") is None
     first = get_job(kube, "post")["metadata"]["uid"]

@@ -58,6 +58,27 @@ def get(kube, kind: str, name: str, api_version: str = "v1"):
     return kube.client.get_or_none(api_version, kind, name, kube.cluster.namespace)
 
 
+def test_reconcile_from_a_source_and_fetch_failure(kube, tmp_path):
+    """The agent's entry point: a Renderer over a Source; a source that cannot be fetched changes nothing."""
+    from secretsync.pipeline import Renderer
+    from secretsync.reconcile import reconcile
+    from secretsync.sources.local import LocalSource
+    ns = kube.cluster.namespace
+    root = write(tmp_path / "src", {"a.yaml": cm(ns, "a")})
+    renderer = Renderer()
+    opts = ReconcileOptions(prune=True, timeout=10, poll_interval=0.05)
+    first = ok(reconcile(LocalSource(str(root)), renderer, kube.client, store(kube), opts))
+    second = ok(reconcile(LocalSource(str(root)), renderer, kube.client, store(kube), opts))
+    assert renderer.builds == 1 and first.revision == second.revision
+    assert second.changes.counts() == {"unchanged": 1} and second.stage == "done"
+    kube.reset()
+    gone = reconcile(LocalSource(str(tmp_path / "missing")), renderer, kube.client, store(kube), opts)
+    assert gone.stage == "fetch" and gone.reason == Reason.ARTIFACT_FAILED and not gone.changes.entries
+    assert get(kube, "ConfigMap", "a") is not None
+    if kube.cluster.is_emulator:
+        assert kube.writes() == {}
+
+
 # --- prune guards -------------------------------------------------------------------------------
 
 def test_no_prune_after_incomplete_render(kube, tmp_path):
