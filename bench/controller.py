@@ -6,7 +6,9 @@ created before the controller starts, then ``secretsync controller`` as a separa
 Secrets produced per second end to end (first to last Secret in the cluster, so every API write of the
 controller is included: Secret create, status update, event), the raw ``cryptography`` RSA-OAEP-4096 private
 decrypt rate on the same ciphertexts measured in the same run (single thread, best of the rounds before and after
-the controller phase), the ratio (goal >= 0.7) and the controller process's peak RSS (``wait4`` rusage).
+the controller phase), the ratio (goal >= 0.7) and the controller process's peak RSS (``wait4`` rusage). On a
+shared machine the wall-clock ratio moves with other processes' load, so it also prints the controller's Secrets
+per CPU-second against raw decrypts per CPU-second (whole start-up included on the controller's side).
 
 ``--spread newest`` (default) seals every object for the newest key, as kubeseal with the served certificate
 does; ``--spread random`` spreads them over the five keys, where each value may cost several RSA attempts.
@@ -78,16 +80,17 @@ class Counter:
         return len(body.get("items") or []) + int(body["metadata"].get("remainingItemCount") or 0)
 
 
-def raw_rsa_rate(samples: list[tuple], seconds: float = 3.0) -> float:
+def raw_rsa_rate(samples: list[tuple], seconds: float = 3.0) -> tuple[float, float]:
+    """(decrypts per wall second, decrypts per CPU second of this process), single thread."""
     pads = {}
-    done, start = 0, time.perf_counter()
+    done, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for key, label, block in samples:
             pad = pads.get(label) or pads.setdefault(label, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
                                                                        algorithm=hashes.SHA256(), label=label))
             key.decrypt(block, pad)
             done += 1
-    return done / (time.perf_counter() - start)
+    return done / (time.perf_counter() - start), done / max(1e-9, time.process_time() - cpu)
 
 
 def main() -> int:
@@ -163,20 +166,22 @@ def main() -> int:
         peak_mib = usage.ru_maxrss / 1024
 
         raw_after = raw_rsa_rate(samples)
-        raw = max(raw_before, raw_after)
+        raw = max(raw_before[0], raw_after[0])
+        raw_cpu = max(raw_before[1], raw_after[1])
         rate = (args.count - 1) / (last - first) if last > first else float("inf")
         total = args.count / (last - launched)
         ratio = rate / raw
         print(f"SealedSecrets: {args.count} (one item each), {args.keys} retained {args.key_size}-bit keys, "
               f"sealed for: {args.spread}, controller workers: {args.workers}")
         print(f"raw cryptography RSA-OAEP-{args.key_size} decrypt : {raw:8.1f} ops/s "
-              f"(before {raw_before:.1f}, after {raw_after:.1f})")
+              f"(before {raw_before[0]:.1f}, after {raw_after[0]:.1f}; {raw_cpu:.1f} per CPU-second)")
         print(f"controller, first to last Secret     : {rate:8.1f} Secrets/s   ratio {ratio:.3f} (goal >= 0.7)")
         print(f"controller, process start to last    : {total:8.1f} Secrets/s   (includes start-up and initial list)")
         print(f"controller peak RSS                  : {peak_mib:8.1f} MiB")
         cpu = usage.ru_utime + usage.ru_stime
         print(f"controller CPU time                  : {cpu:8.1f} s over {last - launched:.1f} s wall "
-              f"({args.count / cpu:.1f} Secrets per CPU-second)")
+              f"({args.count / cpu:.1f} Secrets per CPU-second, ratio {args.count / cpu / raw_cpu:.3f} to raw RSA "
+              f"per CPU-second: the figure other processes' load does not skew)")
         print("goal met" if ratio >= 0.7 else "goal NOT met")
         return 0 if ratio >= 0.7 else 1
     finally:
