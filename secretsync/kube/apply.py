@@ -814,6 +814,9 @@ class _Applier:
                     forbidden.append(exc)
                 if exc.hint:
                     hints.add(exc.hint)
+            except ValueError as exc:   # the client's own checks, e.g. a namespaced object without a namespace
+                errors.append(f"{ObjectId.of(obj)}: {exc}")
+                hints.add("set metadata.namespace in the manifest, or render with --target-namespace")
             return None
 
         workers = max(1, min(self.opts.concurrency, len(rest)))

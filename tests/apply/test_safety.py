@@ -371,6 +371,13 @@ def _kubectl_applyset(kube, tmp_path, ns, name="kset", check=True):
     return proc
 
 
+def test_namespaced_object_without_namespace(kube, tmp_path):
+    root = write(tmp_path / "src", {"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nons\ndata:\n  a: b\n"})
+    result = sync(kube, root)
+    assert result.error is not None and result.error.reference == "apply-failed"
+    assert "ConfigMap/nons" in result.error.message and "--target-namespace" in result.error.hint
+
+
 def test_api_errors_about_secrets_hold_no_value(kube, tmp_path, caplog):
     ns = kube.cluster.namespace
     caplog.set_level("DEBUG")
