@@ -153,9 +153,10 @@ class BaseHandler(BaseHTTPRequestHandler):
             self.rfile.readline(1024)
 
     # --- replies ---
-    def send_json(self, code: int, body: object, headers: dict | None = None) -> None:
+    def send_json(self, code: int, body: object, headers: dict | None = None,
+                  content_type: str = "application/json") -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
-        self.send_bytes(code, data, "application/json", headers)
+        self.send_bytes(code, data, content_type, headers)
 
     def send_bytes(self, code: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
         self.send_response(code)

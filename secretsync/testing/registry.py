@@ -211,6 +211,22 @@ class Registry:
         names += sorted(g for g in groups if g and g not in _GROUP_ORDER)
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self.api_group(g) for g in names]}
 
+    def aggregated(self, core: bool) -> dict:
+        """Aggregated discovery (``apidiscovery.k8s.io/v2 APIGroupDiscoveryList``) for ``/api`` or ``/apis``."""
+        groups = self.groups()
+        names = [""] if core else [g for g in _GROUP_ORDER if g in groups] + sorted(
+            g for g in groups if g and g not in _GROUP_ORDER)
+        items = []
+        for group in names:
+            versions = []
+            for version in groups.get(group, []):
+                resources = [_aggregated_resource(rt) for rt in self._types
+                             if rt.group == group and rt.version == version]
+                versions.append({"version": version, "resources": resources, "freshness": "Current"})
+            items.append({"metadata": {"name": group} if group else {}, "versions": versions})
+        return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
+                "items": items}
+
     def resource_list(self, group: str, version: str) -> dict | None:
         types = [rt for rt in self._types if rt.group == group and rt.version == version]
         if not types:
@@ -220,6 +236,25 @@ class Registry:
             resources.extend(rt.discovery_entries())
         gv = f"{group}/{version}" if group else version
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+
+
+def _aggregated_resource(rt: ResourceType) -> dict:
+    gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+    entry = {"resource": rt.plural, "responseKind": gvk, "scope": "Namespaced" if rt.namespaced else "Cluster",
+             "singularResource": rt.singular, "verbs": list(rt.verbs)}
+    if rt.short_names:
+        entry["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        entry["categories"] = list(rt.categories)
+    subresources = []
+    for legacy in rt.discovery_entries()[1:]:
+        sub = {"subresource": legacy["name"].split("/", 1)[1], "verbs": legacy["verbs"],
+               "responseKind": {"group": legacy.get("group", rt.group), "version": legacy.get("version", rt.version),
+                                "kind": legacy["kind"]}}
+        subresources.append(sub)
+    if subresources:
+        entry["subresources"] = subresources
+    return entry
 
 
 def types_from_crd(crd: dict) -> list[ResourceType]:

@@ -42,6 +42,16 @@ KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0+secretsync.e
 
 BODY_TYPES = ["application/json", "application/yaml"]
 PROTOBUF = "application/vnd.kubernetes.protobuf"
+AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def _wants_aggregated(accept: str) -> bool:
+    """True if the Accept header lists aggregated discovery v2 (kubectl and client-go ask first)."""
+    for part in accept.split(","):
+        params = {p.strip() for p in part.split(";")[1:]}
+        if {"g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"} <= params:
+            return True
+    return False
 PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -367,6 +377,9 @@ class _Handler(BaseHandler):
             body = KUBE_VERSION
         elif path in ("/healthz", "/livez", "/readyz"):
             self.send_bytes(200, b"ok", "text/plain; charset=utf-8")
+            return
+        elif path in ("/api", "/apis") and _wants_aggregated(req.headers.get("Accept") or ""):
+            self.send_json(200, reg.aggregated(core=path == "/api"), content_type=AGGREGATED_DISCOVERY)
             return
         elif path == "/api":
             body = reg.api_versions(f"{app.host}:{app.port}")

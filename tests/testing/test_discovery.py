@@ -3,8 +3,7 @@
 Covers: the legacy discovery documents (APIVersions, APIGroupList, APIGroup,
 APIResourceList with name/singularName/namespaced/kind/verbs/shortNames and
 ``<resource>/status`` subresources) for every built-in kind the issue lists;
-that an aggregated-discovery Accept header gets plain discovery (kubectl then
-falls back); DynamicClient lookups by apiVersion+kind; ``kubectl api-resources``
+aggregated discovery (``apidiscovery.k8s.io/v2``) for clients that ask for it; DynamicClient lookups by apiVersion+kind; ``kubectl api-resources``
 and ``kubectl get --raw``; the OpenAPI v3 index kubectl uses for field validation.
 Source: Kubernetes API concepts, "Discovery API" and "API groups and versioning".
 Runs on a real cluster too (SECRETSYNC_TEST_KUBECONFIG).
@@ -68,16 +67,26 @@ def test_status_subresources_and_short_names(apiserver):
     assert "secrets/status" not in names   # Secrets have no status subresource
 
 
-def test_aggregated_discovery_request_gets_a_usable_answer(apiserver):
+def test_aggregated_discovery(apiserver):
     accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
               "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
     code, body, headers = apiserver.raw("GET", "/apis", headers={"Accept": accept})
     assert code == 200
     content_type = headers.get("Content-Type", "")
-    if "as=APIGroupDiscoveryList" in content_type:     # a real server answers aggregated
-        assert body["kind"] == "APIGroupDiscoveryList"
-    else:                                              # plain discovery: kubectl falls back
-        assert body["kind"] == "APIGroupList"
+    assert "as=APIGroupDiscoveryList" in content_type and "v=v2" in content_type
+    assert body["kind"] == "APIGroupDiscoveryList" and body["apiVersion"] == "apidiscovery.k8s.io/v2"
+    apps = next(item for item in body["items"] if item["metadata"].get("name") == "apps")
+    v1 = next(v for v in apps["versions"] if v["version"] == "v1")
+    deployments = next(r for r in v1["resources"] if r["resource"] == "deployments")
+    assert deployments["scope"] == "Namespaced" and deployments["singularResource"] == "deployment"
+    assert deployments["responseKind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
+    assert "status" in {sub["subresource"] for sub in deployments["subresources"]}
+    code, core, headers = apiserver.raw("GET", "/api", headers={"Accept": accept})
+    assert code == 200 and core["kind"] == "APIGroupDiscoveryList"
+    secrets = next(r for r in core["items"][0]["versions"][0]["resources"] if r["resource"] == "secrets")
+    assert secrets["responseKind"]["kind"] == "Secret"
+    code, plain, _ = apiserver.raw("GET", "/apis")           # without the Accept: legacy discovery
+    assert plain["kind"] == "APIGroupList"
 
 
 def test_unknown_group_version_is_404(apiserver):
