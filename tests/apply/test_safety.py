@@ -1,15 +1,18 @@
 """One test per safety rule of the apply side; each fails if its rule is broken.
 
-Covers: never prune after an incomplete render; refuse an empty render's prune unless allow-empty;
-delete only objects still carrying the owner label; ``secretsync.io/prune: disabled``; Namespaces,
-PVCs and CRDs only with their own opt-in; ``max_prune`` as count and percentage (a blocked prune is
-its own error and deletes nothing); failed deletes stay in the inventory and are retried; a live
-``last-applied-configuration`` is stripped on takeover and kubectl's fields move to us; immutable
-fields recreate only with ``secretsync.io/force: enabled`` (never a Secret without it, even with
-force); ignore rules hold for apply and diff alike; waves wait for health and fail fast on a
-Failed object; CRDs are Established before their custom resources; ApplySet interop with kubectl
-both ways; API errors about a Secret carry no value; a namespace-bound identity (RBAC on) applies
-and prunes in its namespace (lists fall back from cluster-wide) and gets AccessDenied outside it.
+Covers: reconcile from a Source (cached documents) and a fetch failure that changes nothing; never
+prune after an incomplete render; refuse an empty render's prune unless allow-empty; delete only
+objects still carrying the owner label; ``secretsync.io/prune: disabled``; Namespaces and CRDs only
+with their own opt-in (PVCs share that code path; the emulator serves no PVCs); ``max_prune`` as
+count and percentage (a blocked prune is its own error and deletes nothing); failed deletes stay in
+the inventory and are retried; a live ``last-applied-configuration`` is stripped on takeover and
+kubectl's fields move to us; a hand edit is reverted once, then quiet, while a foreign field stays;
+immutable fields recreate only with ``secretsync.io/force: enabled`` (never a Secret without it,
+even with force); ignore rules hold for apply and diff alike; waves wait for health and fail fast
+on a Failed object; CRDs are Established before their custom resources; ApplySet interop with
+kubectl both ways; a namespaced object without a namespace is a named error; API errors about a
+Secret carry no value; a namespace-bound identity (RBAC on) applies and prunes in its namespace
+(lists fall back from cluster-wide) and gets AccessDenied outside it.
 """
 
 from __future__ import annotations
@@ -226,6 +229,26 @@ def test_takeover_strips_last_applied_and_takes_kubectl_fields(kube, tmp_path):
     assert {e["manager"] for e in live["metadata"]["managedFields"]} == {"secretsync"}
     kube.reset()
     assert sync(kube, root).changes.counts() == {"unchanged": 1}
+    if kube.cluster.is_emulator:
+        assert kube.writes() == {}
+
+
+def test_drift_is_reverted_once_then_quiet(kube, tmp_path):
+    ns = kube.cluster.namespace
+    root = write(tmp_path / "src", {"a.yaml": cm(ns, "a")})
+    ok(sync(kube, root))
+    kube.cluster.kubectl("patch", "configmap", "a", "-n", ns, "--type", "merge", "-p",
+                         '{"data": {"a": "edited", "extra": "added by hand"}}')
+    kube.client.patch("v1", "ConfigMap", "a", ns, {"metadata": {"labels": {"team": "x"}}},
+                      field_manager="some-controller")
+    result = ok(sync(kube, root))
+    change = next(iter(result.changes))
+    assert change.action == "configured" and "kubectl-patch" in change.takeover
+    live = get(kube, "ConfigMap", "a")
+    assert live["data"] == {"a": "b"}                          # the hand edit is gone, Git wins
+    assert live["metadata"]["labels"]["team"] == "x"           # a field we never declared stays
+    kube.reset()
+    assert ok(sync(kube, root)).changes.counts() == {"unchanged": 1}
     if kube.cluster.is_emulator:
         assert kube.writes() == {}
 
