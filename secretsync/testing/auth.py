@@ -207,7 +207,8 @@ class Auth:
         if not self.app.rbac:
             return
         verb = req.verb
-        if not self.allowed(req.user, verb, rt.group, rt.plural, req.subresource, req.namespace, req.name):
+        name = req.name or _single_name(req)
+        if not self.allowed(req.user, verb, rt.group, rt.plural, req.subresource, req.namespace, name):
             resource = f"{rt.plural}/{req.subresource}" if req.subresource else rt.plural
             scope = f'in the namespace "{req.namespace}"' if req.namespace else "at the cluster scope"
             raise st.forbidden(rt.group, rt.plural, req.name, f'User "{req.user.name}" cannot {verb} resource '
@@ -356,6 +357,20 @@ class Auth:
         numbers = self._signing_key().public_key().public_numbers()
         return {"keys": [{"use": "sig", "kty": "RSA", "kid": self._kid, "alg": "RS256",
                           "n": _b64url(numbers.n.to_bytes(256, "big")), "e": _b64url(numbers.e.to_bytes(3, "big"))}]}
+
+
+def _single_name(req) -> str:
+    """The object a list/watch is limited to by ``fieldSelector=metadata.name=X`` (RBAC resourceNames apply)."""
+    if req.verb not in ("list", "watch"):
+        return ""
+    text = req.query.get("fieldSelector") or ""
+    terms = [t for t in text.split(",") if t]
+    for term in terms:
+        for op in ("==", "="):
+            key, sep, value = term.partition(op)
+            if sep and key == "metadata.name" and "!" not in key:
+                return value
+    return ""
 
 
 def _path_in(path: str, patterns) -> bool:

@@ -3,7 +3,7 @@
 Covers: 401 for an unknown bearer token; ServiceAccount tokens from the
 TokenRequest subresource; with RBAC on, 403 Forbidden with the real message
 for a subject without bindings; Role/RoleBinding scoping (verbs, resources,
-namespace), resourceNames, ``resource/subresource`` rules, ClusterRole through
+namespace), resourceNames (also for a list or watch limited by ``metadata.name``), ``resource/subresource`` rules, ClusterRole through
 a RoleBinding (namespaced only) and through a ClusterRoleBinding (everywhere),
 Group subjects; discovery open to authenticated users; ``Impersonate-User``
 and ``Impersonate-Group`` refused without the ``impersonate`` verb and honoured
@@ -125,6 +125,19 @@ def test_resource_names_limit_access(cluster):
     assert cluster.raw("GET", f"/api/v1/namespaces/{ns}/configmaps/one", token=token)[0] == 200
     assert cluster.raw("GET", f"/api/v1/namespaces/{ns}/configmaps/two", token=token)[0] == 403
     assert cluster.raw("GET", f"/api/v1/namespaces/{ns}/configmaps", token=token)[0] == 403
+
+
+def test_resource_names_allow_a_single_object_watch(cluster):
+    token = _sa_token(cluster, "single")
+    ns = cluster.namespace
+    _role(cluster, "watch-one", [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["one"],
+                                  "verbs": ["list", "watch"]}])
+    _bind(cluster, "watch-one", "Role", "watch-one", _sa_subject(cluster, "single"))
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    assert cluster.raw("GET", f"{base}?fieldSelector=metadata.name%3Done", token=token)[0] == 200
+    assert cluster.raw("GET", f"{base}?fieldSelector=metadata.name%3Dtwo", token=token)[0] == 403
+    assert cluster.raw("GET", f"{base}?watch=true&timeoutSeconds=1&fieldSelector=metadata.name%3Done",
+                       token=token)[0] == 200
 
 
 def test_subresource_rules(cluster):
