@@ -3,7 +3,8 @@
 Covers: 401 for an unknown bearer token; ServiceAccount tokens from the
 TokenRequest subresource; with RBAC on, 403 Forbidden with the real message
 for a subject without bindings; Role/RoleBinding scoping (verbs, resources,
-namespace), resourceNames (also for a list or watch limited by ``metadata.name``), ``resource/subresource`` rules, ClusterRole through
+namespace), resourceNames (also for a list or watch limited by
+``metadata.name``), ``resource/subresource`` rules, ClusterRole through
 a RoleBinding (namespaced only) and through a ClusterRoleBinding (everywhere),
 Group subjects; discovery open to authenticated users; ``Impersonate-User``
 and ``Impersonate-Group`` refused without the ``impersonate`` verb and honoured
