@@ -12,7 +12,8 @@ Typing of a plain (unquoted, untagged) scalar, in go-yaml's order:
 * first character a digit or sign: a timestamp when it starts ``YYYY-`` and matches
   one of ``2006-1-2T15:4:5.999999999Z07:00`` (also lower-case ``t``),
   ``2006-1-2 15:4:5.999999999`` (UTC) or ``2006-1-2`` (UTC) with Go ``time.Parse``
-  field rules; otherwise, after removing every ``_``: a Go integer literal
+  field rules (zone offsets up to ±24:60 parse; from ±24:00 on sops cannot encrypt
+  them: ``UNENCODABLE_TIME``; year 0000 is kept as text, Python has no year 0); otherwise, after removing every ``_``: a Go integer literal
   (``0x1F``, ``0o17``, ``017`` octal, ``0b101``, ``+5``) that fits int64 → int; one
   that fits uint64 only → ``UINT64`` (sops refuses to encrypt it); a decimal float
   (``08`` → 8.0, ``1e3``, ``1.``, integers beyond uint64) → float unless it overflows
@@ -37,7 +38,7 @@ import math
 import re
 from decimal import Decimal
 
-__all__ = ["Timestamp", "UINT64", "ResolveError", "resolve_plain", "resolve_tagged",
+__all__ = ["Timestamp", "UINT64", "UNENCODABLE_TIME", "ResolveError", "resolve_plain", "resolve_tagged",
            "format_time", "format_float", "needs_quotes", "resolves_to"]
 
 STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, MERGE, BINARY = (
@@ -56,6 +57,16 @@ class _Uint64:
 
 
 UINT64 = _Uint64()
+
+
+class _UnencodableTime:
+    """Marker for timestamps whose zone offset is ±24:00 or more: sops cannot encrypt them."""
+
+    def __repr__(self) -> str:
+        return "UNENCODABLE_TIME"
+
+
+UNENCODABLE_TIME = _UnencodableTime()
 
 
 class Timestamp(_dt.datetime):
@@ -141,7 +152,7 @@ def _valid_day(year: int, month: int, day: int) -> bool:
     return True
 
 
-def parse_timestamp(text: str) -> Timestamp | None:
+def parse_timestamp(text: str):
     """go-yaml's ``parseTimestamp``: a ``Timestamp`` or None."""
     if len(text) < 5 or not text[:4].isdigit() or text[4] != "-" or not text[:4].isascii():
         return None
@@ -173,7 +184,7 @@ def parse_timestamp(text: str) -> Timestamp | None:
             return None
         offset = _dt.timedelta(hours=hh, minutes=mm)
         if offset >= _dt.timedelta(hours=24):
-            return None
+            return UNENCODABLE_TIME  # Go parses it, but cannot write it back as RFC3339
         tz = _dt.timezone(-offset if zone[0] == "-" else offset)
     return Timestamp(year, month, day, hour, minute, second, nanos, tz)
 

@@ -13,7 +13,8 @@ Public interface (used by the sops tree walk, the CLI and manifest decryption):
 Refused with ``StoreError`` (message: line/column and what is wrong, never a value):
 malformed YAML, an empty stream, a document that is not a mapping (exit 2, as sops's
 "Error unmarshalling file"), non-string or duplicate keys, integers in [2^63, 2^64)
-(go-yaml's uint64, which sops cannot encrypt; exit 23), more than ``MAX_DEPTH``
+(go-yaml's uint64, which sops cannot encrypt; exit 23), timestamps with a zone
+offset of 24 hours or more (sops cannot encrypt them either; exit 23), more than ``MAX_DEPTH``
 nested collections, aliases expanding to more than ``MAX_ALIAS_NODES`` nodes (YAML
 bombs), and inputs above ``MAX_INPUT_BYTES`` (32 MiB; a 10 MiB file loads in a few
 seconds, the limit keeps a 50 MB file from tying a worker up for a minute).
@@ -388,6 +389,9 @@ class _Builder:
                 if value is goyaml.UINT64:
                     raise _error("integer does not fit in int64 (sops cannot encrypt uint64 values); "
                                  "quote it to keep it as a string", event.start_mark, _WALK)
+                if value is goyaml.UNENCODABLE_TIME:
+                    raise _error("timestamp with a zone offset of 24 hours or more (sops cannot "
+                                 "encrypt it); quote it to keep it as a string", event.start_mark, _WALK)
                 if event.anchor:
                     self.anchors[event.anchor] = value
                 self.add_value(value, event)
