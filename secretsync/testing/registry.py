@@ -122,7 +122,9 @@ _GROUP_ORDER = ["apps", "events.k8s.io", "authentication.k8s.io", "authorization
 
 
 def version_priority(version: str) -> tuple:
-    """Kubernetes version ordering: GA > beta > alpha, higher numbers first (``version.CompareKubeAwareVersionStrings``)."""
+    """Kubernetes version ordering: GA > beta > alpha, higher numbers first.
+
+    As ``version.CompareKubeAwareVersionStrings`` in apimachinery orders served versions."""
     import re
     m = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
     if not m:

@@ -127,7 +127,8 @@ def test_kubectl_get_uses_printer_columns(widgets):
     widgets.raw("POST", _wpath(widgets), _widget("col", size=7))
     lines = widgets.kubectl("-n", widgets.namespace, "get", "widgets").stdout.splitlines()
     assert lines[0].split() == ["NAME", "SIZE", "AGE"] and lines[1].split()[:2] == ["col", "7"]
-    assert widgets.kubectl("-n", widgets.namespace, "get", "wd", "-o", "name").stdout.split() == ["widget.example.secretsync.io/col"]
+    names = widgets.kubectl("-n", widgets.namespace, "get", "wd", "-o", "name").stdout.split()
+    assert names == ["widget.example.secretsync.io/col"]
 
 
 def test_deleting_the_crd_removes_type_and_objects(apiserver):

@@ -3,8 +3,9 @@
 Covers: the legacy discovery documents (APIVersions, APIGroupList, APIGroup,
 APIResourceList with name/singularName/namespaced/kind/verbs/shortNames and
 ``<resource>/status`` subresources) for every built-in kind the issue lists;
-aggregated discovery (``apidiscovery.k8s.io/v2``) for clients that ask for it; DynamicClient lookups by apiVersion+kind; ``kubectl api-resources``
-and ``kubectl get --raw``; the OpenAPI v3 index kubectl uses for field validation.
+aggregated discovery (``apidiscovery.k8s.io/v2``) for clients that ask for it;
+DynamicClient lookups by apiVersion+kind; ``kubectl api-resources`` and
+``kubectl get --raw``; the OpenAPI v3 index kubectl uses for field validation.
 Source: Kubernetes API concepts, "Discovery API" and "API groups and versioning".
 Runs on a real cluster too (SECRETSYNC_TEST_KUBECONFIG).
 """

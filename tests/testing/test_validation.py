@@ -84,7 +84,8 @@ def test_missing_name_is_422(apiserver):
     code, status, _ = apiserver.raw("POST", _path(apiserver, "configmaps"),
                                     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})
     assert code == 422 and status["reason"] == "Invalid"
-    assert status["message"] == 'ConfigMap "" is invalid: metadata.name: Required value: name or generateName is required'
+    assert status["message"] == ('ConfigMap "" is invalid: metadata.name: Required value: name or generateName is '
+                                 'required')
     assert status["details"]["causes"] == [{"reason": "FieldValueRequired", "field": "metadata.name",
                                             "message": "Required value: name or generateName is required"}]
 
