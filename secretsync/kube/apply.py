@@ -427,30 +427,36 @@ def _same_map(desired: Mapping[str, Any], node: Mapping[str, Any], live: Any) ->
 
 
 def _same_list(desired: list, node: Mapping[str, Any], live: Any) -> bool:
+    """An associative (``k:``) or set (``v:``) list we own: same items, same values, same relative order."""
     if not isinstance(live, list):
         return False
     children = [k for k in node if k != "."]
     if all(c.startswith("v:") for c in children):
         owned = [_list_item_key(c) for c in children]
-        return (len(owned) == len(desired) and all(d in owned for d in desired)
-                and all(o in live for o in owned))
+        if len(owned) != len(desired) or not all(d in owned for d in desired) or not all(d in live for d in desired):
+            return False
+        positions = [live.index(d) for d in desired]
+        return positions == sorted(positions)
     if not all(c.startswith("k:") for c in children) or len(children) != len(desired):
         return False
-    used: set[int] = set()
-    for child in children:
-        key = _list_item_key(child)
-        if not isinstance(key, dict):
+    keys = [(child, _list_item_key(child)) for child in children]
+    used: set[str] = set()
+    positions = []
+    for item in desired:
+        matches = [(c, k) for c, k in keys if c not in used and isinstance(k, dict) and _matches_key(item, k, False)]
+        if len(matches) != 1:
             return False
-        matches = [i for i, item in enumerate(desired) if i not in used and _matches_key(item, key, strict=False)]
-        live_items = ([item for item in live if _matches_key(item, key, strict=True)]
-                      or [item for item in live if _matches_key(item, key, strict=False)])
-        if len(matches) != 1 or len(live_items) != 1:
+        child, key = matches[0]
+        used.add(child)
+        found = ([i for i, x in enumerate(live) if _matches_key(x, key, strict=True)]
+                 or [i for i, x in enumerate(live) if _matches_key(x, key, strict=False)])
+        if len(found) != 1:
             return False
-        used.add(matches[0])
+        positions.append(found[0])
         sub = {k: v for k, v in node[child].items() if k != "."}
-        if not _same_map(desired[matches[0]], sub, live_items[0]):
+        if not _same_map(item, sub, live[found[0]]):
             return False
-    return True
+    return positions == sorted(positions)   # a reordered list is a change
 
 
 def _same_value(desired: Any, node: Any, live: Any) -> bool:
