@@ -235,7 +235,8 @@ class AgentRuntime:
             same_generation = meta.get("generation") == old_meta.get("generation")
             same_request = (meta.get("annotations") or {}).get(REQUESTED_AT) == \
                 (old_meta.get("annotations") or {}).get(REQUESTED_AT)
-            if same_generation and same_request:
+            deleting = bool(meta.get("deletionTimestamp")) and not old_meta.get("deletionTimestamp")
+            if same_generation and same_request and not deleting:
                 return
         self.queue.add(key)
 

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 NAME_LABEL = "secretsync.io/name"
 NAMESPACE_LABEL = "secretsync.io/namespace"
 REVISION_ANNOTATION = "secretsync.io/revision"
+FINALIZER = "finalizers.secretsync.io"
 
 
 def owner_labels(namespace: str, name: str) -> dict[str, str]:
@@ -180,14 +181,62 @@ class SyncReconciler:
     # -- the handler ---------------------------------------------------------------------------
     def reconcile(self, key: tuple[str, str]) -> float | None:
         obj = self._get_sync(key)
-        if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+        if obj is None:
             self.forget(key)
             return None
         if not self.may_write():
             return None
         state = self.state(key)
         with state.lock:
+            if (obj.get("metadata") or {}).get("deletionTimestamp"):
+                return self._finalize(key, obj, state)
             return self._reconcile(obj, state)
+
+    def _finalize(self, key: tuple[str, str], obj: dict, state: SyncState) -> float | None:
+        """A deleted Sync: prune what it owned when its ``prune`` says so (and not suspended), then let it go."""
+        finalizers = list((obj.get("metadata") or {}).get("finalizers") or [])
+        if FINALIZER not in finalizers:
+            self.forget(key)
+            return None
+        try:
+            spec = SyncSpec.parse(obj)
+        except InvalidSyncSpec:
+            spec = None
+        state.desired, state.client = {}, None      # the drift repairer must not recreate what we prune
+        entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries") or []
+        if spec is not None and spec.prune and not spec.suspend and entries:
+            from secretsync.kube.prune import PruneOptions, prune
+            try:
+                inventory = SyncStatusStore(self, obj).load(None, {})[0]
+                result = prune(self._target_client(spec), inventory.entries,
+                               PruneOptions(owner_labels=owner_labels(*key), allow_empty=True),
+                               render_complete=True, new_count=0, previous_count=len(inventory))
+                log.info("Sync %s/%s deleted: %s", key[0], key[1], result.changes.summary())
+            except (SecretsyncError, _StepFailed) as exc:
+                message = exc.message if hasattr(exc, "message") else str(exc)
+                log.warning("Sync %s/%s deleted, but pruning what it owned failed: %s", key[0], key[1], message)
+                self._event(obj, api.EventType.WARNING, Reason.PRUNE_FAILED, message, None)
+                state.failures += 1
+                return min(300.0, self.options.min_retry * 2 ** (state.failures - 1))
+        self.client.patch(API_VERSION, KIND, key[1], key[0], {"metadata": {
+            "finalizers": [f for f in finalizers if f != FINALIZER] or None,
+            "resourceVersion": obj["metadata"].get("resourceVersion")}})
+        self.forget(key)
+        return None
+
+    def _ensure_finalizer(self, obj: dict) -> None:
+        meta = obj["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if key in self.local_objects or FINALIZER in (meta.get("finalizers") or []):
+            return
+        try:
+            ops = ([{"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER}] if meta.get("finalizers")
+                   else [{"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}])
+            updated = self.client.patch(API_VERSION, KIND, meta["name"], meta["namespace"], ops, patch_type="json")
+            meta["finalizers"] = updated["metadata"].get("finalizers")
+            meta["resourceVersion"] = updated["metadata"].get("resourceVersion")
+        except KubeError as exc:
+            raise _StepFailed(Reason.RECONCILIATION_FAILED, exc) from None
 
     def _reconcile(self, obj: dict, state: SyncState) -> float | None:
         started = time.monotonic()
@@ -213,6 +262,7 @@ class SyncReconciler:
             self._finish_status(obj, original, None)
             original = copy.deepcopy(obj.get("status") or {})
         try:
+            self._ensure_finalizer(obj)
             self._webhook(spec, status)
             self._dependencies(spec)
             source, revision = self._source(spec, state)

@@ -46,7 +46,8 @@ def test_kustomize_builds_agent_controller_and_crds():
     writes = {"create", "update", "patch", "delete", "*"}
     for rule in own["rules"]:
         if writes & set(rule["verbs"]):
-            assert set(rule["resources"]) <= {"syncs/status", "events"}, rule
+            assert set(rule["resources"]) <= {"syncs", "syncs/status", "events"}, rule
+            assert "delete" not in rule["verbs"]
 
 
 @pytest.mark.skipif(bool(os.environ.get(REAL_KUBECONFIG_ENV)), reason="applies cluster-wide RBAC")
