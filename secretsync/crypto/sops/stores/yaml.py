@@ -124,6 +124,7 @@ class _Builder:
         self.pending_heads: list[tuple[int, str]] = []
         self.root: Container | None = None
         self.open_anchor: list[str | None] = []
+        self._last_fallback: Container | None = None
 
     # -------------------------------------------------------------- comments
     def _line_of(self, index: int) -> int:
@@ -219,7 +220,8 @@ class _Builder:
         else:
             next_line, next_column = event.start_mark.line, event.start_mark.column
         entry_list = None
-        if indicator is not None and self.text[indicator] == "-":
+        dash = indicator if indicator is not None else event.start_mark.index
+        if self.text[dash:dash + 1] == "-" and next_column is not None:
             # heads right before a '- ' entry belong to the list that entry is in
             entry_list = next((c for c in reversed(self.stack)
                                if c.block and not isinstance(c.value, Branch) and c.column == next_column),
@@ -238,7 +240,13 @@ class _Builder:
             elif kind == "prior":
                 self.stack[-1].comments.extend(entries)
             else:
-                self._foot_next(segment, run, next_column).comments.extend(entries)
+                target = self._foot_next(segment, run, next_column)
+                if target is self._last_fallback and not isinstance(target.value, Branch) and \
+                        self.text[dash:dash + 1] == "-":
+                    # a foot handed to the next '- ' item stays that item's foot: after it
+                    item_start = self._next_non_blank(dash + 1)
+                    entries = [(item_start + 0.5, text) for _, text in entries]
+                target.comments.extend(entries)
 
     def _foot_next(self, segment, run, next_column) -> Container:
         """The container a foot handed to the following token ends up in.
@@ -251,6 +259,7 @@ class _Builder:
         start = segment[0].index
         remaining = list(self.stack)
         deferred = False
+        self._last_fallback = None
         for container in reversed(self.stack):
             if next_column is not None and container.column <= next_column:
                 break
@@ -265,9 +274,14 @@ class _Builder:
                 if is_map:
                     return container
                 deferred = True
-        if remaining:
-            return remaining[-1]
-        return self.stack[0]
+        self._last_fallback = remaining[-1] if remaining else self.stack[0]
+        return self._last_fallback
+
+    def _next_non_blank(self, index: int) -> int:
+        text, n = self.text, len(self.text)
+        while index < n and text[index] in " \t\r\n\x85\u2028\u2029":
+            index += 1
+        return index
 
     def flush_heads(self, container: Container) -> None:
         if self.pending_heads:
