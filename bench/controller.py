@@ -61,6 +61,12 @@ def start_emulator(workdir: Path) -> tuple[subprocess.Popen, Path]:
     return proc, kubeconfig
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Counter:
     """Counts objects with one cheap list request (limit=1 and remainingItemCount)."""
 
@@ -144,6 +150,7 @@ def main() -> int:
         counter = Counter(kubeconfig)
         env = {**os.environ, "POD_NAMESPACE": KEY_NS, "SEALED_SECRETS_KEY_RENEW_PERIOD": "0"}
         launched = time.perf_counter()
+        emulator_cpu = process_cpu(emulator.pid)
         controller = subprocess.Popen(
             [sys.executable, "-m", "secretsync", "controller", "--kubeconfig", str(kubeconfig), "--listen-addr",
              "127.0.0.1:0", "--listen-metrics-addr", "127.0.0.1:0", "--log-level", "ERROR",
@@ -160,6 +167,7 @@ def main() -> int:
                 first = time.perf_counter()
             time.sleep(0.05)
         last = time.perf_counter()
+        emulator_cpu = process_cpu(emulator.pid) - emulator_cpu
         controller.send_signal(signal.SIGTERM)
         _, status, usage = os.wait4(controller.pid, 0)
         controller = None
@@ -182,6 +190,8 @@ def main() -> int:
         print(f"controller CPU time                  : {cpu:8.1f} s over {last - launched:.1f} s wall "
               f"({args.count / cpu:.1f} Secrets per CPU-second, ratio {args.count / cpu / raw_cpu:.3f} to raw RSA "
               f"per CPU-second: the figure other processes' load does not skew)")
+        print(f"API emulator CPU time (same phase)   : {emulator_cpu:8.1f} s ({emulator_cpu / args.count * 1000:.1f} ms "
+              f"per Secret: create, status update, event, watch fan-out, this bench's polling)")
         print("goal met" if ratio >= 0.7 else "goal NOT met")
         return 0 if ratio >= 0.7 else 1
     finally:
