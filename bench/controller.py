@@ -13,7 +13,7 @@ per CPU-second against raw decrypts per CPU-second (whole start-up included on t
 ``--spread newest`` (default) seals every object for the newest key, as kubeseal with the served certificate
 does; ``--spread random`` spreads them over the five keys, where each value may cost several RSA attempts.
 
-Usage: .venv/bin/python bench/controller.py [--count 2000] [--workers 2] [--spread newest|random]
+Usage: .venv/bin/python bench/controller.py [--count 2000] [--workers 4] [--spread newest|random]
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--keys", type=int, default=5)
     parser.add_argument("--key-size", type=int, default=4096)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--spread", choices=["newest", "random"], default="newest")
     args = parser.parse_args()
 
