@@ -387,8 +387,12 @@ class SyncReconciler:
         return state.source
 
     def _cache_dir(self, spec: SyncSpec) -> Path | None:
+        """One commit cache per repository URL, shared by the Syncs that use it (checkouts are by sha)."""
         base = self.options.git_cache_dir
-        return Path(base) / f"{spec.namespace}_{spec.name}" if base else None
+        if not base or spec.git is None:
+            return None
+        import hashlib
+        return Path(base) / hashlib.sha256(spec.git.url.encode()).hexdigest()[:16]
 
     def _build(self, spec: SyncSpec, state: SyncState, revision):
         from secretsync import pipeline
