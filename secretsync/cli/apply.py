@@ -9,6 +9,7 @@ could not be decrypted); nothing is applied or pruned after a failed render.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import sys
@@ -19,7 +20,7 @@ from secretsync.cli.options import add_kubeconfig
 from secretsync.cli.render import add_source_arguments, open_render
 from secretsync.errors import UsageError
 
-__all__ = ["add_arguments", "run", "add_cluster_arguments", "cluster_setup"]
+__all__ = ["add_arguments", "run", "add_cluster_arguments", "cluster_setup", "substitution_options"]
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,9 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore-differences", action="append", default=[], metavar="KIND[.GROUP][/NS/NAME]=PTR",
                         help="JSON pointers neither diffed nor applied on live objects, e.g. "
                              "'Deployment.apps/demo/web=/spec/replicas' (repeatable)")
+    parser.add_argument("--substitute-from", action="append", default=[], metavar="configmap/NS/NAME|secret/NS/NAME",
+                        help="postBuild variables from a ConfigMap's or Secret's data, read from the cluster "
+                             "(repeatable; later ones win, --substitute wins over all)")
     parser.add_argument("--field-manager", default="secretsync", help=argparse.SUPPRESS)
 
 
@@ -84,6 +88,26 @@ def cluster_setup(args: argparse.Namespace) -> tuple[Any, Any, list]:
     return client, store, ignore
 
 
+def substitution_options(args: argparse.Namespace, client: Any, options: Any) -> Any:
+    """``options`` with ``--substitute-from`` variables (read now) under the ``--substitute`` ones (Flux's order)."""
+    if not args.substitute_from:
+        return options
+    from secretsync.kube.client import NotFound
+    from secretsync.substitute import merge_variables, variables_from_object
+    sources = []
+    for ref in args.substitute_from:
+        kind, _, rest = ref.partition("/")
+        namespace, _, name = rest.partition("/")
+        kind = {"configmap": "ConfigMap", "secret": "Secret"}.get(kind.lower(), "")
+        if not kind or not namespace or not name or "/" in name:
+            raise UsageError(f"--substitute-from {ref!r}: expected configmap/NAMESPACE/NAME or secret/NAMESPACE/NAME")
+        try:
+            sources.append(variables_from_object(client.get("v1", kind, name, namespace)))
+        except NotFound:
+            raise UsageError(f"--substitute-from: {kind} {namespace}/{name} not found") from None
+    return dataclasses.replace(options, variables=merge_variables(options.variables, sources))
+
+
 def _seconds(text: str) -> float:
     try:
         return parse_go_duration(text).total_seconds()
@@ -105,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
                             field_manager=args.field_manager)
     client, store, opts.ignore = cluster_setup(args)
     source, deps, options = open_render(args)
+    options = substitution_options(args, client, options)
     try:
         rendered = pipeline.render(source, deps, options)
     finally:

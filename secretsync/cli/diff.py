@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from secretsync.cli.apply import add_cluster_arguments, cluster_setup
+from secretsync.cli.apply import add_cluster_arguments, cluster_setup, substitution_options
 from secretsync.cli.render import add_source_arguments, open_render
 from secretsync.errors import SecretsyncError
 
@@ -41,6 +41,7 @@ def _run(args: argparse.Namespace) -> int:
 
     client, store, ignore = cluster_setup(args)
     source, deps, options = open_render(args)
+    options = substitution_options(args, client, options)
     try:
         rendered = pipeline.render(source, deps, options)
     finally:

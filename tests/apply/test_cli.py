@@ -3,7 +3,8 @@
 Covers: apply prints one line per change and a summary, stderr clean on success; ``--dry-run``
 prints the same lines and writes nothing; ``--wait`` waits for rollout; a failed step exits non-zero
 with the step and reason on stderr; usage errors (``--max-prune``, ``--ignore-differences``,
-``--timeout``, ``--applyset``) exit 2; diff exits 0 / 1 / 2 like ``kubectl diff``, and 2 on a
+``--timeout``, ``--applyset``) exit 2; ``--substitute-from`` reads ConfigMap and Secret variables from the
+cluster under ``--substitute``; diff exits 0 / 1 / 2 like ``kubectl diff``, and 2 on a
 render failure; the ``secretsync`` process itself (``python -m secretsync``) behaves the same.
 """
 
@@ -102,3 +103,22 @@ def test_as_a_process(setup):
     proc = subprocess.run([sys.executable, "-m", "secretsync", "diff", str(root), *flags], capture_output=True,
                           text=True, env=env, cwd=ROOT, timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_substitute_from_cluster(setup, capsys):
+    kube, ns, root, flags = setup
+    kube.client.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "vars", "namespace": ns},
+                       "data": {"GREETING": "hello", "CLUSTER": "from-configmap"}}, field_manager="test")
+    from secretsync.secretvalue import SecretBytes
+    kube.client.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "vars", "namespace": ns},
+                       "data": {"TOKEN": SecretBytes("s3cret-from-secret")}}, field_manager="test")
+    write(root, {"b.yaml": cm(ns, "b", data="a: ${GREETING} ${CLUSTER} ${TOKEN}")})
+    rc, out, err = run(capsys, "apply", str(root), *flags, "--substitute-from", f"configmap/{ns}/vars",
+                       "--substitute-from", f"secret/{ns}/vars", "--substitute", "CLUSTER=inline")
+    assert rc == 0, err
+    assert kube.client.get("v1", "ConfigMap", "b", ns)["data"]["a"] == "hello inline s3cret-from-secret"
+    rc, out, err = run(capsys, "diff", str(root), *flags, "--substitute-from", f"configmap/{ns}/vars",
+                       "--substitute-from", f"secret/{ns}/vars", "--substitute", "CLUSTER=inline")
+    assert (rc, out, err) == (0, "", "")
+    rc, out, err = run(capsys, "apply", str(root), *flags, "--substitute-from", f"configmap/{ns}/missing")
+    assert rc == 2 and f"ConfigMap {ns}/missing not found" in err
