@@ -69,12 +69,13 @@ class Auth:
 
     def __init__(self, app) -> None:
         self.app = app
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._tokens: dict[str, UserInfo] = {
             app.admin_token: UserInfo("admin", ("system:masters", "system:authenticated")),
         }
         self._key = None
         self._kid = ""
+        self.key_listeners: list = []   # told when a signing key is made (persistence keeps it)
 
     # ------------------------------------------------------------------ tokens
     def add_user(self, name: str, groups: list[str], token: str | None = None) -> str:
@@ -86,14 +87,38 @@ class Auth:
             self._tokens[token] = UserInfo(name, tuple(groups))
         return token
 
+    def set_admin_token(self, token: str) -> None:
+        """Replace the admin token (restored state keeps the kubeconfig valid across restarts)."""
+        with self._lock:
+            admin = self._tokens.pop(self.app.admin_token, None)
+            self.app.admin_token = token
+            if admin is not None:
+                self._tokens[token] = admin
+
     def _signing_key(self):
         with self._lock:
             if self._key is None:
                 from cryptography.hazmat.primitives.asymmetric import rsa
-                self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                numbers = self._key.public_key().public_numbers()
-                self._kid = _b64url(numbers.n.to_bytes(256, "big")[:16])
+                self._use_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
             return self._key
+
+    def _use_key(self, key) -> None:
+        self._key = key
+        self._kid = _b64url(key.public_key().public_numbers().n.to_bytes(256, "big")[:16])
+        for listener in self.key_listeners:
+            listener(key)
+
+    @staticmethod
+    def key_der(key) -> bytes:
+        """A token-signing key as PKCS#8 DER (for the encrypted state file only)."""
+        from cryptography.hazmat.primitives import serialization
+        return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+    def import_signing_key(self, der: bytes) -> None:
+        from cryptography.hazmat.primitives import serialization
+        with self._lock:
+            self._use_key(serialization.load_der_private_key(der, password=None))
 
     def mint_service_account_token(self, namespace: str, name: str, audiences: list[str] | None = None,
                                    expiration_seconds: int = 3600) -> str:

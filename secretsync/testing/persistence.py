@@ -6,6 +6,9 @@ through (one row per object, autocommit), so the demo can stop and resume. Watch
 history is not kept: after a restart a watch from an older resourceVersion gets
 410, as after an etcd compaction.
 
+The admin token and the service-account token signing key are kept too (so
+kubeconfigs and issued tokens stay valid), sealed with the same key.
+
 Secrets are encrypted at rest, like the API server with an
 EncryptionConfiguration ``aesgcm`` provider: the row holds
 ``k8s:enc:aesgcm:v1:emulator:`` + nonce + AES-256-GCM ciphertext of the object,
@@ -106,7 +109,34 @@ class Persistence:
             store.load_done()
         for crd in crds:
             self.app.registry.set_crd(crd)
+        self._load_credentials()
         store.listeners.append(self._on_change)
+
+    def _load_credentials(self) -> None:
+        """Keep the admin token and the token-signing key across restarts (both sealed like Secrets)."""
+        auth = self.app.auth
+        rows = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('admin', 'signing')").fetchall())
+        if "admin" in rows and not self.app.admin_token_given:
+            auth.set_admin_token(self._open_meta("admin", rows["admin"]).decode())
+        else:
+            self._seal_meta("admin", self.app.admin_token.encode())
+        if "signing" in rows:
+            auth.import_signing_key(self._open_meta("signing", rows["signing"]))
+        auth.key_listeners.append(lambda key: self._seal_meta("signing", auth.key_der(key)))
+
+    def _seal_meta(self, name: str, value: bytes) -> None:
+        nonce = os.urandom(12)
+        sealed = base64.b64encode(nonce + self._aead.encrypt(nonce, value, f"meta/{name}".encode())).decode()
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, sealed))
+
+    def _open_meta(self, name: str, text: str) -> bytes:
+        from cryptography.exceptions import InvalidTag
+        raw = base64.b64decode(text)
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], f"meta/{name}".encode())
+        except InvalidTag:
+            raise StateError(f"cannot decrypt the {name} credential in {self.path}: wrong key") from None
 
     def _on_change(self, event) -> None:
         meta = event.object["metadata"]

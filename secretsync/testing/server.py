@@ -151,6 +151,7 @@ class APIServer:
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
         self.admin_token = admin_token or secrets.token_hex(20)
+        self.admin_token_given = admin_token is not None
         self.store = Store(event_window=event_window)
         self.registry = Registry()
         self.api = ResourceAPI(self.store, self.registry)

@@ -88,3 +88,22 @@ def test_key_file_is_private(tmp_path):
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
     assert isinstance(server._persistence, Persistence)
     server._persistence.close()
+
+
+def test_credentials_survive_restart(tmp_path):
+    state = tmp_path / "creds.db"
+    server = APIServer(state_file=str(state)).start()
+    token = server.mint_token("default", "robot")
+    admin = server.admin_token
+    server.stop()
+    server = APIServer(state_file=str(state)).start()
+    try:
+        assert server.admin_token == admin
+        c = _client(server, tmp_path / "after")
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        code, out, _ = c.raw("POST", "/apis/authentication.k8s.io/v1/tokenreviews", review)
+        assert code == 201 and out["status"]["user"]["username"] == "system:serviceaccount:default:robot"
+        c.close()
+    finally:
+        server.stop()
+    assert admin.encode() not in state.read_bytes()
