@@ -106,6 +106,8 @@ class SyncState:
     vault_fingerprints: dict | None = None
     vault_checked: float = 0.0
     ignore: tuple = ()
+    remote: Any = None
+    remote_key: tuple | None = None
     spec: SyncSpec | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -173,6 +175,8 @@ class SyncReconciler:
             state = self.states.pop(key, None)
         if state and state.source is not None and hasattr(state.source, "close"):
             state.source.close()
+        if state and state.remote is not None:
+            state.remote.close()
 
     def close(self) -> None:
         for key in list(self.states):
@@ -572,15 +576,23 @@ class SyncReconciler:
     def _target_client(self, spec: SyncSpec) -> Any:
         client = self.client
         if spec.kubeconfig_secret is not None:
-            data = self._secret_data(spec.namespace, spec.kubeconfig_secret.name, "kubeconfig")
+            secret = self._secret(spec.namespace, spec.kubeconfig_secret.name, "kubeconfig")
+            data = secret.get("data") or {}
             key = spec.kubeconfig_secret.key or ("value" if "value" in data else "value.yaml")
             if key not in data:
                 raise _StepFailed(Reason.ARTIFACT_FAILED, f"the Secret {spec.namespace}/{spec.kubeconfig_secret.name}"
                                   f" has no key {key!r} with a kubeconfig")
-            try:
-                client = KubeClient.from_kubeconfig_data(data[key])
-            except KubeError as exc:
-                raise _StepFailed(Reason.ARTIFACT_FAILED, exc) from None
+            state = self.state(spec.key)
+            cache_key = (spec.kubeconfig_secret, secret["metadata"].get("resourceVersion"))
+            if state.remote_key != cache_key:
+                try:
+                    remote = KubeClient.from_kubeconfig_data(data[key])
+                except KubeError as exc:
+                    raise _StepFailed(Reason.ARTIFACT_FAILED, exc) from None
+                if state.remote is not None:
+                    state.remote.close()
+                state.remote, state.remote_key = remote, cache_key
+            client = state.remote
         if spec.service_account_name:
             client = client.impersonate_service_account(spec.namespace, spec.service_account_name)
         return client
