@@ -38,7 +38,7 @@ from secretsync.secretvalue import SecretBytes
 __all__ = [
     "Limits", "ManifestError", "ObjectId", "load_manifests", "validate_object", "dump_all",
     "apply_order_key", "sort_for_apply", "sync_wave", "group_of", "is_cluster_scoped",
-    "SYNC_WAVE_ANNOTATIONS", "PlainStr", "retype_plain", "expand_lists", "copy_tree",
+    "SYNC_WAVE_ANNOTATIONS", "PlainStr", "retype_plain", "expand_lists", "copy_tree", "alias_expanded_size",
 ]
 
 _STR = "tag:yaml.org,2002:str"
@@ -267,6 +267,15 @@ def _expanded_size(node: Node, memo: dict[int, int], active: set[int], limit: in
     active.discard(key)
     memo[key] = total
     return total
+
+
+def alias_expanded_size(node: Node, limit: int) -> int:
+    """Nodes a composed YAML ``node`` stands for once aliases are expanded: the "billion laughs"
+    guard of ``load_manifests`` for other YAML readers. ValueError past ``limit`` or on a recursive alias."""
+    try:
+        return _expanded_size(node, {}, set(), limit)
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
 
 
 def copy_tree(value: Any) -> Any:

@@ -30,6 +30,7 @@ from secretsync import gotemplate
 from secretsync.crypto import sealing
 from secretsync.crypto.sealing import Scope
 from secretsync.errors import SecretsyncError
+from secretsync.manifests import Limits, alias_expanded_size
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
@@ -410,8 +411,38 @@ def reseal_items(obj: Mapping, keyring) -> dict[str, str]:
 
 # ---------------------------------------------------------------- reading and writing objects
 
-def load_documents(data: bytes, source: str) -> list[dict]:
-    """Objects of a YAML (``---`` documents) or JSON (one or concatenated objects) input."""
+def _load_yaml(text: str, source: str, limits: Limits) -> list:
+    """Every document of a YAML stream (safe types), aliases counted as the nodes they expand to."""
+    loader = yaml.SafeLoader(text)
+    docs: list = []
+    budget = limits.max_nodes
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            budget -= alias_expanded_size(node, budget)
+            docs.append(loader.construct_document(node))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise InputError(f"{source}: not valid YAML{where}", hint="check the file's syntax") from None
+    except ValueError as exc:
+        raise InputError(f"{source}: document {len(docs) + 1}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{source}: document {len(docs) + 1}: nested too deeply") from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+def load_documents(data: bytes, source: str, limits: Limits = Limits()) -> list[dict]:
+    """Objects of a YAML (``---`` documents) or JSON (one or concatenated objects) input.
+
+    Hostile input is refused naming ``source``: more than ``limits.max_bytes``, nesting that
+    exhausts the parser, or aliases expanding past ``limits.max_nodes`` (a YAML bomb).
+    """
+    if len(data) > limits.max_bytes:
+        raise InputError(f"{source}: input is {len(data)} bytes, more than the limit of {limits.max_bytes}",
+                         hint="a SealedSecret or Secret file is small; check that this is the file you meant")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -429,13 +460,10 @@ def load_documents(data: bytes, source: str) -> list[dict]:
         except json.JSONDecodeError as exc:
             raise InputError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
                              hint="check the file's syntax") from None
+        except RecursionError:
+            raise InputError(f"{source}: document {len(docs) + 1}: nested too deeply") from None
     else:
-        try:
-            docs = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-            raise InputError(f"{source}: not valid YAML{where}", hint="check the file's syntax") from None
+        docs = _load_yaml(text, source, limits)
     out = []
     for index, doc in enumerate(docs, 1):
         if doc is None:

@@ -306,3 +306,20 @@ def test_deprecated_v1_takes_metadata_from_the_sealed_secret_inside(key_pool, ri
     with pytest.raises(UnsealError, match="using deprecated 'data' field, use 'encryptedData' or flip the "
                                           "feature flag"):
         unseal_sealed_secret(obj, ring, accept_deprecated_v1=False)
+
+
+def test_load_documents_refuses_alias_bombs_deep_nesting_and_huge_input():
+    """A billion-laughs SealedSecret, deep nesting or a huge file is refused by name before any walk."""
+    lines = ["kind: SealedSecret", "metadata: {name: x, namespace: d}", "a0: &a0 [l, l, l, l, l, l, l, l, l]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 25)]
+    lines.append("spec: {template: {metadata: {x: *a24}}, encryptedData: {}}")
+    with pytest.raises(InputError, match=r"bomb\.yaml: document 1: .*alias"):
+        load_documents("\n".join(lines).encode(), "bomb.yaml")
+    with pytest.raises(InputError, match=r"deep\.yaml: document 1: .*nest"):
+        load_documents(b"a: " + b"[" * 5000 + b"]" * 5000, "deep.yaml")
+    with pytest.raises(InputError, match=r"deep\.json: .*nest"):
+        load_documents(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "deep.json")
+    with pytest.raises(InputError, match=r"huge\.yaml: .*bytes"):
+        load_documents(b"kind: Secret\n" + b"#" * (9 * 1024 * 1024), "huge.yaml")
+    ok = load_documents(b"a: &x [1, 2]\nb: *x\nkind: SealedSecret\n", "alias.yaml")  # small aliases still work
+    assert ok == [{"a": [1, 2], "b": [1, 2], "kind": "SealedSecret"}]
