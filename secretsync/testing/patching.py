@@ -33,6 +33,31 @@ def _unprocessable(message: str) -> st.APIError:
                        {"causes": [{"reason": "UnexpectedServerResponse", "message": message}]})
 
 
+def _patched(obj: dict, body: bytes, kind: str, schema):
+    """``obj`` with the JSON, merge or strategic merge patch in ``body`` applied; Status errors otherwise."""
+    try:
+        patch = json.loads(body or b"null")
+    except ValueError:
+        raise st.bad_request("error decoding patch: invalid JSON") from None
+    if kind == "json" and not isinstance(patch, list):
+        raise st.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    if kind in ("merge", "strategic") and not isinstance(patch, dict):
+        raise st.bad_request("error decoding patch: the patch is not a JSON object")
+    patches = _algorithms("patches")
+    try:
+        if kind == "json":
+            return patches.json_patch(obj, patch)
+        if kind == "merge":
+            return patches.json_merge_patch(obj, patch)
+        return patches.strategic_merge_patch(obj, patch, schema)
+    except patches.PatchError as exc:
+        if exc.code == 400:
+            raise st.bad_request(str(exc)) from None
+        if exc.code == 422:
+            raise _unprocessable(str(exc)) from None
+        raise st.APIError(exc.code, "InternalError", str(exc)) from None
+
+
 def apply_patch_request(rr, namespace: str, kind: str) -> tuple[int, dict]:
     """Handle one PATCH on ``rr`` (a ``server._ResourceRequest``); returns (code, object)."""
     req, rt, api = rr.req, rr.rt, rr.api
@@ -42,31 +67,10 @@ def apply_patch_request(rr, namespace: str, kind: str) -> tuple[int, dict]:
     if force_given:
         raise st.invalid("meta.k8s.io", "PatchOptions", "", [("FieldValueForbidden", "force",
                                                                "Forbidden: may not be specified for non-apply patch")])
-    try:
-        patch = json.loads(req.body or b"null")
-    except ValueError:
-        raise st.bad_request("error decoding patch: invalid JSON") from None
-    if kind == "json" and not isinstance(patch, list):
-        raise st.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    if kind in ("merge", "strategic") and not isinstance(patch, dict):
-        raise st.bad_request("error decoding patch: the patch is not a JSON object")
     opts = rr.write_options()
     with api.store.lock:
         live = api.get(rt, namespace, req.name)
-        patches = _algorithms("patches")
-        try:
-            if kind == "json":
-                new = patches.json_patch(live, patch)
-            elif kind == "merge":
-                new = patches.json_merge_patch(live, patch)
-            else:
-                new = patches.strategic_merge_patch(live, patch, api._schema(rt))
-        except patches.PatchError as exc:
-            if exc.code == 400:
-                raise st.bad_request(str(exc)) from None
-            if exc.code == 422:
-                raise _unprocessable(str(exc)) from None
-            raise st.APIError(exc.code, "InternalError", str(exc)) from None
+        new = _patched(live, req.body, kind, api._schema(rt))
         if not isinstance(new, dict):
             raise _unprocessable("the patched document is not an object")
         new.setdefault("apiVersion", rt.api_version)
@@ -149,20 +153,7 @@ def scale_request(rr, namespace: str, kind: str | None) -> dict:
         if kind is None:
             new_scale = rr.decode_body()
         else:
-            try:
-                patch = json.loads(req.body or b"null")
-            except ValueError:
-                raise st.bad_request("error decoding patch: invalid JSON") from None
-            patches = _algorithms("patches")
-            try:
-                if kind == "json":
-                    new_scale = patches.json_patch(scale, patch)
-                elif kind == "merge":
-                    new_scale = patches.json_merge_patch(scale, patch)
-                else:
-                    new_scale = patches.strategic_merge_patch(scale, patch, None)
-            except patches.PatchError as exc:
-                raise _unprocessable(str(exc)) from None
+            new_scale = _patched(scale, req.body, kind, None)
         replicas = ((new_scale or {}).get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise st.invalid("autoscaling", "Scale", req.name, [(
