@@ -259,12 +259,17 @@ class Problem:
 _NOTHING = object()
 
 
-def substitute(text: str, field: str, generic: bool, lookup: Callable[[Reference], Any]
-               ) -> tuple[Any, list[Problem]]:
+_HIDDEN_REFERENCE = "(inside a decrypted value, not shown)"
+
+
+def substitute(text: str, field: str, generic: bool, lookup: Callable[[Reference], Any], *,
+               hidden: bool = False) -> tuple[Any, list[Problem]]:
     """Replace every placeholder of ``text``; returns (string or typed value, problems).
 
     ``lookup(reference)`` returns the Vault value, raises ``MissingValue``, or raises a
     ``SecretsyncError`` (a read failure). On problems the span is left in place.
+    ``hidden``: ``text`` is a decrypted secret value, so problems name only the field, never
+    a reference, modifier or path (all of them are text of the secret).
     """
     nodes = parse(text, generic)
     if not any(isinstance(n, Placeholder) for n in nodes):
@@ -278,27 +283,30 @@ def substitute(text: str, field: str, generic: bool, lookup: Callable[[Reference
             out.append(node)
             continue
         out.append(node.span)
+        ref_text = _HIDDEN_REFERENCE if hidden else node.reference_text
         try:
             value = lookup(node.reference)
         except MissingValue:
-            problems.append(Problem(f"replaceString: missing Vault value for placeholder {node.reference_text} "
+            problems.append(Problem(f"replaceString: missing Vault value for placeholder {ref_text} "
                                     f"in string {field}", missing=True))
             continue
         except SecretsyncError as exc:
-            problems.append(Problem(exc.message))
+            problems.append(Problem(f"cannot read Vault for placeholder {ref_text} in string {field} "
+                                    f"({exc.reference})" if hidden else exc.message))
             continue
         failed = False
         for mod in node.modifiers:
             func = MODIFIERS.get(mod.name)
+            mod_name = "(not shown)" if hidden else mod.name
             if func is None:
-                problems.append(Problem(f"invalid modifier: {mod.name} for placeholder {node.reference_text} "
+                problems.append(Problem(f"invalid modifier: {mod_name} for placeholder {ref_text} "
                                         f"in string {field}"))
                 failed = True
                 break
             try:
                 value = func(mod.args, value)
             except _ModifierError as exc:
-                problems.append(Problem(f"{mod.name}: {exc} for placeholder {node.reference_text} "
+                problems.append(Problem(f"{mod_name}: {exc} for placeholder {ref_text} "
                                         f"in string {field}"))
                 failed = True
                 break
@@ -311,9 +319,9 @@ def substitute(text: str, field: str, generic: bool, lookup: Callable[[Reference
     if typed is not _NOTHING and not problems:
         if len(nodes) > 1:
             problems.append(Problem(
-                f"placeholder {typed_from.reference_text} in string {field} yields a {go_type(typed)} value "
-                f"inside a longer string; a typed value must fill the whole field (AVP would drop the "
-                f"surrounding text)"))
+                f"placeholder {_HIDDEN_REFERENCE if hidden else typed_from.reference_text} in string {field} "
+                f"yields a {go_type(typed)} value inside a longer string; a typed value must fill the whole "
+                f"field (AVP would drop the surrounding text)"))
         else:
             return typed, problems
     return "".join(out), problems
@@ -399,8 +407,8 @@ class _Walker:
         self.lookup = lookup
         self.problems: list[str] = []
 
-    def _generic(self, text: str, field: str) -> tuple[Any, list[Problem]]:
-        return substitute(text, field, self.m.generic, self.lookup)
+    def _generic(self, text: str, field: str, hidden: bool = False) -> tuple[Any, list[Problem]]:
+        return substitute(text, field, self.m.generic, self.lookup, hidden=hidden)
 
     def replace_string(self, text: str, field: str) -> tuple[Any, list[Problem]]:
         if self.m.kind == "Secret":
@@ -420,7 +428,7 @@ class _Walker:
         text = value.reveal().decode("utf-8", "surrogateescape")
         if not _GENERIC_SPAN.search(text):
             return value, []
-        result, problems = self._generic(text, field)
+        result, problems = self._generic(text, field, hidden=True)
         return SecretBytes(stringify(result).encode("utf-8", "surrogateescape")), problems
 
     def walk(self, node: dict) -> None:

@@ -436,6 +436,23 @@ metadata: {name: s, annotations: {avp.kubernetes.io/path: "{v1}/testing", avp.ku
     assert obj["stringData"]["C"].reveal() == b"1.0"
 
 
+def test_errors_never_quote_text_from_inside_an_already_decrypted_value(avp_vault):
+    """A sops/sealed value is secret: a placeholder-like span inside it is named by field only."""
+    secret = "cnry-4e1d-decrypted"
+    objs = load(avp_vault, """
+apiVersion: v1
+kind: Secret
+metadata: {name: s, annotations: {avp.kubernetes.io/path: "{v1}/testing", avp.kubernetes.io/kv-version: "1"}}
+""")
+    objs[0]["stringData"] = {"P": SecretBytes(f"pre<{secret}>post <name | {secret}> <path:{secret}#k>".encode())}
+    with pytest.raises(PlaceholderError) as caught:
+        resolve(objs, avp_vault.backend())
+    text = f"{caught.value.report()} {caught.value!r} {caught.value.problems}"
+    assert secret not in text
+    assert "string P" in text and "Secret s" in text
+    assert len(caught.value.problems) == 3
+
+
 def test_configmap_stringification(avp_vault, openbao):
     # a raw JSON body, so that Vault itself decides how the numbers are kept
     import requests
