@@ -145,3 +145,28 @@ def write_tree(root: Path, files: dict[str, str | None]) -> Path:
 def configmap(name: str, namespace: str, data: dict) -> str:
     return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
                            "data": data})
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def sops_secret(tmp_path: Path, recipient: str, namespace: str, name: str, values: dict[str, str]) -> bytes:
+    """A Secret manifest encrypted by the real sops binary to ``recipient`` (its input file is removed)."""
+    import subprocess
+    from tests.fixtures.peers import isolated_env, peer_binary
+    plain = tmp_path / "plain-input.yaml"       # the sops binary's input file (test values only)
+    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret",
+                                     "metadata": {"name": name, "namespace": namespace}, "stringData": values}))
+    proc = subprocess.run([peer_binary("sops"), "--disable-version-check", "encrypt", "--age", recipient,
+                           "--encrypted-regex", "^(data|stringData)$", str(plain)], capture_output=True, timeout=60,
+                          env=isolated_env(tmp_path, SOPS_DISABLE_VERSION_CHECK="1"))
+    plain.unlink()
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout

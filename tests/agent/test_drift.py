@@ -19,18 +19,9 @@ import time
 import pytest
 
 from secretsync.httpserver import HTTPServer, json_response
-from tests.agent.conftest import configmap, write_tree
+from tests.agent.conftest import configmap, wait_until, write_tree
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def start(agent_kube, syncs, make_agent, tmp_path, name="drift", files=None, **agent):
@@ -51,12 +42,12 @@ def test_kubectl_edit_reverted_without_rerender(agent_kube, syncs, make_agent, t
     live = client.get("v1", "ConfigMap", "app", ns)
     started = time.monotonic()
     client.update({**live, "data": {"mode": "edited"}}, field_manager="kubectl-edit")
-    assert wait(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"mode": "ours"}, 5)
+    assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"mode": "ours"}, 5)
     assert time.monotonic() - started < 5
     assert state.renderer.builds == builds
     assert runtime.drift.corrections == 1
     assert runtime.metrics.drift_corrections.labels(ns, "drift", "ConfigMap")._value.get() == 1
-    assert wait(lambda: any(e.get("reason") == "DriftCorrected"
+    assert wait_until(lambda: any(e.get("reason") == "DriftCorrected"
                             for e in client.list("v1", "Event", ns)["items"]), 5)
 
 
@@ -71,7 +62,7 @@ def test_unmanaged_field_left_alone_and_deletion_repaired(agent_kube, syncs, mak
     assert after["metadata"]["labels"]["team"] == "ops" and after["data"] == {"mode": "ours", "extra": "x"}
     assert runtime.drift.corrections == 0
     client.delete("v1", "ConfigMap", "app", ns)
-    assert wait(lambda: client.get_or_none("v1", "ConfigMap", "app", ns) is not None, 5)
+    assert wait_until(lambda: client.get_or_none("v1", "ConfigMap", "app", ns) is not None, 5)
     assert client.get("v1", "ConfigMap", "app", ns)["metadata"]["uid"] != live["metadata"]["uid"]
     assert runtime.drift.corrections == 1
 
@@ -124,7 +115,7 @@ def test_failed_apply_then_recovery_notifies(agent_kube, syncs, make_agent, tmp_
                    for c in obj["status"]["conditions"])
         write_tree(root, {"cm.yaml": configmap("app", ns, {"mode": "ours"})})   # fixed; the retry picks it up
         syncs.wait_ready("flaky", timeout=20)
-        assert wait(lambda: len(received) >= 2, 5)
+        assert wait_until(lambda: len(received) >= 2, 5)
     finally:
         hook.stop()
     assert received[0]["text"].startswith(f"Sync {ns}/flaky failed: ApplyFailed")

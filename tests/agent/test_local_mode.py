@@ -13,22 +13,11 @@ import sys
 import time
 
 import pytest
-import yaml
 
-from tests.agent.conftest import configmap, write_tree
-from tests.fixtures.peers import isolated_env, peer_binary
+from tests.agent.conftest import configmap, sops_secret, wait_until, write_tree
 from tests.pipeline.conftest import age_key  # noqa: F401 - session fixture (real age-keygen)
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.peer]
-
-
-def wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_local_mode_applies_saved_files_fast(apiserver, tmp_path, age_key):  # noqa: F811
@@ -37,33 +26,26 @@ def test_local_mode_applies_saved_files_fast(apiserver, tmp_path, age_key):  # n
     client = KubeClient.from_kubeconfig(str(apiserver.kubeconfig))
     root = write_tree(tmp_path / "src", {"cm.yaml": configmap("app", ns, {"v": "1"}),
                                          "gone.yaml": configmap("gone", ns, {"v": "1"})})
-    plain = tmp_path / "plain-input.yaml"       # the sops binary's input file (test values only)
-    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": ns},
-                                     "stringData": {"password": "local-mode-test-value"}}))
-    enc = subprocess.run([peer_binary("sops"), "--disable-version-check", "encrypt", "--age", age_key.recipient,
-                          "--encrypted-regex", "^(data|stringData)$", str(plain)], capture_output=True, timeout=60,
-                         env=isolated_env(tmp_path, SOPS_DISABLE_VERSION_CHECK="1"))
-    plain.unlink()
-    assert enc.returncode == 0
-    (root / "db.sops.yaml").write_bytes(enc.stdout)
+    (root / "db.sops.yaml").write_bytes(sops_secret(tmp_path, age_key.recipient, ns, "db",
+                                                    {"password": "local-mode-test-value"}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "VAULT_", "AVP_"))}
     proc = subprocess.Popen([sys.executable, "-m", "secretsync", "agent", "--source", str(root), "--kubeconfig",
                              str(apiserver.kubeconfig), "--prune", "--interval", "1h", "--metrics-addr",
                              "127.0.0.1:0", "--age-key-file", str(age_key.identity_file)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        assert wait(lambda: client.get_or_none("v1", "Secret", "db", ns) is not None, 30), "first apply"
+        assert wait_until(lambda: client.get_or_none("v1", "Secret", "db", ns) is not None, 30), "first apply"
         assert client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() == b"local-mode-test-value"
         latencies = []
         for i in range(2, 5):
             time.sleep(0.3)
             started = time.monotonic()
             write_tree(root, {"cm.yaml": configmap("app", ns, {"v": str(i)})})
-            assert wait(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": str(i)}, 5)
+            assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": str(i)}, 5)
             latencies.append(time.monotonic() - started)
         assert min(latencies) < 1.0, latencies
         write_tree(root, {"gone.yaml": None})
-        assert wait(lambda: client.get_or_none("v1", "ConfigMap", "gone", ns) is None, 5)
+        assert wait_until(lambda: client.get_or_none("v1", "ConfigMap", "gone", ns) is None, 5)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -23,8 +22,7 @@ import pytest
 import yaml
 
 from secretsync.secretvalue import SecretBytes
-from tests.agent.conftest import configmap, write_tree
-from tests.fixtures.peers import isolated_env, peer_binary
+from tests.agent.conftest import configmap, sops_secret, write_tree
 from tests.pipeline.conftest import age_key  # noqa: F401 - session fixture (real age-keygen)
 
 pytestmark = pytest.mark.timeout(120)
@@ -147,16 +145,9 @@ def test_depends_on_and_suspend(agent_kube, syncs, make_agent, tmp_path):
 @pytest.mark.peer
 def test_broken_sops_file_is_isolated(agent_kube, syncs, make_agent, tmp_path, age_key):  # noqa: F811
     ns, client = agent_kube.namespace, agent_kube.client
-    plain = tmp_path / "plain-input.yaml"       # the sops binary's input file (test values only)
-    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": ns},
-                                     "stringData": {"password": "sops-test-value-1"}}))
-    proc = subprocess.run([peer_binary("sops"), "--disable-version-check", "encrypt", "--age", age_key.recipient,
-                           "--encrypted-regex", "^(data|stringData)$", str(plain)], capture_output=True, timeout=60,
-                          env=isolated_env(tmp_path, SOPS_DISABLE_VERSION_CHECK="1"))
-    plain.unlink()
-    assert proc.returncode == 0, proc.stderr.decode()
+    encrypted = sops_secret(tmp_path, age_key.recipient, ns, "db", {"password": "sops-test-value-1"})
     broken_root = write_tree(tmp_path / "broken", {})
-    (broken_root / "db.sops.yaml").write_bytes(proc.stdout)
+    (broken_root / "db.sops.yaml").write_bytes(encrypted)
     other_root = write_tree(tmp_path / "other", {"cm.yaml": configmap("other", ns, {"v": "1"})})
     secret(client, ns, "sops-age", {"identity.agekey": age_key.identity_file.read_bytes()})
     agent = make_agent(concurrent=2)
@@ -166,7 +157,7 @@ def test_broken_sops_file_is_isolated(agent_kube, syncs, make_agent, tmp_path, a
     syncs.wait_ready("secrets")
     live = client.get("v1", "Secret", "db", ns)
     assert live["data"]["password"].reveal() == b"sops-test-value-1"
-    doc = yaml.safe_load(proc.stdout)
+    doc = yaml.safe_load(encrypted)
     doc["stringData"]["password"] = doc["stringData"]["password"].replace("data:", "data:AAAA", 1)   # corrupt
     (broken_root / "db.sops.yaml").write_text(yaml.safe_dump(doc))
     write_tree(other_root, {"cm.yaml": configmap("other", ns, {"v": "2"})})

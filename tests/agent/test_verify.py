@@ -48,6 +48,13 @@ def signing(repo, **config):
     repo.env["GIT_CONFIG_NOSYSTEM"] = "1"
 
 
+def refused(syncs, sha: str) -> str:
+    """Wait until commit ``sha`` was attempted and refused; the Ready message."""
+    obj = syncs.wait("signed", lambda o: (o.get("status") or {}).get("lastAttemptedRevision", "").endswith(sha)
+                     and syncs.condition("signed")["reason"] == "VerificationFailed", 20, what=f"{sha[:8]} refused")
+    return next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")["message"]
+
+
 def test_signed_commits_accepted_unsigned_and_foreign_refused(agent_kube, syncs, make_agent, gitrepo, tmp_path):
     ns, client = agent_kube.namespace, agent_kube.client
     trusted, trusted_pub = ssh_key(tmp_path, "trusted")
@@ -67,17 +74,13 @@ def test_signed_commits_accepted_unsigned_and_foreign_refused(agent_kube, syncs,
 
     signing(repo)                                                     # unsigned
     unsigned = repo.commit({"cm.yaml": configmap("app", ns, {"v": "2"})})
-    obj = syncs.wait(("signed"), lambda o: (o.get("status") or {}).get("lastAttemptedRevision", "").endswith(unsigned)
-                     and syncs.condition("signed")["reason"] == "VerificationFailed", 20, what="unsigned refused")
-    message = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")["message"]
+    message = refused(syncs, unsigned)
     assert f"commit {unsigned[:12]}" in message and "not signed" in message
     assert client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "1"}
 
     signing(repo, **{"gpg.format": "ssh", "user.signingkey": str(foreign), "commit.gpgsign": "true"})
     wrong = repo.commit({"cm.yaml": configmap("app", ns, {"v": "3"})})
-    obj = syncs.wait(("signed"), lambda o: (o.get("status") or {}).get("lastAttemptedRevision", "").endswith(wrong)
-                     and syncs.condition("signed")["reason"] == "VerificationFailed", 20, what="foreign refused")
-    message = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")["message"]
+    message = refused(syncs, wrong)
     assert f"commit {wrong[:12]}" in message and "not trusted" in message
     assert client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "1"}
 
