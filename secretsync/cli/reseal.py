@@ -34,6 +34,7 @@ from secretsync.cli import exit_codes
 from secretsync.cli.options import env_default
 from secretsync.errors import SecretsyncError, UsageError
 from secretsync.keyring import Keyring
+from secretsync.manifests import Limits, alias_expanded_size
 
 __all__ = ["add_arguments", "run", "reseal_text", "FileResult"]
 
@@ -158,8 +159,18 @@ def reseal_text(text: str, source: str, keyring: Keyring) -> tuple[str, FileResu
     result = FileResult(source)
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        budget = Limits().max_nodes
+        for document in documents:  # _walk would follow every alias: refuse bombs first
+            if document is not None:
+                budget -= alias_expanded_size(document, budget)
     except yaml.YAMLError:
         result.unreadable = "not valid YAML or JSON"
+        return text, result
+    except ValueError as exc:
+        result.unreadable = str(exc)
+        return text, result
+    except RecursionError:
+        result.unreadable = "nested too deeply"
         return text, result
     nodes: list[yaml.MappingNode] = []
     for document in documents:

@@ -130,3 +130,15 @@ def test_failure_leaves_file_unchanged(cli, key_pool, tmp_path):
 def test_reseal_requires_key_dir(cli, tmp_path):
     r = cli("reseal", str(tmp_path))
     assert r.returncode == 2 and "--key-dir" in r.stderr_text
+
+
+def test_hostile_yaml_is_skipped_as_unreadable_not_walked(key_pool):
+    """An alias bomb or deeply nested file in the repository is reported, neither walked for ever nor fatal."""
+    from secretsync.cli.reseal import reseal_text
+    ring = Keyring([key_pool[0]])
+    lines = ["a0: &a0 [l, l, l, l, l, l, l, l, l]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 25)]
+    for name, text in (("bomb.yaml", "\n".join(lines) + "\n"), ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000),
+                       ("deep.json", '{"a": ' + "[" * 5000 + "]" * 5000 + "}")):
+        new_text, result = reseal_text(text, name, ring)
+        assert new_text == text and not result.changed and result.unreadable, name
