@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p("--log-format", dest="agent_log_format", choices=["text", "json"], default=None,
       help="log line format (text or json)")
     p("--log-level", dest="agent_log_level", choices=["debug", "info", "warning", "error"], default=None,
-      help="log verbosity (default info)")
+      help="log verbosity (default info: one line per reconcile that changed something, each failure)")
     p("--sealing-keys-namespace", default="kube-system",
       help="namespace of the SealedSecret controller's key Secrets (default kube-system)")
     p("--source-poll", default="1m", help="how often Git sources are checked for a new commit (default 1m)")
@@ -154,9 +154,8 @@ def _local_vault():
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.agent_log_format or args.agent_log_level:
-        from secretsync.logs import configure_logging
-        configure_logging(args.agent_log_level or "info", args.agent_log_format or "text")
+    from secretsync.logs import configure_logging
+    configure_logging(args.agent_log_level or "info", args.agent_log_format or getattr(args, "log_format", "text"))
     config = build_config(args)
     from secretsync.controller.agent import AgentRuntime, LocalWatcher
     from secretsync.kube.client import KubeClient
