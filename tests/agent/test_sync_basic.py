@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import yaml
 
 from tests.agent.conftest import configmap, write_tree
 
@@ -74,3 +75,24 @@ def test_local_path_refused_in_cluster_mode_is_stalled(agent_kube, syncs, make_a
     stalled = next(c for c in obj["status"]["conditions"] if c["type"] == "Stalled")
     assert "spec.source.path is only allowed in local mode" in stalled["message"]
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+
+
+def test_wait_reports_unhealthy_objects(agent_kube, syncs, make_agent, tmp_path):
+    ns = agent_kube.namespace
+    deployment = yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+                                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {
+                                     "metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    root = write_tree(tmp_path / "src", {"web.yaml": deployment, "cm.yaml": configmap("a", ns, {"k": "1"})})
+    make_agent()
+    # no controller rolls the Deployment out on the emulator: wait: true must time out and say so
+    syncs.create("waiting", {"source": {"path": str(root)}, "interval": "10m", "timeout": "2s", "prune": True,
+                             "wait": True})
+    obj = syncs.wait_reason("waiting", "HealthCheckFailed", timeout=20)
+    message = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")["message"]
+    assert f"Deployment.apps/{ns}/web" in message or "web" in message
+    # an explicit health check on an object that is Current passes
+    syncs.create("checked", {"source": {"path": str(write_tree(tmp_path / "b", {"cm.yaml": configmap("b", ns, {})}))},
+                             "interval": "10m", "prune": True,
+                             "healthChecks": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "b"}]})
+    syncs.wait_ready("checked")
