@@ -10,7 +10,8 @@ start/stop in a background thread (port 0 picks a free port for tests).
 
 Handlers never see the raw socket; an exception in a handler becomes a bare 500 whose body
 says nothing about the exception (it could carry a secret), and the traceback goes to the
-log at debug level with only the exception type at error level.
+log at debug level (frames and exception type, never its message) with only the exception type at
+error level.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import logging
 import socket
 import threading
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
@@ -132,7 +134,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 response = route(request)
             except Exception as exc:  # noqa: BLE001 - a handler bug must not leak its message
                 log.error("%s %s: handler failed with %s", self.command, parts.path, type(exc).__name__)
-                log.debug("handler traceback", exc_info=True)
+                if log.isEnabledFor(logging.DEBUG):  # frames only: the exception's text could carry a secret
+                    log.debug("handler traceback (%s):\n%s", type(exc).__name__,
+                              "\n".join(f"  {f.filename}:{f.lineno} in {f.name}"
+                                        for f in traceback.extract_tb(exc.__traceback__)))
                 response = Response(500, b"internal server error\n")
             self._send(response)
         finally:

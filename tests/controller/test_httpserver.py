@@ -1,6 +1,6 @@
 """httpserver: routes (exact, prefix, 404/405), HTTP/1.1 keep-alive, JSON helpers, body cap (413),
 chunked request refusal (411), concurrency bound (503), handler errors as bare 500s without the
-exception text, slow clients cut by the socket timeout, chunked streaming responses, stop()."""
+exception text (not even in the debug traceback), slow clients cut by the socket timeout, chunked streaming responses, stop()."""
 
 import http.client
 import json
@@ -78,6 +78,17 @@ def test_handler_error_is_bare_500(server, caplog):
     assert r.status == 500 and b"secret-value-123" not in body
     assert "secret-value-123" not in caplog.text
     assert "RuntimeError" in caplog.text
+
+
+def test_handler_error_at_debug_logs_the_traceback_without_the_message(server, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG, logger="secretsync.httpserver")
+    c = conn(server)
+    c.request("GET", "/boom")
+    r = c.getresponse()
+    assert r.status == 500 and r.read()
+    assert "secret-value-123" not in caplog.text
+    assert "RuntimeError" in caplog.text and "test_httpserver.py" in caplog.text  # where it failed
 
 
 def test_concurrency_bound_returns_503(server):
