@@ -30,6 +30,7 @@ import importlib
 import types
 import logging
 import threading
+import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -430,7 +431,10 @@ class Renderer:
         except SecretsyncError as exc:
             outcome.error, outcome.stage = exc, stage
         except Exception as exc:  # noqa: BLE001 - a bug in a transform must fail this object, not leak input
-            log.debug("transform %s failed", stage, exc_info=True)
+            if log.isEnabledFor(logging.DEBUG):  # frames only: the exception's text may quote the input
+                log.debug("transform %s failed with %s at:\n%s", stage, type(exc).__name__,
+                          "\n".join(f"  {f.filename}:{f.lineno} in {f.name}"
+                                    for f in traceback.extract_tb(exc.__traceback__)))
             outcome.error = SecretsyncError(f"internal error {type(exc).__name__} in the {stage} step",
                                             hint="run with --log-level debug and report it")
             outcome.stage = stage

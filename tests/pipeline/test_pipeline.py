@@ -286,3 +286,22 @@ def test_failure_report_is_capped(tree):
     root = tree({f"f{i:03}.yaml": "a: [\n" for i in range(60)})
     report = run(root).failure().report()
     assert report.startswith("60 object(s)") and "... and 10 more" in report and report.count("invalid YAML") == 50
+
+
+def test_internal_error_in_a_transform_keeps_its_text_out_of_the_debug_log(tree, caplog):
+    """A bug in a dependency (here a Vault reader raising a bare ValueError that quotes a value) fails the
+    object as an internal error; the debug log shows where, never the exception's text."""
+    import logging
+
+    class BrokenReader:
+        def read(self, path, version=None, kv=None):
+            raise ValueError(f"invalid literal for int() with base 10: {CANARY!r}")
+
+    caplog.set_level(logging.DEBUG)
+    root = tree({"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n"
+                           "    avp.kubernetes.io/path: secret/data/x\nstringData:\n  a: <a>\n"})
+    result = run(root, deps=Dependencies(vault=BrokenReader()))
+    assert not result.ok
+    assert "internal error ValueError" in all_error_text(result)
+    assert CANARY not in all_error_text(result) and CANARY not in caplog.text
+    assert "ValueError" in caplog.text and "pipeline.py" in caplog.text
