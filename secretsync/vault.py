@@ -7,7 +7,9 @@ token, applies a timeout to every request and retries 5xx/sealed/connection fail
 bounded number of times with backoff. ``VaultBackend.reader()`` gives a per-render
 ``CachedReader`` so each (path, version, kv-version) is read at most once. KV reads
 follow AVP's rules and error wording (§8 of the spec); ``fingerprint`` gives a cheap
-change signal per path; ``transit_encrypt``/``transit_decrypt`` serve sops later.
+change signal per path. ``TransitClient`` is Vault's transit engine for sops's
+``hc_vault`` keys: address and token are given explicitly (sops takes the address from
+each file's metadata), with the same timeout, retries and error naming.
 
 hvac provides the HTTP adapter (session, token and namespace headers, TLS); the
 requests themselves are plain API calls so that one retry layer covers all of them
@@ -45,7 +47,7 @@ from secretsync.secretvalue import REDACTED, SecretBytes
 
 __all__ = [
     "VaultConfig", "VaultBackend", "CachedReader", "SecretData", "VaultError", "VaultConfigError",
-    "VaultAuthError", "VaultUnavailable", "VaultReadError", "load_config_file",
+    "VaultAuthError", "VaultUnavailable", "VaultReadError", "VaultTransitError", "TransitClient", "load_config_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,12 @@ class VaultReadError(VaultError):
     """A read found nothing usable (AVP's messages for missing paths, versions, /data/, engine)."""
 
     reference = "vault-secret-not-found"
+
+
+class VaultTransitError(VaultError):
+    """A transit encrypt/decrypt was refused or answered without the expected field."""
+
+    reference = "vault-transit"
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -316,26 +324,93 @@ def _parse_body(response: requests.Response) -> Any:
         return None
 
 
+class _Channel:
+    """One Vault address through hvac's HTTP adapter, with this module's timeout, bounded retries
+    (5xx, sealed, refused connections; timeouts too when ``retry_timeouts``) and error naming.
+
+    ``describe(path, status)`` gives the ``(Vault …, path …)`` suffix of every message.
+    """
+
+    def __init__(self, addr: str, *, describe: Callable[[str | None, int | None], str], namespace: str | None = None,
+                 verify: bool | str = True, cert: tuple[str, str] | None = None, timeout: float = 60.0,
+                 max_retries: int = 2, retry_wait: float = 0.5, retry_timeouts: bool = False,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self.addr = addr
+        self.client = hvac.Client(url=addr, namespace=namespace, verify=verify, cert=cert, timeout=timeout,
+                                  adapter=hvac.adapters.RawAdapter)
+        self._describe = describe
+        self._timeout, self._max_retries, self._retry_wait = timeout, max_retries, retry_wait
+        self._retry_timeouts = retry_timeouts
+        self._sleep, self._clock = sleep, clock
+        self.requests_sent = 0  # every HTTP request (tests and bench count them)
+
+    def send(self, method: str, path: str, *, what: str, params: dict | None = None,
+             body: dict | None = None, token: bool = True) -> tuple[int, Any]:
+        """One API call with the timeout and bounded retries; returns (status, parsed JSON body or None)."""
+
+        def attempt() -> tuple[int, Any]:
+            self.requests_sent += 1
+            saved = self.client.adapter.token
+            try:
+                if not token:
+                    self.client.adapter.token = None
+                response = self.client.adapter.request(method, f"/v1/{path}", raise_exception=False,
+                                                       params=params, json=body)
+            except requests.Timeout:
+                if self._retry_timeouts:
+                    raise _Transient(f"no answer within {self._timeout:g} s") from None
+                raise VaultUnavailable(
+                    f"Vault did not answer within {self._timeout:g} s while {what} {self._describe(path, None)}",
+                    hint="check that Vault is healthy, or raise VAULT_CLIENT_TIMEOUT") from None
+            except requests.ConnectionError:
+                raise _Transient("connection failed") from None
+            except requests.RequestException as exc:
+                raise VaultUnavailable(f"request to Vault failed ({type(exc).__name__}) while {what} "
+                                       f"{self._describe(path, None)}",
+                                       hint="check VAULT_ADDR and the TLS settings") from None
+            finally:
+                self.client.adapter.token = saved
+            if response.status_code in _RETRY_STATUSES:
+                raise _Transient(f"HTTP {response.status_code}" + (" (sealed?)" if response.status_code == 503 else ""))
+            return response.status_code, _parse_body(response)
+
+        policy = RetryPolicy(attempts=1 + self._max_retries, deadline=None, base=self._retry_wait,
+                             cap=10.0, sleep=self._sleep, clock=self._clock)
+        try:
+            return policy.call(attempt, peer=f"Vault {self.addr}", operation=what)
+        except RetriesExhausted as exc:
+            raise VaultUnavailable(
+                f"Vault unavailable while {what}: {exc.last} after {exc.attempts} attempt(s) "
+                f"{self._describe(path, None)}",
+                hint="check that Vault is running and unsealed; VAULT_MAX_RETRIES sets the number of retries"
+            ) from None
+
+
 class VaultBackend:
     """One Vault server and one identity: login, renewal, bounded retries, AVP-compatible KV reads."""
 
     def __init__(self, config: VaultConfig, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
-        self._sleep = sleep
         self._clock = clock
-        self._client = hvac.Client(url=config.addr, namespace=config.namespace, verify=config.verify,
-                                   cert=config.client_cert, timeout=config.timeout,
-                                   adapter=hvac.adapters.RawAdapter)
+        self._channel = _Channel(config.addr, describe=self._where, namespace=config.namespace,
+                                 verify=config.verify, cert=config.client_cert, timeout=config.timeout,
+                                 max_retries=config.max_retries, retry_wait=config.retry_wait, sleep=sleep,
+                                 clock=clock)
+        self._client = self._channel.client
         self._lock = threading.RLock()
         self._logged_in = False
         self._lease_start = 0.0
         self._lease_duration = 0
         self._renewable = False
-        self.requests_sent = 0  # every HTTP request (tests and bench count them)
         self._fingerprint_key = os.urandom(32)
         if config.auth_type == "token":
             self._client.token = config.token
+
+    @property
+    def requests_sent(self) -> int:
+        """Every HTTP request sent so far (tests and bench count them)."""
+        return self._channel.requests_sent
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, config_file: str | os.PathLike | None = None,
@@ -359,40 +434,7 @@ class VaultBackend:
 
     def _send(self, method: str, path: str, *, what: str, params: dict | None = None,
               body: dict | None = None, token: bool = True) -> tuple[int, Any]:
-        """One API call with the timeout and bounded retries (5xx, sealed, refused connections)."""
-
-        def attempt() -> tuple[int, Any]:
-            self.requests_sent += 1
-            saved = self._client.adapter.token
-            try:
-                if not token:
-                    self._client.adapter.token = None
-                response = self._client.adapter.request(method, f"/v1/{path}", raise_exception=False,
-                                                        params=params, json=body)
-            except requests.Timeout:
-                raise VaultUnavailable(
-                    f"Vault did not answer within {self.config.timeout:g} s while {what} {self._where(path)}",
-                    hint="check that Vault is healthy, or raise VAULT_CLIENT_TIMEOUT") from None
-            except requests.ConnectionError:
-                raise _Transient("connection failed") from None
-            except requests.RequestException as exc:
-                raise VaultUnavailable(f"request to Vault failed ({type(exc).__name__}) while {what} "
-                                       f"{self._where(path)}", hint="check VAULT_ADDR and the TLS settings") from None
-            finally:
-                self._client.adapter.token = saved
-            if response.status_code in _RETRY_STATUSES:
-                raise _Transient(f"HTTP {response.status_code}" + (" (sealed?)" if response.status_code == 503 else ""))
-            return response.status_code, _parse_body(response)
-
-        policy = RetryPolicy(attempts=1 + self.config.max_retries, deadline=None, base=self.config.retry_wait,
-                             cap=10.0, sleep=self._sleep, clock=self._clock)
-        try:
-            return policy.call(attempt, peer=f"Vault {self.config.addr}", operation=what)
-        except RetriesExhausted as exc:
-            raise VaultUnavailable(
-                f"Vault unavailable while {what}: {exc.last} after {exc.attempts} attempt(s) {self._where(path)}",
-                hint="check that Vault is running and unsealed; VAULT_MAX_RETRIES sets the number of retries"
-            ) from None
+        return self._channel.send(method, path, what=what, params=params, body=body, token=token)
 
     # -- authentication --------------------------------------------------------------------------
 
@@ -571,35 +613,108 @@ class VaultBackend:
         digest = hmac.new(self._fingerprint_key, go_json(dict(data)).encode("utf-8"), hashlib.sha256)
         return f"kv{kv}:hmac-sha256={digest.hexdigest()}"
 
-    # -- transit (for sops hc_vault keys) --------------------------------------------------------
+    # -- transit -------------------------------------------------------------------------------
 
     def transit_encrypt(self, key_name: str, plaintext: SecretBytes, *, mount: str = "transit",
                         context: bytes | None = None) -> str:
-        """Encrypt with a transit key; returns Vault's ``vault:vN:…`` ciphertext."""
-        body = {"plaintext": base64.b64encode(plaintext.reveal()).decode("ascii")}
-        if context is not None:
-            body["context"] = base64.b64encode(context).decode("ascii")
-        path = f"{mount.strip('/')}/encrypt/{key_name}"
+        """Encrypt with a transit key as this identity; returns Vault's ``vault:vN:…`` ciphertext."""
+        path, body = _transit_request("encrypt", mount, key_name, plaintext.reveal(), context)
         status, response = self._authed("POST", path, what="encrypting with transit", body=body)
-        try:
-            return str(response["data"]["ciphertext"])
-        except (TypeError, KeyError):
-            raise VaultError(f"transit encrypt failed {self._where(path, status)}", reference="vault-transit",
-                             hint="check that the transit engine is mounted and the key exists") from None
+        return _transit_result("encrypt", status, response, self._where(path, status))
 
     def transit_decrypt(self, key_name: str, ciphertext: str, *, mount: str = "transit",
                         context: bytes | None = None) -> SecretBytes:
-        """Decrypt a transit ciphertext; the plaintext comes back as ``SecretBytes``."""
-        body = {"ciphertext": ciphertext}
-        if context is not None:
-            body["context"] = base64.b64encode(context).decode("ascii")
-        path = f"{mount.strip('/')}/decrypt/{key_name}"
+        """Decrypt a transit ciphertext as this identity; the plaintext comes back as ``SecretBytes``."""
+        path, body = _transit_request("decrypt", mount, key_name, ciphertext, context)
         status, response = self._authed("POST", path, what="decrypting with transit", body=body)
-        try:
-            return SecretBytes(base64.b64decode(response["data"]["plaintext"], validate=True))
-        except (TypeError, KeyError, ValueError):
-            raise VaultError(f"transit decrypt failed {self._where(path, status)}", reference="vault-transit",
-                             hint="check the key name and that the ciphertext was made by this key") from None
+        return _transit_result("decrypt", status, response, self._where(path, status))
+
+
+# ---------------------------------------------------------------------------------------------- transit
+
+_TRANSIT_REFUSALS = {
+    403: ("permission denied", "check the token and its policy on this transit key"),
+    404: ("no such transit engine or key", "check the engine path and key name"),
+    400: ("Vault refused the request", "the ciphertext may belong to another transit key"),
+}
+
+
+def _transit_request(op: str, mount: str, key_name: str, payload: bytes | str,
+                     context: bytes | None) -> tuple[str, dict]:
+    """The API path and JSON body of a transit ``encrypt`` (payload = plaintext bytes) or ``decrypt``."""
+    if op == "encrypt":
+        body = {"plaintext": base64.b64encode(bytes(payload)).decode("ascii")}
+    else:
+        body = {"ciphertext": str(payload)}
+    if context is not None:
+        body["context"] = base64.b64encode(context).decode("ascii")
+    return f"{mount.strip('/')}/{op}/{key_name}", body
+
+
+def _transit_result(op: str, status: int, response: Any, where: str) -> Any:
+    """Vault's ``vault:vN:…`` ciphertext (encrypt) or ``SecretBytes`` plaintext (decrypt), else ``VaultTransitError``."""
+    if status in _TRANSIT_REFUSALS:
+        what, hint = _TRANSIT_REFUSALS[status]
+        raise VaultTransitError(f"transit {op} failed: {what} {where}", hint=hint)
+    data = response.get("data") if isinstance(response, dict) else None
+    if status != 200 or not isinstance(data, dict):
+        raise VaultTransitError(f"transit {op} failed: unexpected answer {where}",
+                                hint="check that the transit engine is mounted and the key exists")
+    if op == "encrypt":
+        ciphertext = data.get("ciphertext")
+        if not isinstance(ciphertext, str) or not ciphertext:
+            raise VaultTransitError(f"transit encrypt failed: no ciphertext in the answer {where}")
+        return ciphertext
+    try:
+        return SecretBytes(base64.b64decode(data.get("plaintext") or "", validate=True))
+    except (ValueError, TypeError):
+        raise VaultTransitError(f"transit decrypt failed: the plaintext in the answer is not base64 {where}") from None
+
+
+class TransitClient:
+    """Vault's transit engine at one address with one token given explicitly (sops's ``hc_vault`` keys).
+
+    sops takes the address from each file's metadata and the token from ``VAULT_TOKEN`` or
+    ``~/.vault-token``; the caller passes both. Same timeout, bounded retries and error
+    naming as ``VaultBackend`` (timeouts are retried too, as sops's Vault client does);
+    no login, renewal or KV logic. The token never appears in repr or messages.
+    """
+
+    def __init__(self, addr: str, token: str, *, timeout: float = 10.0, max_retries: int = 2,
+                 retry_wait: float = 0.2, verify: bool | str = True, namespace: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self.addr = addr.rstrip("/")
+        self._channel = _Channel(self.addr, describe=self._where, namespace=namespace, verify=verify,
+                                 timeout=timeout, max_retries=max_retries, retry_wait=retry_wait,
+                                 retry_timeouts=True, sleep=sleep, clock=clock)
+        self._channel.client.token = token
+
+    def __repr__(self) -> str:
+        return f"TransitClient({self.addr!r}, <token redacted>)"
+
+    @property
+    def requests_sent(self) -> int:
+        return self._channel.requests_sent
+
+    def _where(self, path: str | None = None, status: int | None = None) -> str:
+        parts = [f"Vault {self.addr}"]
+        if path is not None:
+            parts.append(f"path {path}")
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        return "(" + ", ".join(parts) + ")"
+
+    def encrypt(self, mount: str, key_name: str, plaintext: bytes, *, context: bytes | None = None) -> str:
+        """Wrap ``plaintext`` with the transit key ``mount/keys/key_name``; returns ``vault:vN:…``."""
+        path, body = _transit_request("encrypt", mount, key_name, plaintext, context)
+        status, response = self._channel.send("POST", path, what="encrypting with transit", body=body)
+        return _transit_result("encrypt", status, response, self._where(path, status))
+
+    def decrypt(self, mount: str, key_name: str, ciphertext: str, *, context: bytes | None = None) -> SecretBytes:
+        """Unwrap a ``vault:vN:…`` ciphertext; the plaintext comes back as ``SecretBytes``."""
+        path, body = _transit_request("decrypt", mount, key_name, ciphertext, context)
+        status, response = self._channel.send("POST", path, what="decrypting with transit", body=body)
+        return _transit_result("decrypt", status, response, self._where(path, status))
 
 
 class CachedReader:

@@ -93,4 +93,4 @@ def test_unreachable_vault_fails_fast(workdir):
     transit = VaultTransit("token", timeout=2, attempts=2, backoff=0.01)
     with pytest.raises(Exception) as info:
         transit.decrypt(key.vault_address, key.engine_path, key.key_name, key.enc)
-    assert "cannot connect" in str(info.value) and "token" not in str(info.value).replace("VAULT_TOKEN", "")
+    assert "connection failed" in str(info.value) and "token" not in str(info.value).replace("VAULT_TOKEN", "")
