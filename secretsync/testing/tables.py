@@ -86,6 +86,37 @@ def _columns(rt: ResourceType) -> list[tuple[dict, object]]:
                 (_col("Up-to-date", "integer"), lambda o, now: (o.get("status") or {}).get("updatedReplicas", 0)),
                 (_col("Available", "integer"), lambda o, now: (o.get("status") or {}).get("availableReplicas", 0)),
                 age]
+    if key == ("", "ServiceAccount"):
+        return [name, (_col("Secrets", "integer"), lambda o, now: len(o.get("secrets") or [])), age]
+    if key == ("", "Service"):
+        def ports(o, now):
+            return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+                            for p in (o.get("spec") or {}).get("ports") or []) or "<none>"
+        return [name, (_col("Type"), lambda o, now: (o.get("spec") or {}).get("type", "ClusterIP")),
+                (_col("Cluster-IP"), lambda o, now: (o.get("spec") or {}).get("clusterIP", "<none>")),
+                (_col("External-IP"), lambda o, now: "<none>"), (_col("Port(s)"), ports), age]
+    if key == ("coordination.k8s.io", "Lease"):
+        return [name, (_col("Holder"), lambda o, now: (o.get("spec") or {}).get("holderIdentity", "")), age]
+    if key in (("", "Event"), ("events.k8s.io", "Event")):
+        core = rt.group == ""
+
+        def last_seen(o, now):
+            when = (o.get("lastTimestamp") or o.get("eventTime") or o["metadata"].get("creationTimestamp")) \
+                if core else (o.get("deprecatedLastTimestamp") or o.get("eventTime"))
+            return human_age((when or "")[:19] + "Z" if when else None, now)
+
+        def obj_ref(o, now):
+            ref = (o.get("involvedObject") if core else o.get("regarding")) or {}
+            return f"{(ref.get('kind') or '').lower()}/{ref.get('name', '')}"
+        return [(_col("Last Seen"), last_seen), (_col("Type"), lambda o, now: o.get("type", "")),
+                (_col("Reason"), lambda o, now: o.get("reason", "")), (_col("Object"), obj_ref),
+                (_col("Message"), lambda o, now: o.get("message" if core else "note", ""))]
+    if key == ("rbac.authorization.k8s.io", "RoleBinding") or key == ("rbac.authorization.k8s.io",
+                                                                       "ClusterRoleBinding"):
+        return [name, (_col("Role"), lambda o, now: f"{(o.get('roleRef') or {}).get('kind', '')}/"
+                                                   f"{(o.get('roleRef') or {}).get('name', '')}"), age]
+    if rt.group == "rbac.authorization.k8s.io":
+        return [name, (_col("Created At", fmt="date"), lambda o, now: o["metadata"].get("creationTimestamp"))]
     if key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
         return [name, (_col("Created At", fmt="date"), lambda o, now: o["metadata"].get("creationTimestamp"))]
     if rt.crd and rt.printer_columns:

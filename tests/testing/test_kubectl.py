@@ -136,3 +136,19 @@ def test_unknown_kind_is_reported_by_kubectl(apiserver):
     result = apiserver.kubectl("-n", apiserver.namespace, "apply", "-f", "-", input=manifest, check=False)
     assert result.returncode == 1
     assert 'no matches for kind "Thing" in version "nothing.example.com/v1"' in result.stderr
+
+
+def test_kubectl_get_columns_for_events_leases_services(apiserver):
+    ns = apiserver.namespace
+    apiserver.raw("POST", f"/api/v1/namespaces/{ns}/events", {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"}, "type": "Normal", "reason": "Synced",
+        "message": "applied", "involvedObject": {"kind": "Secret", "name": "s", "namespace": ns},
+        "lastTimestamp": "2026-01-01T00:00:00Z"})
+    apiserver.raw("POST", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases", {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "lock"},
+        "spec": {"holderIdentity": "pod-1"}})
+    events = apiserver.kubectl("-n", ns, "get", "events").stdout.splitlines()
+    assert events[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert events[1].split()[1:] == ["Normal", "Synced", "secret/s", "applied"]
+    leases = apiserver.kubectl("-n", ns, "get", "leases").stdout.splitlines()
+    assert leases[0].split() == ["NAME", "HOLDER", "AGE"] and leases[1].split()[:2] == ["lock", "pod-1"]
