@@ -21,6 +21,7 @@ import logging
 import random
 import threading
 import time
+import traceback
 from typing import Callable, Iterator
 
 from secretsync.kube.client import Gone, KubeClient, KubeError
@@ -187,8 +188,13 @@ class Informer:
         for event in self.events():
             try:
                 self.handler(event)
-            except Exception:  # noqa: BLE001
-                log.exception("watch %s: event handler failed", self.what)
+            except Exception as exc:  # noqa: BLE001
+                # type and frames only: the text of a handler's exception could quote a Secret value
+                log.error("watch %s: event handler failed with %s", self.what, type(exc).__name__)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("watch %s: handler traceback:\n%s", self.what,
+                              "\n".join(f"  {f.filename}:{f.lineno} in {f.name}"
+                                        for f in traceback.extract_tb(exc.__traceback__)))
 
     def start(self) -> "Informer":
         """Run ``run()`` in a daemon thread."""

@@ -131,3 +131,22 @@ def test_bookmarks_move_the_resource_version_without_events(tmp_path):
     finally:
         kube.close()
         cluster.server.stop()
+
+
+def test_a_failing_handler_is_logged_by_type_and_place_never_by_its_text(kube, namespace, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG, logger="secretsync.kube.watch")
+    failed = threading.Event()
+
+    def handler(ev):
+        failed.set()
+        raise RuntimeError(f"value {ev.object['data']['k'].reveal()!r} rejected")  # a careless handler
+
+    inf = Informer(kube, "v1", "Secret", namespace, handler=handler, watch_timeout=60).start()
+    assert inf.wait_synced(10)
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": namespace},
+                 "data": {"k": SecretBytes(b"canary-watch-7c2e")}})
+    assert failed.wait(10)
+    inf.stop()
+    assert "canary-watch-7c2e" not in caplog.text
+    assert "RuntimeError" in caplog.text and "test_watch.py" in caplog.text
