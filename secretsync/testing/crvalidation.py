@@ -17,7 +17,7 @@ import copy
 import json
 import re
 
-__all__ = ["default_and_validate"]
+__all__ = ["apply_defaults", "validate"]
 
 _SKIP_TOP = {"apiVersion", "kind", "metadata"}
 
@@ -141,17 +141,27 @@ def _validate(value, schema: dict, path: str, causes: list) -> None:
                 _validate(item, additional, child, causes)
 
 
-def default_and_validate(obj: dict, schema: dict | None) -> list[tuple[str, str, str]]:
-    """Default ``obj`` in place and return its validation causes against ``schema`` (openAPIV3Schema)."""
+def _top(schema: dict) -> dict:
+    """The schema without apiVersion/kind/metadata (the server owns and checks those itself)."""
+    return {**schema, "properties": {k: v for k, v in (schema.get("properties") or {}).items() if k not in _SKIP_TOP},
+            "required": [r for r in schema.get("required") or [] if r not in _SKIP_TOP]}
+
+
+def apply_defaults(obj: dict, schema: dict | None) -> None:
+    """Drop non-nullable nulls and fill schema defaults, in place (before generation and validation)."""
     if not schema:
-        return []
-    top = {k: v for k, v in (schema.get("properties") or {}).items() if k not in _SKIP_TOP}
+        return
     view = {k: v for k, v in obj.items() if k not in _SKIP_TOP}
-    _default(view, {**schema, "properties": top})
+    _default(view, _top(schema))
     for key in [k for k in obj if k not in _SKIP_TOP and k not in view]:
         del obj[key]
     obj.update(view)
+
+
+def validate(obj: dict, schema: dict | None) -> list[tuple[str, str, str]]:
+    """Causes (reason, field, message) for the values of ``obj`` that break ``schema`` (openAPIV3Schema)."""
+    if not schema:
+        return []
     causes: list = []
-    _validate(obj, {**schema, "properties": top, "required": [r for r in schema.get("required") or []
-                                                               if r not in _SKIP_TOP]}, "", causes)
+    _validate(obj, _top(schema), "", causes)
     return causes

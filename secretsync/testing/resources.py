@@ -294,6 +294,9 @@ class ResourceAPI:
     def _prepare(self, rt: ResourceType, old: dict | None, obj: dict, opts: WriteOptions) -> None:
         """Defaulting and normalisation the real server does for these kinds."""
         key = (rt.group, rt.kind)
+        if rt.crd:
+            from secretsync.testing import crvalidation
+            crvalidation.apply_defaults(obj, rt.schema)
         if key == ("", "Secret"):
             self._fold_string_data(obj)
             obj.setdefault("type", "Opaque")
@@ -403,8 +406,8 @@ class ResourceAPI:
         return causes
 
     def _custom_resource_causes(self, rt: ResourceType, obj: dict) -> list:
-        from secretsync.testing.crvalidation import default_and_validate
-        return default_and_validate(obj, rt.schema)
+        from secretsync.testing import crvalidation
+        return crvalidation.validate(obj, rt.schema)
 
     # ------------------------------------------------------------------ side effects
     def _after_write(self, rt: ResourceType, old: dict | None, new: dict) -> None:

@@ -174,3 +174,13 @@ def test_schema_defaults_and_validation(widgets):
     assert code == 422
     assert sorted(c["field"] for c in status["details"]["causes"]) == ["spec.color", "spec.size"]
     assert 'Unsupported value: "pink": supported values: "red", "blue"' in status["message"]
+
+
+def test_defaulted_field_omitted_later_is_not_a_spec_change(widgets):
+    _, obj, _ = widgets.raw("POST", _wpath(widgets), _widget("gen", size=1))
+    assert obj["spec"]["mode"] == "auto" and obj["metadata"]["generation"] == 1
+    again = _widget("gen", size=1)
+    again["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
+    code, obj2, _ = widgets.raw("PUT", _wpath(widgets, "gen"), again)
+    assert code == 200 and obj2["metadata"]["generation"] == 1      # defaulting makes it the same spec
+    assert obj2["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
