@@ -308,12 +308,14 @@ class _Handler(BaseHandler):
         try:
             req = Request(method, self.path, self.headers)
         except Exception:  # noqa: BLE001 - a URL we cannot parse is the client's error
+            self.close_connection = True        # the body (if any) stays unread
             self._send_error(st.bad_request("malformed request URL"))
             return
         req.parse_resource_path()
         streaming = req.verb == "watch" or req.subresource == "proxy"
         slots = self.server.handler_slots
         if not streaming and not slots.acquire(timeout=30):
+            self.close_connection = True        # the body (if any) stays unread
             self._send_error(st.APIError(429, "TooManyRequests", "Too many requests, please try again later.",
                                          {"retryAfterSeconds": 1}, {"Retry-After": "1"}))
             return
