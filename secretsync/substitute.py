@@ -176,6 +176,11 @@ def substitute_object(obj: dict, variables: Mapping[str, Value]) -> dict:
             result, _ = evaluate(parse(text), lookup)
         except SubstitutionError as exc:
             where = ".".join(str(p) for p in path if p != "<key>")
+            if is_secret and len(path) == 2 and path[0] in ("data", "stringData"):
+                # the message quotes the text after ${, which here is part of a Secret value
+                raise SubstitutionError(f"{ObjectId.of(obj)}: {where}: a ${{...}} in the value is malformed or "
+                                        f"names an undefined variable (the value is not shown)",
+                                        hint="define the variable, or write $${ for a literal ${") from None
             raise SubstitutionError(f"{ObjectId.of(obj)}: {where or 'key'}: {exc.message}", hint=exc.hint) from None
         return result
 

@@ -89,6 +89,17 @@ def test_secret_values_stay_strings_and_secretbytes_are_untouched():
     assert out["stringData"]["decrypted"].reveal() == b"p@ss${N}word"
 
 
+@pytest.mark.parametrize("value", ["pw${cnry-1a2b}", "pw${cnry_1a2b", "pw${cnry_1a2b:-x}", "x${cnry_1a2b}"])
+def test_errors_in_a_secret_value_never_quote_it(value):
+    """A Secret value in the clear is still a secret: a malformed or unknown ${...} in it is named by field."""
+    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": value},
+           "data": {}}
+    with pytest.raises(SubstitutionError) as info:
+        substitute_object(obj, {})
+    text = f"{info.value.report()} {info.value!r}"
+    assert "cnry" not in text and "Secret/s" in text and "stringData.password" in text
+
+
 def test_variables_from_objects_and_precedence():
     cm = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"A": "cm", "B": "cm"}}
     secret = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"B": SecretBytes(b"sec")}, "stringData": {"C": "x"}}
