@@ -349,11 +349,12 @@ class FileKeyStore:
         return keys
 
 
-def write_private_file(path: Path, content: bytes) -> None:
-    """Write ``content`` atomically to ``path`` with mode 0600 (temp file in the same directory)."""
+def write_private_file(path: Path, content: bytes, mode: int = 0o600) -> None:
+    """Write ``content`` atomically to ``path`` with ``mode`` (0600 unless told): a fresh temp file
+    (``mkstemp``: never an existing name or a symlink) in the same directory, fsync, rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from secretsync import sealedsecret
 from secretsync.cli import exit_codes
 from secretsync.cli.options import env_default
 from secretsync.errors import SecretsyncError, UsageError
-from secretsync.keyring import Keyring
+from secretsync.keyring import Keyring, write_private_file
 from secretsync.manifests import Limits, alias_expanded_size
 
 __all__ = ["add_arguments", "run", "reseal_text", "FileResult"]
@@ -201,19 +200,6 @@ def reseal_text(text: str, source: str, keyring: Keyring) -> tuple[str, FileResu
     return text, result
 
 
-def _write_in_place(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _init_worker(key_dir: str) -> None:
     global _KEYRING
     logging.getLogger("secretsync.keyring").setLevel(logging.ERROR)  # the parent already warned
@@ -228,7 +214,7 @@ def _process(path: str, dry_run: bool) -> FileResult:
     new_text, result = reseal_text(text, path, _KEYRING)
     if result.changed and not dry_run:
         try:
-            _write_in_place(Path(path), new_text)
+            write_private_file(Path(path), new_text.encode("utf-8"), Path(path).stat().st_mode & 0o7777)
         except OSError as exc:
             result.failures.append(f"{path}: cannot write: {exc.strerror}")
             result.changed = False

@@ -11,7 +11,6 @@ the point of recovery), never logged.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -64,15 +63,10 @@ def write_output(text: str | bytes, output_file: str, *, private: bool = False) 
         sys.stdout.flush()
         return
     path = Path(output_file)
-    if private:
-        write_private_file(path, data)
-        return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        mode = 0o600 if private else (path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        write_private_file(path, data, mode)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SecretsyncError(f"cannot write {output_file}: {exc.strerror}") from None
 
 

@@ -158,3 +158,24 @@ def test_empty_or_missing_key_dir(cli, tmp_path):
     (tmp_path / "empty").mkdir()
     r = cli("keys", "cert", "--key-dir", str(tmp_path / "empty"))
     assert r.returncode == 1 and "no sealing key found" in r.stderr_text
+
+
+def test_write_output_never_follows_a_planted_temp_symlink(tmp_path):
+    """-w writes through a fresh temp file: a symlink planted at a guessable temp name (shared
+    folders such as /tmp) must not redirect the write; an unwritable target is a clear error."""
+    import os
+    from secretsync.cli.unseal import write_output
+    from secretsync.errors import SecretsyncError
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    out_dir = tmp_path / "shared"
+    out_dir.mkdir()
+    for name in ("out.json", "secret.json"):
+        (out_dir / f".{name}.{os.getpid()}.tmp").symlink_to(victim)
+    write_output('{"kind": "SealedSecret"}\n', str(out_dir / "out.json"))
+    write_output('{"kind": "Secret"}\n', str(out_dir / "secret.json"), private=True)
+    assert victim.read_text() == "keep me\n"
+    assert (out_dir / "out.json").read_text() == '{"kind": "SealedSecret"}\n'
+    assert stat.S_IMODE((out_dir / "secret.json").stat().st_mode) == 0o600
+    with pytest.raises(SecretsyncError, match="cannot write .*missing/out.json"):
+        write_output("x", str(tmp_path / "missing" / "out.json"), private=True)
