@@ -1,15 +1,21 @@
-"""``secretsync seal``: kubeseal's command line, offline.
+"""``secretsync seal``: kubeseal's command line.
 
 Same flags, defaults, dispatch order and error texts as kubeseal (every flag also
 from ``SEALED_SECRETS_<FLAG>``; the command line wins). The certificate comes from
-``--cert FILE|URL`` or, as a secretsync extension, the newest key of ``--key-dir``;
-fetching it from a cluster is not available yet. ``--validate`` and ``--re-encrypt``
-work offline against ``--key-dir`` instead of asking the controller.
+``--cert FILE|URL``, as a secretsync extension from the newest key of ``--key-dir``,
+and otherwise from the controller (``--controller-name`` in ``--controller-namespace``)
+through the API server's service proxy, as kubeseal fetches it:
+``/api/v1/namespaces/NS/services/http:NAME:PORT/proxy/v1/cert.pem`` where PORT is the
+name of the Service's first port. ``--validate`` and ``--re-encrypt`` ask the controller
+the same way (``/v1/verify``, ``/v1/rotate``), or work offline with ``--key-dir`` /
+``--recovery-private-key``. The Kubernetes API is reached only through
+``secretsync.kube.client``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 from pathlib import Path
@@ -24,15 +30,15 @@ from secretsync.crypto import sealing
 from secretsync.errors import SecretsyncError
 from secretsync.keyring import Keyring, load_certificate
 
-__all__ = ["add_arguments", "run", "fetch_certificate", "context_namespace"]
+__all__ = ["add_arguments", "run", "fetch_certificate", "context_namespace", "Controller", "go_error_text"]
 
 _CERT_TIMEOUT = 30
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = parser.add_argument
-    p("--cert", default="", help="certificate file or URL (http(s)://, file://); without it: --key-dir "
-      "(fetching from a cluster is not available yet)")
+    p("--cert", default="", help="certificate file or URL (http(s)://, file://); without it: --key-dir, "
+      "else the controller through the API server")
     p("--controller-namespace", default="kube-system", help="namespace of the sealed-secrets controller")
     p("--controller-name", default="sealed-secrets-controller", help="name of the sealed-secrets controller")
     p("--fetch-cert", action=BoolFlagAction, help="write the certificate to stdout and exit")
@@ -45,16 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p("--from-file", action="append", default=[], help="[key=]path of the raw value (with --raw)")
     p("--merge-into", default="", help="merge the sealed items into this existing SealedSecret file")
     p("--allow-empty-data", action=BoolFlagAction, help="allow a Secret without data or stringData")
-    p("--validate", action=BoolFlagAction, help="check that the input SealedSecrets decrypt (offline: --key-dir)")
+    p("--validate", action=BoolFlagAction, help="ask the controller whether the input SealedSecrets decrypt "
+      "(offline with --key-dir or --recovery-private-key)")
     p("--re-encrypt", "--rotate", dest="re_encrypt", action=BoolFlagAction,
-      help="re-encrypt the input SealedSecret with the newest key (offline: --key-dir)")
+      help="re-encrypt the input SealedSecrets with the controller's newest key (offline with --key-dir)")
     p("--recovery-unseal", action=BoolFlagAction, help="decrypt a SealedSecret with private keys")
     p("--recovery-private-key", action=CommaListAction, default=[], metavar="FILE",
       help="private key files for --recovery-unseal (repeatable, comma-separated)")
     p("--key-dir", default="", help="secretsync key directory: certificate, --validate and --re-encrypt offline")
     p("-n", "--namespace", default="", help="namespace of the Secret (default: kubeconfig context, then default)")
-    p("--kubeconfig", default="", help="kubeconfig file (for the default namespace)")
-    p("--context", default="", help="kubeconfig context (for the default namespace)")
+    p("--kubeconfig", default="", help="kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
+    p("--context", default="", help="kubeconfig context to use")
     _env_defaults(parser)
 
 
@@ -96,8 +103,129 @@ def context_namespace(kubeconfig: str = "", context: str = "") -> str:
     return "default"
 
 
-def fetch_certificate(cert: str, key_dir: str = "") -> bytes:
-    """The certificate PEM bytes from a file, a URL, or the newest key of a key dir."""
+# ---------------------------------------------------------------------------------------------- the controller
+
+_SERVICE_HINT = (".\nPlease, use the flag --controller-name and --controller-namespace to set up the name and "
+                 "namespace of the sealed secrets controller")
+
+# client-go's words for an error answer that is not a Status (apimachinery's NewGenericServerResponse)
+_GO_GENERIC = {
+    400: "the server rejected our request for an unknown reason",
+    401: "the server has asked for the client to provide credentials",
+    404: "the server could not find the requested resource",
+    405: "the server does not allow this method on the requested resource",
+    409: "the server reported a conflict",
+    415: "the server has rejected the content type",
+    422: "the server rejected our request due to an error in our request",
+    429: "the server has received too many requests and has asked us to try again later",
+    503: "the server is currently unable to handle the request",
+    504: "the server was unable to return a response in the time allotted, but may still be processing the request",
+}
+
+
+def go_error_text(exc: SecretsyncError, method: str = "", target: str = "") -> str:
+    """What kubeseal prints for a client-go error: a Status's message, else client-go's generic text."""
+    from secretsync.kube.client import KubeAPIError
+    if not isinstance(exc, KubeAPIError) or not exc.status:
+        return exc.message
+    if exc.reason:                       # the answer was a Status (from the API server)
+        return exc.api_message
+    status, server_message = exc.status, exc.api_message or ""
+    if status == 403:
+        text = server_message
+    elif status in _GO_GENERIC:
+        text = _GO_GENERIC[status]
+    elif status >= 500:
+        text = f"an error on the server ({json.dumps(server_message)}) has prevented the request from succeeding"
+    else:
+        text = f"the server responded with the status code {status} but did not return more information"
+    return f"{text} ({method.lower()} services {target})" if target else text
+
+
+class Controller:
+    """The sealed-secrets controller behind its Service, reached through the API server's service proxy."""
+
+    def __init__(self, kubeconfig: str, context: str, namespace: str, name: str) -> None:
+        self._kubeconfig, self._context = kubeconfig or None, context or None
+        self.namespace, self.name = namespace, name
+        self._client = None
+        self._port: str | None = None
+
+    def _proxy(self, method: str, path: str, body: dict | None = None, accept: str | None = None) -> bytes:
+        from secretsync.kube.client import KubeClient, KubeConfigError, KubeError
+        if self._client is None:
+            try:
+                # the path explicitly: the library reads $KUBECONFIG only once, when first imported
+                self._client = KubeClient.from_kubeconfig(self._kubeconfig or os.environ.get("KUBECONFIG") or None,
+                                                          self._context)
+            except KubeConfigError as exc:
+                raise SecretsyncError(exc.message, hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT) or --key-dir "
+                                      "DIR, or a kubeconfig (--kubeconfig, --context) to reach the controller") from None
+        try:
+            if self._port is None:
+                service = self._client.get("v1", "Service", self.name, self.namespace)
+                ports = (service.get("spec") or {}).get("ports") or [{}]
+                self._port = str(ports[0].get("name") or "")
+        except KubeError as exc:
+            raise SecretsyncError(f"cannot get sealed secret service: {go_error_text(exc)}{_SERVICE_HINT}") from None
+        return self._client.service_proxy(method, self.namespace, self.name, path, port=self._port, body=body,
+                                          accept=accept)
+
+    @property
+    def target(self) -> str:
+        return f"http:{self.name}:{self._port or ''}"
+
+    def certificate(self) -> bytes:
+        """GET /v1/cert.pem, as kubeseal (``Accept: application/x-pem-file, */*``)."""
+        from secretsync.kube.client import KubeError
+        try:
+            return self._proxy("GET", "/v1/cert.pem", accept="application/x-pem-file, */*")
+        except KubeError as exc:
+            raise SecretsyncError(f"cannot fetch certificate: {go_error_text(exc, 'GET', self.target)}") from None
+
+    def verify(self, obj: dict) -> bool:
+        """POST /v1/verify: True when the controller can decrypt it (200), False on 409."""
+        from secretsync.kube.client import KubeError
+        try:
+            self._proxy("POST", "/v1/verify", body=obj)
+        except KubeError as exc:
+            if getattr(exc, "status", 0) == 409:
+                return False
+            raise SecretsyncError(f"cannot validate sealed secret: {go_error_text(exc, 'POST', self.target)}") \
+                from None
+        return True
+
+    def rotate(self, obj: dict) -> dict:
+        """POST /v1/rotate: the SealedSecret re-sealed with the newest key, as kubeseal prints it."""
+        from secretsync.kube.client import KubeError
+        try:
+            body = self._proxy("POST", "/v1/rotate", body=obj)
+        except KubeError as exc:
+            if getattr(exc, "status", 0) == 409:
+                raise SecretsyncError("unable to rotate secret") from None
+            raise SecretsyncError(f"cannot re-encrypt secret: {go_error_text(exc, 'POST', self.target)}") from None
+        try:
+            resealed = json.loads(body)
+        except ValueError:
+            resealed = None
+        if not isinstance(resealed, dict):
+            raise SecretsyncError("cannot re-encrypt secret: the controller's answer is not a JSON object")
+        resealed["apiVersion"], resealed["kind"] = sealedsecret.API_VERSION, sealedsecret.KIND
+        meta = resealed.get("metadata")
+        if isinstance(meta, dict):
+            for field in ("creationTimestamp", "deletionTimestamp", "generation"):
+                meta.pop(field, None)
+        return resealed
+
+
+def _controller(args: argparse.Namespace) -> Controller:
+    return Controller(args.kubeconfig, args.context, args.controller_namespace, args.controller_name)
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+def fetch_certificate(cert: str, key_dir: str = "", controller: "Controller | None" = None) -> bytes:
+    """The certificate PEM bytes from a file, a URL, the newest key of a key dir, or the controller."""
     if cert:
         if re.match(r"^https?://", cert, re.I):
             import urllib.error  # lazily: only URL certificates pay for the HTTP stack
@@ -118,9 +246,10 @@ def fetch_certificate(cert: str, key_dir: str = "") -> bytes:
             raise SecretsyncError(f"cannot fetch certificate: {path}: {exc.strerror}") from None
     if key_dir:
         return Keyring.from_dir(key_dir).certificate_pem()
-    raise SecretsyncError("cannot fetch certificate: no --cert given and fetching from a cluster is not "
-                          "available in secretsync yet",
-                          hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT), or --key-dir DIR")
+    if controller is None:
+        raise SecretsyncError("cannot fetch certificate: no --cert, --key-dir or controller given",
+                              hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT), or --key-dir DIR")
+    return controller.certificate()
 
 
 def _raw(args: argparse.Namespace, cert) -> str:
@@ -177,14 +306,25 @@ def _merge_into(args: argparse.Namespace, cert, data: bytes, source: str, fmt: s
     unseal_cli.write_output(sealedsecret.dump([merged], fmt), target)
 
 
+def _offline(args: argparse.Namespace) -> bool:
+    """``--validate``/``--re-encrypt`` with local keys instead of asking the controller."""
+    return bool(args.key_dir or args.recovery_private_key)
+
+
 def _validate(args: argparse.Namespace, data: bytes, source: str) -> int:
-    keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir)
-    failed = []
-    for obj in sealedsecret.load_documents(data, source):
-        try:
-            sealedsecret.unseal_sealed_secret(obj, keyring)
-        except sealedsecret.UnsealError:
-            failed.append(str((obj.get("metadata") or {}).get("name") or "<unnamed>"))
+    objects = sealedsecret.load_documents(data, source)
+    if _offline(args):
+        keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir)
+
+        def decrypts(obj: dict) -> bool:
+            try:
+                sealedsecret.unseal_sealed_secret(obj, keyring)
+            except sealedsecret.UnsealError:
+                return False
+            return True
+    else:
+        decrypts = _controller(args).verify
+    failed = [str((obj.get("metadata") or {}).get("name") or "<unnamed>") for obj in objects if not decrypts(obj)]
     if failed:
         raise SecretsyncError("\n".join(f"unable to decrypt sealed secret: {n}" for n in failed),
                               reference="validate-failed", exit_code=exit_codes.DECRYPT_FAILED)
@@ -192,13 +332,17 @@ def _validate(args: argparse.Namespace, data: bytes, source: str) -> int:
 
 
 def _re_encrypt(args: argparse.Namespace, data: bytes, source: str, fmt: str) -> None:
-    keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir)
     out = []
-    for obj in sealedsecret.load_documents(data, source):
-        new_items = sealedsecret.reseal_items(obj, keyring)
-        obj = dict(obj, spec=dict(obj.get("spec") or {}))
-        obj["spec"]["encryptedData"] = dict(obj["spec"].get("encryptedData") or {}, **new_items)
-        out.append(obj)
+    if _offline(args):
+        keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir)
+        for obj in sealedsecret.load_documents(data, source):
+            new_items = sealedsecret.reseal_items(obj, keyring)
+            obj = dict(obj, spec=dict(obj.get("spec") or {}))
+            obj["spec"]["encryptedData"] = dict(obj["spec"].get("encryptedData") or {}, **new_items)
+            out.append(obj)
+    else:
+        controller = _controller(args)
+        out = [controller.rotate(obj) for obj in sealedsecret.load_documents(data, source)]
     target = args.sealed_secret_file or (args.secret_file if args.secret_file not in ("", "-") else "")
     unseal_cli.write_output(sealedsecret.dump(out, fmt), target)
 
@@ -223,11 +367,13 @@ def run(args: argparse.Namespace) -> int:
         data, source = unseal_cli.read_input(args.secret_file)
         _re_encrypt(args, data, source, fmt)
         return 0
-    pem = fetch_certificate(args.cert, args.key_dir)
+    pem = fetch_certificate(args.cert, args.key_dir, _controller(args))
     if args.fetch_cert:
         unseal_cli.write_output(pem, args.sealed_secret_file)
         return 0
-    cert = load_certificate(pem, args.cert or f"newest key of {args.key_dir}")
+    where = args.cert or (f"newest key of {args.key_dir}" if args.key_dir else
+                          f"controller {args.controller_namespace}/{args.controller_name}")
+    cert = load_certificate(pem, where)
     if args.merge_into:
         data, source = unseal_cli.read_input(args.secret_file)
         _merge_into(args, cert, data, source, unseal_cli.output_format(args.format))

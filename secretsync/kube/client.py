@@ -703,6 +703,36 @@ class KubeClient:
     def server_version(self) -> dict:
         return self._request("GET", "/version", operation="get server version")
 
+    def service_proxy(self, method: str, namespace: str, service: str, path: str, *, scheme: str = "http",
+                      port: str = "", body: Any = None, accept: str | None = None) -> bytes:
+        """The raw body of a request through the API server's service proxy (what kubeseal uses):
+        ``/api/v1/namespaces/NS/services/[SCHEME:]NAME[:PORT]/proxy/PATH``; ``body`` is sent as JSON.
+
+        Errors map like every other call; ``reason`` stays empty when the answer was not a
+        ``Status`` (the backend's own error, its text clipped into ``api_message``).
+        """
+        target = f"{scheme}:{service}:{port}" if scheme else (f"{service}:{port}" if port else service)
+        url = f"/api/v1/namespaces/{namespace}/services/{target}/proxy/{path.lstrip('/')}"
+        operation = f"{method.lower()} services {target}"
+        headers = {"Accept": accept} if accept else {}
+        wire = None if body is None else to_wire(body)
+        error: KubeError
+        try:
+            resp = self._dynamic.request(method, url, body=wire, serialize=False, header_params=headers,
+                                         content_type="application/json" if body is not None else None,
+                                         _request_timeout=(self.connect_timeout, self.timeout))
+            try:
+                return resp.data
+            finally:
+                resp.release_conn()
+        except ApiException as exc:
+            status = getattr(exc, "status", 0) or 0
+            error = error_from_status(operation, status, getattr(exc, "body", None), getattr(exc, "headers", None)) \
+                if status else self._map_api_exception(operation, exc)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            error = self._map_transport_error(operation, exc)
+        raise error
+
     # -- requests ---------------------------------------------------------------------------
     def _map_api_exception(self, operation: str, exc: Any) -> KubeError:
         status = getattr(exc, "status", 0) or 0
