@@ -353,6 +353,29 @@ class Auth:
         return {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
                 "metadata": {"creationTimestamp": None}, "spec": spec, "status": out_status}
 
+    def rules_review(self, body: dict, req) -> dict:
+        """SelfSubjectRulesReview: the RBAC rules that apply to the caller in ``spec.namespace``."""
+        spec = body.get("spec") or {}
+        namespace = spec.get("namespace") or ""
+        user = req.user
+        if not self.app.rbac or user.is_master:
+            resource_rules = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
+            non_resource = [{"verbs": ["*"], "nonResourceURLs": ["*"]}]
+        else:
+            resource_rules = [{"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+                               "resources": list(_SELF_REVIEWS)}]
+            non_resource = [{"verbs": ["get"], "nonResourceURLs": list(_DISCOVERY_PATHS + _PUBLIC_PATHS)}]
+            for rule in self._rules_for(user, namespace):
+                if rule.get("nonResourceURLs"):
+                    non_resource.append({"verbs": rule.get("verbs") or [],
+                                         "nonResourceURLs": rule["nonResourceURLs"]})
+                else:
+                    out = {k: rule[k] for k in ("verbs", "apiGroups", "resources", "resourceNames") if rule.get(k)}
+                    resource_rules.append(out)
+        return {"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None}, "spec": spec,
+                "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource, "incomplete": False}}
+
     def access_review(self, body: dict, req) -> dict:
         kind = body.get("kind") or "SelfSubjectAccessReview"
         spec = body.get("spec") or {}

@@ -1,7 +1,7 @@
 """Decoding of the Kubernetes protobuf request bodies kubectl's typed clients send.
 
 ``kubectl create secret|configmap|namespace|serviceaccount|token|role|rolebinding|
-clusterrole|clusterrolebinding`` and ``kubectl auth can-i`` post
+clusterrole|clusterrolebinding`` and ``kubectl auth can-i [--list]`` post
 ``application/vnd.kubernetes.protobuf`` (client-go's typed clients), and
 client-go does not fall back to JSON on a 415. This module reads the
 envelope (``k8s\\x00`` + ``runtime.Unknown``) and the protobuf wire format of
@@ -56,6 +56,7 @@ KINDS = {
                                       4: ("uid", "str")})})},
     "SelfSubjectAccessReview": {1: ("metadata", "msg", _META), 2: ("spec", "msg", {
         1: ("resourceAttributes", "msg", _RESOURCE_ATTRS), 2: ("nonResourceAttributes", "msg", _NON_RESOURCE_ATTRS)})},
+    "SelfSubjectRulesReview": {1: ("metadata", "msg", _META), 2: ("spec", "msg", {1: ("namespace", "str")})},
     "Role": {1: ("metadata", "msg", _META), 2: ("rules", "rep_msg", _RULE)},
     "ClusterRole": {1: ("metadata", "msg", _META), 2: ("rules", "rep_msg", _RULE)},
     "RoleBinding": {1: ("metadata", "msg", _META), 2: ("subjects", "rep_msg", _SUBJECT),

@@ -114,6 +114,8 @@ BUILTINS: tuple[ResourceType, ...] = (
     _rt("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
         verbs=_CREATE_ONLY),
     _rt("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False, verbs=_CREATE_ONLY),
+    _rt("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False,
+        verbs=_CREATE_ONLY),
 )
 
 # Groups served at /api (the legacy core group) vs /apis; order follows the real server's /apis listing.

@@ -590,7 +590,8 @@ class _ResourceRequest:
             self.send(201, self.app.auth.token_review(obj))
             return
         if rt.group == "authorization.k8s.io":
-            self.send(201, self.app.auth.access_review(obj, req))
+            review = self.app.auth.rules_review if rt.kind == "SelfSubjectRulesReview" else self.app.auth.access_review
+            self.send(201, review(obj, req))
             return
         self.check_strict(obj)
         out = self.api.create(rt, ns, obj, self.write_options())

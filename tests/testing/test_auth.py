@@ -271,6 +271,9 @@ def test_kubectl_with_a_service_account_token(cluster):
     no = cluster.kubectl("auth", "can-i", "delete", "configmaps", "-n", cluster.namespace, kubeconfig=kubeconfig,
                          check=False)
     assert (yes.stdout.strip(), no.stdout.strip(), no.returncode) == ("yes", "no", 1)
+    listed = cluster.kubectl("auth", "can-i", "--list", "-n", cluster.namespace, kubeconfig=kubeconfig).stdout
+    rows = [line.split() for line in listed.splitlines()]
+    assert ["configmaps", "[]", "[]", "[get", "list]"] in rows
     denied = cluster.kubectl("get", "secrets", "-n", cluster.namespace, kubeconfig=kubeconfig, check=False)
     assert denied.returncode == 1
     assert (f'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:{cluster.namespace}:kc"'
