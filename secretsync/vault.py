@@ -1,10 +1,10 @@
 """The Vault client edge: argocd-vault-plugin's configuration, login, and safe reads (the only hvac import).
 
 ``VaultConfig`` reads the variables AVP reads (``VAULT_*``, ``AVP_*``, the ``ARGOCD_ENV_``
-prefix, a ``-c`` config file). ``VaultBackend`` logs in (token, approle, k8s, userpass,
-github), renews its token, logs in again once when Vault answers 403 on an expired
-token, applies a timeout to every request and retries 5xx/sealed/connection failures a
-bounded number of times with backoff. ``VaultBackend.reader()`` gives a per-render
+prefix, a ``-c`` config file, a ``-s`` Secret's values via ``secret_config``).
+``VaultBackend`` logs in (token, approle, k8s, userpass, github), renews its token, logs
+in again once when Vault answers 403 on an expired token, applies a timeout to every
+request and retries 5xx/sealed/connection failures a bounded number of times with backoff. ``VaultBackend.reader()`` gives a per-render
 ``CachedReader`` so each (path, version, kv-version) is read at most once. KV reads
 follow AVP's rules and error wording (§8 of the spec); ``fingerprint`` gives a cheap
 change signal per path. ``TransitClient`` is Vault's transit engine for sops's
@@ -48,6 +48,7 @@ from secretsync.secretvalue import REDACTED, SecretBytes
 __all__ = [
     "VaultConfig", "VaultBackend", "CachedReader", "SecretData", "VaultError", "VaultConfigError",
     "VaultAuthError", "VaultUnavailable", "VaultReadError", "VaultTransitError", "TransitClient", "load_config_file",
+    "secret_config", "secret_reference",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,37 @@ def load_config_file(path: str | os.PathLike) -> dict[str, str]:
     return out
 
 
+ARGOCD_NAMESPACE = "argocd"
+
+
+def secret_reference(spec: str) -> tuple[str, str]:
+    """AVP's ``-s`` value as (namespace, name): ``namespace:name``, else ``name`` in ``argocd``.
+
+    As AVP splits on ``:``: anything but exactly two fields means the first field in ``argocd``.
+    """
+    fields = spec.split(":")
+    if len(fields) == 2:
+        return fields[0], fields[1]
+    return ARGOCD_NAMESPACE, fields[0]
+
+
+def secret_config(secret: Mapping[str, Any]) -> dict[str, str]:
+    """The configuration in a Kubernetes Secret (``-s``): its ``data`` keys, upper-cased, to text.
+
+    ``data`` values are ``SecretBytes`` (the Kubernetes client's convention) or base64 text.
+    """
+    where = f"Secret {(secret.get('metadata') or {}).get('namespace', '')}/{(secret.get('metadata') or {}).get('name', '')}"
+    out: dict[str, str] = {}
+    for key, value in (secret.get("data") or {}).items():
+        try:
+            raw = value.reveal() if isinstance(value, SecretBytes) else base64.b64decode(str(value), validate=True)
+            out[str(key).upper()] = raw.decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise VaultConfigError(f"{where}: data key {key} is not UTF-8 text",
+                                   hint="configuration values must be text (VAULT_ADDR, AVP_TYPE, ...)") from None
+    return out
+
+
 def _settings(env: Mapping[str, str], file_values: Mapping[str, str]) -> Callable[[str], str | None]:
     """AVP's lookup order: ARGOCD_ENV_ > (file for exported SDK names) > environment > file."""
     prefixed = {k[len(ENV_PREFIX):].upper(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
@@ -198,11 +230,13 @@ class VaultConfig:
     retry_wait: float = 0.5
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, config_file: str | os.PathLike | None = None
-                 ) -> "VaultConfig":
-        """Build from the environment (and an optional ``-c`` file) exactly as AVP names things."""
+    def from_env(cls, env: Mapping[str, str] | None = None, config_file: str | os.PathLike | None = None,
+                 secret_values: Mapping[str, str] | None = None) -> "VaultConfig":
+        """Build from the environment, an optional ``-c`` file and an optional ``-s`` Secret's values
+        (``secret_config``) exactly as AVP names things; the file overrides the Secret."""
         env = os.environ if env is None else env
-        file_values = load_config_file(config_file) if config_file else {}
+        file_values = {str(k).upper(): str(v) for k, v in (secret_values or {}).items()}
+        file_values.update(load_config_file(config_file) if config_file else {})
         get = _settings(env, file_values)
 
         avp_type = (get("AVP_TYPE") or "").strip()
@@ -414,8 +448,8 @@ class VaultBackend:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, config_file: str | os.PathLike | None = None,
-                 **kwargs: Any) -> "VaultBackend":
-        return cls(VaultConfig.from_env(env, config_file), **kwargs)
+                 secret_values: Mapping[str, str] | None = None, **kwargs: Any) -> "VaultBackend":
+        return cls(VaultConfig.from_env(env, config_file, secret_values), **kwargs)
 
     @property
     def addr(self) -> str:

@@ -4,7 +4,9 @@ Reads a directory (``.yaml``/``.yml``/``.json``, recursively), one file, or stdi
 to Vault once; resolves every placeholder of every document; then prints all documents
 as YAML, each followed by ``---``. Unlike AVP nothing is printed when anything fails.
 Configuration comes from AVP's variables (``AVP_TYPE=vault``, ``VAULT_ADDR``, …, the
-``ARGOCD_ENV_`` prefix) and ``-c FILE``; see docs/vault.md.
+``ARGOCD_ENV_`` prefix), ``-c FILE`` and ``-s [namespace:]name`` (a Kubernetes Secret, read
+through ``secretsync.kube.client``: in a pod with its service account, else with
+``$KUBECONFIG``); see docs/vault.md.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("-c", "--config-path", default="",
                      help="path to a file containing Vault configuration (YAML, JSON, envfile) to use")
     gen.add_argument("-s", "--secret-name", default="",
-                     help="name of a Kubernetes Secret ([namespace:]name) holding the configuration "
-                          "(not supported yet: use -c or environment variables)")
+                     help="name of the Kubernetes Secret ([namespace:]name, namespace argocd by default) "
+                          "holding the configuration")
     gen.add_argument("--verbose-sensitive-output", action="store_true",
                      help="accepted for compatibility; secretsync never prints secret values in logs")
     gen.add_argument("--disable-token-cache", action="store_true",
@@ -110,22 +112,45 @@ def dump_documents(objects: list[dict]) -> str:
     return "".join(out)
 
 
+# ---------------------------------------------------------------------------------------------- -s
+
+def read_secret_config(spec: str) -> dict[str, str]:
+    """AVP's ``-s``: the configuration held in a Kubernetes Secret (values stay in memory)."""
+    from secretsync.kube.client import KubeClient, KubeError
+    from secretsync.vault import VaultConfigError, secret_config, secret_reference
+
+    namespace, name = secret_reference(spec)
+    try:
+        # the path explicitly: the library reads $KUBECONFIG only once, when first imported
+        client = KubeClient.from_env(os.environ.get("KUBECONFIG") or None)
+    except KubeError as exc:
+        raise VaultConfigError(f"could not connect to local Kubernetes cluster to read Secret {namespace}/{name}: "
+                               f"{exc.message}", hint="run in a pod with a service account, or set KUBECONFIG") from None
+    try:
+        secret = client.get("v1", "Secret", name, namespace)
+    except KubeError as exc:
+        raise VaultConfigError(f"cannot read the configuration Secret {namespace}/{name}: {exc.message}",
+                               hint="check -s [namespace:]name (default namespace argocd) and that this "
+                                    "identity may get the Secret") from None
+    finally:
+        client.close()
+    return secret_config(secret)
+
+
 # ---------------------------------------------------------------------------------------------- run
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "vault_command", None) != "generate":
         raise UsageError("usage: secretsync vault generate PATH|- [-c FILE]", hint="see secretsync vault --help")
-    if args.secret_name:
-        raise UsageError("-s/--secret-name is not supported yet",
-                         hint="pass the configuration with -c FILE or environment variables")
     if args.verbose_sensitive_output:
         log.warning("--verbose-sensitive-output is accepted but secret values are never logged")
 
     from secretsync.placeholders import resolve
     from secretsync.vault import VaultBackend
 
+    secret_values = read_secret_config(args.secret_name) if args.secret_name else None
     documents = load_documents(_files(args.path))
-    backend = VaultBackend.from_env(os.environ, args.config_path or None)
+    backend = VaultBackend.from_env(os.environ, args.config_path or None, secret_values)
     backend.login()  # as AVP: before any manifest is looked at
     resolved = resolve(documents, backend)
     text = dump_documents(resolved)

@@ -4,7 +4,7 @@ Covers: directory walk (.yaml/.yml/.json, recursive, other files skipped), multi
 files, empty and comment-only input (no output, exit 0), stdin, JSON in → YAML out with
 sorted keys and a ``---`` after each document, "no YAML or JSON files were found", parse
 errors naming the file, login before any manifest, nothing on stdout when anything fails,
-``-s`` refused clearly, the real entry point in a subprocess, and the canary rule: a
+the real entry point in a subprocess, and the canary rule: a
 secret value rendered at DEBUG log level never appears in logs (caplog, stderr) or in
 exception texts, only in the rendered output.
 """
@@ -126,11 +126,6 @@ def test_login_happens_before_manifests_are_looked_at(cli, tmp_path):
     code, out, err = cli("vault", "generate", str(tmp_path), AVP_AUTH_TYPE="userpass", AVP_USERNAME="nobody",
                          AVP_PASSWORD="wrong-password")
     assert (code, out) == (1, "") and "Vault login failed" in err and "wrong-password" not in err
-
-
-def test_secret_name_flag_is_refused_clearly(cli, tmp_path):
-    code, out, err = cli("vault", "generate", str(tmp_path), "-s", "argocd:avp")
-    assert (code, out) == (2, "") and "-s/--secret-name is not supported yet" in err
 
 
 def test_real_entry_point_in_a_subprocess(avp_vault, tmp_path):
