@@ -49,6 +49,8 @@ class Persistence:
         self.path = Path(path)
         self.app = app
         self._lock = threading.Lock()
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))   # private from the start
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -86,6 +86,7 @@ def test_key_file_is_private(tmp_path):
     server = APIServer(state_file=str(state))
     key = Path(str(state) + ".key")
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
+    assert (state.stat().st_mode & 0o777) == 0o600
     assert isinstance(server._persistence, Persistence)
     server._persistence.close()
 
