@@ -39,6 +39,7 @@ __all__ = [
     "Limits", "ManifestError", "ObjectId", "load_manifests", "validate_object", "dump_all",
     "apply_order_key", "sort_for_apply", "sync_wave", "group_of", "is_cluster_scoped",
     "SYNC_WAVE_ANNOTATIONS", "PlainStr", "retype_plain", "expand_lists", "copy_tree", "alias_expanded_size",
+    "safe_load_all_guarded",
 ]
 
 _STR = "tag:yaml.org,2002:str"
@@ -276,6 +277,26 @@ def alias_expanded_size(node: Node, limit: int) -> int:
         return _expanded_size(node, {}, set(), limit)
     except _Refused as exc:
         raise ValueError(str(exc)) from None
+
+
+def safe_load_all_guarded(text: str, max_nodes: int = Limits.max_nodes) -> list[Any]:
+    """``yaml.safe_load_all`` (PyYAML's types) for readers that keep them, with the alias guard:
+    ValueError ("document N: ...") when aliases expand past ``max_nodes`` nodes in all; PyYAML's
+    ``YAMLError`` and ``RecursionError`` (deep nesting) pass through for the caller to name its file."""
+    loader = yaml.SafeLoader(text)
+    docs: list[Any] = []
+    budget = max_nodes
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            try:
+                budget -= alias_expanded_size(node, budget)
+            except ValueError as exc:
+                raise ValueError(f"document {len(docs) + 1}: {exc}") from None
+            docs.append(loader.construct_document(node))
+    finally:
+        loader.dispose()
+    return docs
 
 
 def copy_tree(value: Any) -> Any:

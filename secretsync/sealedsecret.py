@@ -30,7 +30,7 @@ from secretsync import gotemplate
 from secretsync.crypto import sealing
 from secretsync.crypto.sealing import Scope
 from secretsync.errors import SecretsyncError
-from secretsync.manifests import Limits, alias_expanded_size
+from secretsync.manifests import Limits, safe_load_all_guarded
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
@@ -413,25 +413,16 @@ def reseal_items(obj: Mapping, keyring) -> dict[str, str]:
 
 def _load_yaml(text: str, source: str, limits: Limits) -> list:
     """Every document of a YAML stream (safe types), aliases counted as the nodes they expand to."""
-    loader = yaml.SafeLoader(text)
-    docs: list = []
-    budget = limits.max_nodes
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            budget -= alias_expanded_size(node, budget)
-            docs.append(loader.construct_document(node))
+        return safe_load_all_guarded(text, limits.max_nodes)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise InputError(f"{source}: not valid YAML{where}", hint="check the file's syntax") from None
     except ValueError as exc:
-        raise InputError(f"{source}: document {len(docs) + 1}: {exc}") from None
+        raise InputError(f"{source}: {exc}") from None
     except RecursionError:
-        raise InputError(f"{source}: document {len(docs) + 1}: nested too deeply") from None
-    finally:
-        loader.dispose()
-    return docs
+        raise InputError(f"{source}: nested too deeply") from None
 
 
 def load_documents(data: bytes, source: str, limits: Limits = Limits()) -> list[dict]:

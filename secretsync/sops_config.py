@@ -25,6 +25,7 @@ from secretsync.crypto.sops.keys.age import AgeKey
 from secretsync.crypto.sops.keys.hc_vault import VaultTransitKey
 from secretsync.crypto.sops.keys.unsupported import AWSKMSKey, AzureKVKey, GCPKMSKey, PGPKey
 from secretsync.crypto.sops.walk import SELECTOR_FIELDS, Selectors
+from secretsync.manifests import safe_load_all_guarded
 
 __all__ = ["find_config", "load_config", "SopsConfig", "CreationRule", "creation_rule_for", "parse_key_list"]
 
@@ -75,13 +76,22 @@ def find_config(cwd: str | os.PathLike | None = None, explicit: str | None = Non
 
 def load_config(path: Path) -> SopsConfig:
     try:
-        raw = yaml.safe_load(path.read_bytes())
+        docs = safe_load_all_guarded(path.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path} is not valid YAML{where}") from None
+    except ValueError as exc:  # an alias bomb
+        raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
+    if len(docs) > 1:
+        raise ConfigError(f"{path} is not valid YAML: it holds {len(docs)} documents, expected one")
+    raw = docs[0] if docs else None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -135,3 +135,19 @@ def test_value_cipher_fails_only_with_its_own_error(text):
         assert "f.yaml" in exc.message and "'a:b:'" in exc.message
     else:
         assert text == "" and result == ""
+
+
+def test_sops_yaml_alias_bomb_and_deep_nesting_are_config_errors(tmp_path):
+    """A hostile .sops.yaml (a repository's, found by walking up) is refused by name, not expanded."""
+    from secretsync.crypto.sops.errors import ConfigError
+    from secretsync.sops_config import load_config
+    lines = ["a0: &a0 [l, l, l, l, l, l, l, l, l]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 25)]
+    lines.append("creation_rules: [{age: *a24}]")
+    for name, text, reason in ((".sops.yaml", "\n".join(lines), "alias"),
+                               ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000, "nest"),
+                               ("two.yaml", "creation_rules: []\n---\ncreation_rules: []\n", "documents")):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=f"{name}.*{reason}"):
+            load_config(path)
