@@ -249,6 +249,7 @@ class SyncReconciler:
             spec = SyncSpec.parse(obj)
         except InvalidSyncSpec as exc:
             api.mark_stalled(obj, Reason.INVALID_SPEC, exc.message)
+            obj["status"]["observedGeneration"] = (obj.get("metadata") or {}).get("generation")  # kstatus: Stalled
             self._finish_status(obj, original, None)
             self._observe(obj, "stalled", started, ready=False)
             return None
