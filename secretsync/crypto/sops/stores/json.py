@@ -3,8 +3,9 @@
 Reading follows sops ≤3.12: the top level must be an object, key order and
 duplicate keys are kept, every number is a float64 (``8080`` → ``8080.0``; big
 integers lose precision as in Go). Writing follows Go's ``encoding/json`` plus
-``json.Indent`` with a tab (or N spaces): ``": "`` separators, ``<``, ``>``, ``&``,
-U+2028/U+2029 escaped, floats in Go's shortest form, a trailing newline.
+``json.Indent`` with a tab (or N spaces): ``": "`` separators, strings and floats as
+``secretsync.crypto.gojson`` writes them (``<``, ``>``, ``&``, U+2028/U+2029 escaped,
+``\\b``/``\\f`` short, floats in Go's shortest form), a trailing newline.
 Comments have no JSON form and are dropped. The ``sops`` entry is an ordinary key.
 """
 
@@ -12,10 +13,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
-from decimal import Decimal
 from typing import Any
 
+from secretsync.crypto import gojson
 from secretsync.crypto.sops.cipher import format_time
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.tree import Branch, Comment, Item
@@ -46,41 +46,13 @@ def load(data: bytes) -> list[Branch]:
 
 def go_json_float(value: float) -> str:
     """Go ``encoding/json``'s float64 text: 'f' for 1e-6 ≤ |v| < 1e21, else 'e' with a short exponent."""
-    if math.isnan(value) or math.isinf(value):
-        raise StoreError("JSON cannot hold NaN or infinite numbers")
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    dec = Decimal(repr(value)).normalize()
-    magnitude = abs(value)
-    if 1e-6 <= magnitude < 1e21:
-        return format(dec, "f")
-    sign, digits, exponent = dec.as_tuple()
-    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
-    exp = exponent + len(digits) - 1
-    exp_text = f"{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if exp_text.startswith("-0"):
-        exp_text = "-" + exp_text[2:]
-    return ("-" if sign else "") + mantissa + "e" + exp_text
+    try:
+        return gojson.format_float(value)
+    except ValueError:
+        raise StoreError("JSON cannot hold NaN or infinite numbers") from None
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
-            "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def _string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        esc = _ESCAPES.get(ch)
-        if esc is not None:
-            out.append(esc)
-        elif ch < " ":
-            out.append(f"\\u{ord(ch):04x}")
-        elif "\udc80" <= ch <= "\udcff":  # a byte that was not UTF-8: Go writes U+FFFD
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+_string = gojson.quote
 
 
 def _scalar(value: Any) -> str:

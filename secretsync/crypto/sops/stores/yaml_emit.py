@@ -240,14 +240,19 @@ class _Writer:
 
     def single(self, text: str) -> None:
         self.indicator("'", True, False, False)
-        breaks = False
+        self._lines(text, single=True)
+        self.indicator("'", False, False, False)
+
+    def _lines(self, text: str, single: bool) -> None:
+        """Write text whose line breaks restart at the indentation (quoted or block scalar)."""
+        breaks = not single
         for ch in text:
             if ch in _BREAKS:
-                if not breaks and ch == "\n":
+                if single and not breaks and ch == "\n":
                     self.put_break()
                 if ch == "\n":
                     self.put_break()
-                else:
+                else:  # other breaks are written as they are and count as a new line
                     self.parts.append(ch)
                     self.column = 0
                     self.indention = True
@@ -255,10 +260,9 @@ class _Writer:
             else:
                 if breaks:
                     self.write_indent()
-                self.put("''" if ch == "'" else ch)
+                self.put("''" if single and ch == "'" else ch)
                 self.indention = False
                 breaks = False
-        self.indicator("'", False, False, False)
 
     def double(self, text: str) -> None:
         self.indicator('"', True, False, False)
@@ -290,22 +294,7 @@ class _Writer:
             self.indicator("+", False, False, False)
         self.put_break()
         self.whitespace = True
-        breaks = True
-        for ch in text:
-            if ch in _BREAKS:
-                if ch == "\n":
-                    self.put_break()
-                else:
-                    self.parts.append(ch)
-                    self.column = 0
-                    self.indention = True
-                breaks = True
-            else:
-                if breaks:
-                    self.write_indent()
-                self.put(ch)
-                self.indention = False
-                breaks = False
+        self._lines(text, single=False)
 
 
 def _base64_lines(data: bytes) -> str:
