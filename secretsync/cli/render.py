@@ -76,9 +76,14 @@ def _variables(items: list[str] | None) -> dict[str, str] | None:
 def _redaction_key(args: argparse.Namespace) -> bytes:
     if args.redaction_key_file:
         try:
-            return Path(args.redaction_key_file).read_bytes().strip()
+            key = Path(args.redaction_key_file).read_bytes().strip()
         except OSError as exc:
             raise UsageError(f"--redaction-key-file {args.redaction_key_file}: cannot read: {exc.strerror}") from None
+        if not key:  # an empty HMAC key turns every marker into a plain hash anyone can test guesses against
+            raise UsageError(f"--redaction-key-file {args.redaction_key_file}: the file is empty",
+                             hint="put the installation's redaction key in it, or leave the flag out for a "
+                                  "random key")
+        return key
     from_env = os.environ.get(REDACTION_KEY_ENV)
     if from_env:
         return from_env.encode()

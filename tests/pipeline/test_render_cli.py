@@ -162,6 +162,7 @@ def test_decrypt_failure_exit_code(tmp_path, seal):
 @pytest.mark.parametrize("args, message", [
     (["--substitute", "NOEQUALS"], "expected NAME=VALUE"),
     (["--ref", "main"], "--ref needs a Git repository"),
+    (["--redaction-key-file", os.devnull], "is empty"),  # an empty key would make the markers plain hashes
 ])
 def test_usage_errors(tmp_path, args, message):
     result = cli(str(tmp_path), *args)
