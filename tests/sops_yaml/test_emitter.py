@@ -192,6 +192,7 @@ folded: >
     "comments-whitespace": b"a: 1 # c  \n# d \n#\nb: 2\n#   \nc: 3\nd:\n    - - - null\n      # x\n",
     "comments-empty": b"a: [] # c1\nb: {} # c2\nx:\n  - [] # c3\n  - 1\ny:\n  a: [] # c4\nc: [\n  # inside head\n  1,\n  # inside end\n]\nd: {\n  # m head\n  x: 1\n  # m end\n}\n",
     "comments-next-item": b"a:\n    - a: []\n      # y\n\n      # x\n    - null\nb:\n  - x: 1\n  # head of map item\n  - b: 1\n  # foot\n",
+    "multi-doc-comments": b"--- # top\na: 1\n...\n# after end\n---\n# only comment\n---\nb: 2\n--- # c\n",
     "multi-doc": b"# first\na: 1\n---\n# second\nb: 2\n# end of second\n---\nc: [x]\n",
 }
 
@@ -288,6 +289,7 @@ def _sops_comment_paths(sops, encrypted: bytes, paths: set[str]):
 
 @pytest.mark.parametrize("name", ["comments-maps", "comments-lists", "comments-feet", "multi-doc",
                                   "comments-whitespace", "comments-empty", "comments-next-item",
+                                  "multi-doc-comments",
                                   "real-k8s", "real-helm", "real-flowmulti", "real-crlf"])
 def test_comment_containers_match_sops_aad(sops, name):
     """The AAD of each comment sops encrypts names the map or list it put the comment in."""
