@@ -16,10 +16,11 @@ Deliberate difference: ``*`` and ``..`` over a mapping visit keys in sorted orde
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from secretsync.crypto import gojson
 
 __all__ = ["JSONPathError", "JSONNumber", "parse", "render", "go_json", "go_text", "go_type"]
 
@@ -526,35 +527,16 @@ def _eval_filter(values: list, node: Filter) -> list:
 # ---------------------------------------------------------------------------------------------- printing
 
 def _go_float(value: float, json_style: bool) -> str:
-    """Go's shortest float text: fmt %v (exponent if exp < -4 or >= 21) or encoding/json."""
-    if math.isnan(value) or math.isinf(value):
-        if json_style:
-            raise JSONPathError(f"json: unsupported value: {value}")
-        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
-    if value == 0:
-        return "-0" if math.copysign(1, value) < 0 and not json_style else "0"
-    sign = "-" if value < 0 else ""
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = whole + frac
-    point = len(whole) + int(exp_text or 0)
-    while len(digits) > 1 and digits[0] == "0":
-        digits, point = digits[1:], point - 1
-    digits = digits.rstrip("0") or "0"
-    exp = point - 1
-    use_exp = (abs(value) < 1e-6 or abs(value) >= 1e21) if json_style else (exp < -4 or exp >= 21)
-    if use_exp:
-        frac = digits[1:]
-        text = digits[0] + ("." + frac if frac else "")
-        e = f"{'-' if exp < 0 else '+'}{abs(exp):02d}"
-        if json_style and e.startswith("-0"):
-            e = "-" + e[2:]
-        return f"{sign}{text}e{e}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
+    """Go's shortest float text: fmt %v (exponent if exp < -4 or >= 21) or encoding/json.
+
+    JSON style prints -0 as ``0``: kubectl turns whole floats into int64 before printing.
+    """
+    if json_style and value == 0:
+        return "0"
+    try:
+        return gojson.format_float(value, "json" if json_style else "v")
+    except ValueError as exc:
+        raise JSONPathError(str(exc)) from None
 
 
 def go_text(value: Any) -> str:
@@ -566,26 +548,7 @@ def go_text(value: Any) -> str:
     return go_json(value)
 
 
-def _go_json_string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif code < 0x20 or ch in "<>&\u2028\u2029":
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+_go_json_string = gojson.quote
 
 
 def go_json(value: Any) -> str:

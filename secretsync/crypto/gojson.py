@@ -1,0 +1,68 @@
+"""Go's ``encoding/json`` text for strings and float64 numbers (Go ≥ 1.22), shared by every
+Go-compatible JSON writer in secretsync (public within the package; no I/O).
+
+``quote(text)`` escapes as ``json.Marshal`` does with HTML escaping on: ``\\"``, ``\\\\``,
+``\\n``, ``\\r``, ``\\t``, ``\\b``, ``\\f`` (the short forms since Go 1.22, which sops 3.11 and
+current kubectl print), other control characters as ``\\u00XX``, ``<``, ``>``, ``&``, U+2028
+and U+2029 as ``\\u003c``… and any lone surrogate (a byte that was not UTF-8 under
+``surrogateescape``, or an unpaired ``\\ud800`` escape) as U+FFFD, as Go writes invalid UTF-8.
+
+``format_float(value, style)`` is Go's shortest float64 text: ``"json"`` as
+``encoding/json`` (plain for 1e-6 ≤ |v| < 1e21, else ``1e-07``-style exponents without
+a leading zero: ``1e-7``, ``1e+21``), ``"v"`` as ``fmt``'s ``%v`` (exponent when the
+decimal exponent is < -4 or ≥ 21; ``NaN``, ``+Inf``, ``-Inf``). JSON cannot hold NaN or
+infinities: ``ValueError`` with Go's message.
+
+It lives in ``crypto/`` because the sops JSON store (inside ``crypto/``, which imports
+nothing from outside) needs it; ``secretsync.jsonpath`` imports it from here.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["quote", "format_float"]
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
+            "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_ESCAPES.update({chr(c): f"\\u{c:04x}" for c in range(0x20) if chr(c) not in _ESCAPES})
+_ESCAPES.update({chr(c): "\ufffd" for c in range(0xD800, 0xE000)})
+_TABLE = str.maketrans(_ESCAPES)
+
+
+def quote(text: str) -> str:
+    """``text`` as a Go JSON string literal, quotes included."""
+    return '"' + text.translate(_TABLE) + '"'
+
+
+def format_float(value: float, style: str = "json") -> str:
+    """Go's shortest text of a float64: ``style="json"`` (encoding/json) or ``"v"`` (fmt's %v)."""
+    if math.isnan(value) or math.isinf(value):
+        text = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+        if style == "json":
+            raise ValueError(f"json: unsupported value: {text}")
+        return text
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign = "-" if value < 0 else ""
+    mantissa, _, exp_text = repr(abs(value)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = whole + frac
+    point = len(whole) + int(exp_text or 0)          # digits[:point] is the integer part
+    while len(digits) > 1 and digits[0] == "0":
+        digits, point = digits[1:], point - 1
+    digits = digits.rstrip("0") or "0"
+    exp = point - 1
+    magnitude = abs(value)
+    use_exp = (magnitude < 1e-6 or magnitude >= 1e21) if style == "json" else (exp < -4 or exp >= 21)
+    if use_exp:
+        rest = digits[1:]
+        e = f"{'-' if exp < 0 else '+'}{abs(exp):02d}"
+        if style == "json" and e.startswith("-0"):
+            e = "-" + e[2:]
+        return f"{sign}{digits[0]}{'.' + rest if rest else ''}e{e}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
