@@ -358,6 +358,18 @@ def _parse_body(response: requests.Response) -> Any:
         return None
 
 
+def _describe(addr: str, path: str | None, status: int | None, auth: str | None = None) -> str:
+    """The ``(Vault ADDR, path P, auth A, HTTP S)`` suffix of every message (never a token or value)."""
+    parts = [f"Vault {addr}"]
+    if path is not None:
+        parts.append(f"path {path}")
+    if auth is not None:
+        parts.append(f"auth {auth}")
+    if status is not None:
+        parts.append(f"HTTP {status}")
+    return "(" + ", ".join(parts) + ")"
+
+
 class _Channel:
     """One Vault address through hvac's HTTP adapter, with this module's timeout, bounded retries
     (5xx, sealed, refused connections; timeouts too when ``retry_timeouts``) and error naming.
@@ -456,13 +468,7 @@ class VaultBackend:
         return self.config.addr
 
     def _where(self, path: str | None = None, status: int | None = None) -> str:
-        parts = [f"Vault {self.config.addr}"]
-        if path is not None:
-            parts.append(f"path {path}")
-        parts.append(f"auth {self.config.auth_type}")
-        if status is not None:
-            parts.append(f"HTTP {status}")
-        return "(" + ", ".join(parts) + ")"
+        return _describe(self.config.addr, path, status, self.config.auth_type)
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -731,12 +737,7 @@ class TransitClient:
         return self._channel.requests_sent
 
     def _where(self, path: str | None = None, status: int | None = None) -> str:
-        parts = [f"Vault {self.addr}"]
-        if path is not None:
-            parts.append(f"path {path}")
-        if status is not None:
-            parts.append(f"HTTP {status}")
-        return "(" + ", ".join(parts) + ")"
+        return _describe(self.addr, path, status)
 
     def encrypt(self, mount: str, key_name: str, plaintext: bytes, *, context: bytes | None = None) -> str:
         """Wrap ``plaintext`` with the transit key ``mount/keys/key_name``; returns ``vault:vN:…``."""

@@ -27,13 +27,13 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from secretsync.cli.main import main
 from secretsync.controller.endpoints import ControllerEndpoints, ControllerMetrics
 from secretsync.crypto import sealing
 from secretsync.keyring import Keyring
 from secretsync.sealedsecret import seal_secret, unseal_sealed_secret
 from tests.kube.conftest import client_for
 from tests.sealing.test_cli_seal import SECRET
+from tests.vault.inprocess import call_main
 
 NAME = "sealed-secrets-controller"
 SERVICE_HINT = ("Please, use the flag --controller-name and --controller-namespace to set up the name and "
@@ -78,13 +78,9 @@ def cli(capsysbinary, monkeypatch):
             monkeypatch.setenv(key, value)
         data = input.encode() if isinstance(input, str) else input
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
-        root = logging.getLogger()
-        saved = (root.handlers[:], root.level)
         try:
-            code = main(list(args))
+            code = call_main(args)
         finally:
-            root.handlers[:] = saved[0]
-            root.setLevel(saved[1])
             for key in env or {}:
                 monkeypatch.delenv(key)
         out, err = capsysbinary.readouterr()

@@ -21,9 +21,9 @@ import uuid
 import pytest
 import yaml
 
-from secretsync.cli.main import main
 from secretsync.placeholders import resolve
 from secretsync.secretvalue import SecretBytes
+from tests.vault.inprocess import call_main
 
 pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI
 
@@ -40,13 +40,7 @@ def cli(avp_vault, monkeypatch, capsys):
             monkeypatch.setenv(key, value)
         if stdin is not None:
             monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-        root = logging.getLogger()
-        saved = (root.handlers[:], root.level)
-        try:
-            code = main(list(args))
-        finally:
-            root.handlers[:], _ = saved
-            root.setLevel(saved[1])
+        code = call_main(args)
         out, err = capsys.readouterr()
         return code, out, err
     return run

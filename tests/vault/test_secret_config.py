@@ -11,17 +11,16 @@ error naming it, with nothing on stdout; configuration values never appear in er
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 
 import pytest
 import yaml
 
-from secretsync.cli.main import main
 from secretsync.vault import secret_reference
 from tests.fixtures.openbao import free_port
 from tests.kube.conftest import client_for
+from tests.vault.inprocess import call_main
 
 pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, the Kubernetes API (emulator)
 
@@ -40,13 +39,9 @@ def generate(apiserver, monkeypatch, capsys, tmp_path):
         manifest.write_text(text)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        root = logging.getLogger()
-        saved = (root.handlers[:], root.level)
         try:
-            code = main(["vault", "generate", str(manifest.parent), *args])
+            code = call_main(["vault", "generate", str(manifest.parent), *args])
         finally:
-            root.handlers[:] = saved[0]
-            root.setLevel(saved[1])
             for key in env:
                 monkeypatch.delenv(key)
         out, err = capsys.readouterr()
