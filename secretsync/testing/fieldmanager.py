@@ -683,7 +683,9 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
     except ApplyInvalid as exc:
         group_version = str(config.get("apiVersion") or f"{schema.group}/{schema.version}".lstrip("/"))
         gvk = (group_version if "/" in group_version else "/" + group_version) + f", Kind={schema.kind}"
-        raise ApplyInvalid(f"failed to create typed patch object ({gvk}): {exc}") from None
+        meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+        nn = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"     # apimachinery's objectGVKNN
+        raise ApplyInvalid(f"failed to create typed patch object ({nn}; {gvk}): {exc}") from None
     merged = _merge(live_obj, view, root)
     applier_sets = {k: m.paths for k, m in managers.items() if k != key}
     all_owned = set(config_set).union(*applier_sets.values()) if applier_sets else set(config_set)

@@ -101,7 +101,11 @@ def _apply(rr, namespace: str) -> tuple[int, dict]:
         raise st.bad_request("error decoding YAML: the apply configuration could not be parsed") from None
     if not isinstance(config, dict):
         raise st.bad_request("error decoding YAML: the apply configuration must be an object")
+    sent_meta = config.get("metadata")
+    body_namespace = sent_meta.get("namespace") if isinstance(sent_meta, dict) else None
     api.check_body_identity(rt, config, namespace, req.name)
+    if config["metadata"].get("managedFields") is not None:
+        raise st.bad_request("metadata.managedFields must be nil")
     opts = rr.write_options(operation="Apply")
     opts.manager = manager
     fieldmanager = _algorithms("fieldmanager")
@@ -117,21 +121,31 @@ def _apply(rr, namespace: str) -> tuple[int, dict]:
         if live is not None and sent_rv and sent_rv != live["metadata"]["resourceVersion"]:
             raise st.conflict(rt.group, rt.plural, req.name, st.STALE)
         try:
-            new = fieldmanager.apply(live, config, manager, force, api._schema(rt),
+            new = fieldmanager.apply(live, _as_sent(config, body_namespace), manager, force, api._schema(rt),
                                      subresource=req.subresource or None)
         except fieldmanager.ApplyConflict as exc:
             causes = [{"reason": c["type"], "message": c["message"], "field": c["field"]} for c in exc.causes()]
             raise st.APIError(409, "Conflict", exc.message(), {"causes": causes}) from None
         except fieldmanager.ApplyInvalid as exc:
-            if exc.code == 500:
-                raise st.APIError(500, "InternalError", str(exc)) from None
-            raise st.bad_request(str(exc)) from None
+            # The real server returns this as a plain error: its code, its text, no reason or details.
+            raise st.APIError(exc.code, "" if exc.code == 500 else "BadRequest", str(exc)) from None
         if live is None:
             new["metadata"].pop("resourceVersion", None)
             return 201, api.create(rt, namespace, new, opts)
         new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
         out, _ = api.update(rt, namespace, req.name, new, opts)
         return 200, out
+
+
+def _as_sent(config: dict, body_namespace: str | None) -> dict:
+    """``config`` with the namespace the client sent (or none): the server's error texts name it as sent."""
+    if body_namespace == config["metadata"].get("namespace"):
+        return config
+    out = dict(config)
+    out["metadata"] = {k: v for k, v in config["metadata"].items() if k != "namespace"}
+    if body_namespace:
+        out["metadata"]["namespace"] = body_namespace
+    return out
 
 
 def scale_of(obj: dict) -> dict:

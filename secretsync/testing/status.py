@@ -13,8 +13,10 @@ __all__ = ["APIError", "status_body", "not_found", "already_exists", "conflict",
 
 def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
     """A failure ``Status`` object as the API server serialises it."""
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message}
+    if reason:      # StatusReasonUnknown ("") is omitted, as for errors the server did not classify
+        body["reason"] = reason
+    body["code"] = code
     if details is not None:
         body["details"] = details
     return body

@@ -165,3 +165,81 @@ def test_dynamic_client_server_side_apply(apiserver):
                                 field_manager="dyn")
     assert obj.data.x == "1"
     assert any(m.manager == "dyn" and m.operation == "Apply" for m in obj.metadata.managedFields)
+
+
+def _deployment(name, containers):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"selector": {"matchLabels": {"a": name}},
+                     "template": {"metadata": {"labels": {"a": name}}, "spec": {"containers": containers}}}}
+
+
+def test_conflicts_with_several_managers_list_each(apiserver):
+    """Several conflicts: one ``conflicts with M:`` line per manager (sorted), then ``- path`` lines."""
+    cms = f"/api/v1/namespaces/{apiserver.namespace}/configmaps"
+    assert apiserver.raw("POST", cms + "?fieldManager=editor", _cfg("many", {"a": "1", "b": "1"}))[0] == 201
+    _apply(apiserver, "many", _cfg("many", {"c": "1"}), "alpha")
+    code, status, _ = _apply(apiserver, "many", _cfg("many", {"a": "2", "b": "2", "c": "2"}), "beta")
+    assert code == 409 and status["reason"] == "Conflict"
+    assert status["message"] == ('Apply failed with 3 conflicts: conflicts with "alpha":\n- .data.c\n'
+                                 'conflicts with "editor" using v1:\n- .data.a\n- .data.b')
+    # causes come in the real server's map order (random across managers): compare as a set
+    assert sorted(status["details"]["causes"], key=lambda c: c["field"]) == [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "editor" using v1', "field": ".data.a"},
+        {"reason": "FieldManagerConflict", "message": 'conflict with "editor" using v1', "field": ".data.b"},
+        {"reason": "FieldManagerConflict", "message": 'conflict with "alpha"', "field": ".data.c"}]
+
+
+def test_conflict_with_a_status_writer_names_the_subresource(apiserver):
+    base = f"/apis/apps/v1/namespaces/{apiserver.namespace}/deployments/sw"
+    dep = _deployment("sw", [{"name": "c", "image": "i"}])
+    assert apiserver.raw("PATCH", base + "?fieldManager=deployer", json.dumps(dep), content_type=APPLY)[0] == 201
+    code, _, _ = apiserver.raw("PATCH", base + "/status?fieldManager=kubelet", {"status": {"replicas": 2}},
+                               content_type="application/merge-patch+json")
+    assert code == 200
+    status_cfg = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "sw"},
+                  "status": {"replicas": 3}}
+    code, status, _ = apiserver.raw("PATCH", base + "/status?fieldManager=ctrl", json.dumps(status_cfg),
+                                    content_type=APPLY)
+    assert code == 409
+    assert status["message"] == ('Apply failed with 1 conflict: conflict with "kubelet" with subresource "status" '
+                                 'using apps/v1: .status.replicas')
+
+
+def test_status_writes_are_owned_through_the_subresource(apiserver):
+    """PUT and patch of ``/status`` record Update managers with ``subresource: status`` owning only status."""
+    from kubernetes import client
+    apps = client.AppsV1Api(apiserver.api_client())
+    ns = apiserver.namespace
+    apps.create_namespaced_deployment(ns, _deployment("own", [{"name": "c", "image": "i"}]), field_manager="maker")
+    apps.patch_namespaced_deployment_status("own", ns, {"status": {"replicas": 4}}, field_manager="kubelet")
+    live = apps.read_namespaced_deployment("own", ns)
+    live.status.observed_generation = 1
+    apps.replace_namespaced_deployment_status("own", ns, live, field_manager="controller")
+    _, obj, _ = apiserver.raw("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/own")
+    entries = {m["manager"]: m for m in obj["metadata"]["managedFields"]}
+    for manager in ("kubelet", "controller"):
+        assert entries[manager]["subresource"] == "status" and list(entries[manager]["fieldsV1"]) == ["f:status"]
+    assert "f:replicas" in entries["kubelet"]["fieldsV1"]["f:status"]
+    assert "f:observedGeneration" in entries["controller"]["fieldsV1"]["f:status"]
+    assert "subresource" not in entries["maker"] and "f:status" not in entries["maker"]["fieldsV1"]
+
+
+def test_apply_of_a_list_item_without_its_key_is_a_bare_500(apiserver):
+    """The typed-conversion error reaches the client untyped: code 500, no reason, the converter's text
+    naming namespace/name as sent and the group/version/kind (kubernetes/kubernetes#122480)."""
+    base = f"/apis/apps/v1/namespaces/{apiserver.namespace}/deployments/nokey"
+    code, status, _ = apiserver.raw("PATCH", base + "?fieldManager=m", json.dumps(_deployment("nokey", [{"image": "i"}])),
+                                    content_type=APPLY)
+    assert code == 500 and "reason" not in status and "details" not in status
+    assert status["message"] == ('failed to create typed patch object (/nokey; apps/v1, Kind=Deployment): '
+                                 '.spec.template.spec.containers: element 0: associative list with keys has an '
+                                 'element that omits key field "name" (and doesn\'t have default value)')
+    assert apiserver.raw("GET", base)[0] == 404
+
+
+def test_apply_configuration_must_not_carry_managed_fields(apiserver):
+    body = _cfg("mf", {"a": "1"})
+    body["metadata"]["managedFields"] = [{"manager": "someone", "operation": "Apply"}]
+    code, status, _ = _apply(apiserver, "mf", body, "alpha")
+    assert code == 400 and status["reason"] == "BadRequest"
+    assert status["message"] == "metadata.managedFields must be nil"

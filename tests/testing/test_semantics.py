@@ -139,4 +139,14 @@ def test_strategic_merge_patch_of_a_custom_resource_is_415(apiserver):
     code, status, _ = apiserver.raw("PATCH", f"{base}/w", {"spec": {"size": 2}},
                                     content_type="application/strategic-merge-patch+json")
     assert code == 415 and status["reason"] == "UnsupportedMediaType"
+    # apiextensions-apiserver's crdHandler offers only these three (no strategic merge patch)
+    assert status["message"] == ("the body of the request was in an unknown format - accepted media types include: "
+                                 "application/json-patch+json, application/merge-patch+json, "
+                                 "application/apply-patch+yaml")
+    patched = apiserver.kubectl("-n", apiserver.namespace, "patch", "widget", "w", "-p", '{"spec":{"size":3}}',
+                                check=False)          # kubectl's default --type is strategic
+    assert patched.returncode != 0
+    assert "application/strategic-merge-patch+json is not supported by example.secretsync.io/v1, Kind=Widget: " \
+           "the body of the request was in an unknown format" in patched.stderr
+    assert apiserver.raw("GET", f"{base}/w")[1]["spec"]["size"] == 1
     apiserver.kubectl("delete", "-f", str(CRD_FILE), "--wait=true")

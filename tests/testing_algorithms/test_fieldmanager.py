@@ -483,8 +483,10 @@ def test_invalid_config_message_is_the_servers():
     config = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"name": "a"}]}}
     with pytest.raises(ApplyInvalid) as caught:
         apply(None, config, "kubectl", False, service, now=T0)
-    assert str(caught.value) == ('failed to create typed patch object (/v1, Kind=Service): .spec.ports: element 0: '
-                                 'associative list with keys has an element that omits key field "port" '
+    # objectGVKNN: "namespace/name; group/version, Kind=K" of the configuration as sent
+    # (kubernetes/kubernetes#122480 shows "(general/admin-api; /v1, Kind=Service)")
+    assert str(caught.value) == ('failed to create typed patch object (/s; /v1, Kind=Service): .spec.ports: '
+                                 'element 0: associative list with keys has an element that omits key field "port" '
                                  "(and doesn't have default value)")
     assert caught.value.code == 500
 
