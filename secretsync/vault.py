@@ -4,9 +4,9 @@
 prefix, a ``-c`` config file, a ``-s`` Secret's values via ``secret_config``).
 ``VaultBackend`` logs in (token, approle, k8s, userpass, github), renews its token, logs
 in again once when Vault answers 403 on an expired token, applies a timeout to every
-request and retries 5xx/sealed/connection failures a bounded number of times with backoff. ``VaultBackend.reader()`` gives a per-render
-``CachedReader`` so each (path, version, kv-version) is read at most once. KV reads
-follow AVP's rules and error wording (§8 of the spec); ``fingerprint`` gives a cheap
+request and retries 5xx/sealed/connection failures a bounded number of times with
+backoff. ``VaultBackend.reader()`` gives a per-render ``CachedReader`` so each (path,
+version, kv-version) is read at most once. KV reads follow AVP's rules and error wording (§8 of the spec); ``fingerprint`` gives a cheap
 change signal per path. ``TransitClient`` is Vault's transit engine for sops's
 ``hc_vault`` keys: address and token are given explicitly (sops takes the address from
 each file's metadata), with the same timeout, retries and error naming.
@@ -167,7 +167,8 @@ def secret_config(secret: Mapping[str, Any]) -> dict[str, str]:
 
     ``data`` values are ``SecretBytes`` (the Kubernetes client's convention) or base64 text.
     """
-    where = f"Secret {(secret.get('metadata') or {}).get('namespace', '')}/{(secret.get('metadata') or {}).get('name', '')}"
+    meta = secret.get("metadata") or {}
+    where = f"Secret {meta.get('namespace', '')}/{meta.get('name', '')}"
     out: dict[str, str] = {}
     for key, value in (secret.get("data") or {}).items():
         try:
@@ -692,7 +693,10 @@ def _transit_request(op: str, mount: str, key_name: str, payload: bytes | str,
 
 
 def _transit_result(op: str, status: int, response: Any, where: str) -> Any:
-    """Vault's ``vault:vN:…`` ciphertext (encrypt) or ``SecretBytes`` plaintext (decrypt), else ``VaultTransitError``."""
+    """Vault's ``vault:vN:…`` ciphertext (encrypt) or ``SecretBytes`` plaintext (decrypt).
+
+    A refusal or an answer without the field raises ``VaultTransitError``.
+    """
     if status in _TRANSIT_REFUSALS:
         what, hint = _TRANSIT_REFUSALS[status]
         raise VaultTransitError(f"transit {op} failed: {what} {where}", hint=hint)

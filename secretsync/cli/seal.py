@@ -15,6 +15,7 @@ the same way (``/v1/verify``, ``/v1/rotate``), or work offline with ``--key-dir`
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
 import os
 import re
@@ -160,7 +161,8 @@ class Controller:
                                                           self._context)
             except KubeConfigError as exc:
                 raise SecretsyncError(exc.message, hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT) or --key-dir "
-                                      "DIR, or a kubeconfig (--kubeconfig, --context) to reach the controller") from None
+                                      "DIR, or a kubeconfig (--kubeconfig, --context) to reach the controller"
+                                      ) from None
         try:
             if self._port is None:
                 service = self._client.get("v1", "Service", self.name, self.namespace)
@@ -187,7 +189,7 @@ class Controller:
         """POST /v1/verify: True when the controller can decrypt it (200), False on 409."""
         from secretsync.kube.client import KubeError
         try:
-            self._proxy("POST", "/v1/verify", body=obj)
+            self._proxy("POST", "/v1/verify", body=_json_ready(obj))
         except KubeError as exc:
             if getattr(exc, "status", 0) == 409:
                 return False
@@ -199,7 +201,7 @@ class Controller:
         """POST /v1/rotate: the SealedSecret re-sealed with the newest key, as kubeseal prints it."""
         from secretsync.kube.client import KubeError
         try:
-            body = self._proxy("POST", "/v1/rotate", body=obj)
+            body = self._proxy("POST", "/v1/rotate", body=_json_ready(obj))
         except KubeError as exc:
             if getattr(exc, "status", 0) == 409:
                 raise SecretsyncError("unable to rotate secret") from None
@@ -216,6 +218,21 @@ class Controller:
             for field in ("creationTimestamp", "deletionTimestamp", "generation"):
                 meta.pop(field, None)
         return resealed
+
+
+def _json_ready(value):
+    """A loaded YAML document as JSON types: timestamps (``kubectl get -o yaml`` has them) as RFC 3339 text."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.timezone.utc)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    return value
 
 
 def _controller(args: argparse.Namespace) -> Controller:

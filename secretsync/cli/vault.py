@@ -125,7 +125,8 @@ def read_secret_config(spec: str) -> dict[str, str]:
         client = KubeClient.from_env(os.environ.get("KUBECONFIG") or None)
     except KubeError as exc:
         raise VaultConfigError(f"could not connect to local Kubernetes cluster to read Secret {namespace}/{name}: "
-                               f"{exc.message}", hint="run in a pod with a service account, or set KUBECONFIG") from None
+                               f"{exc.message}", hint="run in a pod with a service account, or set KUBECONFIG"
+                               ) from None
     try:
         secret = client.get("v1", "Secret", name, namespace)
     except KubeError as exc:

@@ -133,9 +133,12 @@ def test_controller_flags_from_the_environment_and_unnamed_port(cli, cluster, ke
 def test_validate_online(cli, cluster, key_pool, key4096):
     cluster.expose()
     good = sealed_with(key_pool[0], "old")          # a retained key still decrypts
+    good["metadata"]["creationTimestamp"] = "2026-01-02T03:04:05Z"   # as kubectl get -o yaml has it (unquoted)
     bad = sealed_with(key4096, "foreign")           # no key of the controller
     docs = "---\n" + yaml.safe_dump(good) + "---\n" + yaml.safe_dump(bad)
-    r = cli(*cluster.args("--validate"), input=yaml.safe_dump(good))
+    good_yaml = yaml.safe_dump(good).replace("'2026-01-02T03:04:05Z'", "2026-01-02T03:04:05Z")
+    assert "creationTimestamp: 2026-01-02T03:04:05Z\n" in good_yaml             # a YAML timestamp, not a string
+    r = cli(*cluster.args("--validate"), input=good_yaml)
     assert r.returncode == 0 and r.stdout == b"" and r.stderr_text == ""
     r = cli(*cluster.args("--validate"), input=docs)
     assert r.returncode == 3 and r.stderr_text == "error: unable to decrypt sealed secret: foreign\n"
