@@ -390,16 +390,20 @@ class _Builder:
 
     def run(self, events) -> list[Branch]:
         E = _pyyaml
+        ScalarEvent, resolve_plain = E.ScalarEvent, goyaml.resolve_plain
         for event in events:
             if self.has_comments:
                 self.comments_before(event)
                 end = event.end_mark.index
                 if end > self.cursor:
                     self.cursor = end
-            if isinstance(event, E.ScalarEvent):
-                if self.stack:
+            if type(event) is ScalarEvent:
+                if self.pending_heads and self.stack:
                     self.flush_heads(self.stack[-1])
-                value = _scalar_value(event)
+                if event.tag is None and not event.style:
+                    value = resolve_plain(event.value)[1]
+                else:
+                    value = _scalar_value(event)
                 if value is goyaml.UINT64:
                     raise _error("integer does not fit in int64 (sops cannot encrypt uint64 values); "
                                  "quote it to keep it as a string", event.start_mark, _WALK)

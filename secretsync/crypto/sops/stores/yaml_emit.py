@@ -40,6 +40,7 @@ from secretsync.secretvalue import SecretBytes
 __all__ = ["emit_documents", "emit_value"]
 
 _BREAKS = "\n\r\x85\u2028\u2029"
+_HAS_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
 
 
 def _printable(ch: str) -> bool:
@@ -189,6 +190,8 @@ class _Writer:
         self.whitespace = True
 
     def head_comment(self, lines: list[str]) -> None:
+        if not lines and not self.carry:
+            return
         if not lines and self.carry:
             lines = self.carry
         self.carry = []
@@ -306,6 +309,8 @@ def _base64_lines(data: bytes) -> str:
 
 def _scalar_text(value: Any) -> tuple[str, str, str]:
     """(text, requested style, tag) as go-yaml's encoder produces them for a Go value."""
+    if type(value) is str and "\n" not in value and value != "<<":
+        return value, "double" if goyaml.needs_quotes(value) else "plain", ""
     if value is None:
         return "null", "plain", ""
     if value is True:
@@ -464,7 +469,7 @@ class _Emitter:
         if item_head:
             w.head_comment(item_head)
         scalar_text = _scalar_text(value)
-        if scalar_text[1] != "literal" and not any(c in scalar_text[0] for c in _BREAKS):
+        if scalar_text[1] != "literal" and not _HAS_BREAK.search(scalar_text[0]):
             w.scalar(value, False, scalar_text)
             return
         self.increase_indent()
@@ -502,7 +507,7 @@ class _Emitter:
     def key(self, key: str) -> None:
         w = self.w
         scalar_text = text, style, tag = _scalar_text(key)
-        size = len(text.encode("utf-8")) + len(tag)
+        size = len(text) + len(tag) if len(text) <= 32 else len(text.encode("utf-8")) + len(tag)
         if size > 128 or style == "literal" or _Analysis(text).multiline:
             w.indicator("?", True, False, True)
             self.states.append("map-key")
