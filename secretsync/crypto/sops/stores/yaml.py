@@ -16,8 +16,9 @@ malformed YAML, an empty stream, a document that is not a mapping (exit 2, as so
 (go-yaml's uint64, which sops cannot encrypt; exit 23), timestamps with a zone
 offset of 24 hours or more (sops cannot encrypt them either; exit 23), more than ``MAX_DEPTH``
 nested collections, aliases expanding to more than ``MAX_ALIAS_NODES`` nodes (YAML
-bombs), and inputs above ``MAX_INPUT_BYTES`` (32 MiB; a 10 MiB file loads in a few
-seconds, the limit keeps a 50 MB file from tying a worker up for a minute).
+bombs), and inputs above ``MAX_INPUT_BYTES`` (16 MiB, refused before parsing: a 10 MB
+file takes about 6 s of CPU to load, so the limit bounds a worker at ~10 s; a 50 MB
+file is refused at once).
 
 Parsing uses PyYAML's libyaml event parser (go-yaml v3 is a port of libyaml, so
 both see the same structure and positions); typing and comments are ours.
@@ -36,7 +37,7 @@ from secretsync.crypto.sops.tree import Branch, Comment, Item
 
 __all__ = ["load", "dump", "dump_value", "MAX_INPUT_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES"]
 
-MAX_INPUT_BYTES = 32 * 1024 * 1024
+MAX_INPUT_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 256
 MAX_ALIAS_NODES = 200_000
 
