@@ -154,20 +154,18 @@ class Controller:
 
     def _proxy(self, method: str, path: str, body: dict | None = None, accept: str | None = None) -> bytes:
         from secretsync.kube.client import KubeClient, KubeConfigError, KubeError
-        if self._client is None:
-            try:
+        try:
+            if self._client is None:
                 # the path explicitly: the library reads $KUBECONFIG only once, when first imported
                 self._client = KubeClient.from_kubeconfig(self._kubeconfig or os.environ.get("KUBECONFIG") or None,
                                                           self._context)
-            except KubeConfigError as exc:
-                raise SecretsyncError(exc.message, hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT) or --key-dir "
-                                      "DIR, or a kubeconfig (--kubeconfig, --context) to reach the controller"
-                                      ) from None
-        try:
             if self._port is None:
                 service = self._client.get("v1", "Service", self.name, self.namespace)
                 ports = (service.get("spec") or {}).get("ports") or [{}]
                 self._port = str(ports[0].get("name") or "")
+        except KubeConfigError as exc:
+            raise SecretsyncError(exc.message, hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT) or --key-dir DIR, "
+                                  "or a kubeconfig (--kubeconfig, --context) to reach the controller") from None
         except KubeError as exc:
             raise SecretsyncError(f"cannot get sealed secret service: {go_error_text(exc)}{_SERVICE_HINT}") from None
         return self._client.service_proxy(method, self.namespace, self.name, path, port=self._port, body=body,

@@ -3,7 +3,7 @@
 Covers: the certificate fetched through the service proxy path kubeseal uses
 (``/api/v1/namespaces/NS/services/http:NAME:PORT/proxy/v1/cert.pem``, PORT = the Service's
 first port name) for ``--fetch-cert`` and for sealing; ``--controller-name`` /
-``--controller-namespace`` and their ``SEALED_SECRETS_*`` variables; ``--validate`` (POST
+``--controller-namespace`` and their ``SEALED_SECRETS_*`` variables; ``--context``; ``--validate`` (POST
 /v1/verify: 200 passes, 409 names the SealedSecret) and ``--re-encrypt`` (POST /v1/rotate:
 output re-sealed with the controller's newest key, kind/apiVersion restored) online;
 kubeseal's error texts when the Service is missing, has no endpoints, or the controller
@@ -31,6 +31,7 @@ from secretsync.controller.endpoints import ControllerEndpoints, ControllerMetri
 from secretsync.crypto import sealing
 from secretsync.keyring import Keyring
 from secretsync.sealedsecret import seal_secret, unseal_sealed_secret
+from tests.fixtures.openbao import free_port
 from tests.kube.conftest import client_for
 from tests.sealing.test_cli_seal import SECRET
 from tests.vault.inprocess import call_main
@@ -128,6 +129,22 @@ def test_controller_flags_from_the_environment_and_unnamed_port(cli, cluster, ke
     r = cli(*cluster.args("--fetch-cert"), env={"SEALED_SECRETS_CONTROLLER_NAME": "sealed-secrets"})
     assert r.returncode == 0, r.stderr_text
     assert r.stdout == key_pool[1].certificate_pem()
+
+
+def test_context_flag_picks_the_cluster(cli, cluster, key_pool, tmp_path):
+    cluster.expose()
+    config = yaml.safe_load(cluster.apiserver.kubeconfig.read_text())
+    good = config["current-context"]
+    config["clusters"].append({"name": "dead", "cluster": {"server": f"http://127.0.0.1:{free_port()}"}})
+    config["contexts"].append({"name": "dead", "context": {"cluster": "dead", "user": "admin"}})
+    config["current-context"] = "dead"
+    path = tmp_path / "two-contexts"
+    path.write_text(yaml.safe_dump(config))
+    base = ("seal", "--kubeconfig", str(path), "--controller-namespace", cluster.namespace, "--fetch-cert")
+    r = cli(*base)
+    assert r.returncode == 1 and r.stderr_text.startswith("error: cannot get sealed secret service: ")
+    r = cli(*base, "--context", good)
+    assert r.returncode == 0 and r.stdout == key_pool[1].certificate_pem(), r.stderr_text
 
 
 def test_validate_online(cli, cluster, key_pool, key4096):
