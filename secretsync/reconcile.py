@@ -6,8 +6,11 @@
 1. **render** (``secretsync.pipeline``): if any object fails to fetch, build, decrypt, unseal or
    resolve, the result is a failure with nothing applied and nothing pruned, and the inventory
    is left as it was;
-2. the previous inventory is read (``InventoryStore.load``) and widened to include the new
-   objects before anything is written, so a crash mid-apply leaves nothing untracked;
+2. the previous inventory is read (``InventoryStore.load``); a store that finds members by label
+   (the ApplySet) records the new kinds and namespaces before anything is written
+   (``InventoryStore.widen``), so a crash mid-apply leaves nothing untracked. Object entries enter
+   the inventory only once the server accepted them (or they already existed): an object the server
+   refuses (e.g. an invalid name) never does;
 3. **PreSync hooks**; a failure stops the sync here (SyncFail hooks run);
 4. **apply** (``secretsync.kube.apply.apply_all``: staged, waves each healthy before the next),
    then **Sync hooks**; a failure stops before prune (SyncFail hooks run);
@@ -69,6 +72,9 @@ class InventoryStore(Protocol):
 
     def save(self, inventory: Inventory, *, dry_run: bool = False) -> None: ...
 
+    def widen(self, previous: Inventory, new: Inventory) -> None:
+        """Before applying: record what lets a crash mid-apply be recovered (never unaccepted entries)."""
+
 
 class ApplySetStore:
     """``InventoryStore`` over a ``secretsync.kube.inventory.ApplySet``."""
@@ -82,6 +88,11 @@ class ApplySetStore:
 
     def save(self, inventory: Inventory, *, dry_run: bool = False) -> None:
         self.applyset.save(inventory, dry_run=dry_run)
+
+    def widen(self, previous: Inventory, new: Inventory) -> None:
+        """The parent records kinds and namespaces only; members are found by label, so a refused
+        object never becomes a member."""
+        self.applyset.widen(new, previous)
 
 
 @dataclass
@@ -160,8 +171,7 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
         previous, _ = store.load(index, versions)
         result.inventory = previous
         if not opts.dry_run:
-            store.save(previous.with_survivors(new.entries))
-            result.inventory = previous.with_survivors(new.entries)
+            store.widen(previous, new)
         result.stage = "hooks"
         result.changes.extend(run_hooks(client, hooks[PRE_SYNC], PRE_SYNC, hook_opts))
         result.stage = "apply"
@@ -174,6 +184,8 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
             result.changes.extend(getattr(exc, "changeset", None) or getattr(exc, "changes", None) or ChangeSet())
         result.error = exc
         result.reason = _failure_reason(result.stage, exc)
+        if result.stage != "inventory" and not opts.dry_run:
+            _save_accepted(store, previous, new, result, client)
         _sync_fail(client, hooks, hook_opts, result)
         return result
     final = new
@@ -228,6 +240,28 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
     result.stage = "done"
     log.info("reconciled %s: %s", revision, result.changes.summary())
     return result
+
+
+def _save_accepted(store: InventoryStore, previous: Inventory, new: Inventory, result: ReconcileResult,
+                   client: Any) -> None:
+    """After a failed apply: keep the previous inventory plus the new objects the server accepted (or that
+    already existed); an object it refused never enters the inventory."""
+    accepted = [e for e in new.entries if e.id not in previous and _accepted(e, result.changes, client)]
+    result.inventory = previous.with_survivors(accepted)
+    try:
+        store.save(result.inventory)
+    except KubeError as exc:
+        log.warning("cannot save the inventory after a failed apply: %s", exc.message)
+
+
+def _accepted(entry: Any, changes: ChangeSet, client: Any) -> bool:
+    if entry.id in changes.results:
+        return True
+    oid = entry.id
+    try:
+        return client.get_or_none(entry.api_version, oid.kind, oid.name, oid.namespace or None) is not None
+    except (KubeError, ValueError):
+        return False
 
 
 def _failure_reason(stage: str, exc: BaseException) -> str:

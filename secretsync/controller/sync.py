@@ -129,7 +129,7 @@ class SyncStatusStore:
                 Inventory.from_status([entry])
                 good.append(entry)
             except (ValueError, KeyError, TypeError):
-                # e.g. an object the server refused for its invalid name: it never existed
+                # written by an older agent (an object the server refused entered the inventory): it never existed
                 log.warning("Sync %s/%s: dropping unreadable inventory entry %r", self._obj["metadata"]["namespace"],
                             self._obj["metadata"]["name"], str(entry.get("id"))[:300])
         return Inventory.from_status(good), {}
@@ -143,6 +143,11 @@ class SyncStatusStore:
             return
         status["inventory"] = {"entries": entries}
         self._reconciler.write_status(self._obj, {"inventory": status["inventory"]})
+
+    def widen(self, previous: Inventory, new: Inventory) -> None:
+        """Nothing before applying: entries are recorded once the server accepted them. After a crash
+        mid-apply the objects already written carry the Sync's owner labels and the same render
+        records them on the next reconcile."""
 
 
 class SyncReconciler:

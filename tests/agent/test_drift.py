@@ -111,6 +111,8 @@ def test_failed_apply_then_recovery_notifies(agent_kube, syncs, make_agent, tmp_
         obj = syncs.wait_reason("flaky", "ApplyFailed")
         ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
         assert "Bad_Name" in ready["message"]
+        entries = (obj["status"].get("inventory") or {}).get("entries") or []
+        assert not any("Bad_Name" in e["id"] for e in entries)     # refused by the server: never owned
         assert any(c["type"] == "Reconciling" and c["reason"] == "ProgressingWithRetry"
                    for c in obj["status"]["conditions"])
         write_tree(root, {"cm.yaml": configmap("app", ns, {"mode": "ours"})})   # fixed; the retry picks it up
@@ -123,3 +125,4 @@ def test_failed_apply_then_recovery_notifies(agent_kube, syncs, make_agent, tmp_
     assert received[-1]["attachments"][0]["color"] == "good"
     assert len([r for r in received if "failed" in r["text"]]) == 1      # one per outage, not per retry
     assert "ours" not in json.dumps(received)
+
