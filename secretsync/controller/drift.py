@@ -6,8 +6,9 @@ inventory is running, selecting only objects that carry our owner label (so the 
 watches or caches the rest of the cluster). On a change to a managed object:
 
 1. status-only and metadata-only churn (resourceVersion, managedFields, status) is ignored;
-2. if the object is *provably unchanged* for our field manager (every field we own still holds
-   our value: ``secretsync.kube.apply.provably_unchanged``, no request), nothing happens -
+2. if the object is *provably unchanged* for our field manager after the Sync's ignore rules
+   (``apply_ignore_rules``, as the apply itself uses them) - every field we own still holds
+   our value: ``secretsync.kube.apply.provably_unchanged``, no request - nothing happens;
    this covers our own writes and changes to fields we do not manage (those are not drift);
 3. otherwise the object alone is re-applied with ``apply_all`` (no re-render, the Sync's own
    identity), a ``DriftCorrected`` event is written and the metric counted. A deleted managed
@@ -129,7 +130,8 @@ class DriftRepairer:
                 log.exception("drift repair failed")
 
     def _repair(self, key: tuple[str, str], oid: ObjectId, etype: str, live: dict) -> None:
-        from secretsync.kube.apply import (UNCHANGED, ApplyOptions, apply_all, prepare, provably_unchanged)
+        from secretsync.kube.apply import (UNCHANGED, ApplyOptions, apply_all, apply_ignore_rules, prepare,
+                                           provably_unchanged)
         from secretsync.controller.sync import owner_labels
         state = self.reconciler.states.get(key)
         if state is None or state.client is None or (state.spec is not None and state.spec.suspend):
@@ -139,8 +141,10 @@ class DriftRepairer:
             return
         manager = self.reconciler.options.field_manager
         labels = owner_labels(*key)
-        if etype != "DELETED" and provably_unchanged(prepare(desired, labels), live, manager):
-            return
+        ignore = tuple(getattr(state, "ignore", ()) or ())
+        if etype != "DELETED" and provably_unchanged(apply_ignore_rules(prepare(desired, labels), live, ignore,
+                                                                        manager), live, manager):
+            return      # nothing we own moved (ignored fields as the apply treats them): no dry-run
         with self._lock:
             if oid in self.loops.get(key, {}):
                 return
@@ -149,8 +153,8 @@ class DriftRepairer:
         try:
             if state.desired.get(oid) is not desired:
                 return
-            opts = ApplyOptions(client=state.client, field_manager=manager, owner_labels=labels,
-                                ignore=tuple(getattr(state, "ignore", ()) or ()), wait_waves=False)
+            opts = ApplyOptions(client=state.client, field_manager=manager, owner_labels=labels, ignore=ignore,
+                                wait_waves=False)
             changes = apply_all([desired], opts)
         finally:
             state.lock.release()

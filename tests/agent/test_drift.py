@@ -126,3 +126,38 @@ def test_failed_apply_then_recovery_notifies(agent_kube, syncs, make_agent, tmp_
     assert len([r for r in received if "failed" in r["text"]]) == 1      # one per outage, not per retry
     assert "ours" not in json.dumps(received)
 
+
+def test_ignored_field_owned_by_another_manager_costs_no_request(agent_kube, syncs, make_agent, tmp_path):
+    """An ignoreDifferences field another manager keeps changing is neither fought over nor re-planned (no list,
+    no dry-run) on each of its watch events."""
+    from secretsync.kube.client import KubeClient
+    ns, client = agent_kube.namespace, agent_kube.client
+    own = KubeClient.from_kubeconfig(str(agent_kube.cluster.kubeconfig))
+    requests = []
+    original_apply, original_list = own.apply, own.list
+
+    def counting_apply(obj, **kw):
+        if kw.get("dry_run") and obj.get("kind") == "ConfigMap":
+            requests.append("dry-run")
+        return original_apply(obj, **kw)
+
+    def counting_list(api_version, kind, *args, **kw):
+        if kind == "ConfigMap":
+            requests.append("list")
+        return original_list(api_version, kind, *args, **kw)
+    own.apply, own.list = counting_apply, counting_list
+    root = write_tree(tmp_path / "src", {"cm.yaml": configmap("app", ns, {"mode": "ours", "replicas": "1"})})
+    runtime = make_agent(client=own)
+    syncs.create("ignored", {"source": {"path": str(root)}, "interval": "10m", "prune": True,
+                             "ignoreDifferences": [{"kind": "ConfigMap", "name": "app",
+                                                    "jsonPointers": ["/data/replicas"]}]})
+    syncs.wait_ready("ignored")
+    assert runtime.drift.wait_synced(10)
+    requests.clear()
+    for replicas in ("3", "4", "5"):        # e.g. an autoscaler owning the field
+        client.patch("v1", "ConfigMap", "app", ns, {"data": {"replicas": replicas}}, field_manager="autoscaler")
+    client.patch("v1", "ConfigMap", "app", ns, {"data": {"mode": "edited"}}, field_manager="someone")  # sentinel
+    assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"]["mode"] == "ours", 5)
+    assert client.get("v1", "ConfigMap", "app", ns)["data"]["replicas"] == "5"     # not fought over
+    assert runtime.drift.corrections == 1
+    assert requests == ["list", "dry-run"]  # the sentinel's repair only; nothing for the ignored field's events
