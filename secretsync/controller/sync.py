@@ -660,7 +660,8 @@ class SyncReconciler:
         status = obj.get("status") or {}
         if status == original:
             return False
-        self.write_status(obj, status)
+        # a merge patch keeps keys it does not name: a key that left status (e.g. webhookPath) is sent as null
+        self.write_status(obj, {**{k: None for k in original if k not in status}, **status})
         return True
 
     def write_status(self, obj: dict, status: dict) -> None:
@@ -669,7 +670,10 @@ class SyncReconciler:
             return
         key = (meta["namespace"], meta["name"])
         if key in self.local_objects:
-            self.local_objects[key].setdefault("status", {}).update(copy.deepcopy(status))
+            kept = self.local_objects[key].setdefault("status", {})
+            kept.update(copy.deepcopy(status))
+            for name in [k for k, v in status.items() if v is None]:
+                kept.pop(name, None)
             return
         try:
             self.client.patch(API_VERSION, KIND, meta["name"], meta["namespace"], {"status": status},

@@ -2,7 +2,8 @@
 
 Covers: the interval (a folder change picked up with no other trigger); GitHub, GitLab and generic
 HMAC webhooks (accepted with the right signature/token and then reconciling at the new commit
-while Git polling is off; refused with a wrong one); a Vault value change detected by version
+while Git polling is off; refused with a wrong one; gone from status and the receiver once
+``spec.webhook`` is removed); a Vault value change detected by version
 fingerprints (no value read for the check) reaching its Secret; dependsOn ordering (the dependent
 waits with DependencyNotReady, then follows); suspend (nothing applied while suspended, applied on
 resume); one Sync's broken sops file leaves another Sync Ready and its own live Secret untouched;
@@ -84,6 +85,9 @@ def test_webhooks(agent_kube, syncs, make_agent, gitrepo, kind):
     syncs.wait_ready("hooked", revision=second, timeout=10)
     assert client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "2"}
     assert agent.webhooks.refused == 1
+    syncs.patch("hooked", {"spec": {"webhook": None}})          # removing the webhook removes its path
+    syncs.wait("hooked", lambda o: "webhookPath" not in (o.get("status") or {}), 10, what="webhookPath gone")
+    assert post(agent.http_url + path, body, headers) == 404
 
 
 @pytest.mark.peer
