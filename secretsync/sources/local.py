@@ -15,16 +15,17 @@ __all__ = ["LocalSource", "tree_digest"]
 
 
 def tree_digest(root: Path) -> str:
-    """sha256 over (relative path, content) of every non-dot file under ``root``, in sorted order.
+    """sha256 over (relative path, content) of every file under ``root`` but ``.git``, in sorted order.
 
-    Symlinks are hashed as their target text, not followed (confinement is checked when rendering).
+    Dotfiles count: the walk skips them, but kustomize may read them (``envs: [.env]``).
+    Symlinks (to files or folders) are hashed as their target text, not followed
+    (confinement is checked when rendering; a linked folder inside the root is hashed where it is).
     """
     digest = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        names = sorted(filenames + [d for d in dirnames if Path(dirpath, d).is_symlink()])
+        for name in names:
             path = Path(dirpath, name)
             rel = path.relative_to(root).as_posix()
             digest.update(rel.encode() + b"\0")

@@ -201,6 +201,25 @@ def test_local_source_and_open_source(tmp_path):
         LocalSource(tmp_path / "missing").fetch()
 
 
+def test_local_revision_changes_with_every_file_kustomize_may_read(tmp_path):
+    """A kustomization may read dotfiles (secretGenerator envs: [.env]): editing one must change the
+    revision id, or the Renderer's document cache (keyed by it) serves the old build."""
+    (tmp_path / "kustomization.yaml").write_text("secretGenerator:\n- name: s\n  envs: [.env]\n")
+    (tmp_path / ".env").write_text("A=1\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "index").write_text("x")
+    source = LocalSource(tmp_path)
+    renderer = Renderer()
+    first = source.fetch()
+    before = renderer.documents(first).documents[0].object["data"]
+    (tmp_path / ".env").write_text("A=2\n")
+    second = source.fetch()
+    assert second.id != first.id
+    assert renderer.documents(second).documents[0].object["data"] != before
+    (tmp_path / ".git" / "index").write_text("y")  # Git's own files are not content
+    assert source.fetch().id == second.id
+
+
 @pytest.fixture
 def git_http(repo, tmp_path):
     """``git http-backend`` (smart HTTP) behind Basic auth on 127.0.0.1, serving the ``repo`` fixture."""
