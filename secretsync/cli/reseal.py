@@ -207,8 +207,13 @@ def _init_worker(key_dir: str) -> None:
 
 
 def _process(path: str, dry_run: bool) -> FileResult:
+    limit = Limits().max_bytes
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:  # a SealedSecret file is small; parsing a huge one would take minutes
+            return FileResult(path, unreadable=f"larger than {limit} bytes")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return FileResult(path, unreadable="cannot be read as UTF-8 text")
     new_text, result = reseal_text(text, path, _KEYRING)

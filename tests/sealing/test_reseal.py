@@ -142,3 +142,12 @@ def test_hostile_yaml_is_skipped_as_unreadable_not_walked(key_pool):
                        ("deep.json", '{"a": ' + "[" * 5000 + "]" * 5000 + "}")):
         new_text, result = reseal_text(text, name, ring)
         assert new_text == text and not result.changed and result.unreadable, name
+
+
+def test_huge_file_is_skipped_before_reading(cli, key_pool, tmp_path):
+    tree = tmp_path / "repo"
+    tree.mkdir()
+    (tree / "huge.yaml").write_bytes(b"kind: SealedSecret\n" + b"#" * (9 * 1024 * 1024))
+    kd = write_key_dir(tmp_path / "kd", [key_pool[0]])
+    r = cli("reseal", "-j", "1", "--key-dir", str(kd), str(tree))
+    assert r.returncode == 0 and "1 unreadable files" in r.stderr_text and "huge.yaml" in r.stderr_text
