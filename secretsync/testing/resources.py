@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from secretsync.testing import defaults
 from secretsync.testing import status as st
 from secretsync.testing import validation
 from secretsync.testing.registry import Registry, ResourceType
@@ -217,11 +218,14 @@ class ResourceAPI:
             self._prepare(rt, None, obj, opts)
             self._validate(rt, None, obj)
             self._record_managed_fields(rt, None, obj, opts)
+            defaults.allocate(rt.group, rt.kind, None, obj)     # after the field manager: owned by nobody
             if opts.dry_run:
                 return self._out(rt, obj)
             stored = self.store.put(rt.group_resource, obj)
             self._after_write(rt, None, stored)
-            return self._out(rt, stored)
+            out = self._out(rt, stored)
+            self._collect_if_dangling(rt, stored)
+            return out
 
     # ------------------------------------------------------------------ update
     def update(self, rt: ResourceType, namespace: str, name: str, obj: dict, opts: WriteOptions,
@@ -278,6 +282,7 @@ class ResourceAPI:
             meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
         self._validate(rt, old, new)
         self._record_managed_fields(rt, old, new, opts)
+        defaults.allocate(rt.group, rt.kind, old, new)
         if _strip_volatile(new) == _strip_volatile(old):
             return self._out(rt, old)   # a no-op write: no new resourceVersion, no event
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -288,7 +293,10 @@ class ResourceAPI:
             return self._out(rt, new)
         stored = self.store.put(rt.group_resource, new)
         self._after_write(rt, old, stored)
-        return self._out(rt, stored)
+        out = self._out(rt, stored)
+        if (old["metadata"].get("ownerReferences") or []) != (meta.get("ownerReferences") or []):
+            self._collect_if_dangling(rt, stored)
+        return out
 
     # ------------------------------------------------------------------ kind rules
     def _prepare(self, rt: ResourceType, old: dict | None, obj: dict, opts: WriteOptions) -> None:
@@ -297,9 +305,10 @@ class ResourceAPI:
         if rt.crd:
             from secretsync.testing import crvalidation
             crvalidation.apply_defaults(obj, rt.schema)
+        else:
+            defaults.apply_defaults(rt.group, rt.kind, obj)
         if key == ("", "Secret"):
             self._fold_string_data(obj)
-            obj.setdefault("type", "Opaque")
         elif key == ("", "Namespace"):
             if old is None:
                 obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
@@ -491,7 +500,8 @@ class ResourceAPI:
         """Background garbage collection: objects whose owners are all gone are deleted."""
         for rt, obj in list(self._dependents(owner_uid)):
             refs = obj["metadata"].get("ownerReferences") or []
-            remaining = [r for r in refs if r.get("uid") != owner_uid and self._uid_exists(r)]
+            remaining = [r for r in refs if r.get("uid") != owner_uid
+                         and self._uid_exists(r, obj["metadata"].get("namespace", ""))]
             if remaining:
                 obj["metadata"]["ownerReferences"] = remaining
                 self.store.put(rt.group_resource, obj)
@@ -501,16 +511,52 @@ class ResourceAPI:
             except st.APIError:
                 pass
 
-    def _uid_exists(self, ref: dict) -> bool:
-        api_version = ref.get("apiVersion", "")
+    def _owner_state(self, ref: dict, namespace: str) -> str:
+        """``solid``, ``dangling`` (no such owner: absent, or another uid) or ``unknown`` (kind not served).
+
+        Owners are looked up as the garbage collector does: by kind and name, in the
+        dependent's namespace when the owner's kind is namespaced, then compared by uid."""
+        api_version = ref.get("apiVersion", "") if isinstance(ref, dict) else ""
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
-        for rt in self.registry.by_kind(group, ref.get("kind", ""))[:1]:
-            for ns, name in self.store.keys(rt.group_resource):
-                if name == ref.get("name"):
-                    obj = self.store.get(rt.group_resource, ns, name)
-                    if obj and obj["metadata"]["uid"] == ref.get("uid"):
-                        return True
-        return False
+        rts = self.registry.by_kind(group, ref.get("kind", "")) if isinstance(ref, dict) else []
+        if not rts:
+            return "unknown"
+        rt = rts[0]
+        if rt.namespaced and not namespace:
+            return "unknown"    # a cluster-scoped dependent cannot resolve a namespaced owner (never collected)
+        owner = self.store.get(rt.group_resource, namespace if rt.namespaced else "", str(ref.get("name", "")))
+        return "solid" if owner and owner["metadata"]["uid"] == ref.get("uid") else "dangling"
+
+    def _uid_exists(self, ref: dict, namespace: str = "") -> bool:
+        return self._owner_state(ref, namespace) != "dangling"
+
+    def _collect_if_dangling(self, rt: ResourceType, obj: dict) -> None:
+        """The garbage collector's pass over a dependent (done at once here, shortly after on a real cluster).
+
+        Every owner gone: the dependent is deleted (Background, or Orphan/Foreground when it
+        carries that finalizer). Some owners gone: only their references are removed."""
+        meta = obj["metadata"]
+        refs = meta.get("ownerReferences") or []
+        if not refs or meta.get("deletionTimestamp"):
+            return
+        namespace = meta.get("namespace", "")
+        states = [self._owner_state(ref, namespace) for ref in refs]
+        if "dangling" not in states:
+            return
+        if "solid" in states or "unknown" in states:
+            current = self.store.get(rt.group_resource, namespace, meta["name"])
+            if current is None:
+                return
+            current["metadata"]["ownerReferences"] = [r for r, state in zip(refs, states) if state != "dangling"]
+            self.store.put(rt.group_resource, current)
+            return
+        finalizers = meta.get("finalizers") or []
+        policy = ("Orphan" if "orphan" in finalizers else
+                  "Foreground" if "foregroundDeletion" in finalizers else "Background")
+        try:
+            self.delete(rt, namespace, meta["name"], {"propagationPolicy": policy})
+        except st.APIError:
+            pass
 
     def _orphan_dependents(self, owner_uid: str) -> None:
         for rt, obj in list(self._dependents(owner_uid)):
