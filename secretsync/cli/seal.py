@@ -210,12 +210,17 @@ class Controller:
             resealed = None
         if not isinstance(resealed, dict):
             raise SecretsyncError("cannot re-encrypt secret: the controller's answer is not a JSON object")
-        resealed["apiVersion"], resealed["kind"] = sealedsecret.API_VERSION, sealedsecret.KIND
-        meta = resealed.get("metadata")
-        if isinstance(meta, dict):
-            for field in ("creationTimestamp", "deletionTimestamp", "generation"):
-                meta.pop(field, None)
-        return resealed
+        return _as_re_encrypted(resealed)
+
+
+def _as_re_encrypted(obj: dict) -> dict:
+    """kubeseal's ``--re-encrypt`` output: kind/apiVersion set; creationTimestamp, deletionTimestamp and
+    generation cleared."""
+    obj = dict(obj, apiVersion=sealedsecret.API_VERSION, kind=sealedsecret.KIND)
+    if isinstance(obj.get("metadata"), dict):
+        obj["metadata"] = {k: v for k, v in obj["metadata"].items()
+                           if k not in ("creationTimestamp", "deletionTimestamp", "generation")}
+    return obj
 
 
 def _json_ready(value):
@@ -354,7 +359,7 @@ def _re_encrypt(args: argparse.Namespace, data: bytes, source: str, fmt: str) ->
             new_items = sealedsecret.reseal_items(obj, keyring)
             obj = dict(obj, spec=dict(obj.get("spec") or {}))
             obj["spec"]["encryptedData"] = dict(obj["spec"].get("encryptedData") or {}, **new_items)
-            out.append(obj)
+            out.append(_as_re_encrypted(obj))
     else:
         controller = _controller(args)
         out = [controller.rotate(obj) for obj in sealedsecret.load_documents(data, source)]

@@ -7,7 +7,8 @@ first port name) for ``--fetch-cert`` and for sealing; ``--controller-name`` /
 /v1/verify: 200 passes, 409 names the SealedSecret) and ``--re-encrypt`` (POST /v1/rotate:
 output re-sealed with the controller's newest key, kind/apiVersion restored) online;
 kubeseal's error texts when the Service is missing, has no endpoints, or the controller
-answers an error; the offline ``--key-dir`` forms still win when given.
+answers an error; the offline ``--key-dir`` forms still win when given (re-encrypt output
+shaped as kubeseal's).
 
 The controller is secretsync's real endpoint server (secretsync/controller/endpoints.py)
 on 127.0.0.1, registered behind the emulator's service proxy; the CLI runs in-process
@@ -180,6 +181,16 @@ def test_offline_key_dir_is_used_when_given(cli, cluster, key_pool, key_dir):
     # no Service at all: --key-dir must not touch the cluster
     r = cli(*cluster.args("--validate", "--key-dir", str(key_dir)), input=json.dumps(sealed_with(key_pool[0])))
     assert r.returncode == 0, r.stderr_text
+    # offline --re-encrypt prints what kubeseal prints: no creationTimestamp (a YAML timestamp here)
+    old = sealed_with(key_pool[0])
+    old["metadata"]["generation"] = 3
+    text = yaml.safe_dump(old).replace("generation: 3", "generation: 3\n  creationTimestamp: 2026-01-02T03:04:05Z")
+    for fmt in ("json", "yaml"):
+        r = cli(*cluster.args("--re-encrypt", "--key-dir", str(key_dir), "-o", fmt), input=text)
+        assert r.returncode == 0, r.stderr_text
+        out = yaml.safe_load(r.stdout)
+        assert set(out["metadata"]) == {"name", "namespace"} and out["kind"] == "SealedSecret"
+        assert values(out, [key_pool[1]]) == {"k": b"value"}
 
 
 def test_controller_errors_as_kubeseal_prints_them(cli, cluster, key_pool):
