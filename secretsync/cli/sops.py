@@ -103,13 +103,22 @@ def _cli_key_group(args) -> list:
         if getattr(args, flag):
             raise NoEncryptionKey(f"--{flag.replace('_', '-')} keys are not supported by secretsync",
                                   hint="use --age or --hc-vault-transit")
-    group: list = [AgeKey(r) for r in _split(args.age)]
-    for uri in _split(args.hc_vault_transit):
-        try:
-            group.append(VaultTransitKey.from_uri(uri))
-        except ValueError as exc:
-            raise ConfigError(str(exc), exit_code=1) from None
-    return group
+    return [AgeKey(r) for r in _split(args.age)] + _transit_keys(args.hc_vault_transit)
+
+
+def _transit_keys(uris: str) -> list:
+    """The Vault transit keys of a comma-separated URI flag; a bad URI is a usage-level error (exit 1, as sops)."""
+    try:
+        return [VaultTransitKey.from_uri(uri) for uri in _split(uris)]
+    except ValueError as exc:
+        raise ConfigError(str(exc), exit_code=1) from None
+
+
+def _rotate_changes(args) -> tuple[list, list]:
+    """(keys to add, key names to remove) of ``rotate``'s --add-*/--rm-* flags."""
+    add = [AgeKey(r) for r in _split(args.add_age)] + _transit_keys(args.add_hc_vault_transit)
+    remove = _split(args.rm_age) + [k.name() for k in _transit_keys(args.rm_hc_vault_transit)]
+    return add, remove
 
 
 def _encrypt_settings(args, target: str):
@@ -184,10 +193,7 @@ def run(args: argparse.Namespace) -> int:
         total_failed = 0
         for root in words:
             if command == "rotate":
-                add = [AgeKey(r) for r in _split(args.add_age)]
-                add += [VaultTransitKey.from_uri(u) for u in _split(args.add_hc_vault_transit)]
-                remove = _split(args.rm_age) + [VaultTransitKey.from_uri(u).name()
-                                                for u in _split(args.rm_hc_vault_transit)]
+                add, remove = _rotate_changes(args)
                 summary = sopsfiles.rotate_tree(root, keys, add=add, remove=remove, dry_run=args.dry_run)
                 verb = "rotated"
             else:
@@ -214,10 +220,7 @@ def run(args: argparse.Namespace) -> int:
                                           output_type=fmt_out, indent=args.indent)
             _write(args, path, out)
         elif command == "rotate":
-            add = [AgeKey(r) for r in _split(args.add_age)]
-            add += [VaultTransitKey.from_uri(u) for u in _split(args.add_hc_vault_transit)]
-            remove = _split(args.rm_age) + [VaultTransitKey.from_uri(u).name()
-                                            for u in _split(args.rm_hc_vault_transit)]
+            add, remove = _rotate_changes(args)
             out = sopsfiles.rotate_bytes(data, target, _keys(args), add=add, remove=remove, input_type=fmt_in,
                                          indent=args.indent)
             _write(args, path, out)

@@ -103,3 +103,16 @@ def test_extract_from_yaml_matches_sops(path, age_keys, ours_run, sops_run, work
     theirs = sops_run("-d", "--extract", path, "y.yaml", env=env)
     ours = ours_run("-d", "--extract", path, "y.yaml", env=env)
     assert ours.returncode == 0 and ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("flag", ["--add-hc-vault-transit", "--rm-hc-vault-transit"])
+@pytest.mark.parametrize("recursive", [False, True])
+def test_rotate_with_a_bad_transit_uri_is_a_clear_error(flag, recursive, enc_file, age_keys, ours_run, sops_run):
+    env = {"SOPS_AGE_KEY_FILE": str(age_keys[0].path)}
+    before = enc_file.read_bytes()
+    args = ["rotate", flag, "http://x/v1/bad", *(["--recursive", "."] if recursive else [enc_file.name])]
+    ours = ours_run(*args, env=env)
+    if not recursive:
+        assert ours.returncode == sops_run(*args, env=env, check=False).returncode == 1
+    assert ours.returncode == 1 and ours.stdout == b"" and b"internal error" not in ours.stderr
+    assert b"http://x/v1/bad" in ours.stderr and enc_file.read_bytes() == before
