@@ -26,6 +26,7 @@ from secretsync.testing.decoding import load_yaml_document
 from secretsync.testing import status as st
 from secretsync.testing.httpbase import BaseHandler, BaseServer, BodyTooLarge
 from secretsync.testing.registry import Registry, ResourceType
+from secretsync.testing.requests import RequestCounter
 from secretsync.testing.resources import ResourceAPI, WriteOptions
 from secretsync.testing.storage import Store
 from secretsync.testing.watch import watch_events
@@ -134,7 +135,7 @@ class APIServer:
 
     ``APIServer().start()`` serves in a daemon thread on an ephemeral port;
     ``.url``, ``.admin_token``, ``.write_kubeconfig(path)``, ``.stop()``.
-    ``.faults`` injects failures (see ``faults.py``).
+    ``.faults`` injects failures (see ``faults.py``); ``.requests`` counts requests (see ``requests.py``).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, rbac: bool = False, state_file: str | None = None,
@@ -159,6 +160,7 @@ class APIServer:
         from secretsync.testing.faults import Faults
         self.auth = Auth(self)
         self.faults = Faults()
+        self.requests = RequestCounter()
         self.state_file = state_file
         self._persistence = None
         if state_file:
@@ -350,6 +352,7 @@ class _Handler(BaseHandler):
     def _pipeline(self, req: Request) -> None:
         app = self.app
         req.user = app.auth.authenticate(req)
+        app.requests.record(req)
         if app.faults.intercept(self, req):
             return
         if not req.is_resource:

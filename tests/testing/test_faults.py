@@ -96,3 +96,29 @@ def test_close_watches_drops_streams(emulator):
     assert emulator.faults.close_watches() == 1
     assert ended.wait(5), "the watch did not end"
     assert emulator.faults.open_watches() == 0
+
+
+def test_request_counter(apiserver):
+    """``server.requests`` counts resource requests by verb, resource, namespace, user and dry run."""
+    apiserver.require_emulator("counts requests inside the emulator")
+    from secretsync.testing.requests import WRITE_VERBS
+    counter = apiserver.server.requests
+    ns = apiserver.namespace
+    before = counter.snapshot()
+    cms = f"/api/v1/namespaces/{ns}/configmaps"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "counted"}}
+    apiserver.raw("POST", cms, body)
+    apiserver.raw("POST", cms + "?dryRun=All", {**body, "metadata": {"name": "dry"}})
+    apiserver.raw("GET", f"{cms}/counted")
+    apiserver.raw("GET", cms)
+    apiserver.raw("GET", "/version")                                      # not a resource request
+    apiserver.server.faults.fail_next(1, verb="get", resource="configmaps", code=500)
+    assert apiserver.raw("GET", f"{cms}/counted")[0] == 500                # a faulted request still counts
+    apiserver.raw("DELETE", f"{cms}/counted")
+    assert counter.count(since=before, namespace=ns) == 6
+    assert counter.by("verb", since=before) == {"create": 2, "get": 2, "list": 1, "delete": 1}
+    assert counter.count(since=before, verb=WRITE_VERBS, dry_run=False) == 2
+    assert counter.count(since=before, verb="create", dry_run=True, resource="configmaps", user="admin") == 1
+    assert counter.count(since=before, user="someone-else") == 0
+    counter.reset()
+    assert counter.count() == 0
