@@ -2,8 +2,8 @@
 
 Covers: configuration from AVP's variables, the ``ARGOCD_ENV_`` prefix and ``-c`` files
 (YAML, JSON, envfile) with AVP's precedence and error wording; token, approle (default
-and custom mount), userpass and k8s login against OpenBao (k8s through a loopback
-TokenReview responder); renewal after two thirds of the lease; one re-login when a
+and custom mount), userpass and k8s login against OpenBao (k8s through the API
+emulator's TokenReview); renewal after two thirds of the lease; one re-login when a
 revoked token gets 403, none for a policy denial; errors that name address, path,
 auth method and status but never a token; AVP_PATH_VALIDATION; VAULT_NAMESPACE; transit both ways with
 the ``bao`` CLI. Not covered: github auth (OpenBao has no github plugin), ``-s`` Secrets.
@@ -12,17 +12,9 @@ the ``bao`` CLI. Not covered: github auth (OpenBao has no github plugin), ``-s``
 from __future__ import annotations
 
 import base64
-import datetime
-import json
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from secretsync.placeholders import PlaceholderError, resolve
 from secretsync.secretvalue import SecretBytes
@@ -171,83 +163,37 @@ def test_token_auth_forbidden_names_everything_but_the_token(avp_vault):
     assert "definitely-not-valid" not in text
 
 
-# -- kubernetes auth: a TokenReview responder on loopback (move to secretsync.testing.APIServer when ready)
+# -- kubernetes auth: OpenBao reviews the token with the API emulator's TokenReview
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def test_kubernetes_auth_through_a_tokenreview_endpoint(avp_vault, openbao, policy, apiserver, tmp_path):
+    apiserver.require_emulator("OpenBao must reach the API server and the test mints a service-account token")
+    server, ns = apiserver.server, apiserver.namespace
+    reviewer = server.mint_token(ns, "vault-reviewer")          # RBAC is off: any account may create reviews
+    client = openbao.client()
+    mount = openbao.unique_mount("k8s")
+    client.sys.enable_auth_method("kubernetes", path=mount)
+    client.write_data(f"auth/{mount}/config", data={
+        "kubernetes_host": server.url, "kubernetes_ca_cert": server.ca_pem.decode(), "token_reviewer_jwt": reviewer,
+        "disable_local_ca_jwt": True})
+    client.write_data(f"auth/{mount}/role/avp", data={
+        "bound_service_account_names": ["repo-server"], "bound_service_account_namespaces": [ns],
+        "token_policies": [policy]})
+    token_file = tmp_path / "sa-token"
+    token_file.write_text(server.mint_token(ns, "repo-server") + "\n")
+    before = server.requests.snapshot()
+    backend = avp_vault.backend(AVP_AUTH_TYPE="k8s", AVP_K8S_ROLE="avp", AVP_K8S_TOKEN_PATH=str(token_file),
+                                AVP_MOUNT_PATH="auth/wrong", AVP_K8S_MOUNT_PATH=f"auth/{mount}")
+    (obj,) = resolve(manifest(avp_vault), backend)
+    assert obj["data"]["v"] == "test-kv-name"
+    assert server.requests.count(since=before, verb="create", group="authentication.k8s.io",
+                                 resource="tokenreviews", user=f"system:serviceaccount:{ns}:vault-reviewer") == 1
 
-
-def _service_account_jwt(namespace: str, name: str, uid: str) -> str:
-    """An RS256-shaped JWT with the service-account claims (OpenBao checks no signature without pem_keys)."""
-    header = {"alg": "RS256", "kid": "test"}
-    claims = {"iss": "kubernetes/serviceaccount", "sub": f"system:serviceaccount:{namespace}:{name}",
-              "kubernetes.io/serviceaccount/namespace": namespace,
-              "kubernetes.io/serviceaccount/service-account.name": name,
-              "kubernetes.io/serviceaccount/service-account.uid": uid}
-    return ".".join([_b64url(json.dumps(header).encode()), _b64url(json.dumps(claims).encode()),
-                     _b64url(b"not-a-real-signature")])
-
-
-class _TokenReviews(BaseHTTPRequestHandler):
-    valid: dict = {}
-    calls: list = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        token = body.get("spec", {}).get("token", "")
-        type(self).calls.append(self.path)
-        user = self.valid.get(token)
-        status = {"authenticated": True, "user": user} if user else {"authenticated": False}
-        payload = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-                              "status": status}).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
-def _ca_pem() -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def test_kubernetes_auth_through_a_tokenreview_endpoint(avp_vault, openbao, policy, tmp_path):
-    jwt = _service_account_jwt("argocd", "repo-server", "0f6b1c52-0000-4000-8000-000000000001")
-    handler = type("Reviews", (_TokenReviews,), {"valid": {jwt: {
-        "username": "system:serviceaccount:argocd:repo-server", "uid": "0f6b1c52-0000-4000-8000-000000000001"}},
-        "calls": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        client = openbao.client()
-        mount = openbao.unique_mount("k8s")
-        client.sys.enable_auth_method("kubernetes", path=mount)
-        client.write_data(f"auth/{mount}/config", data={
-            "kubernetes_host": f"http://127.0.0.1:{server.server_address[1]}", "kubernetes_ca_cert": _ca_pem(),
-            "disable_local_ca_jwt": True})
-        client.write_data(f"auth/{mount}/role/avp", data={
-            "bound_service_account_names": ["repo-server"], "bound_service_account_namespaces": ["argocd"],
-            "token_policies": [policy]})
-        token_file = tmp_path / "sa-token"
-        token_file.write_text(jwt + "\n")
-        backend = avp_vault.backend(AVP_AUTH_TYPE="k8s", AVP_K8S_ROLE="avp", AVP_K8S_TOKEN_PATH=str(token_file),
-                                    AVP_MOUNT_PATH="auth/wrong", AVP_K8S_MOUNT_PATH=f"auth/{mount}")
-        (obj,) = resolve(manifest(avp_vault), backend)
-        assert obj["data"]["v"] == "test-kv-name"
-        assert handler.calls == ["/apis/authentication.k8s.io/v1/tokenreviews"]
-    finally:
-        server.shutdown()
-        server.server_close()
+    other = server.mint_token(ns, "someone-else")                           # not a bound account
+    token_file.write_text(other + "\n")
+    with pytest.raises(VaultAuthError) as info:
+        avp_vault.backend(AVP_AUTH_TYPE="k8s", AVP_K8S_ROLE="avp", AVP_K8S_TOKEN_PATH=str(token_file),
+                          AVP_K8S_MOUNT_PATH=f"auth/{mount}").login()
+    assert f"auth/{mount}" in str(info.value) and other not in str(info.value)
 
 
 def test_kubernetes_auth_missing_token_file_is_named(avp_vault, tmp_path):
