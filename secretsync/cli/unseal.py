@@ -18,6 +18,7 @@ from secretsync import sealedsecret
 from secretsync.cli.options import CommaListAction, env_default
 from secretsync.errors import SecretsyncError, UsageError
 from secretsync.keyring import Keyring, write_private_file
+from secretsync.manifests import Limits
 
 __all__ = ["add_arguments", "run", "read_input", "write_output", "output_format", "recover"]
 
@@ -33,16 +34,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--format", default="json", help="output format: json (default) or yaml")
 
 
-def read_input(path: str) -> tuple[bytes, str]:
-    """Bytes of ``-f`` (or stdin) and the name to use in messages."""
+def read_input(path: str, limit: int = Limits().max_bytes) -> tuple[bytes, str]:
+    """Bytes of ``-f`` (or stdin) and the name to use in messages; more than ``limit`` bytes is an
+    error (at most ``limit`` + 1 are read, so a huge input is never loaded whole)."""
     if not path or path == "-":
         if sys.stdin.isatty():
             print("(tty detected: expecting json/yaml k8s resource in stdin)", file=sys.stderr)
-        return sys.stdin.buffer.read(), "stdin"
-    try:
-        return Path(path).read_bytes(), path
-    except OSError as exc:
-        raise SecretsyncError(f"cannot read {path}: {exc.strerror}") from None
+        data, source = sys.stdin.buffer.read(limit + 1), "stdin"
+    else:
+        try:
+            with open(path, "rb") as handle:
+                data, source = handle.read(limit + 1), path
+        except OSError as exc:
+            raise SecretsyncError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise sealedsecret.InputError(f"{source}: input is larger than the limit of {limit} bytes",
+                                      hint="a Secret or SealedSecret is small; check that this is the input "
+                                           "you meant")
+    return data, source
 
 
 def output_format(fmt: str, output_file: str = "") -> str:

@@ -179,3 +179,13 @@ def test_write_output_never_follows_a_planted_temp_symlink(tmp_path):
     assert stat.S_IMODE((out_dir / "secret.json").stat().st_mode) == 0o600
     with pytest.raises(SecretsyncError, match="cannot write .*missing/out.json"):
         write_output("x", str(tmp_path / "missing" / "out.json"), private=True)
+
+
+def test_unseal_input_is_read_only_up_to_the_size_limit(cli, key_pool, tmp_path):
+    """A huge (here sparse, 1 TiB) input is refused after reading past the limit, never loaded whole."""
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as handle:
+        handle.truncate(1 << 40)
+    kd = write_key_dir(tmp_path / "kd", [key_pool[0]])
+    r = cli("unseal", "--key-dir", str(kd), "-f", str(huge))
+    assert r.returncode == 1 and "huge.yaml" in r.stderr_text and "limit" in r.stderr_text
