@@ -161,6 +161,24 @@ def test_repository_crds_apply_and_serve(apiserver, path):
     apiserver.kubectl("delete", "-f", str(path), "--wait=true")
 
 
+def test_repository_crds_apply_as_a_kustomization(apiserver):
+    """``kubectl apply -k crds/`` (the documented install) serves every CRD the kustomization lists."""
+    crds_dir = Path(__file__).parents[2] / "crds"
+    kustomization = yaml.safe_load((crds_dir / "kustomization.yaml").read_text())
+    docs = [d for name in kustomization["resources"] for d in yaml.safe_load_all((crds_dir / name).read_text())
+            if d and d.get("kind") == "CustomResourceDefinition"]
+    assert docs
+    out = apiserver.kubectl("apply", "--server-side", "-k", str(crds_dir)).stdout
+    for doc in docs:
+        assert f"customresourcedefinition.apiextensions.k8s.io/{doc['metadata']['name']} serverside-applied" in out
+        apiserver.kubectl("wait", "--for", "condition=established", "--timeout=60s", f"crd/{doc['metadata']['name']}")
+        spec = doc["spec"]
+        version = next(v["name"] for v in spec["versions"] if v.get("storage"))
+        _, resources, _ = apiserver.raw("GET", f"/apis/{spec['group']}/{version}")
+        assert spec["names"]["plural"] in {r["name"] for r in resources["resources"]}
+    apiserver.kubectl("delete", "-k", str(crds_dir), "--wait=true")
+
+
 def test_schema_defaults_and_validation(widgets):
     code, obj, _ = widgets.raw("POST", _wpath(widgets), _widget("dflt", size=1))
     assert code == 201 and obj["spec"]["mode"] == "auto"       # default from the schema
