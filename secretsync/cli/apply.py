@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import os
 import sys
 from typing import Any
 
@@ -66,9 +64,8 @@ def _applyset(args: argparse.Namespace) -> tuple[str, str]:
         if kind.lower() not in kinds or not name:
             raise UsageError(f"--applyset {args.applyset!r}: expected [secret/|configmap/]NAME")
         return kinds[kind.lower()], name
-    where = args.source if "://" in args.source or "@" in args.source else os.path.abspath(args.source)
-    digest = hashlib.sha256(f"{where}\n{args.path}".encode()).hexdigest()[:10]
-    return "Secret", f"secretsync-{digest}"
+    from secretsync.kube.inventory import local_applyset_name
+    return "Secret", local_applyset_name(args.source, args.path)
 
 
 def cluster_setup(args: argparse.Namespace) -> tuple[Any, Any, list]:

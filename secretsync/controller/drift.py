@@ -140,7 +140,7 @@ class DriftRepairer:
         if desired is None:
             return
         manager = self.reconciler.options.field_manager
-        labels = owner_labels(*key)
+        labels = getattr(state, "owner_labels", None) or owner_labels(*key)
         ignore = tuple(getattr(state, "ignore", ()) or ())
         if etype != "DELETED" and provably_unchanged(apply_ignore_rules(prepare(desired, labels), live, ignore,
                                                                         manager), live, manager):

@@ -14,7 +14,8 @@ with its own condition reason (``secretsync.api.Reason``):
   postBuild variables → ``BuildFailed`` / ``DecryptionFailed`` / ``UnsealFailed`` / ...;
   nothing is applied or pruned after a failed build, the live objects keep their last values;
 - **apply, prune, health**: ``secretsync.reconcile.reconcile_rendered`` with the inventory kept
-  in ``status.inventory`` and every request made as ``serviceAccountName`` (impersonation) or
+  in ``status.inventory`` (local mode: in an ApplySet parent Secret, ``LocalSyncStore``, so it
+  survives a restart) and every request made as ``serviceAccountName`` (impersonation) or
   against the ``kubeConfig`` cluster.
 
 Failures: an invalid spec is *Stalled* (a human must change the Sync); every other failure is
@@ -45,7 +46,7 @@ from secretsync.secretvalue import SecretBytes
 from secretsync.syncspec import API_VERSION, KIND, InvalidSyncSpec, SyncSpec
 
 __all__ = ["SyncReconciler", "ReconcilerOptions", "SyncState", "owner_labels", "NAME_LABEL", "NAMESPACE_LABEL",
-           "SyncStatusStore"]
+           "SyncStatusStore", "LocalSyncStore"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class SyncState:
     vault_fingerprints: dict | None = None
     vault_checked: float = 0.0
     ignore: tuple = ()
+    owner_labels: dict | None = None                  # the labels the last apply set (drift repair keeps them)
     remote: Any = None
     remote_key: tuple | None = None
     spec: SyncSpec | None = None
@@ -148,6 +150,26 @@ class SyncStatusStore:
         """Nothing before applying: entries are recorded once the server accepted them. After a crash
         mid-apply the objects already written carry the Sync's owner labels and the same render
         records them on the next reconcile."""
+
+
+class LocalSyncStore:
+    """Local mode's ``InventoryStore``: an ApplySet parent Secret in the Sync's namespace, named as ``secretsync
+    apply`` names it for the same folder and path, so the inventory outlives the process and a restart prunes
+    what left the folder (with every prune guard). Members carry the Sync's owner labels and the part-of label."""
+
+    def __init__(self, client: Any, spec: SyncSpec) -> None:
+        from secretsync.kube.inventory import ApplySet, local_applyset_name
+        self.applyset = ApplySet(client, local_applyset_name(spec.local_path or ".", spec.path), spec.namespace)
+        self.owner_labels = {**owner_labels(spec.namespace, spec.name), **self.applyset.member_labels}
+
+    def load(self, index: Any, versions: Mapping) -> tuple[Inventory, dict]:
+        return self.applyset.members(index, versions)
+
+    def save(self, inventory: Inventory, *, dry_run: bool = False) -> None:
+        self.applyset.save(inventory, dry_run=dry_run)
+
+    def widen(self, previous: Inventory, new: Inventory) -> None:
+        self.applyset.widen(new, previous)
 
 
 class SyncReconciler:
@@ -460,7 +482,7 @@ class SyncReconciler:
                                                    r.get("namespace"), r.get("name"))
                                         for r in spec.ignore_differences],
                                 field_manager=self.options.field_manager, poll_interval=self.options.poll_interval)
-        store = SyncStatusStore(self, obj)
+        store = LocalSyncStore(client, spec) if spec.key in self.local_objects else SyncStatusStore(self, obj)
         result = reconcile_rendered(rendered, client, store, opts)
         if not result.ok:
             if result.reason == Reason.ACCESS_DENIED and spec.service_account_name:
@@ -469,6 +491,7 @@ class SyncReconciler:
                                   "bind that account a Role allowing these objects")
             raise _StepFailed(result.reason, result.error)
         state.client = client
+        state.owner_labels = dict(store.owner_labels)
         state.ignore = tuple(opts.ignore)
         state.desired = {ObjectId.of(o): o for o in rendered.objects()}
         if spec.health_checks:

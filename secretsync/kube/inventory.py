@@ -24,6 +24,7 @@ is still there.
 from __future__ import annotations
 
 import base64
+import os
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -32,7 +33,8 @@ from secretsync.errors import SecretsyncError
 from secretsync.kube.client import UnknownResource
 from secretsync.manifests import ObjectId
 
-__all__ = ["Entry", "Inventory", "ApplySet", "ApplySetError", "applyset_id", "PART_OF", "ID_LABEL", "TOOLING",
+__all__ = ["Entry", "Inventory", "ApplySet", "ApplySetError", "applyset_id", "local_applyset_name", "PART_OF",
+           "ID_LABEL", "TOOLING",
            "CONTAINS_GROUP_KINDS", "ADDITIONAL_NAMESPACES", "group_kind_text", "parse_group_kind"]
 
 PART_OF = "applyset.kubernetes.io/part-of"
@@ -131,6 +133,13 @@ def applyset_id(name: str, namespace: str, kind: str = "Secret", group: str = ""
     """KEP-3659's id: ``applyset-`` + base64url-unpadded(sha256("name.namespace.kind.group")) + ``-v1``."""
     digest = hashlib.sha256(".".join((name, namespace, kind, group)).encode()).digest()
     return f"applyset-{base64.urlsafe_b64encode(digest).decode().rstrip('=')}-v1"
+
+
+def local_applyset_name(source: str, path: str = ".") -> str:
+    """The default ApplySet parent name of a source (``secretsync apply`` and local-mode ``agent --source``):
+    ``secretsync-`` + the first 10 hex digits of sha256("<source>\n<path>"); a folder is made absolute."""
+    where = source if "://" in source or "@" in source else os.path.abspath(source)
+    return "secretsync-" + hashlib.sha256(f"{where}\n{path}".encode()).hexdigest()[:10]
 
 
 def group_kind_text(group: str, kind: str) -> str:
