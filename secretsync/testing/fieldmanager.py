@@ -35,7 +35,7 @@ sigs.k8s.io/structured-merge-diff, "SMD"), written from their documented semanti
 Checked against structured-merge-diff's own table-driven cases (tests/testing_algorithms/
 test_smd_cases.py). Not modelled: version conversion of managed fields across API
 versions, the cap of 10 Update managers, kubectl's client-side-apply annotation upgrade,
-server-side defaulting (the emulator's job: e.g. a Deployment's replicas).
+server-side defaulting (done by defaults.py around these calls).
 """
 
 from __future__ import annotations
