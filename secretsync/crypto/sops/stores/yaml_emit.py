@@ -452,6 +452,10 @@ class _Emitter:
                     sub_head, sub_entries = (self._split_map(item)[:2] if isinstance(item, Branch)
                                              else self._split_seq(item)[:2])
                     if sub_head:  # empty collections: all their comments are a head comment
+                        if n == 0:
+                            # libyaml keeps one pending head comment: the first item's own
+                            # replaces the list's when the list's was not written yet
+                            comments = []
                         w.head_comment(comments + sub_head)
                         comments = []
                         item = _without_head(item) if sub_entries else type(item)()
