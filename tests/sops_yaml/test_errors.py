@@ -47,6 +47,13 @@ def test_bad_input_is_refused_by_us_and_by_sops(sops, name):
     assert sops.encrypt(data, check=False).returncode != 0, f"sops accepted {name}"
 
 
+def test_exit_codes_follow_sops(sops):
+    for data in (b"", b"\n", b"# c\n", b"- a\n", b"a: 1\na: 2\n", b"1: x\n"):
+        with pytest.raises(StoreError) as info:
+            store.load(data)
+        assert info.value.exit_code == sops.encrypt(data, check=False).returncode, data
+
+
 def test_duplicate_key_names_the_key_and_line():
     with pytest.raises(StoreError) as info:
         store.load(b"a: 1\nb:\n  c: 1\n  c: 2\n")

@@ -11,8 +11,8 @@ Public interface (used by the sops tree walk, the CLI and manifest decryption):
 * ``dump(docs, indent=4) -> bytes`` and ``dump_value(value) -> bytes`` — see ``yaml_emit``.
 
 Refused with ``StoreError`` (message: line/column and what is wrong, never a value):
-malformed YAML, an empty stream, a document that is not a mapping (exit 2, as sops's
-"Error unmarshalling file"), non-string or duplicate keys, integers in [2^63, 2^64)
+malformed YAML, a stream without documents, a document that is not a mapping (exit 2,
+as sops's "Error unmarshalling file"), a 0-byte input (exit 92, as sops), non-string or duplicate keys, integers in [2^63, 2^64)
 (go-yaml's uint64, which sops cannot encrypt; exit 23), timestamps with a zone
 offset of 24 hours or more (sops cannot encrypt them either; exit 23), more than ``MAX_DEPTH``
 nested collections, aliases expanding to more than ``MAX_ALIAS_NODES`` nodes (YAML
@@ -469,6 +469,9 @@ def _merge_comments(container: Container) -> None:
 
 def load(data: bytes) -> list[Branch]:
     """Parse a YAML stream into Branch documents as sops 3.11 does (see module docstring)."""
+    if not data:
+        raise StoreError("YAML: the file is completely empty; it must contain at least one document",
+                         exit_code=92, hint="add a mapping to the file, or do not pass it to sops")
     text = _decode(data)
     builder = _Builder(text)
     try:
