@@ -282,6 +282,8 @@ def needs_vault(obj: dict) -> bool:
             stack.extend(item)
         elif isinstance(item, str) and "<path:" in item:
             return True
+        elif isinstance(item, SecretBytes) and b"<path:" in item.reveal():   # a decrypted Secret value
+            return True
     return False
 
 
