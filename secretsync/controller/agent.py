@@ -9,9 +9,9 @@ Triggers that enqueue a Sync (the queue dedupes, one worker per Sync at a time):
   backoff after failure, a short delay while a dependency is not ready;
 - a new Git revision: the source poller resolves each distinct (url, ref) every
   ``source_poll`` seconds with one ``git ls-remote`` and enqueues the Syncs whose commit moved;
-- Vault: every ``vault.refreshInterval`` the Vault fingerprints of the Sync's placeholder paths
-  (KV v2 metadata versions, ``secretsync.placeholders.fingerprints``; no value is read) are
-  compared with the last ones;
+- Vault: every ``vault.refreshInterval`` the Vault fingerprints of the paths the Sync's last render
+  read (placeholders inside sops-encrypted files included; KV v2 metadata versions,
+  ``secretsync.controller.vaultrefs``; no value is read) are compared with the last ones;
 - ``/hook/<id>`` webhooks (``secretsync.controller.webhooks``);
 - local mode: a watchdog observer on the source folder (``LocalWatcher``).
 
@@ -277,14 +277,14 @@ class AgentRuntime:
                         self.trigger(key)
 
     def _poll_vault(self, term: threading.Event) -> None:
-        from secretsync.placeholders import fingerprints
+        from secretsync.controller.vaultrefs import fingerprints
         while not term.wait(self.config.vault_poll):
             if self._stop.is_set():
                 return
             now = time.monotonic()
             for key, state in list(self.reconciler.states.items()):
                 spec = state.spec
-                if spec is None or spec.suspend or not state.vault_objects or state.revision is None:
+                if spec is None or spec.suspend or not state.vault_refs or state.revision is None:
                     continue
                 refresh = spec.vault.refresh_interval if spec.vault else 300.0
                 if now - state.vault_checked < refresh:
@@ -294,7 +294,7 @@ class AgentRuntime:
                     continue
                 state.vault_checked = now
                 try:
-                    current = fingerprints(state.vault_objects, backend)
+                    current = fingerprints(state.vault_refs, backend)
                 except Exception as exc:  # noqa: BLE001 - Vault down: the next reconcile reports it
                     log.warning("Sync %s/%s: Vault change check failed (%s)", key[0], key[1], type(exc).__name__)
                     continue

@@ -103,7 +103,7 @@ class SyncState:
     source_key: tuple | None = None
     vault: Any = None
     vault_key: tuple | None = None
-    vault_objects: list = field(default_factory=list, repr=False)
+    vault_refs: frozenset = frozenset()                # Vault references the last render read (path, version, kv)
     vault_fingerprints: dict | None = None
     vault_checked: float = 0.0
     ignore: tuple = ()
@@ -432,9 +432,11 @@ class SyncReconciler:
         variables = self._variables(spec)
         options = pipeline.RenderOptions(path=spec.path, target_namespace=spec.target_namespace,
                                          variables=variables, kubectl=self.options.kubectl)
+        from secretsync.controller.vaultrefs import recording
+        refs: set = set()           # the Vault references this render reads (sops-encrypted files included)
         deps = pipeline.Dependencies(sops_keys=self._sops_keys_factory(spec),
                                      keyring=self._keyring_factory(spec),
-                                     vault=self._vault_factory(spec, state))
+                                     vault=recording(self._vault_factory(spec, state), refs))
         if state.renderer is None or state.renderer.options != options:
             state.renderer = pipeline.Renderer(deps, options, cache_size=2)
         else:
@@ -443,26 +445,32 @@ class SyncReconciler:
             collected = state.renderer.documents(revision)
         except SecretsyncError as exc:
             raise _StepFailed(Reason.BUILD_FAILED, exc) from None
-        state.vault_objects = [d.object for d in collected.documents if pipeline.needs_vault(d.object)]
-        baseline = self._vault_fingerprints(spec, state, deps)
+        baseline = self._vault_fingerprints(spec, state, deps, state.vault_refs)
         rendered = state.renderer.transform(collected, revision)
         if not rendered.ok:
             reason = render_reason(rendered)
             if reason == Reason.DECRYPTION_FAILED and self.metrics is not None:
                 self.metrics.decrypt_failures.labels(spec.namespace, spec.name).inc()
             raise _StepFailed(reason, rendered.failure())
+        if frozenset(refs) != state.vault_refs:
+            # new references (first render, or the files changed): fingerprinted just after the render that read
+            # them; a change in between is caught by the next interval's full render
+            state.vault_refs = frozenset(refs)
+            baseline = self._vault_fingerprints(spec, state, deps, state.vault_refs)
         if baseline is not None:     # taken before the render: a change during the render is seen next time
             state.vault_fingerprints, state.vault_checked = baseline, time.monotonic()
+        elif not state.vault_refs:
+            state.vault_fingerprints = None
         return rendered
 
-    def _vault_fingerprints(self, spec: SyncSpec, state: SyncState, deps) -> dict | None:
-        """Vault versions of the placeholder paths (metadata only; no value is read), or None."""
-        if not state.vault_objects:
+    def _vault_fingerprints(self, spec: SyncSpec, state: SyncState, deps, refs: frozenset) -> dict | None:
+        """Vault versions of the referenced paths (metadata only; no value is read), or None."""
+        if not refs:
             return None
-        from secretsync.placeholders import fingerprints
+        from secretsync.controller.vaultrefs import fingerprints
         try:
             backend = deps.get("vault", f"Sync {spec.namespace}/{spec.name}")
-            current = fingerprints(state.vault_objects, backend)
+            current = fingerprints(refs, backend)
         except Exception as exc:  # noqa: BLE001 - the render reports Vault problems itself
             log.debug("Vault fingerprints of Sync %s/%s: %s", spec.namespace, spec.name, type(exc).__name__)
             return None

@@ -184,3 +184,54 @@ def test_broken_sops_file_is_isolated(agent_kube, syncs, make_agent, tmp_path, a
         assert name in text
     assert f'secretsync_sync_ready{{name="other",namespace="{ns}"}} 1.0' in text
     assert f'secretsync_sync_ready{{name="secrets",namespace="{ns}"}} 0.0' in text
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("style", ["inline", "annotation"])
+def test_vault_change_inside_a_sops_file_reaches_secret(agent_kube, syncs, make_agent, tmp_path, openbao,
+                                                        age_key, style):  # noqa: F811
+    """Placeholders inside a sops-encrypted Secret (an inline ``<path:...>`` in an encrypted value, or an
+    encrypted ``avp.kubernetes.io/path`` annotation) are resolved and are part of the Vault change check:
+    a new Vault value reaches the Secret without waiting for the interval."""
+    import subprocess
+    from tests.fixtures.peers import isolated_env, peer_binary
+    ns, client = agent_kube.namespace, agent_kube.client
+    mount = openbao.unique_mount()
+    bao = openbao.client()
+    bao.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": "first-sops-vault-value"},
+                                              mount_point=mount)
+    meta = {"name": "db", "namespace": ns}
+    if style == "inline":
+        values = {"password": f"<path:{mount}/data/app#password>"}
+    else:
+        meta["annotations"] = {"avp.kubernetes.io/path": f"{mount}/data/app"}
+        values = {"password": "<password>"}
+    plain = tmp_path / "plain-input.yaml"       # the sops binary's input file (placeholders only, no value)
+    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": values}))
+    proc = subprocess.run([peer_binary("sops"), "--disable-version-check", "encrypt", "--age", age_key.recipient,
+                           "--encrypted-regex", "^(annotations|stringData)$", str(plain)], capture_output=True,
+                          timeout=60, env=isolated_env(tmp_path, SOPS_DISABLE_VERSION_CHECK="1"))
+    plain.unlink()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"<path:" not in proc.stdout and b"data/app" not in proc.stdout
+    root = write_tree(tmp_path / "src", {})
+    (root / "db.sops.yaml").write_bytes(proc.stdout)
+    secret(client, ns, "vault-token", {"token": openbao.token.encode()})
+    secret(client, ns, "sops-age", {"key.agekey": age_key.identity_file.read_bytes()})
+    agent = make_agent()
+    syncs.create("sopsvault", {"source": {"path": str(root)}, "interval": "1h", "prune": True,
+                               "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
+                               "vault": {"address": openbao.addr, "authMethod": "token",
+                                         "secretRef": {"name": "vault-token"}, "refreshInterval": "1s"}})
+    syncs.wait_ready("sopsvault")
+    assert client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() == b"first-sops-vault-value"
+    state = agent.reconciler.states[(ns, "sopsvault")]
+    assert state.vault_fingerprints == {f"kv2:{mount}/data/app": "kv2:current_version=1"}
+    bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": "second-sops-vault-value"},
+                                              mount_point=mount)
+    deadline = time.monotonic() + 10
+    while client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() != b"second-sops-vault-value":
+        assert time.monotonic() < deadline, "the Vault change did not reach the Secret"
+        time.sleep(0.05)
+    assert agent.metrics.total.labels("success")._value.get() == 2     # the Vault check, not the 1h interval
