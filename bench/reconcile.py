@@ -22,7 +22,6 @@ Usage: .venv/bin/python bench/reconcile.py [N] [DRY_RUN_SAMPLE]   (defaults 5000
 from __future__ import annotations
 
 import base64
-import collections
 import io
 import logging
 import os
@@ -140,14 +139,8 @@ def main(n: int, sample: int) -> int:
     print(f"setup: {n} objects ({len(values)} Secrets: sops + SealedSecrets) in {time.perf_counter() - started:.1f}s")
 
     server = APIServer().start()
-    counts: collections.Counter = collections.Counter()
-    original = server.faults.intercept
-
-    def counting(h, req):
-        if req.is_resource:
-            counts[req.verb + ("(dry-run)" if req.query.get("dryRun") == "All" else "")] += 1
-        return original(h, req)
-    server.faults.intercept = counting
+    counts = server.requests        # the emulator's own request counter
+    writes_of = {"create", "update", "patch", "delete"}
     kubeconfig = server.write_kubeconfig(work / "kubeconfig")
     client = KubeClient.from_kubeconfig(str(kubeconfig))
     deps = Dependencies(sops_keys=load_keys(keyfile, env={}, use_defaults=False), keyring=Keyring.from_dir(key_dir))
@@ -164,15 +157,15 @@ def main(n: int, sample: int) -> int:
         kinds = len({(o["apiVersion"], o["kind"]) for o in objects})
         print(f"render: {render_s:.2f}s ({render_s / n * 1000:.2f} ms/object)")
 
-        counts.clear()
+        counts.reset()
         started = time.perf_counter()
         result = reconcile_rendered(rendered, client, store, opts)
         full_s = time.perf_counter() - started
         assert result.ok, result.error and result.error.report()
         print(f"full apply: {full_s:.2f}s ({full_s / n * 1000:.2f} ms/object); {result.changes.summary()}; "
-              f"requests {dict(sorted(counts.items()))}")
+              f"requests {dict(sorted(counts.by('verb').items()))}")
 
-        counts.clear()
+        counts.reset()
         started = time.perf_counter()
         rendered = renderer.render(LocalSource(repo))
         cached_render_s = time.perf_counter() - started
@@ -180,12 +173,11 @@ def main(n: int, sample: int) -> int:
         result = reconcile_rendered(rendered, client, store, opts)
         noop_apply_s = time.perf_counter() - started
         assert result.ok, result.error and result.error.report()
-        noop_counts = dict(sorted(counts.items()))
-        writes = sum(v for k, v in counts.items() if k.split("(")[0] in ("create", "update", "patch", "delete")
-                     and "dry-run" not in k)
+        noop_counts = dict(sorted(counts.by("verb").items()))
+        writes = counts.count(verb=writes_of, dry_run=False)
         print(f"no-op reconcile: render of the unchanged revision (documents cached, decryption again) "
               f"{cached_render_s:.2f}s + plan and prune check {noop_apply_s:.2f}s; {result.changes.summary()}; "
-              f"requests {noop_counts}; writes={writes}; requests/kinds = {sum(counts.values())}/{kinds}")
+              f"requests {noop_counts}; writes={writes}; requests/kinds = {counts.count()}/{kinds}")
         print(f"ratio no-op plan/full apply = {noop_apply_s / full_s:.3f}")
 
         # the peer's way: one server-side dry-run per object (Flux kustomize-controller), on a sample
