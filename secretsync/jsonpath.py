@@ -527,12 +527,7 @@ def _eval_filter(values: list, node: Filter) -> list:
 # ---------------------------------------------------------------------------------------------- printing
 
 def _go_float(value: float, json_style: bool) -> str:
-    """Go's shortest float text: fmt %v (exponent if exp < -4 or >= 21) or encoding/json.
-
-    JSON style prints -0 as ``0``: kubectl turns whole floats into int64 before printing.
-    """
-    if json_style and value == 0:
-        return "0"
+    """Go's shortest float text: fmt %v (exponent if exp < -4 or >= 6) or encoding/json."""
     try:
         return gojson.format_float(value, "json" if json_style else "v")
     except ValueError as exc:

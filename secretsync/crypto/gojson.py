@@ -8,9 +8,10 @@ and U+2029 as ``\\u003c``… and any lone surrogate (a byte that was not UTF-8 u
 ``surrogateescape``, or an unpaired ``\\ud800`` escape) as U+FFFD, as Go writes invalid UTF-8.
 
 ``format_float(value, style)`` is Go's shortest float64 text: ``"json"`` as
-``encoding/json`` (plain for 1e-6 ≤ |v| < 1e21, else ``1e-07``-style exponents without
-a leading zero: ``1e-7``, ``1e+21``), ``"v"`` as ``fmt``'s ``%v`` (exponent when the
-decimal exponent is < -4 or ≥ 21; ``NaN``, ``+Inf``, ``-Inf``). JSON cannot hold NaN or
+``encoding/json`` (plain for 1e-6 ≤ |v| < 1e21, else exponents without a leading zero:
+``1e-7``, ``1e+21``), ``"v"`` as ``fmt``'s ``%v``, i.e. strconv's shortest ``'g'`` (exponent
+when the decimal exponent is < -4 or ≥ 6: ``1e-05``, ``1.0000005e+06``; ``NaN``, ``+Inf``,
+``-Inf``). JSON cannot hold NaN or
 infinities: ``ValueError`` with Go's message.
 
 It lives in ``crypto/`` because the sops JSON store (inside ``crypto/``, which imports
@@ -54,7 +55,8 @@ def format_float(value: float, style: str = "json") -> str:
     digits = digits.rstrip("0") or "0"
     exp = point - 1
     magnitude = abs(value)
-    use_exp = (magnitude < 1e-6 or magnitude >= 1e21) if style == "json" else (exp < -4 or exp >= 21)
+    # %v is strconv's shortest 'g': the exponent form below 1e-4 and from 1e6 on ("if shortest, eprec = 6")
+    use_exp = (magnitude < 1e-6 or magnitude >= 1e21) if style == "json" else (exp < -4 or exp >= 6)
     if use_exp:
         rest = digits[1:]
         e = f"{'-' if exp < 0 else '+'}{abs(exp):02d}"
