@@ -10,7 +10,35 @@ import logging
 import sys
 import time
 
-__all__ = ["configure_logging", "JSONFormatter"]
+__all__ = ["configure_logging", "JSONFormatter", "TextFormatter", "format_exception_safely"]
+
+
+def format_exception_safely(exc_info) -> str:
+    """A traceback with frames and the exception type only: the message may echo input (a secret).
+
+    Applies to every ``exc_info`` log line, secretsync's and libraries' alike.
+    """
+    import traceback
+
+    exc_type, exc, tb = exc_info
+    frames = "".join(traceback.format_tb(tb)) if tb is not None else ""
+    chain = []
+    seen = set()
+    cause = exc.__cause__ or exc.__context__ if exc is not None else None
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        chain.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    caused_by = f" (after {', '.join(chain)})" if chain else ""
+    name = exc_type.__name__ if exc_type is not None else "Exception"
+    return f"Traceback (most recent call last):\n{frames}{name}: <message withheld>{caused_by}"
+
+
+class TextFormatter(logging.Formatter):
+    """The text log format; tracebacks show frames and types, never exception messages."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's API name
+        return format_exception_safely(ei)
 
 
 class JSONFormatter(logging.Formatter):
@@ -30,6 +58,7 @@ class JSONFormatter(logging.Formatter):
                 entry[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
+            entry["traceback"] = format_exception_safely(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -39,7 +68,7 @@ def configure_logging(level: str = "warning", fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JSONFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper()))
