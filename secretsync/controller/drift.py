@@ -3,7 +3,10 @@
 ``DriftRepairer.track(key, state)`` is called after each successful reconcile with the desired
 objects kept in memory (``SyncState.desired``); it makes sure one ``Informer`` per kind in any
 inventory is running, selecting only objects that carry our owner label (so the agent never
-watches or caches the rest of the cluster). On a change to a managed object:
+watches or caches the rest of the cluster). Remote clusters (``kubeConfig.secretRef``) get their
+own watcher set, one per target cluster (the reconciler's shared client for that kubeconfig
+Secret version), stopped by ``forget_cluster`` when the last Sync lets go of it. On a change to
+a managed object:
 
 1. status-only and metadata-only churn (resourceVersion, managedFields, status) is ignored;
 2. if the object is *provably unchanged* for our field manager after the Sync's ignore rules
@@ -59,7 +62,7 @@ class DriftRepairer:
         self.label = label
         self.metrics, self.recorder = metrics, recorder
         self._clock = clock
-        self._informers: dict[tuple[str, str], Informer] = {}
+        self._informers: dict[tuple, Informer] = {}    # (cluster key or None, apiVersion, kind)
         self._lock = threading.Lock()
         self._corrections: dict[tuple, deque] = {}
         self.loops: dict[tuple[str, str], dict[ObjectId, str]] = {}    # Sync key -> object -> report
@@ -79,13 +82,24 @@ class DriftRepairer:
                     if state.desired.get(oid) is not loops[oid][1]:
                         del loops[oid]
                         self._corrections.pop((key, oid), None)
+            cluster, client = None, self.client
             if state.spec is not None and state.spec.kubeconfig_secret is not None:
-                return      # remote clusters: repaired on each interval only
-            kinds = {(str(o.get("apiVersion")), str(o.get("kind"))) for o in state.desired.values()}
+                cluster, client = getattr(state, "remote_key", None), getattr(state, "remote", None)
+                if cluster is None or client is None:
+                    return
+            kinds = {(cluster, str(o.get("apiVersion")), str(o.get("kind"))) for o in state.desired.values()}
             for kind in kinds - set(self._informers):
-                informer = Informer(self.client, kind[0], kind[1], label_selector=self.label,
+                informer = Informer(client, kind[1], kind[2], label_selector=self.label,
                                     handler=self._on_event, watch_timeout=300)
                 self._informers[kind] = informer.start()
+
+    def forget_cluster(self, cluster: tuple) -> None:
+        """Stop the watchers of a target cluster no Sync applies to any more (its client is being closed)."""
+        with self._lock:
+            gone = [k for k in self._informers if k[0] == cluster]
+            informers = [self._informers.pop(k) for k in gone]
+        for informer in informers:
+            informer.stop(timeout=2)
 
     def loop_report(self, key: tuple[str, str]) -> str | None:
         with self._lock:
@@ -98,7 +112,15 @@ class DriftRepairer:
 
     @property
     def watched_kinds(self) -> set[tuple[str, str]]:
-        return set(self._informers)
+        """(apiVersion, kind) watched on the agent's own cluster."""
+        return {(v, k) for c, v, k in self._informers if c is None}
+
+    def watched_clusters(self) -> dict[Any, set[tuple[str, str]]]:
+        """Target cluster key (None: the agent's own) -> the (apiVersion, kind) watched there."""
+        out: dict[Any, set[tuple[str, str]]] = {}
+        for c, v, k in list(self._informers):
+            out.setdefault(c, set()).add((v, k))
+        return out
 
     def stop(self) -> None:
         self._stop.set()

@@ -16,7 +16,8 @@ with its own condition reason (``secretsync.api.Reason``):
 - **apply, prune, health**: ``secretsync.reconcile.reconcile_rendered`` with the inventory kept
   in ``status.inventory`` (local mode: in an ApplySet parent Secret, ``LocalSyncStore``, so it
   survives a restart) and every request made as ``serviceAccountName`` (impersonation) or
-  against the ``kubeConfig`` cluster.
+  against the ``kubeConfig`` cluster (one client per target cluster, shared by the Syncs that
+  name the same kubeconfig Secret version, closed when the last of them lets go).
 
 Failures: an invalid spec is *Stalled* (a human must change the Sync); every other failure is
 transient and retried with bounded exponential backoff (``retryInterval`` the cap). Success
@@ -189,6 +190,7 @@ class SyncReconciler:
         self.webhooks: Any = None       # secretsync.controller.webhooks.WebhookReceiver, set by the agent
         self.may_write: Callable[[], bool] = lambda: True     # False once a leader's term ended
         self.local_objects: dict[tuple[str, str], dict] = {}  # local mode: implicit Syncs kept in memory
+        self.remotes: dict[tuple, Any] = {}                  # kubeConfig.secretRef clients, one per target cluster
         self._lock = threading.Lock()
         self.status_writes = 0
 
@@ -202,8 +204,8 @@ class SyncReconciler:
             state = self.states.pop(key, None)
         if state and state.source is not None and hasattr(state.source, "close"):
             state.source.close()
-        if state and state.remote is not None:
-            state.remote.close()
+        if state and state.remote_key is not None:
+            self._release_remote(state.remote_key)
 
     def close(self) -> None:
         for key in list(self.states):
@@ -620,19 +622,40 @@ class SyncReconciler:
                 raise _StepFailed(Reason.ARTIFACT_FAILED, f"the Secret {spec.namespace}/{spec.kubeconfig_secret.name}"
                                   f" has no key {key!r} with a kubeconfig")
             state = self.state(spec.key)
-            cache_key = (spec.kubeconfig_secret, secret["metadata"].get("resourceVersion"))
+            cache_key = (spec.namespace, spec.kubeconfig_secret, secret["metadata"].get("resourceVersion"))
             if state.remote_key != cache_key:
-                try:
-                    remote = KubeClient.from_kubeconfig_data(data[key])
-                except KubeError as exc:
-                    raise _StepFailed(Reason.ARTIFACT_FAILED, exc) from None
-                if state.remote is not None:
-                    state.remote.close()
-                state.remote, state.remote_key = remote, cache_key
+                old = state.remote_key
+                state.remote, state.remote_key = self._remote_client(cache_key, data[key]), cache_key
+                if old is not None:
+                    self._release_remote(old)
             client = state.remote
         if spec.service_account_name:
             client = client.impersonate_service_account(spec.namespace, spec.service_account_name)
         return client
+
+    def _remote_client(self, cache_key: tuple, kubeconfig: Any) -> Any:
+        """One client per target cluster (kubeconfig Secret version), shared by the Syncs that name it."""
+        with self._lock:
+            client = self.remotes.get(cache_key)
+            if client is None:
+                try:
+                    client = KubeClient.from_kubeconfig_data(kubeconfig)
+                except KubeError as exc:
+                    raise _StepFailed(Reason.ARTIFACT_FAILED, exc) from None
+                self.remotes[cache_key] = client
+            return client
+
+    def _release_remote(self, cache_key: tuple) -> None:
+        """Close a target cluster's client (and its drift watchers) once no Sync uses it."""
+        with self._lock:
+            if any(s.remote_key == cache_key for s in self.states.values()):
+                return
+            client = self.remotes.pop(cache_key, None)
+        if client is None:
+            return
+        if self.drift is not None:
+            self.drift.forget_cluster(cache_key)
+        client.close()
 
     # -- outcome -------------------------------------------------------------------------------
     def _failed(self, obj: dict, original: dict, spec: SyncSpec, state: SyncState, failed: _StepFailed,
