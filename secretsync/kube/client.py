@@ -434,7 +434,9 @@ class WatchStream:
                     return
                 except (urllib3.exceptions.ReadTimeoutError, socket.timeout):
                     error = Timeout(self._operation, 0, "Timeout", "no data from the watch within the read timeout")
-                except (urllib3.exceptions.HTTPError, OSError, ValueError):
+                except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
+                    # AttributeError: close() from another thread raced a read and urllib3 found its file
+                    # object gone ("'NoneType' object has no attribute 'read'")
                     error = KubeUnavailable(f"{self._operation}: the watch connection broke")
                 if error is not None:          # raised outside ``except``: no library context attached
                     if self._closed:
@@ -520,6 +522,10 @@ class KubeClient:
         # watches hold a connection each; a pool smaller than watches + workers makes urllib3 open
         # and discard extra connections with a warning per request
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
+        # Pin the proxy chosen now (from the kubeconfig's proxy-url or the environment). Otherwise the
+        # kubeconfig loader's per-request token hook re-assigns ``host``, and the host setter re-reads
+        # every proxy variable of the environment (urllib's getproxies) on each request.
+        configuration.proxy = configuration.proxy
         self.configuration = configuration
         self.timeout, self.connect_timeout = timeout, connect_timeout
         self.host = configuration.host
@@ -846,9 +852,22 @@ class KubeClient:
                         "metadata": {"resourceVersion": meta.get("resourceVersion", "")}}
 
     def create(self, obj: Mapping[str, Any], *, dry_run: bool = False, field_manager: str | None = None) -> dict:
-        """POST the object; ``AlreadyExists`` if it exists."""
-        api_version, kind, name, namespace = self._meta(obj)
-        info, _, op = self._target(api_version, kind, name, namespace, "create")
+        """POST the object; ``AlreadyExists`` if it exists.
+
+        Without ``metadata.name`` but with ``metadata.generateName`` the server picks the name
+        (the prefix plus a random suffix); the answer holds it.
+        """
+        meta = obj.get("metadata") or {}
+        if not meta.get("name") and meta.get("generateName") and "apiVersion" in obj and "kind" in obj:
+            api_version, kind, namespace = obj["apiVersion"], obj["kind"], meta.get("namespace")
+            info = self.resource(api_version, kind)
+            if info.namespaced and not namespace:
+                raise ValueError(f"{kind} {meta['generateName']!r}*: a namespace is required")
+            name = f"{meta['generateName']}*"
+            op = f"create {kind} {namespace}/{name}" if info.namespaced else f"create {kind} {name}"
+        else:
+            api_version, kind, name, namespace = self._meta(obj)
+            info, _, op = self._target(api_version, kind, name, namespace, "create")
         path = info.path(None, namespace if info.namespaced else None)
         return self._request("POST", path, operation=op, body=obj, content_type="application/json",
                              query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)])
