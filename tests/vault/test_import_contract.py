@@ -2,9 +2,8 @@
 ``secretsync/vault.py`` and ``pyrage`` only by ``secretsync/crypto/age.py`` (imports inside
 functions included). Uses the same line scan as tests/kube/test_import_contract.py.
 
-Known exception, to be removed once fixed: ``secretsync/cli/demo.py`` still starts and seeds its
-OpenBao with hvac directly; the test fails when that exception is no longer needed, so the list
-cannot go stale.
+Known exceptions go in ``KNOWN_EXCEPTIONS`` (none today); the test fails when one is no longer
+needed, so the list cannot go stale.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from tests.kube.test_import_contract import modules
 
 # module -> the one file allowed to import it
 DOORS = {"hvac": "secretsync/vault.py", "pyrage": "secretsync/crypto/age.py"}
-KNOWN_EXCEPTIONS = {("hvac", "secretsync/cli/demo.py")}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def importers(package: str) -> set[str]:
