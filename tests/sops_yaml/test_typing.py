@@ -125,6 +125,16 @@ def test_timestamp_keeps_nanoseconds_and_offset():
     assert goyaml.format_time(value) == "2024-01-02T10:00:00.123456789-05:30"
 
 
+def test_timestamp_behaves_as_a_datetime():
+    import copy
+    value = store.load(b"t: 2024-01-02T10:00:00.123456789+02:00\n")[0].get("t")
+    assert value.replace(tzinfo=dt.timezone.utc) == dt.datetime(2024, 1, 2, 10, 0, 0, 123456, dt.timezone.utc)
+    assert value + dt.timedelta(seconds=1) == dt.datetime(2024, 1, 2, 8, 0, 1, 123456, dt.timezone.utc)
+    assert value - dt.datetime(2024, 1, 2, 8, tzinfo=dt.timezone.utc) == dt.timedelta(microseconds=123456)
+    assert value.astimezone(dt.timezone.utc).hour == 8
+    assert copy.deepcopy(value).nanosecond == 123456789
+
+
 def test_binary_that_is_not_utf8_is_bytes():
     assert store.load(b"b: !!binary /w==\ns: !!binary aGVsbG8=\n")[0] == \
         store.load(b"b: !!binary /w==\ns: !!binary aGVsbG8=\n")[0]

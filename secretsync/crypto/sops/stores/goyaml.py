@@ -70,19 +70,44 @@ UNENCODABLE_TIME = _UnencodableTime()
 
 
 class Timestamp(_dt.datetime):
-    """A ``datetime`` that keeps Go's nanosecond precision (``nanosecond`` = full fraction)."""
+    """A ``datetime`` that keeps Go's nanosecond precision (``nanosecond`` = full fraction).
+
+    Built as ``Timestamp(year, month, day, hour, minute, second, nanosecond, tzinfo)``;
+    ``replace``, ``astimezone`` and arithmetic return plain ``datetime`` objects (the
+    datetime C code would call this constructor with microseconds in that place).
+    """
 
     nanosecond: int
 
-    def __new__(cls, year, month, day, hour=0, minute=0, second=0, nanosecond=0, tzinfo=None):
+    def __new__(cls, year, month, day, hour=0, minute=0, second=0, nanosecond=0, tzinfo=None, *, fold=0):
         self = super().__new__(cls, year, month, day, hour, minute, second, nanosecond // 1000,
-                               tzinfo=tzinfo)
+                               tzinfo=tzinfo, fold=fold)
         self.nanosecond = nanosecond
         return self
 
-    def __reduce__(self):
+    def __reduce_ex__(self, protocol):  # copy/deepcopy/pickle keep the nanoseconds
         return (Timestamp, (self.year, self.month, self.day, self.hour, self.minute, self.second,
                             self.nanosecond, self.tzinfo))
+
+    def to_datetime(self) -> _dt.datetime:
+        return _dt.datetime(self.year, self.month, self.day, self.hour, self.minute, self.second,
+                            self.microsecond, self.tzinfo, fold=self.fold)
+
+    def replace(self, *args, **kwargs):
+        return self.to_datetime().replace(*args, **kwargs)
+
+    def astimezone(self, tz=None):
+        return self.to_datetime().astimezone(tz)
+
+    def __add__(self, other):
+        return self.to_datetime() + other
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        if isinstance(other, Timestamp):
+            other = other.to_datetime()
+        return self.to_datetime() - other
 
 
 _WORDS: dict[str, tuple[str, object]] = {}
