@@ -191,7 +191,7 @@ folded: >
     'real-tabs': b'a: "tab\\there"\nb: \'single \'\'quoted\'\'\'\nc: "unicode \\u00e9 \\U0001F600"\nd: \tx\ne: x\ty\n',
     "comments-whitespace": b"a: 1 # c  \n# d \n#\nb: 2\n#   \nc: 3\nd:\n    - - - null\n      # x\n",
     "comments-empty": b"a: [] # c1\nb: {} # c2\nx:\n  - [] # c3\n  - 1\ny:\n  a: [] # c4\nc: [\n  # inside head\n  1,\n  # inside end\n]\nd: {\n  # m head\n  x: 1\n  # m end\n}\n",
-    "comments-next-item": b"a:\n    - a: []\n      # y\n\n      # x\n    - null\nb:\n  - x: 1\n  # head of map item\n  - b: 1\n  # foot\n",
+    "comments-next-item": b"a:\n    - a: []\n      # y\n\n      # x\n    - null\nm:\n    - a: []\n      # q\n\n      # p\n    - k: v\n      j: w\nn:\n    - a: []\n      # q\n\n      # p\n    - - v\n      - w\no:\n    - a: []\n      # q\n\n      # lost\n    - []\nb:\n  - x: 1\n  # head of map item\n  - b: 1\n  # foot\n",
     "comments-nested-lists": b"a:\n    # h\n    - # c\n      # d\n      - x\n    - - # e\n        - y\n    - z\n",
     "binary-long": b'b: !!binary //79/Pv6+fj39vX08/Lx8O/u7ezr6uno5+bl5OPi4eDf3t3c29rZ2NfW1dTT0tHQz87NzMvKycjHxsXEw8LBwL++vby7urm4t7a1tLOysbCvrq2sq6qpqKempaSjoqGgn56dnJuamZiXlpWUk5KRkI+OjYyLiomIh4aFhIOCgYB/fn18e3p5eHd2dXRzcnFwb25tbGtqaWhnZmVkY2JhYF9eXVxbWllYV1ZVVFNSUVBPTk1MS0pJSEdGRURDQkFAPz49PDs6OTg3NjU0MzIxMC8uLSwrKikoJyYlJCMiISAfHh0cGxoZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAA==\nc: !!binary |\n  //7//v/+//7//v/+//7//v/+//7//v/+//7//v/+//7//v/+//7//v/+//7/\n  /v/+//7//v/+//7//v/+//7//v/+//7//v/+//7//v/+//7//v/+//7//v/+\n  //7//v/+//7//v/+//7//v/+//7//v/+//7//v/+\nd: !!binary "/////////////////////////////////////////////////////////////////////w=="\n',
     "multi-doc-comments": b"--- # top\na: 1\n...\n# after end\n---\n# only comment\n---\nb: 2\n--- # c\n",

@@ -126,6 +126,7 @@ class _Builder:
         self.root: Container | None = None
         self.open_anchor: list[str | None] = []
         self._last_fallback: Container | None = None
+        self.pending_feet: list[str] = []     # feet waiting for the next scalar
 
     # -------------------------------------------------------------- comments
     def _line_of(self, index: int) -> int:
@@ -244,9 +245,10 @@ class _Builder:
                 target = self._foot_next(segment, run, next_column)
                 if target is self._last_fallback and not isinstance(target.value, Branch) and \
                         self.text[dash:dash + 1] == "-":
-                    # a foot handed to the next '- ' item stays that item's foot: after it
-                    item_start = self._next_non_blank(dash + 1)
-                    entries = [(item_start + 0.5, text) for _, text in entries]
+                    # a foot handed to the next '- ' item becomes the foot of the first
+                    # scalar in it (lost when a flow collection comes first)
+                    self.pending_feet.extend(text for _, text in entries)
+                    continue
                 target.comments.extend(entries)
 
     def _foot_next(self, segment, run, next_column) -> Container:
@@ -283,6 +285,12 @@ class _Builder:
         while index < n and text[index] in " \t\r\n\x85\u2028\u2029":
             index += 1
         return index
+
+    def _place_feet(self) -> None:
+        top = self.stack[-1] if self.stack else None
+        if top is not None and top.positions:
+            top.comments.extend((top.positions[-1] + 0.5, text) for text in self.pending_feet)
+        self.pending_feet = []
 
     def flush_heads(self, container: Container) -> None:
         if self.pending_heads:
@@ -414,13 +422,19 @@ class _Builder:
                 if event.anchor:
                     self.anchors[event.anchor] = value
                 self.add_value(value, event)
+                if self.pending_feet:
+                    self._place_feet()
             elif isinstance(event, E.MappingStartEvent):
                 flow = bool(event.flow_style)
+                if flow:
+                    self.pending_feet = []
                 if flow and self.stack:
                     self.flush_heads(self.stack[-1])
                 self.open(Branch(), event, not flow)  # block: heads go to its first key
             elif isinstance(event, E.SequenceStartEvent):
                 flow = bool(event.flow_style)
+                if flow:
+                    self.pending_feet = []
                 if flow and self.stack:
                     self.flush_heads(self.stack[-1])
                 self.open([], event, not flow)
@@ -434,6 +448,8 @@ class _Builder:
                 if self.stack:
                     self.flush_heads(self.stack[-1])
                 self.add_value(self.copy_alias(event), event)
+                if self.pending_feet:
+                    self._place_feet()
             elif isinstance(event, E.DocumentStartEvent):
                 self.anchors = {}
             elif isinstance(event, E.DocumentEndEvent):
