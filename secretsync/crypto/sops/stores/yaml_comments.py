@@ -14,10 +14,13 @@ comment names the container sops chose):
   it), unless it was split off by a blank line while less indented than the open
   block. Other foot parts go to the innermost closing block that has a comment of
   the run at its own column at or after them (go-yaml moves block ends before such
-  comments), else to the map or list the next content belongs to.
+  comments; a closing list passes the comment on to the next closing map or key),
+  else to the map the next key belongs to, or, before a ``- `` item, after the first
+  scalar of that item (lost when the item is a flow collection).
 * A head goes to the container of the next scalar (the next key or item, or the
-  first key/item of a collection that starts there), before it; at the end of a
-  document to the document root.
+  first key/item of a collection that starts there), before it; right before a
+  ``- `` to that list; at the end of a document to the document root.
+* Inside a flow collection comments stay in it, in order (lost if it is empty).
 * A comment at the end of a line goes before the entry the line's content belongs
   to (``key: v # c`` → before ``key``; 3.11 then writes it as a head comment),
   except after a lone ``-`` (head of what follows), after a flow collection's
