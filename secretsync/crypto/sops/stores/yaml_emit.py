@@ -22,7 +22,12 @@ shapes:
   base64; the string ``<<`` is written ``!!merge <<``;
 * comments are written as ``#text`` lines at the indentation of what they precede
   (a list's or an item map's head comment goes before the ``-``), foot comments at
-  the indentation of the entries they follow;
+  the indentation of the entries they follow; libyaml keeps one pending head
+  comment, so a list's is replaced by its first item's own, and an empty flow
+  list's is written at the next place that writes head comments;
+* go-yaml quirks kept on purpose: characters outside the BMP are ``\\U...`` escapes, a
+  string starting with U+FEFF is escaped entirely, and a ``|4-`` block in a list item
+  (text starting with a space or newline) is unreadable YAML, as sops writes it;
 * documents after the first start with ``---``.
 """
 
