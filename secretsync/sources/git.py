@@ -61,9 +61,10 @@ class GitSource:
         self.fetches = 0  # how many times a commit was actually fetched (cache misses)
 
     # -- public --------------------------------------------------------------------------------
-    def fetch(self) -> Revision:
-        """Resolve the ref and return the checked-out tree of its commit (from the cache if present)."""
-        sha, label = self.resolve()
+    def fetch(self, resolved: tuple[str, str | None] | None = None) -> Revision:
+        """Resolve the ref (or take ``resolved``, a ``resolve()`` result the caller already has) and return the
+        checked-out tree of its commit (from the cache if present)."""
+        sha, label = resolved if resolved is not None else self.resolve()
         root = self.cache_dir / sha
         if not root.is_dir():
             self._fetch_commit(sha, label)
