@@ -8,7 +8,9 @@ Triggers that enqueue a Sync (the queue dedupes, one worker per Sync at a time):
 - the reconciler's own requeue: ``interval`` with jitter after success, bounded exponential
   backoff after failure, a short delay while a dependency is not ready;
 - a new Git revision: the source poller resolves each distinct (url, ref) every
-  ``source_poll`` seconds with one ``git ls-remote`` and enqueues the Syncs whose commit moved;
+  ``source_poll`` seconds with one ``git ls-remote`` and enqueues the Syncs whose commit moved
+  (reconciles share one ls-remote per URL+ref for ``resolve_share`` seconds, and reuse the last
+  render while its inputs stand: ``SyncReconciler._build``);
 - Vault: every ``vault.refreshInterval`` the Vault fingerprints of the paths the Sync's last render
   read (placeholders inside sops-encrypted files included; KV v2 metadata versions,
   ``secretsync.controller.vaultrefs``; no value is read) are compared with the last ones;
@@ -112,8 +114,11 @@ class AgentRuntime:
         return not self._stop.is_set() and (self.elector is None or self._leading.is_set())
 
     def trigger(self, key: tuple[str, str], *, refresh_source: bool = True) -> None:
-        """Reconcile ``key`` now (webhooks, tests, local mode)."""
+        """Reconcile ``key`` now (webhooks, tests, local mode); ``refresh_source``: ask Git afresh and render
+        again rather than reuse a shared ls-remote result or the last render."""
         if self.queue is not None and self.owns(*key):
+            if refresh_source:
+                self.reconciler.refresh_source(key)
             self.queue.add(key)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -265,8 +270,9 @@ class AgentRuntime:
                     continue
                 groups.setdefault((spec.git.url, spec.git.ref), []).append((key, state, source))
             for members in groups.values():
-                try:
-                    sha, _ = members[0][2].resolve()
+                try:   # one ls-remote per URL+ref; the triggered reconciles reuse its result
+                    _, first_state, first_source = members[0]
+                    sha, _ = self.reconciler.resolve_shared(first_state.spec, first_state, first_source, fresh=True)
                 except Exception as exc:  # noqa: BLE001 - a broken remote is the reconcile's to report
                     log.debug("source poll failed: %s", type(exc).__name__)
                     continue
@@ -274,7 +280,7 @@ class AgentRuntime:
                     seen = state.attempted or state.revision
                     if seen and not seen.endswith(sha):
                         log.info("Sync %s/%s: new revision %s", key[0], key[1], sha[:12])
-                        self.trigger(key)
+                        self.trigger(key, refresh_source=False)
 
     def _poll_vault(self, term: threading.Event) -> None:
         from secretsync.controller.vaultrefs import fingerprints
@@ -304,7 +310,7 @@ class AgentRuntime:
                 elif current != state.vault_fingerprints:
                     state.vault_fingerprints = current
                     log.info("Sync %s/%s: a Vault value changed; reconciling", key[0], key[1])
-                    self.trigger(key)
+                    self.trigger(key)          # refresh: the baseline just moved, so the render must not be reused
 
 
 class LocalWatcher:

@@ -86,6 +86,8 @@ class ReconcilerOptions:
     vault: Any = None                                  # local mode: AVP env (else spec.vault)
     kubectl: str = "kubectl"
     rng: Callable[[], float] = random.random
+    resolve_share: float = 2.0                         # seconds one `git ls-remote` per URL+ref serves all Syncs
+    reuse_render: bool = True                          # skip the render while revision, spec, variables and Vault stand
 
 
 @dataclass
@@ -105,6 +107,9 @@ class SyncState:
     vault: Any = None
     vault_key: tuple | None = None
     vault_refs: frozenset = frozenset()                # Vault references the last render read (path, version, kv)
+    vault_exact: bool = False                          # vault_fingerprints were taken before the render that read them
+    rendered: Any = field(default=None, repr=False)    # the last good render, reused while its inputs are unchanged
+    render_key: tuple | None = None
     vault_fingerprints: dict | None = None
     vault_checked: float = 0.0
     ignore: tuple = ()
@@ -112,6 +117,8 @@ class SyncState:
     remote: Any = None
     remote_key: tuple | None = None
     spec: SyncSpec | None = None
+    fresh_source: bool = False                         # next reconcile: no shared ls-remote result, full render
+    handled_request: str | None = None                 # the last secretsync.io/requestedAt seen
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -191,6 +198,8 @@ class SyncReconciler:
         self.may_write: Callable[[], bool] = lambda: True     # False once a leader's term ended
         self.local_objects: dict[tuple[str, str], dict] = {}  # local mode: implicit Syncs kept in memory
         self.remotes: dict[tuple, Any] = {}                  # kubeConfig.secretRef clients, one per target cluster
+        self._resolved: dict[tuple, tuple[float, tuple[str, str | None]]] = {}   # shared ls-remote results
+        self.resolves = 0                                    # git ls-remote calls made by reconciles
         self._lock = threading.Lock()
         self.status_writes = 0
 
@@ -299,11 +308,14 @@ class SyncReconciler:
             self._ensure_finalizer(obj)
             self._webhook(spec, status)
             self._dependencies(spec)
-            source, revision = self._source(spec, state)
+            fresh = state.fresh_source or spec.generation != state.generation or (
+                spec.requested_at is not None and spec.requested_at != state.handled_request)
+            state.fresh_source, state.handled_request = False, spec.requested_at
+            source, revision = self._source(spec, state, fresh=fresh)
             status["lastAttemptedRevision"] = revision.id
             state.attempted = revision.id
             self._verify(spec, source, revision)
-            rendered = self._build(spec, state, revision)
+            rendered = self._build(spec, state, revision, fresh=fresh)
             result = self._apply(spec, state, obj, rendered)
         except _StepFailed as failed:
             return self._failed(obj, original, spec, state, failed, started)
@@ -374,14 +386,41 @@ class SyncReconciler:
                 raise _StepFailed(Reason.DEPENDENCY_NOT_READY, f"dependency {dep.namespace}/{dep.name} is {why}",
                                   requeue=self.options.dependency_requeue)
 
-    def _source(self, spec: SyncSpec, state: SyncState):
+    def _source(self, spec: SyncSpec, state: SyncState, fresh: bool = False):
         from secretsync.sources import SourceError
         try:
             source = self._open_source(spec, state)
-            revision = source.fetch()
+            if spec.git is None:
+                revision = source.fetch()
+            else:
+                revision = source.fetch(self.resolve_shared(spec, state, source, fresh=fresh))
         except SourceError as exc:
             raise _StepFailed(Reason.ARTIFACT_FAILED, exc) from None
         return source, revision
+
+    def resolve_shared(self, spec: SyncSpec, state: SyncState, source: Any, *, fresh: bool = False
+                       ) -> tuple[str, str | None]:
+        """The commit of the Sync's URL+ref, one ``git ls-remote`` serving every Sync that asks within
+        ``resolve_share`` seconds (credentials are part of the key). ``fresh`` always asks the remote."""
+        key = (spec.git.url, spec.git.ref, state.source_key)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._resolved.get(key)
+        if hit is not None and not fresh and now - hit[0] < self.options.resolve_share:
+            return hit[1]
+        resolved = source.resolve()
+        with self._lock:
+            self.resolves += 1
+            self._resolved[key] = (time.monotonic(), resolved)
+            if len(self._resolved) > 1024:
+                self._resolved = {k: v for k, v in self._resolved.items() if now - v[0] < self.options.resolve_share}
+        return resolved
+
+    def refresh_source(self, key: tuple[str, str]) -> None:
+        """The next reconcile of ``key`` asks the remote (a webhook or a new commit seen by the poller)."""
+        state = self.states.get(key)
+        if state is not None:
+            state.fresh_source = True
 
     def _verify(self, spec: SyncSpec, source, revision) -> None:
         if spec.git is None or not spec.git.verify_secret_ref:
@@ -428,7 +467,10 @@ class SyncReconciler:
         import hashlib
         return Path(base) / hashlib.sha256(spec.git.url.encode()).hexdigest()[:16]
 
-    def _build(self, spec: SyncSpec, state: SyncState, revision):
+    def _build(self, spec: SyncSpec, state: SyncState, revision, *, fresh: bool = False):
+        """Render the revision, or reuse the last good render when it is a pure function of unchanged inputs:
+        the same revision, spec generation and postBuild variables, and Vault fingerprints taken before that
+        render still the same (the apply that follows still compares against the live state)."""
         from secretsync import pipeline
         from secretsync.reconcile import render_reason
         variables = self._variables(spec)
@@ -439,6 +481,14 @@ class SyncReconciler:
         deps = pipeline.Dependencies(sops_keys=self._sops_keys_factory(spec),
                                      keyring=self._keyring_factory(spec),
                                      vault=recording(self._vault_factory(spec, state), refs))
+        key = (revision.id, spec.generation, options)
+        baseline = self._vault_fingerprints(spec, state, deps, state.vault_refs)
+        if (self.options.reuse_render and not fresh and state.rendered is not None and state.render_key == key
+                and (not state.vault_refs or (state.vault_exact and baseline is not None
+                                              and baseline == state.vault_fingerprints))):
+            state.vault_checked = time.monotonic()
+            return state.rendered
+        state.rendered = state.render_key = None
         if state.renderer is None or state.renderer.options != options:
             state.renderer = pipeline.Renderer(deps, options, cache_size=2)
         else:
@@ -447,22 +497,23 @@ class SyncReconciler:
             collected = state.renderer.documents(revision)
         except SecretsyncError as exc:
             raise _StepFailed(Reason.BUILD_FAILED, exc) from None
-        baseline = self._vault_fingerprints(spec, state, deps, state.vault_refs)
         rendered = state.renderer.transform(collected, revision)
         if not rendered.ok:
             reason = render_reason(rendered)
             if reason == Reason.DECRYPTION_FAILED and self.metrics is not None:
                 self.metrics.decrypt_failures.labels(spec.namespace, spec.name).inc()
             raise _StepFailed(reason, rendered.failure())
+        state.vault_exact = baseline is not None and frozenset(refs) == state.vault_refs
         if frozenset(refs) != state.vault_refs:
             # new references (first render, or the files changed): fingerprinted just after the render that read
-            # them; a change in between is caught by the next interval's full render
+            # them; not exact, so the next reconcile renders again and takes its baseline first
             state.vault_refs = frozenset(refs)
             baseline = self._vault_fingerprints(spec, state, deps, state.vault_refs)
         if baseline is not None:     # taken before the render: a change during the render is seen next time
             state.vault_fingerprints, state.vault_checked = baseline, time.monotonic()
         elif not state.vault_refs:
             state.vault_fingerprints = None
+        state.rendered, state.render_key = rendered, key
         return rendered
 
     def _vault_fingerprints(self, spec: SyncSpec, state: SyncState, deps, refs: frozenset) -> dict | None:
