@@ -151,25 +151,17 @@ def retype_plain(text: str) -> Any:
     return text
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with go-yaml v2 typing, duplicate-key refusal and a depth cap."""
-
-    max_depth = 100
-    _depth = 0
+class _GoResolver(yaml.resolver.Resolver):
+    """Types plain scalars by go-yaml v2 rules (``go_resolve``); other nodes as PyYAML does."""
 
     def resolve(self, kind, value, implicit):
         if kind is ScalarNode and implicit[0]:
             return go_resolve(value)
         return super().resolve(kind, value, implicit)
 
-    def compose_node(self, parent, index):
-        self._depth += 1
-        try:
-            if self._depth > self.max_depth:
-                raise _Refused(f"nesting deeper than {self.max_depth} levels")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+
+class _GoConstructor(yaml.constructor.SafeConstructor):
+    """SafeConstructor with go-yaml v2 values and duplicate-key refusal."""
 
     def construct_yaml_null(self, node):
         return None
@@ -200,7 +192,7 @@ class _Loader(yaml.SafeLoader):
 
     def construct_yaml_str(self, node):
         value = super().construct_yaml_str(node)
-        if node.style in (None, "") and "${" in value:
+        if node.style in (None, "") and "${" in value:  # the C parser reports plain style as ''
             return PlainStr(value)
         return value
 
@@ -223,6 +215,45 @@ class _Loader(yaml.SafeLoader):
         return {_key_text(k): v for k, v in mapping.items()}
 
 
+class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+              _GoConstructor, _GoResolver):
+    """The reference loader (pure Python): go-yaml v2 typing, duplicate-key refusal, a depth cap
+    checked while composing. Its results and errors define the semantics ``_FastLoader`` must match."""
+
+    max_depth = 100
+    _depth = 0
+
+    def __init__(self, stream):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _GoConstructor.__init__(self)
+        _GoResolver.__init__(self)
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > self.max_depth:
+                raise _Refused(f"nesting deeper than {self.max_depth} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+if yaml.__with_libyaml__:
+    class _FastLoader(yaml.cyaml.CParser, _GoConstructor, _GoResolver):
+        """libyaml composes the nodes (about 10x faster than PyYAML's pure scanner); construction
+        is ``_Loader``'s. It is only a fast path: any refusal or error reruns ``_Loader``."""
+
+        def __init__(self, stream):
+            yaml.cyaml.CParser.__init__(self, stream)
+            _GoConstructor.__init__(self)
+            _GoResolver.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _FastLoader = None
+
+
 class _Refused(Exception):
     """Internal: the loader refused the input (turned into ManifestError with file/index)."""
 
@@ -230,7 +261,7 @@ class _Refused(Exception):
 for _tag, _method in ((_NULL, "construct_yaml_null"), (_BOOL, "construct_yaml_bool"), (_INT, "construct_yaml_int"),
                       (_FLOAT, "construct_yaml_float"), ("tag:yaml.org,2002:timestamp", "construct_yaml_timestamp"),
                        (_STR, "construct_yaml_str")):
-    _Loader.add_constructor(_tag, getattr(_Loader, _method))
+    _GoConstructor.add_constructor(_tag, getattr(_GoConstructor, _method))
 
 
 def _key_text(key: Any) -> str:
@@ -392,6 +423,55 @@ def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[in
         loader.dispose()
 
 
+def _depth_exceeds(node: Node, limit: int) -> bool:
+    """Whether ``node`` nests deeper than ``limit`` as written (an alias counts as one level, as in
+    ``_Loader.compose_node``: a node met again in document order is an alias)."""
+    seen: set[int] = set()
+    stack = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, SequenceNode):
+            stack.extend((child, depth + 1) for child in reversed(item.value))
+        elif isinstance(item, MappingNode):
+            stack.extend((child, depth + 1) for pair in reversed(item.value) for child in reversed(pair))
+    return False
+
+
+_TAG_START = re.compile(r"(?:^|[\s\[{,])!")
+
+
+def _load_yaml_fast(text: str, limits: Limits) -> list[tuple[int, Any]] | None:
+    """All documents of ``text`` composed by libyaml, or None when the fast path cannot vouch for
+    the result: no libyaml, a tab (libyaml accepts tabs PyYAML's scanner refuses), or any refusal
+    or error (the caller reruns the pure loader, whose message is the one we report). Explicit tags
+    (rare in manifests) also take the pure path: libyaml types a scalar tagged ``!`` differently."""
+    if _FastLoader is None or "\t" in text or _TAG_START.search(text):
+        return None
+    loader = _FastLoader(text)
+    docs: list[tuple[int, Any]] = []
+    budget = limits.max_nodes
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                if _depth_exceeds(node, limits.max_depth):
+                    return None
+                budget -= _expanded_size(node, {}, set(), budget)
+                docs.append((index, copy_tree(loader.construct_document(node))))  # aliases unshared
+            index += 1
+    except Exception:  # noqa: BLE001 - whatever it is, the reference loader decides and words it
+        return None
+    finally:
+        loader.dispose()
+    return docs
+
+
 def load_manifests(data: bytes, file: str, limits: Limits = Limits()) -> list[tuple[int, Any]]:
     """Parse a YAML stream (or JSON value/stream) into ``(document index, value)`` pairs.
 
@@ -405,7 +485,11 @@ def load_manifests(data: bytes, file: str, limits: Limits = Limits()) -> list[tu
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(f"not UTF-8 text (byte offset {exc.start})", file=file) from None
-    stream = _load_json_stream(text, file, limits) if _looks_like_json(data) else _load_yaml_stream(text, file, limits)
+    if _looks_like_json(data):
+        stream: Iterable[tuple[int, Any]] = _load_json_stream(text, file, limits)
+    else:
+        fast = _load_yaml_fast(text, limits)
+        stream = fast if fast is not None else _load_yaml_stream(text, file, limits)
     return [(i, v) for i, v in stream if v is not None]
 
 
