@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence
@@ -34,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ObjectIdentifier
 
+from secretsync import fileio
 from secretsync.crypto import sealing
 from secretsync.errors import SecretsyncError
 from secretsync.secretvalue import SecretBytes
@@ -350,22 +350,8 @@ class FileKeyStore:
 
 
 def write_private_file(path: Path, content: bytes, mode: int = 0o600) -> None:
-    """Write ``content`` atomically to ``path`` with ``mode`` (0600 unless told): a fresh temp file
-    (``mkstemp``: never an existing name or a symlink) in the same directory, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``content`` atomically to ``path`` with ``mode`` (0600 unless told); see ``fileio.write_atomic``."""
+    fileio.write_atomic(path, content, mode)
 
 
 # ---------------------------------------------------------------- the keyring

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from secretsync import fileio
 from secretsync.crypto.sops import document
 from secretsync.crypto.sops.errors import (
     CouldNotReadInput, CouldNotWriteOutput, FileAlreadyEncrypted, InvalidTreePath, MetadataNotFound, NoDocuments,
@@ -59,23 +59,8 @@ def read_input(path: str | os.PathLike, limit: int = MAX_INPUT_BYTES) -> bytes:
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically, keeping its mode (0600 for new files)."""
-    target = Path(path)
     try:
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o600
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent or "."))
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        fileio.write_atomic(path, data)
     except OSError as exc:
         raise CouldNotWriteOutput(f"cannot write {path}: {exc.strerror}") from None
 
