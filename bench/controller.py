@@ -13,7 +13,10 @@ per CPU-second against raw decrypts per CPU-second (whole start-up included on t
 ``--spread newest`` (default) seals every object for the newest key, as kubeseal with the served certificate
 does; ``--spread random`` spreads them over the five keys, where each value may cost several RSA attempts.
 
-Usage: .venv/bin/python bench/controller.py [--count 2000] [--workers 4] [--spread newest|random]
+``--profile OUT.pstats`` runs the controller under cProfile in every thread (``bench/profiled.py``; slower, so
+its figures are not the benchmark's) and writes the merged statistics for ``python -m pstats``.
+
+Usage: .venv/bin/python bench/controller.py [--count 2000] [--workers 4] [--spread newest|random] [--profile OUT]
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ def main() -> int:
     parser.add_argument("--key-size", type=int, default=4096)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--spread", choices=["newest", "random"], default="newest")
+    parser.add_argument("--profile", metavar="OUT", help="profile the controller (every thread) into this pstats file")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-controller-"))
@@ -151,8 +155,9 @@ def main() -> int:
         env = {**os.environ, "POD_NAMESPACE": KEY_NS, "SEALED_SECRETS_KEY_RENEW_PERIOD": "0"}
         launched = time.perf_counter()
         emulator_cpu = process_cpu(emulator.pid)
+        launcher = [sys.executable, str(ROOT / "bench" / "profiled.py"), args.profile] if args.profile else [sys.executable]
         controller = subprocess.Popen(
-            [sys.executable, "-m", "secretsync", "controller", "--kubeconfig", str(kubeconfig), "--listen-addr",
+            [*launcher, "-m", "secretsync", "controller", "--kubeconfig", str(kubeconfig), "--listen-addr",
              "127.0.0.1:0", "--listen-metrics-addr", "127.0.0.1:0", "--log-level", "ERROR",
              "--workers", str(args.workers)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         first = last = None

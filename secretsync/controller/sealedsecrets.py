@@ -305,7 +305,9 @@ class SealedSecretController:
                 except KubeError as exc:
                     raise _Failed(_api_text(exc)) from None
             return
-        ss = copy.deepcopy(ss)
+        # the informer's copy stays untouched: only status is edited here (a full deep copy of the
+        # SealedSecret, ciphertexts and managedFields included, cost more than its unseal's AES part)
+        ss = {**ss, "status": copy.deepcopy(ss["status"])} if isinstance(ss.get("status"), dict) else dict(ss)
         error: _Failed | None = None
         try:
             self._unseal_and_write(ss, f"{namespace}/{name}")

@@ -34,6 +34,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
+from urllib.parse import urlencode
 
 import urllib3
 from kubernetes import config as _k8s_config
@@ -263,6 +264,35 @@ def _wire_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_wire_value(v) for v in value]
     return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, SecretBytes):
+        return value.reveal_text()
+    if isinstance(value, (bytes, bytearray)):
+        raise TypeError("raw bytes cannot be sent to the API: wrap plaintext in SecretBytes (or give text)")
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"a {type(value).__name__} cannot be sent to the API as JSON")
+
+
+def _secret_data_to_wire(obj: Any) -> Any:
+    """A shallow copy of ``obj`` with a Secret's ``data`` values (or those of list items) in base64."""
+    if isinstance(obj, dict) and _is_secret(obj) and isinstance(obj.get("data"), dict):
+        out = dict(obj)
+        out["data"] = {k: (v.to_base64() if isinstance(v, SecretBytes) else v) for k, v in obj["data"].items()}
+        return out
+    if isinstance(obj, dict) and isinstance(obj.get("items"), list):
+        out = dict(obj)
+        out["items"] = [_secret_data_to_wire(i) for i in obj["items"]]
+        return out
+    return obj
+
+
+def encode_body(obj: Any) -> bytes:
+    """The JSON request body for ``obj`` (what ``to_wire`` gives, serialised by the C encoder in one pass)."""
+    return json.dumps(_secret_data_to_wire(obj), separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default).encode("utf-8")
 
 
 def to_wire(obj: Any) -> Any:
@@ -766,18 +796,41 @@ class KubeClient:
             error = self._map_transport_error(operation, exc)
         raise error
 
+    def _send(self, method: str, path: str, query: Sequence[tuple[str, Any]], body: bytes | None,
+              content_type: str | None, read_timeout: float | None) -> Any:
+        """One HTTP request on the library's connection pool (its TLS, proxy and credentials), without the
+        generated layer's per-request work (sanitising the body into a model-free copy, re-encoding it,
+        header selection); returns the undecoded urllib3 response."""
+        api = self._api
+        headers = urllib3.HTTPHeaderDict(api.default_headers)
+        headers["Accept"] = "application/json"
+        if content_type:
+            headers["Content-Type"] = content_type
+        auth: dict[str, str] = {}
+        api.update_params_for_auth(auth, [], ["BearerToken"], path, method, None)   # runs the token refresh hook
+        headers.update(auth)
+        if self.impersonating:
+            for group in self.impersonating[1]:
+                headers.add("Impersonate-Group", group)
+        url = self.configuration.host + path
+        if query:
+            url += "?" + urlencode(query)
+        return api.rest_client.pool_manager.request(
+            method, url, body=body, headers=headers, preload_content=False, retries=False,
+            timeout=urllib3.Timeout(connect=self.connect_timeout, read=read_timeout or self.timeout))
+
     def _request(self, method: str, path: str, *, operation: str, query: Sequence[tuple[str, Any]] = (),
                  body: Any = None, content_type: str | None = None, stream: bool = False,
                  read_timeout: float | None = None) -> Any:
-        params: dict[str, Any] = {
-            "query_params": [(k, v) for k, v in query if v is not None],
-            "serialize": False,
-            "_request_timeout": (self.connect_timeout, read_timeout or self.timeout),
-        }
-        if content_type:
-            params["content_type"] = content_type
-        wire = None if body is None else to_wire(body)
-        resp = self._guarded(operation, lambda: self._dynamic.request(method, path, body=wire, **params))
+        query = [(k, v) for k, v in query if v is not None]
+        wire = None if body is None else encode_body(body)
+        resp = self._guarded(operation, lambda: self._send(method, path, query, wire, content_type, read_timeout))
+        if not 200 <= resp.status <= 299:
+            try:
+                raw = self._guarded(operation, lambda: resp.data)
+            finally:
+                resp.release_conn()
+            raise error_from_status(operation, resp.status, raw, resp.headers, resp.reason)
         if stream:
             return resp
         try:
