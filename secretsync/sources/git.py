@@ -9,9 +9,13 @@ or a 40-hex commit. Without a ref the remote's default branch (its HEAD) is used
 id is ``<branch-or-tag>@sha1:<sha>`` (``sha1:<sha>`` for a bare commit), as Flux reports it.
 
 git runs isolated: no system or global config, a temporary HOME, no terminal prompts, no
-hooks, a fixed set of transport protocols, a timeout on every call. URLs may carry
-credentials (``https://user:token@host/…``); every message passes through ``mask_credentials``.
-SSH uses only the key file, known-hosts file and agent socket given (host keys always checked).
+hooks, a fixed set of transport protocols, a timeout on every call. http(s) URLs may carry
+credentials (``https://user:token@host/…``): git never sees them on its command line (where any
+user could read them in the process list); it gets the URL without them, and a credential helper,
+configured through environment-only git config (``GIT_CONFIG_COUNT``/``_KEY_n``/``_VALUE_n``) and
+scoped to the URL's origin, hands them over from environment variables when the server asks.
+Every message passes through ``mask_credentials``. SSH uses only the key file, known-hosts file and
+agent socket given (host keys always checked).
 """
 
 from __future__ import annotations
@@ -41,6 +45,33 @@ def mask_credentials(text: str, secrets: tuple[str, ...] = ()) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
+_USERNAME_VAR = "SECRETSYNC_GIT_USERNAME"
+_PASSWORD_VAR = "SECRETSYNC_GIT_PASSWORD"
+# git runs a "!"-helper with sh; printf is a shell builtin, so no process gets the values as arguments.
+_CREDENTIAL_HELPER = (f'!f() {{ test "$1" = get || exit 0; '
+                      f'printf \'username=%s\\npassword=%s\\n\' "${_USERNAME_VAR}" "${_PASSWORD_VAR}"; }}; f')
+
+
+def _split_credentials(url: str) -> tuple[str, tuple[str, str, str] | None]:
+    """(URL for git's command line, (origin, username, password) or None) of an http(s) ``url``.
+
+    Other URLs pass unchanged (an ssh user name is not a secret; scp-style has no password)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url, None
+    if parts.scheme.lower() not in ("http", "https") or "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    username, password = urllib.parse.unquote(username), urllib.parse.unquote(password)
+    if any(c in value for value in (username, password) for c in "\n\r\0"):
+        raise SourceError(f"{mask_credentials(url)}: the credentials in the URL contain a line break or NUL",
+                          hint="percent-encode only printable characters in the URL's user and password")
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
+    return bare, (f"{parts.scheme.lower()}://{hostport}", username, password)
+
+
 class GitSource:
     """A Git repository (``file://``, ``https://``, ``ssh://``, scp-style or a local path) at ``ref``."""
 
@@ -58,6 +89,7 @@ class GitSource:
         self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="secretsync-git-"))
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self._secrets = self._url_secrets(url)
+        self.remote_url, self._credentials = _split_credentials(url)
         self.fetches = 0  # how many times a commit was actually fetched (cache misses)
 
     # -- public --------------------------------------------------------------------------------
@@ -76,7 +108,7 @@ class GitSource:
         if ref and _SHA.match(ref.lower()):
             return ref.lower(), None
         if not ref or ref == "HEAD":
-            out = self._run(["ls-remote", "--symref", "--", self.url, "HEAD"], what="list the remote's HEAD")
+            out = self._run(["ls-remote", "--symref", "--", self.remote_url, "HEAD"], what="list the remote's HEAD")
             sha, branch = None, None
             for line in out.splitlines():
                 if line.startswith("ref: ") and "\tHEAD" in line:
@@ -90,7 +122,7 @@ class GitSource:
             return sha, branch
         patterns = [ref] if ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}",
                                                            f"refs/tags/{ref}^{{}}"]
-        out = self._run(["ls-remote", "--", self.url, *patterns], what=f"look up ref {ref!r}")
+        out = self._run(["ls-remote", "--", self.remote_url, *patterns], what=f"look up ref {ref!r}")
         found: dict[str, str] = {}
         for line in out.splitlines():
             sha, _, name = line.partition("\t")
@@ -124,13 +156,13 @@ class GitSource:
             self._run(["init", "-q", str(work)], what="prepare a checkout")
             git_dir = ["-C", str(work)]
             try:
-                self._run([*git_dir, "fetch", "-q", "--depth", "1", "--no-tags", "--", self.url, sha],
+                self._run([*git_dir, "fetch", "-q", "--depth", "1", "--no-tags", "--", self.remote_url, sha],
                           what=f"fetch commit {sha[:12]}")
             except SourceError:
                 if not label:
                     raise
                 # Servers that refuse a want by sha: fetch the ref itself (it still points there, or moved).
-                self._run([*git_dir, "fetch", "-q", "--depth", "1", "--no-tags", "--", self.url, label],
+                self._run([*git_dir, "fetch", "-q", "--depth", "1", "--no-tags", "--", self.remote_url, label],
                           what=f"fetch {label}")
             fetched = self._run([*git_dir, "rev-parse", "FETCH_HEAD"], what="read the fetched commit").strip()
             if fetched != sha:
@@ -148,7 +180,11 @@ class GitSource:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
 
-    def _env(self, home: str) -> dict[str, str]:
+    def git_env(self, home: str) -> dict[str, str]:
+        """The isolated environment every git call for this source runs with (``home`` a fresh
+        temporary directory): no user or system config, no prompts, the SSH options given, and the
+        URL's credentials (if any) behind an origin-scoped credential helper. It may hold a
+        credential: pass it only to git processes, never log it."""
         ssh = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
         if self.ssh_key_file:
             ssh += ["-i", self.ssh_key_file, "-o", "IdentitiesOnly=yes"]
@@ -168,13 +204,18 @@ class GitSource:
         }
         if self.ssh_auth_sock:
             env["SSH_AUTH_SOCK"] = self.ssh_auth_sock
+        if self._credentials is not None:
+            origin, username, password = self._credentials
+            env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"credential.{origin}.helper",
+                        "GIT_CONFIG_VALUE_0": _CREDENTIAL_HELPER,
+                        _USERNAME_VAR: username, _PASSWORD_VAR: password})
         return env
 
     def _run(self, args: list[str], *, what: str) -> str:
         with tempfile.TemporaryDirectory(prefix="secretsync-git-home-") as home:
             cmd = [self.git, "-c", "core.hooksPath=/dev/null", "-c", "protocol.version=2", *args]
             try:
-                proc = subprocess.run(cmd, env=self._env(home), capture_output=True, timeout=self.timeout,
+                proc = subprocess.run(cmd, env=self.git_env(home), capture_output=True, timeout=self.timeout,
                                       check=False, stdin=subprocess.DEVNULL)
             except subprocess.TimeoutExpired:
                 raise SourceError(f"{self.display_url}: git took longer than {self.timeout:g}s to {what}",

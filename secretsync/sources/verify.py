@@ -34,7 +34,7 @@ def _bytes(value: object) -> bytes:
 
 
 def _git(source, args: list[str], home: str, extra_env: Mapping[str, str] = {}, timeout: float = 60.0):
-    env = dict(source._env(home))  # the source's isolated git environment (SSH options, no user config)
+    env = dict(source.git_env(home))  # the source's isolated git environment (SSH options, no user config)
     env.update(extra_env)
     return subprocess.run([source.git, "-c", "core.hooksPath=/dev/null", *args], env=env, capture_output=True,
                           timeout=timeout, check=False, stdin=subprocess.DEVNULL)
@@ -63,8 +63,8 @@ def verify_commit(source, sha: str | None, keys: Mapping[str, object], *, gpg: s
         os.mkdir(home)
         os.mkdir(os.path.join(tmp, "gnupg"), 0o700)
         _check(_git(source, ["init", "-q", "--bare", repo], home), what, "prepare")
-        _check(_git(source, ["-C", repo, "fetch", "-q", "--depth", "1", "--no-tags", "--", source.url, sha], home,
-                    timeout=source.timeout), what, "fetch")
+        fetch = ["-C", repo, "fetch", "-q", "--depth", "1", "--no-tags", "--", source.remote_url, sha]
+        _check(_git(source, fetch, home, timeout=source.timeout), what, "fetch")
         extra = {"GNUPGHOME": os.path.join(tmp, "gnupg")}
         config: list[str] = []
         kinds = []

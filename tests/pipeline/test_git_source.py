@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 
 import pytest
 
@@ -282,6 +283,53 @@ def test_smart_http_with_credentials(repo, git_http, tmp_path):
     assert "wrong-canary-pw" not in text and "deploy:" not in text and f"http://***@{git_http}" in text
 
 
+@pytest.fixture
+def traced_git(tmp_path):
+    """Every git process, children included, logs its argv: ``git`` and each program of git's exec
+    path (``git-remote-http``, ``git-fetch-pack``, ...) are wrapped, and the wrapped ``git`` points
+    ``GIT_EXEC_PATH`` at the wrappers, so the processes git starts itself are logged too."""
+    real = peer_binary("git")
+    exec_path = subprocess.run([real, "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
+    wrappers, log = tmp_path / "git-core", tmp_path / "argv.log"
+    wrappers.mkdir()
+    for name in os.listdir(exec_path):
+        target = os.path.join(exec_path, name)
+        if os.path.isfile(target) and os.access(target, os.X_OK):
+            wrapper = wrappers / name
+            wrapper.write_text(f'#!/bin/sh\nprintf \'%s\\n\' "{name} $*" >> {log}\n'
+                               f'GIT_EXEC_PATH={wrappers} exec {target} "$@"\n')
+            wrapper.chmod(0o755)
+    return wrappers / "git", log
+
+
+@pytest.mark.peer
+def test_url_credentials_never_reach_a_command_line(repo, git_http, tmp_path, traced_git):
+    """The token of an http URL reaches the server (the fetch works) but no git process's argv."""
+    git, log = traced_git
+    source = GitSource(f"http://deploy:canary-http-t0ken@{git_http}", "main", cache_dir=tmp_path / "c", git=str(git))
+    assert source.fetch().id == f"main@sha1:{repo.second}"
+    calls = log.read_text()
+    assert "canary-http-t0ken" not in calls and "deploy" not in calls
+    assert "remote-http" in calls and "fetch-pack" in calls  # the processes git started itself were traced
+    env = source.git_env(str(tmp_path))
+    assert "canary-http-t0ken" not in env["GIT_CONFIG_VALUE_0"] and env["SECRETSYNC_GIT_PASSWORD"] == "canary-http-t0ken"
+    assert env["GIT_CONFIG_KEY_0"] == f"credential.http://{git_http.split('/')[0]}.helper"   # scoped to the origin
+    assert source.remote_url == f"http://{git_http}" and source.display_url == f"http://***@{git_http}"
+
+
+def test_only_http_urls_have_their_credentials_split_off(tmp_path):
+    source = GitSource("https://us%40er:p%3Ass@git.example.test:8443/org/repo.git", cache_dir=tmp_path)
+    assert source.remote_url == "https://git.example.test:8443/org/repo.git"
+    env = source.git_env(str(tmp_path))
+    assert (env["SECRETSYNC_GIT_USERNAME"], env["SECRETSYNC_GIT_PASSWORD"]) == ("us@er", "p:ss")
+    for url in ("ssh://git@host/repo.git", "git@host:repo.git", "file:///srv/repo.git", "https://host/repo.git"):
+        plain = GitSource(url, cache_dir=tmp_path)
+        assert plain.remote_url == url and "GIT_CONFIG_COUNT" not in plain.git_env(str(tmp_path))
+    with pytest.raises(SourceError) as info:
+        GitSource("https://u:bad%0Apass@host/r.git", cache_dir=tmp_path)
+    assert "bad" not in str(info.value)
+
+
 @pytest.mark.peer
 def test_ssh_runs_non_interactive_with_given_files(tmp_path):
     """The real ssh client, a closed loopback port: fails fast with git's reason, never prompts."""
@@ -295,4 +343,4 @@ def test_ssh_runs_non_interactive_with_given_files(tmp_path):
                        ssh_key_file=str(tmp_path / "no-key"), known_hosts_file=str(known))
     with pytest.raises(SourceError, match="Connection refused|Could not read from remote"):
         source.fetch()
-    assert "UserKnownHostsFile=" in source._env(str(tmp_path))["GIT_SSH_COMMAND"]
+    assert "UserKnownHostsFile=" in source.git_env(str(tmp_path))["GIT_SSH_COMMAND"]
