@@ -157,15 +157,16 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool
     return False
 
 
-def sops_secret(tmp_path: Path, recipient: str, namespace: str, name: str, values: dict[str, str]) -> bytes:
+def sops_secret(tmp_path: Path, recipient: str, namespace: str, name: str, values: dict[str, str],
+                annotations: dict[str, str] | None = None, encrypted_regex: str = "^(data|stringData)$") -> bytes:
     """A Secret manifest encrypted by the real sops binary to ``recipient`` (its input file is removed)."""
     import subprocess
     from tests.fixtures.peers import isolated_env, peer_binary
     plain = tmp_path / "plain-input.yaml"       # the sops binary's input file (test values only)
-    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret",
-                                     "metadata": {"name": name, "namespace": namespace}, "stringData": values}))
+    meta = {"name": name, "namespace": namespace, **({"annotations": annotations} if annotations else {})}
+    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": values}))
     proc = subprocess.run([peer_binary("sops"), "--disable-version-check", "encrypt", "--age", recipient,
-                           "--encrypted-regex", "^(data|stringData)$", str(plain)], capture_output=True, timeout=60,
+                           "--encrypted-regex", encrypted_regex, str(plain)], capture_output=True, timeout=60,
                           env=isolated_env(tmp_path, SOPS_DISABLE_VERSION_CHECK="1"))
     plain.unlink()
     assert proc.returncode == 0, proc.stderr.decode()

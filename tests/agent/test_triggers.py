@@ -43,6 +43,24 @@ def secret(client, ns: str, name: str, data: dict) -> None:
                    "data": {k: SecretBytes(v) for k, v in data.items()}})
 
 
+def kv2_mount(openbao, password: str):
+    """A fresh KV v2 mount holding ``app`` = {password}; returns (mount, hvac client)."""
+    mount = openbao.unique_mount()
+    bao = openbao.client()
+    bao.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": password}, mount_point=mount)
+    return mount, bao
+
+
+def change_and_wait(bao, mount: str, client, ns: str, password: str) -> None:
+    """Write a new Vault value and wait (10 s at most) until the Secret db holds it."""
+    bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": password}, mount_point=mount)
+    deadline = time.monotonic() + 10
+    while client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() != password.encode():
+        assert time.monotonic() < deadline, "the Vault change did not reach the Secret"
+        time.sleep(0.05)
+
+
 def test_interval_picks_up_changes(agent_kube, syncs, make_agent, tmp_path):
     ns, client = agent_kube.namespace, agent_kube.client
     root = write_tree(tmp_path / "src", {"cm.yaml": configmap("app", ns, {"v": "1"})})
@@ -93,11 +111,7 @@ def test_webhooks(agent_kube, syncs, make_agent, gitrepo, kind):
 @pytest.mark.peer
 def test_vault_change_reaches_secret(agent_kube, syncs, make_agent, tmp_path, openbao):
     ns, client = agent_kube.namespace, agent_kube.client
-    mount = openbao.unique_mount()
-    bao = openbao.client()
-    bao.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
-    bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": "first-vault-value"},
-                                              mount_point=mount)
+    mount, bao = kv2_mount(openbao, "first-vault-value")
     root = write_tree(tmp_path / "src", {"secret.yaml": yaml.safe_dump({
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": ns, "annotations": {
             "avp.kubernetes.io/path": f"{mount}/data/app"}}, "stringData": {"password": "<password>"}})})
@@ -112,12 +126,7 @@ def test_vault_change_reaches_secret(agent_kube, syncs, make_agent, tmp_path, op
     time.sleep(2.5)                       # two refreshes with no change: no re-render, no write
     rv = client.get("v1", "Secret", "db", ns)["metadata"]["resourceVersion"]
     assert agent.metrics.total.labels("success")._value.get() == 1
-    bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": "second-vault-value"},
-                                              mount_point=mount)
-    deadline = time.monotonic() + 10
-    while client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() != b"second-vault-value":
-        assert time.monotonic() < deadline, "the Vault change did not reach the Secret"
-        time.sleep(0.05)
+    change_and_wait(bao, mount, client, ns, "second-vault-value")
     assert client.get("v1", "Secret", "db", ns)["metadata"]["resourceVersion"] != rv
     assert agent.metrics.vault_reads.labels(ns, "vaulted")._value.get() >= 3
     assert backend.requests_sent > 0
@@ -193,30 +202,17 @@ def test_vault_change_inside_a_sops_file_reaches_secret(agent_kube, syncs, make_
     """Placeholders inside a sops-encrypted Secret (an inline ``<path:...>`` in an encrypted value, or an
     encrypted ``avp.kubernetes.io/path`` annotation) are resolved and are part of the Vault change check:
     a new Vault value reaches the Secret without waiting for the interval."""
-    import subprocess
-    from tests.fixtures.peers import isolated_env, peer_binary
     ns, client = agent_kube.namespace, agent_kube.client
-    mount = openbao.unique_mount()
-    bao = openbao.client()
-    bao.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
-    bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": "first-sops-vault-value"},
-                                              mount_point=mount)
-    meta = {"name": "db", "namespace": ns}
+    mount, bao = kv2_mount(openbao, "first-sops-vault-value")
     if style == "inline":
-        values = {"password": f"<path:{mount}/data/app#password>"}
+        values, annotations = {"password": f"<path:{mount}/data/app#password>"}, None
     else:
-        meta["annotations"] = {"avp.kubernetes.io/path": f"{mount}/data/app"}
-        values = {"password": "<password>"}
-    plain = tmp_path / "plain-input.yaml"       # the sops binary's input file (placeholders only, no value)
-    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": values}))
-    proc = subprocess.run([peer_binary("sops"), "--disable-version-check", "encrypt", "--age", age_key.recipient,
-                           "--encrypted-regex", "^(annotations|stringData)$", str(plain)], capture_output=True,
-                          timeout=60, env=isolated_env(tmp_path, SOPS_DISABLE_VERSION_CHECK="1"))
-    plain.unlink()
-    assert proc.returncode == 0, proc.stderr.decode()
-    assert b"<path:" not in proc.stdout and b"data/app" not in proc.stdout
+        values, annotations = {"password": "<password>"}, {"avp.kubernetes.io/path": f"{mount}/data/app"}
+    encrypted = sops_secret(tmp_path, age_key.recipient, ns, "db", values, annotations,
+                            encrypted_regex="^(annotations|stringData)$")
+    assert b"<path:" not in encrypted and b"data/app" not in encrypted
     root = write_tree(tmp_path / "src", {})
-    (root / "db.sops.yaml").write_bytes(proc.stdout)
+    (root / "db.sops.yaml").write_bytes(encrypted)
     secret(client, ns, "vault-token", {"token": openbao.token.encode()})
     secret(client, ns, "sops-age", {"key.agekey": age_key.identity_file.read_bytes()})
     agent = make_agent()
@@ -228,10 +224,5 @@ def test_vault_change_inside_a_sops_file_reaches_secret(agent_kube, syncs, make_
     assert client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() == b"first-sops-vault-value"
     state = agent.reconciler.states[(ns, "sopsvault")]
     assert state.vault_fingerprints == {f"kv2:{mount}/data/app": "kv2:current_version=1"}
-    bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": "second-sops-vault-value"},
-                                              mount_point=mount)
-    deadline = time.monotonic() + 10
-    while client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() != b"second-sops-vault-value":
-        assert time.monotonic() < deadline, "the Vault change did not reach the Secret"
-        time.sleep(0.05)
+    change_and_wait(bao, mount, client, ns, "second-sops-vault-value")
     assert agent.metrics.total.labels("success")._value.get() == 2     # the Vault check, not the 1h interval
