@@ -17,9 +17,14 @@ Several replicas run ``LeaderElector.run()``; at most one leads at a time:
 - unlike client-go, a leader that sees another holder in the Lease steps down at once
   instead of waiting for its renew deadline.
 
-Choose ``lease_duration > renew_deadline + retry_period`` (defaults 15 > 10 + 2): a leader
-that cannot renew then stops before any other replica may consider the Lease expired.
-Requests use a timeout of at most half the renew deadline.
+``lease_duration > renew_deadline + retry_period`` is required (defaults 15 > 10 + 2): the
+last successful renewal is followed by ``retry_period`` of waiting and at most
+``renew_deadline`` of renewal attempts, and every request of an attempt is bounded by the time
+left until that deadline (``KubeClient.time_limit``), so a leader that cannot renew has
+stopped leading before any other replica may consider the Lease expired. (Without that bound
+a request started just before the deadline could outlive it by its own timeout, half the
+renew deadline, and two leaders could overlap.) Requests use a timeout of at most half the
+renew deadline in any case.
 
 Callbacks: ``on_started_leading(term)`` runs in its own thread with a ``threading.Event``
 that is set when this term of leadership ends; ``on_stopped_leading()`` runs when it ends;
@@ -78,6 +83,9 @@ class LeaderElector:
             raise ValueError("lease_duration must be greater than renew_deadline")
         if not renew_deadline > JITTER_FACTOR * retry_period:
             raise ValueError(f"renew_deadline must be greater than {JITTER_FACTOR} * retry_period")
+        if not lease_duration > renew_deadline + retry_period:
+            raise ValueError("lease_duration must be greater than renew_deadline + retry_period, or a leader "
+                             "that cannot renew could still be leading when others see the Lease expire")
         # every request must end before the renew deadline, or a hung call would outlive leadership
         self.client = client.with_timeout(min(client.timeout, renew_deadline / 2),
                                           min(client.connect_timeout, renew_deadline / 2))
@@ -195,17 +203,26 @@ class LeaderElector:
             while True:
                 if self._stop.is_set():
                     return
-                if self.try_acquire_or_renew():
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    self._renew_failed()
+                    return
+                with self.client.time_limit(remaining):     # no request may outlive the deadline
+                    renewed = self.try_acquire_or_renew()
+                if renewed:
                     break
                 if self.leader and self.leader != self.identity:
                     log.warning("leader election %s/%s: lease taken by %s, stepping down", self.namespace,
                                 self.name, self.leader)
                     return                      # someone else holds it now: stop at once, not at the deadline
                 if self._clock() + self.retry_period >= deadline:
-                    log.warning("leader election %s/%s: failed to renew within %.1fs, stepping down",
-                                self.namespace, self.name, self.renew_deadline)
+                    self._renew_failed()
                     return
                 self._stop.wait(self.retry_period)
+
+    def _renew_failed(self) -> None:
+        log.warning("leader election %s/%s: failed to renew within %.1fs, stepping down", self.namespace,
+                    self.name, self.renew_deadline)
 
     def _begin_term(self) -> None:
         self._leading = True

@@ -27,11 +27,13 @@ models) and adds what the rest of secretsync relies on:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
@@ -560,6 +562,7 @@ class KubeClient:
         self.timeout, self.connect_timeout = timeout, connect_timeout
         self.host = configuration.host
         self.impersonating = _impersonate
+        self._limits = threading.local()       # per-thread request deadline (time_limit)
         self.default_namespace = "default"     # the kubeconfig context's or the pod's namespace, as kubectl uses
         self._api = ApiClient(configuration)
         self._api.user_agent = "secretsync"
@@ -802,22 +805,40 @@ class KubeClient:
         generated layer's per-request work (sanitising the body into a model-free copy, re-encoding it,
         header selection); returns the undecoded urllib3 response."""
         api = self._api
-        headers = urllib3.HTTPHeaderDict(api.default_headers)
+        headers: Any = dict(api.default_headers)
         headers["Accept"] = "application/json"
         if content_type:
             headers["Content-Type"] = content_type
-        auth: dict[str, str] = {}
-        api.update_params_for_auth(auth, [], ["BearerToken"], path, method, None)   # runs the token refresh hook
-        headers.update(auth)
-        if self.impersonating:
+        api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)   # runs the token refresh hook
+        if self.impersonating and self.impersonating[1]:
+            headers = urllib3.HTTPHeaderDict(headers)      # repeated Impersonate-Group headers
             for group in self.impersonating[1]:
                 headers.add("Impersonate-Group", group)
         url = self.configuration.host + path
         if query:
             url += "?" + urlencode(query)
+        connect, read, total = self.connect_timeout, read_timeout or self.timeout, None
+        limit = getattr(self._limits, "deadline", None)
+        if limit is not None:
+            total = limit - time.monotonic()
+            if total <= 0:
+                raise urllib3.exceptions.TimeoutError("the time limit had passed before the request")
+            connect, read = min(connect, total), min(read, total)
         return api.rest_client.pool_manager.request(
             method, url, body=body, headers=headers, preload_content=False, retries=False,
-            timeout=urllib3.Timeout(connect=self.connect_timeout, read=read_timeout or self.timeout))
+            timeout=urllib3.Timeout(connect=connect, read=read, total=total))
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Requests this thread makes inside the block must end within ``seconds`` from now: each gets
+        at most the time left as its timeout, and none starts once it is used up (``Timeout``)."""
+        previous = getattr(self._limits, "deadline", None)
+        deadline = time.monotonic() + max(0.0, seconds)
+        self._limits.deadline = deadline if previous is None else min(previous, deadline)
+        try:
+            yield
+        finally:
+            self._limits.deadline = previous
 
     def _request(self, method: str, path: str, *, operation: str, query: Sequence[tuple[str, Any]] = (),
                  body: Any = None, content_type: str | None = None, stream: bool = False,

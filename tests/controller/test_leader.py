@@ -2,7 +2,9 @@
 time; the Lease record follows client-go (holderIdentity, leaseDurationSeconds, MicroTime acquire/renew
 times, acquireTime kept on renewal, leaseTransitions counted); a leader killed without release is
 replaced only after the lease duration; a released Lease is taken over at once; callbacks fire with a
-term event that is set when leadership ends; a racing create/update leaves exactly one winner."""
+term event that is set when leadership ends; a racing create/update leaves exactly one winner; settings
+must give lease_duration > renew_deadline + retry_period, and renewals hanging on the server cannot keep
+a leader past its renew deadline (each request is bounded by the time left)."""
 
 from __future__ import annotations
 
@@ -158,3 +160,29 @@ def test_leader_steps_down_at_once_when_the_lease_is_taken_over(kube, namespace)
     assert time.monotonic() - taken_at < 2.0, "must not keep leading until the 5s renew deadline"
     a.stop(release=True)
     assert lease(kube, namespace)["holderIdentity"] == "usurper", "release must not clear someone else's lease"
+
+
+def test_lease_duration_must_cover_renew_deadline_plus_retry_period(kube):
+    with pytest.raises(ValueError, match="renew_deadline \\+ retry_period"):
+        LeaderElector(kube, "ns", "l", lease_duration=15, renew_deadline=10, retry_period=6)
+    LeaderElector(kube, "ns", "l", lease_duration=15, renew_deadline=10, retry_period=2)   # the defaults
+
+
+def test_a_hanging_renewal_cannot_outlive_the_renew_deadline(kube, namespace, emulator):
+    """Renewals hang on the server: the leader must stop within retry_period + renew_deadline of its last
+    renewal (here 1 + 5 s), not up to one request timeout (2.5 s) later, past the 8 s lease."""
+    a = elector(kube, namespace, "a", lease_duration=8, renew_deadline=5, retry_period=1.0)
+    a.start()
+    try:
+        assert wait_for(a.is_leader)
+        first = lease(kube, namespace)["renewTime"]
+        assert wait_for(lambda: lease(kube, namespace)["renewTime"] != first, timeout=5, step=0.01)
+        renewed_at = time.monotonic()                     # right after a renewal was written
+        emulator.faults.fail_next(50, resource="leases", hang=10)
+        assert wait_for(lambda: not a.is_leader(), timeout=10, step=0.01)
+        stopped_after = time.monotonic() - renewed_at
+        assert stopped_after < 1.0 + 5 + 0.5, f"still leading {stopped_after:.2f}s after the last renewal"
+        assert stopped_after > 5, "stepped down before the renew deadline"
+    finally:
+        emulator.faults.clear()
+        a.stop(release=False)

@@ -1,5 +1,6 @@
 """WorkQueue: dedupe while queued, one worker per key, dirty requeue, add_after, per-key backoff with cap,
-max_retries/on_drop, N workers, clean shutdown. Delays run on an injected clock (no sleeping for backoff)."""
+max_retries/on_drop (a failing on_drop logged by frames and type, never its message), N workers, clean shutdown.
+Delays run on an injected clock (no sleeping for backoff)."""
 
 import threading
 import time
@@ -190,3 +191,40 @@ def test_stats_for_metrics():
     q.done("a")
     s = q.stats()
     assert (s["processing"], s["longest_running_seconds"]) == (0, 0.0)
+
+
+def test_a_failing_on_drop_is_logged_with_its_traceback_but_never_its_message():
+    import io
+    import logging
+
+    from secretsync.logs import TextFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("secretsync.controller.queue")
+    logger.addHandler(handler)
+    dropped = threading.Event()
+    secret = "".join(["hun", "ter", "2"])     # built at run time: tracebacks show source lines
+
+    def failing(key):
+        raise ValueError(f"handler failed on {secret}")
+
+    def on_drop(key, exc):
+        dropped.set()
+        raise RuntimeError(f"on_drop quoting {secret}")
+
+    q = WorkQueue(base_delay=0.001, max_delay=0.001)
+    try:
+        q.start(failing, workers=1, max_retries=1, on_drop=on_drop)
+        q.add("k")
+        assert dropped.wait(5)
+        deadline = time.monotonic() + 5
+        while "on_drop failed" not in stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        q.shutdown()
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "on_drop failed for k" in text and "RuntimeError: <message withheld>" in text and "Traceback" in text
+    assert secret not in text

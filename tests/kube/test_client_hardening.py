@@ -2,9 +2,12 @@
 request, which the kubeconfig loader's token hook would otherwise cause), ``create`` with
 ``metadata.generateName`` (the server picks the name), and a watch whose connection is closed while a
 read is in flight ends quietly (urllib3's AttributeError on a vanished file object), or, when nobody
-closed it, with ``KubeUnavailable`` instead of a library exception."""
+closed it, with ``KubeUnavailable`` instead of a library exception; ``time_limit`` bounds the requests of a
+block (what leader election needs to stop before its renew deadline)."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -92,3 +95,20 @@ def test_a_watch_that_loses_its_connection_unasked_is_kube_unavailable(kube, nam
     with pytest.raises(KubeUnavailable) as info:
         next(events)
     assert info.value.__context__ is None and info.value.__cause__ is None
+
+
+def test_time_limit_bounds_a_hanging_request_and_refuses_once_used_up(kube, namespace, emulator):
+    from secretsync.kube.client import Timeout
+
+    emulator.faults.fail_next(5, verb="get", resource="configmaps", hang=10)
+    started = time.monotonic()
+    with kube.time_limit(1.0):
+        with pytest.raises(Timeout):
+            kube.get("v1", "ConfigMap", "any", namespace)
+        took = time.monotonic() - started
+        assert took < 2.0, f"the request ran {took:.2f}s past a 1s limit (client timeout is 20s)"
+        with pytest.raises(Timeout):                  # the limit is used up: nothing is sent
+            kube.get("v1", "ConfigMap", "any", namespace)
+    assert emulator.faults.pending() == 4
+    emulator.faults.clear()
+    assert kube.list("v1", "ConfigMap", namespace)["items"] is not None   # outside the block: no limit
