@@ -445,11 +445,83 @@ def _depth_exceeds(node: Node, limit: int) -> bool:
 _TAG_START = re.compile(r"(?:^|[\s\[{,])!")
 
 
+class _Decline(Exception):
+    """Internal: ``_Builder`` leaves this document to PyYAML's constructor (or the pure loader)."""
+
+
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+
+class _Builder:
+    """One pass over a composed document doing what ``_load_yaml_stream`` does in four (depth cap as
+    written, alias-expansion budget, construction by ``_GoConstructor``'s rules, unshared copies).
+
+    It handles the common shapes only and raises ``_Decline`` for anything else: merge keys,
+    non-string keys, duplicates, non-finite numbers, unknown tags, and every refusal (whose
+    wording is left to the reference loader)."""
+
+    def __init__(self, max_depth: int, budget: int) -> None:
+        self.max_depth = max_depth
+        self.left = budget          # nodes still allowed once aliases are expanded
+        self.seen: set[int] = set()     # nodes met as written (a node met again is an alias)
+        self.active: set[int] = set()   # collections being built (an alias to one is recursive)
+
+    def build(self, node: Node, depth: int, written: bool) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise _Decline
+        if written:
+            if depth > self.max_depth:
+                raise _Decline
+            if id(node) in self.seen:
+                written = False     # an alias: one level as written, however deep its target
+            else:
+                self.seen.add(id(node))
+        tag = node.tag
+        if type(node) is ScalarNode:
+            value = node.value
+            if tag == _STR:
+                return PlainStr(value) if node.style in (None, "") and "${" in value else value
+            if tag == _NULL:
+                return None
+            if tag == _BOOL:
+                return _BOOL_VALUES[value]
+            if tag == _INT:
+                return _go_number(value)
+            if tag == _FLOAT:
+                number = float(_FLOAT_SPECIAL.get(value, _go_number(value)))
+                if math.isfinite(number):
+                    return number
+            raise _Decline
+        key = id(node)
+        if key in self.active:
+            raise _Decline
+        self.active.add(key)
+        depth += 1
+        if type(node) is SequenceNode and tag == _SEQ:
+            result: Any = [self.build(child, depth, written) for child in node.value]
+        elif type(node) is MappingNode and tag == _MAP:
+            result = {}
+            for key_node, value_node in node.value:
+                if type(key_node) is not ScalarNode or key_node.tag == _MERGE:
+                    raise _Decline
+                name = self.build(key_node, depth, written)
+                if not isinstance(name, str) or name in result:
+                    raise _Decline
+                result[name] = self.build(value_node, depth, written)
+        else:
+            raise _Decline
+        self.active.discard(key)
+        return result
+
+
 def _load_yaml_fast(text: str, limits: Limits) -> list[tuple[int, Any]] | None:
     """All documents of ``text`` composed by libyaml, or None when the fast path cannot vouch for
     the result: no libyaml, a tab (libyaml accepts tabs PyYAML's scanner refuses), or any refusal
     or error (the caller reruns the pure loader, whose message is the one we report). Explicit tags
-    (rare in manifests) also take the pure path: libyaml types a scalar tagged ``!`` differently."""
+    (rare in manifests) also take the pure path: libyaml types a scalar tagged ``!`` differently.
+    Documents ``_Builder`` declines are built as ``_load_yaml_stream`` builds them."""
     if _FastLoader is None or "\t" in text or _TAG_START.search(text):
         return None
     loader = _FastLoader(text)
@@ -460,10 +532,16 @@ def _load_yaml_fast(text: str, limits: Limits) -> list[tuple[int, Any]] | None:
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
-                if _depth_exceeds(node, limits.max_depth):
-                    return None
-                budget -= _expanded_size(node, {}, set(), budget)
-                docs.append((index, copy_tree(loader.construct_document(node))))  # aliases unshared
+                builder = _Builder(limits.max_depth, budget)
+                try:
+                    value = builder.build(node, 1, True)
+                    budget = builder.left
+                except _Decline:
+                    if _depth_exceeds(node, limits.max_depth):
+                        return None
+                    budget -= _expanded_size(node, {}, set(), budget)
+                    value = copy_tree(loader.construct_document(node))  # aliases unshared
+                docs.append((index, value))
             index += 1
     except Exception:  # noqa: BLE001 - whatever it is, the reference loader decides and words it
         return None

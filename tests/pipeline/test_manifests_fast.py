@@ -110,8 +110,13 @@ def test_fast_path_declines_and_the_reference_error_is_reported(text):
 
 def test_depth_as_written_counts_an_alias_as_one_level():
     limits = Limits(max_depth=4)
-    text = "a: &x {b: {c: 1}}\nd: *x\n"           # the alias sits at depth 2 as written; its target is deeper
+    text = "a: &x {b: {c: 1}}\nd: {e: *x}\n"   # the alias sits at depth 3 as written; expanded it reaches 5
     assert check_same(text, limits)
+    loader = manifests._FastLoader(text)
+    try:   # the one-pass builder itself takes it (no detour through PyYAML's constructor)
+        assert manifests._Builder(4, 100).build(loader.get_single_node(), 1, True)["d"] == {"e": {"b": {"c": 1}}}
+    finally:
+        loader.dispose()
     assert manifests._load_yaml_fast("a: {b: {c: {d: 1}}}\n", limits) is None
     assert pure("a: {b: {c: {d: 1}}}\n", limits)[1].endswith("nesting deeper than 4 levels")
 
@@ -120,3 +125,34 @@ def test_without_libyaml_the_reference_loader_is_used(monkeypatch):
     monkeypatch.setattr(manifests, "_FastLoader", None)
     assert manifests._load_yaml_fast("a: 1\n", Limits()) is None
     assert load_manifests(b"a: y\n", "f.yaml") == [(0, {"a": True})]
+
+
+@pytest.mark.parametrize("text", [
+    "base: &b {p: 1, q: 2}\nchild:\n  <<: *b\n  q: 3\n",      # merge keys: PyYAML's constructor builds it
+    "1: a\nyes: b\n~: c\n1.5: d\n",                            # non-string keys
+    "yes: a\n1: b\n",                                          # True == 1 in a Python dict: kept as before
+    "a: &x\n  - 1\n  - b: ${X}\nc: *x\nd: [*x, *x]\n",          # aliases, PlainStr
+    "k: '1:20'\nl: \"y\"\nm: 08\nn: 0x1F\no: 1e3\np: ~\nq: Off\n",
+])
+def test_one_pass_builder_and_its_fallback_agree_with_reference(text):
+    assert check_same(text)
+
+
+def test_one_pass_builder_takes_ordinary_manifests():
+    text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  labels: {a: 'on'}\ndata:\n  k: QUJD\nlist: [1, y, ~]\n"
+    loader = manifests._FastLoader(text)
+    try:
+        built = manifests._Builder(100, 1000).build(loader.get_single_node(), 1, True)
+    finally:
+        loader.dispose()
+    assert shape(built) == shape(pure(text)[0][0][1])
+
+
+def test_one_pass_builder_copies_aliases_and_counts_them():
+    (_, value), = manifests._load_yaml_fast("a: &x {k: [1]}\nb: *x\n", Limits())
+    value["a"]["k"].append(2)
+    assert value["b"] == {"k": [1]}
+    text = "a: &x [1, 2, 3]\nb: [*x, *x]\n"   # 16 nodes once the aliases are expanded
+    for cap in range(10, 20):
+        fast = manifests._load_yaml_fast(text, Limits(max_nodes=cap))
+        assert (fast is not None) == (cap >= 16) == (pure(text, Limits(max_nodes=cap))[1] is None)
