@@ -17,7 +17,9 @@
   exactly the fields we send and every one of them already holds the desired value; such an object
   costs no request. Only where that comparison is inconclusive (defaulting, normalisation, fields
   we started or stopped sending) does a server-side dry-run decide, and only a real difference
-  leads to a write. A reconcile with no change therefore writes nothing.
+  leads to a write. A reconcile with no change therefore writes nothing. The reverse shortcut:
+  a ConfigMap or Secret ``data`` key we own holding another value is a certain change
+  (``data_changed``), written without a dry-run first.
 - **Ignore rules** (JSON pointers per kind/name) apply to apply and diff alike: on a live object an
   ignored field is copied from the live object when only we own it (no fight, no removal), and left
   out of what we send when another manager owns it (Flux's semantics).
@@ -51,8 +53,8 @@ from secretsync.secretvalue import SecretBytes
 __all__ = [
     "FIELD_MANAGER", "LAST_APPLIED", "FORCE_ANNOTATION", "CREATED", "CONFIGURED", "UNCHANGED", "DELETED", "SKIPPED",
     "Change", "ChangeSet", "IgnoreRule", "ApplyOptions", "ApplyFailed", "ImmutableFieldError", "LiveIndex",
-    "apply_all", "prepare", "plan", "provably_unchanged", "comparable", "owner_selector", "safe_message",
-    "is_immutable_error",
+    "apply_all", "prepare", "plan", "provably_unchanged", "data_changed", "comparable", "owner_selector",
+    "safe_message", "is_immutable_error",
 ]
 
 log = logging.getLogger(__name__)
@@ -493,6 +495,27 @@ def provably_unchanged(desired: Mapping[str, Any], live: Mapping[str, Any], mana
     return _same_map(body, fields, live)
 
 
+def data_changed(desired: Mapping[str, Any], live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> bool:
+    """True when applying ``desired`` certainly changes ``live``: a core ConfigMap or Secret ``data`` /
+    ``binaryData`` key that our Apply entry owns holds another value (the server never normalises these
+    values, unlike e.g. quantities, so no dry-run is needed to know)."""
+    if desired.get("apiVersion") != "v1" or desired.get("kind") not in ("ConfigMap", "Secret"):
+        return False
+    entry = _apply_entry(live, manager)
+    if entry is None or live.get("apiVersion") != "v1":
+        return False
+    fields = entry.get("fieldsV1") or {}
+    for section in ("data", "binaryData"):
+        wanted, have = desired.get(section), live.get(section)
+        owned = fields.get(f"f:{section}")
+        if not isinstance(wanted, dict) or not isinstance(have, dict) or not isinstance(owned, dict):
+            continue
+        for key, value in wanted.items():
+            if f"f:{key}" in owned and key in have and type(have[key]) is type(value) and have[key] != value:
+                return True
+    return False
+
+
 def comparable(obj: Mapping[str, Any], manager: str = FIELD_MANAGER) -> dict:
     """What counts when comparing a dry-run result with the live object: the object minus server-set
     metadata and status, plus the fields our manager owns."""
@@ -625,6 +648,8 @@ def plan(desired: dict, live: dict | None, opts: ApplyOptions) -> _Planned:
         return _Planned(desired, live, UNCHANGED)
     if _takeover_patch(live, opts) is not None:
         return _Planned(desired, live, CONFIGURED, "takeover")
+    if not opts.dry_run and data_changed(desired, live, opts.field_manager):
+        return _Planned(desired, live, CONFIGURED)      # a dry-run could only confirm it: write at once
     oid = ObjectId.of(desired)
     try:
         dry = _dry_run(desired, opts)

@@ -6,6 +6,8 @@ replicas, containers with env and ports: maps, atomic fields and associative lis
 then mutated at random (values changed, fields and list items added, removed or reordered), whenever
 ``provably_unchanged`` claims no change, a server-side dry-run of the mutated object must equal the
 live object. Runs on the emulator or, with SECRETSYNC_TEST_KUBECONFIG, on a real cluster.
+The reverse shortcut (``data_changed``): a changed ConfigMap/Secret data value is written without a
+dry-run, and an unchanged one costs no write (request counts: emulator only).
 """
 
 from __future__ import annotations
@@ -117,3 +119,28 @@ def test_reordered_list_is_not_a_no_op(kube):
     second["spec"]["template"]["spec"]["containers"][0]["env"].reverse()
     assert provably_unchanged(prepare(first), live)
     assert not provably_unchanged(prepare(second), live)
+
+
+def test_changed_configmap_and_secret_data_written_without_dry_run(kube, tmp_path):
+    """A data value we own that changed is a certain change: one write, no dry-run first; unchanged stays free."""
+    from secretsync.kube.apply import ApplyOptions, apply_all
+    kube.cluster.require_emulator("counts requests inside the emulator")
+    ns = kube.cluster.namespace
+    from secretsync.secretvalue import SecretBytes
+
+    def objects(value: str) -> list[dict]:
+        return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": ns},
+                 "data": {"k": value, "same": "x"}},
+                {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec", "namespace": ns},
+                 "type": "Opaque", "data": {"k": SecretBytes(value.encode())}}]
+    opts = ApplyOptions(client=kube.client, owner_labels={"test.secretsync.io/owner": "data"}, wait_waves=False)
+    apply_all(objects("1"), opts)
+    kube.reset()
+    changes = apply_all(objects("2"), ApplyOptions(**{**opts.__dict__, "index": None}))
+    assert changes.counts() == {"configured": 2}
+    assert kube.client.get("v1", "Secret", "sec", ns)["data"]["k"].reveal() == b"2"
+    assert kube.requests[("patch", True)] == 0, kube.requests          # no dry-run
+    assert kube.writes() == {"patch": 2}
+    kube.reset()
+    assert apply_all(objects("2"), ApplyOptions(**{**opts.__dict__, "index": None})).counts() == {"unchanged": 2}
+    assert kube.writes() == {}
