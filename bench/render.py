@@ -8,13 +8,18 @@ Secrets (real ``sops`` binary) plus N plain ConfigMaps, then prints:
    checked, normalise) — as a ratio;
 2. the same tree committed to a bare Git repository: first render of the commit (ls-remote +
    shallow fetch + walk) against a second render of the unchanged commit (ls-remote only, no fetch,
-   documents from the cache), with the number of git fetches.
+   documents from the cache), with the number of git fetches;
+3. manifest loading alone (``manifests.load_manifests``: go-yaml v2 typing, duplicate-key, depth and
+   alias guards) over the tree's files plus N SealedSecret-shaped documents with 2 KiB ciphertexts,
+   against the floor of plain ``yaml.load_all`` with libyaml (``CSafeLoader``: no typing rules, no
+   guards) and against the pure-Python reference loader our fast path must agree with.
 
 Usage: .venv/bin/python bench/render.py [N]   (default 200; bounded, loopback/file only)
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -25,6 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
+
+from secretsync import manifests  # noqa: E402
 from secretsync.pipeline import Dependencies, RenderOptions, Renderer  # noqa: E402
 from secretsync.sops_keys import load_keys  # noqa: E402
 from secretsync.sources.git import GitSource  # noqa: E402
@@ -96,6 +104,26 @@ def main(n: int) -> None:
         print(f"git render, first {first:.2f}s (fetches={source.fetches}, builds={renderer.builds}); unchanged "
               f"commit again {second:.2f}s (fetches={source.fetches}, builds={renderer.builds}); "
               f"ratio second/first = {second / first:.2f} (decryption still runs each time, by design)")
+
+        # 3. manifest loading alone
+        sealed = "".join(
+            f"---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: s{i}\n  namespace: bench\n"
+            f"spec:\n  encryptedData:\n    token: {base64.b64encode(os.urandom(1536)).decode()}\n"
+            f"  template:\n    metadata:\n      name: s{i}\n" for i in range(n))
+        files = [p.read_bytes() for p in sorted(repo.rglob("*.yaml")) if ".git" not in p.parts]
+        files.append(sealed.encode())
+        timings = {}
+        for name, load in (("ours", lambda d: manifests.load_manifests(d, "f")),
+                           ("libyaml", lambda d: list(yaml.load_all(d, Loader=yaml.CSafeLoader))),
+                           ("pure", lambda d: list(manifests._load_yaml_stream(d.decode(), "f", manifests.Limits())))):
+            started = time.perf_counter()
+            for data in files:
+                load(data)
+            timings[name] = time.perf_counter() - started
+        print(f"load {len(files)} files ({sum(map(len, files)) / 1e6:.1f} MB, incl. {n} SealedSecrets): "
+              f"load_manifests {timings['ours']:.2f}s, plain CSafeLoader {timings['libyaml']:.2f}s, pure-Python "
+              f"reference {timings['pure']:.2f}s; ratio ours/CSafeLoader = {timings['ours'] / timings['libyaml']:.2f}, "
+              f"ours/pure = {timings['ours'] / timings['pure']:.2f}")
 
 
 if __name__ == "__main__":
