@@ -449,6 +449,7 @@ class _Decline(Exception):
     """Internal: ``_Builder`` leaves this document to PyYAML's constructor (or the pure loader)."""
 
 
+_PLAIN_TYPED = frozenset((_NULL, _BOOL, _INT, _FLOAT))
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 
@@ -483,17 +484,12 @@ class _Builder:
             value = node.value
             if tag == _STR:
                 return PlainStr(value) if node.style in (None, "") and "${" in value else value
-            if tag == _NULL:
-                return None
-            if tag == _BOOL:
-                return _BOOL_VALUES[value]
-            if tag == _INT:
-                return _go_number(value)
-            if tag == _FLOAT:
-                number = float(_FLOAT_SPECIAL.get(value, _go_number(value)))
-                if math.isfinite(number):
-                    return number
-            raise _Decline
+            if tag not in _PLAIN_TYPED:   # the resolver gave these tags to a plain scalar: retype it
+                raise _Decline
+            typed = retype_plain(value)
+            if isinstance(typed, float) and not math.isfinite(typed):
+                raise _Decline
+            return typed
         key = id(node)
         if key in self.active:
             raise _Decline
