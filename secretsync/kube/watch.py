@@ -210,8 +210,12 @@ class Informer:
         stream = self._stream
         if stream is not None:
             stream.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            try:
+                thread.join(timeout)
+            except RuntimeError:    # stop() raced start(): not started yet, and it will see the stop event
+                pass
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self.synced.wait(timeout)

@@ -2,7 +2,7 @@
 previous object attached, store kept current, resourceVersion following events; a relist emits
 ADDED/MODIFIED/DELETED against the store (nothing missed across a 410); callback mode in a thread;
 stop() ends a blocked watch at once; with the emulator's fault injection, dropped watches and 410s
-are survived without losing events."""
+are survived without losing events; stop() racing start() is harmless."""
 
 from __future__ import annotations
 
@@ -150,3 +150,14 @@ def test_a_failing_handler_is_logged_by_type_and_place_never_by_its_text(kube, n
     inf.stop()
     assert "canary-watch-7c2e" not in caplog.text
     assert "RuntimeError" in caplog.text and "test_watch.py" in caplog.text
+
+
+def test_stop_racing_start_does_not_raise_and_the_late_thread_ends(kube, namespace):
+    """A runtime may stop an informer while another thread is inside start(): the thread object exists but
+    has not started yet. stop() must not fail on joining it, and the thread, once started, sees the stop."""
+    inf = Informer(kube, "v1", "ConfigMap", namespace, handler=lambda ev: None)
+    inf._thread = threading.Thread(target=inf.run, daemon=True)     # start() between its two statements
+    inf.stop(timeout=1)
+    inf._thread.start()
+    inf._thread.join(5)
+    assert not inf._thread.is_alive() and inf.watches == 0
