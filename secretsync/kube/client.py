@@ -1,7 +1,9 @@
 """The one careful door to the Kubernetes API: the only module that imports ``kubernetes``.
 
 ``KubeClient`` wraps the official client's ``DynamicClient`` (dicts in, dicts out; no typed
-models) and adds what the rest of secretsync relies on:
+models; discovery goes through it, while object requests are encoded once with the C JSON
+encoder and sent on the same ``ApiClient``'s connection pool and credentials, skipping the
+generated layer's per-request re-serialisation) and adds what the rest of secretsync relies on:
 
 - construction from a kubeconfig (path/context), in-cluster config, or an explicit host+token;
   optional impersonation (``Impersonate-User`` and repeated ``Impersonate-Group`` headers) on a

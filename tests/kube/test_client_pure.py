@@ -1,6 +1,7 @@
 """kube.client without a server: HTTP status and Status reason → error classes (kopf's check_response rule:
 only a Status body's reason/message, clipped to 256 chars; other bodies dropped), Retry-After, the
-transient flag, SecretBytes ↔ wire conversion for Secrets (and only for Secrets), and request paths."""
+transient flag, SecretBytes ↔ wire conversion for Secrets (and only for Secrets; the one-pass request body
+encoder gives the same JSON), and request paths."""
 
 import base64
 import json
@@ -158,3 +159,17 @@ def test_any_error_body_gives_a_short_message(status_code, body):
     assert isinstance(err, KubeAPIError)
     assert len(err.api_message) <= 256
     assert err.message.startswith("get Secret ns/a: ")
+
+
+def test_encode_body_is_to_wire_in_one_pass():
+    from secretsync.kube.client import encode_body, to_wire
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "labels": {"a": "ü"}},
+              "data": {"k": SecretBytes(b"\x00\xffbin")}, "stringData": {"t": SecretBytes("text")}}
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"v": SecretBytes("x")},
+             "list": (1, 2)}
+    for obj in (secret, other, {"kind": "List", "items": [secret, other]}):
+        assert json.loads(encode_body(obj)) == json.loads(json.dumps(to_wire(obj)))
+    assert isinstance(secret["data"]["k"], SecretBytes), "the caller's object is left alone"
+    with pytest.raises(TypeError):
+        encode_body({"kind": "ConfigMap", "data": {"v": b"raw"}})
