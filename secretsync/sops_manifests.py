@@ -50,6 +50,8 @@ def is_sops_file(data: bytes) -> bool:
 
 def _plain(node: Any) -> Any:
     """Tree → Kubernetes-style plain data (timestamps as RFC3339 text, comments dropped)."""
+    if node.__class__ is str:  # most leaves: skip the isinstance chain
+        return node
     if isinstance(node, Branch):
         return {item.key: _plain(item.value) for item in node if not isinstance(item.key, Comment)}
     if isinstance(node, list):

@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secretsync.crypto.sops.errors import EncryptError, ValueDecryptError
+from secretsync.crypto.sops.gotime import format_time
 from secretsync.crypto.sops.tree import Comment
 
 __all__ = ["ValueCipher", "plaintext_bytes", "typed_plaintext", "format_float", "format_time", "parse_time", "is_encrypted_value",
@@ -57,21 +58,6 @@ def format_float(value: float) -> str:
         return "+Inf" if value > 0 else "-Inf"
     text = format(Decimal(repr(value)).normalize(), "f")
     return text
-
-
-def format_time(value: _dt.datetime) -> str:
-    """Go's RFC3339Nano: fraction without trailing zeros, ``Z`` for a zero offset (naive = UTC)."""
-    offset = value.utcoffset()
-    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    nanos = getattr(value, "nanosecond", value.microsecond * 1000)
-    if nanos:
-        text += "." + f"{nanos:09d}".rstrip("0")
-    if offset is None or offset == _dt.timedelta(0):
-        return text + "Z"
-    total = int(offset.total_seconds())
-    sign = "+" if total >= 0 else "-"
-    total = abs(total)
-    return f"{text}{sign}{total // 3600:02d}:{(total % 3600) // 60:02d}"
 
 
 def parse_time(text: str) -> _dt.datetime:

@@ -89,7 +89,12 @@ class Selectors:
             if any(self._unencrypted_regex.search(k) for k in path):  # type: ignore[attr-defined]
                 encrypted = False
         if self._encrypted_regex is not None:  # type: ignore[attr-defined]
-            encrypted = any(self._encrypted_regex.search(k) for k in path)  # type: ignore[attr-defined]
+            search = self._encrypted_regex.search  # type: ignore[attr-defined]
+            encrypted = False
+            for k in path:  # a loop, not any(genexpr): this runs once per leaf
+                if search(k):
+                    encrypted = True
+                    break
         if self._unencrypted_comment_regex is not None:  # type: ignore[attr-defined]
             rx = self._unencrypted_comment_regex  # type: ignore[attr-defined]
             if any(rx.search(c) for level in stack for c in level):

@@ -38,6 +38,8 @@ import math
 import re
 from decimal import Decimal
 
+from secretsync.crypto.sops.gotime import format_time
+
 __all__ = ["Timestamp", "UINT64", "UNENCODABLE_TIME", "ResolveError", "resolve_plain", "resolve_tagged",
            "format_time", "format_float", "needs_quotes", "resolves_to"]
 
@@ -285,21 +287,6 @@ def resolve_tagged(tag: str, text: str) -> object:
 
 
 # ---------------------------------------------------------------- output side
-
-def format_time(value: _dt.datetime) -> str:
-    """Go ``Format(time.RFC3339Nano)``: trailing zeros of the fraction dropped, ``Z`` for UTC."""
-    nanos = getattr(value, "nanosecond", value.microsecond * 1000)
-    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    if nanos:
-        text += "." + f"{nanos:09d}".rstrip("0")
-    offset = value.utcoffset()
-    if not offset:
-        return text + "Z"
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
 
 def format_float(value: float) -> str:
     """go-yaml's float text: Go ``FormatFloat(v, 'g', -1, 64)`` with ``.inf``/``.nan``.

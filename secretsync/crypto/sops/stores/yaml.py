@@ -111,7 +111,8 @@ class _Builder:
     def __init__(self, text: str):
         self.text = text
         self.has_comments = "#" in text
-        self.line_starts = _line_starts(text)
+        # line starts serve comment placement only: text without '#' skips the scan
+        self.line_starts = _line_starts(text) if self.has_comments else []
         self.docs: list[Branch] = []
         self.stack: list[Container] = []
         self.keys: list[Any] = []          # per open map: pending key (or None) ...
@@ -397,10 +398,29 @@ class _Builder:
             return [v if isinstance(v, Comment) else self._copy(v, event) for v in value]
         return value
 
-    def run(self, events) -> list[Branch]:
+    def _scalar(self, event) -> Any:
+        """The typed value of a scalar event (anchored if it has an anchor); refuses what sops cannot encrypt."""
+        if event.tag is None and not event.style:
+            value = goyaml.resolve_plain(event.value)[1]
+        else:
+            value = _scalar_value(event)
+        if value is goyaml.UINT64:
+            raise _error("integer does not fit in int64 (sops cannot encrypt uint64 values); "
+                         "quote it to keep it as a string", event.start_mark, _WALK)
+        if value is goyaml.UNENCODABLE_TIME:
+            raise _error("timestamp with a zone offset of 24 hours or more (sops cannot "
+                         "encrypt it); quote it to keep it as a string", event.start_mark, _WALK)
+        if event.anchor:
+            self.anchors[event.anchor] = value
+        return value
+
+    def run(self, get_event) -> list[Branch]:
+        """Build the documents from ``get_event`` (called until it returns None)."""
+        if not self.has_comments:
+            return self._run_plain(get_event)
         E = _pyyaml
-        ScalarEvent, resolve_plain = E.ScalarEvent, goyaml.resolve_plain
-        for event in events:
+        ScalarEvent = E.ScalarEvent
+        for event in iter(get_event, None):
             if self.has_comments:
                 self.comments_before(event)
                 end = event.end_mark.index
@@ -409,19 +429,7 @@ class _Builder:
             if type(event) is ScalarEvent:
                 if self.pending_heads and self.stack:
                     self.flush_heads(self.stack[-1])
-                if event.tag is None and not event.style:
-                    value = resolve_plain(event.value)[1]
-                else:
-                    value = _scalar_value(event)
-                if value is goyaml.UINT64:
-                    raise _error("integer does not fit in int64 (sops cannot encrypt uint64 values); "
-                                 "quote it to keep it as a string", event.start_mark, _WALK)
-                if value is goyaml.UNENCODABLE_TIME:
-                    raise _error("timestamp with a zone offset of 24 hours or more (sops cannot "
-                                 "encrypt it); quote it to keep it as a string", event.start_mark, _WALK)
-                if event.anchor:
-                    self.anchors[event.anchor] = value
-                self.add_value(value, event)
+                self.add_value(self._scalar(event), event)
                 if self.pending_feet:
                     self._place_feet()
             elif isinstance(event, E.MappingStartEvent):
@@ -459,6 +467,43 @@ class _Builder:
                         root.append(Item(Comment(text)))
                     self.pending_heads = []
             self.prev = event
+        return self._finish()
+
+    def _run_plain(self, get_event) -> list[Branch]:
+        """``run`` for text without a '#': no comment can be pending, so only the structure is built."""
+        E = _pyyaml
+        ScalarEvent, MappingStartEvent, SequenceStartEvent = E.ScalarEvent, E.MappingStartEvent, E.SequenceStartEvent
+        ends = (E.MappingEndEvent, E.SequenceEndEvent)
+        scalar, add_value, keys, stack = self._scalar, self.add_value, self.keys, self.stack
+        resolve_plain, uint64, bad_time = goyaml.resolve_plain, goyaml.UINT64, goyaml.UNENCODABLE_TIME
+        for event in iter(get_event, None):
+            kind = type(event)
+            if kind is ScalarEvent:
+                if event.tag is None and not event.style and not event.anchor:
+                    value = resolve_plain(event.value)[1]
+                    if value is uint64 or value is bad_time:
+                        value = scalar(event)  # raises the error
+                else:
+                    value = scalar(event)
+                key = keys[-1] if keys else None
+                if key is not None:  # the value of a map's pending key (add_value's common case)
+                    stack[-1].value.append(Item(key[0], value))
+                    keys[-1] = None
+                else:
+                    add_value(value, event)
+            elif kind is MappingStartEvent:
+                self.open(Branch(), event, not event.flow_style)
+            elif kind is SequenceStartEvent:
+                self.open([], event, not event.flow_style)
+            elif kind in ends:
+                self.close(event)
+            elif kind is E.AliasEvent:
+                add_value(self.copy_alias(event), event)
+            elif kind is E.DocumentStartEvent:
+                self.anchors = {}
+        return self._finish()
+
+    def _finish(self) -> list[Branch]:
         if not self.docs:
             raise _error("the file holds no YAML document")
         return self.docs
@@ -490,13 +535,16 @@ def load(data: bytes) -> list[Branch]:
                          exit_code=92, hint="add a mapping to the file, or do not pass it to sops")
     text = _decode(data)
     builder = _Builder(text)
+    parser = _Parser(text)
     try:
-        return builder.run(_pyyaml.parse(text, Loader=_Parser))
+        return builder.run(parser.get_event)  # get_event: None after the stream's end
     except _pyyaml.MarkedYAMLError as exc:
         problem = exc.problem or exc.context or "malformed YAML"
         raise _error(problem, exc.problem_mark) from None
     except _pyyaml.YAMLError as exc:
         raise _error(type(exc).__name__) from None
+    finally:
+        parser.dispose()
 
 
 def dump(docs: list[Branch], indent: int = 4) -> bytes:
