@@ -474,7 +474,7 @@ class _Builder:
         E = _pyyaml
         ScalarEvent, MappingStartEvent, SequenceStartEvent = E.ScalarEvent, E.MappingStartEvent, E.SequenceStartEvent
         ends = (E.MappingEndEvent, E.SequenceEndEvent)
-        scalar, add_value, keys, stack = self._scalar, self.add_value, self.keys, self.stack
+        scalar, add_value, keys, stack, seen = self._scalar, self.add_value, self.keys, self.stack, self.seen
         resolve_plain, uint64, bad_time = goyaml.resolve_plain, goyaml.UINT64, goyaml.UNENCODABLE_TIME
         for event in iter(get_event, None):
             kind = type(event)
@@ -489,6 +489,11 @@ class _Builder:
                 if key is not None:  # the value of a map's pending key (add_value's common case)
                     stack[-1].value.append(Item(key[0], value))
                     keys[-1] = None
+                elif value.__class__ is str and stack and seen[-1] is not None and value not in seen[-1]:
+                    # a new string key of a map (add_value's other common case; no positions:
+                    # they serve comment placement only)
+                    seen[-1].add(value)
+                    keys[-1] = (value, event.start_mark.index)
                 else:
                     add_value(value, event)
             elif kind is MappingStartEvent:
