@@ -108,7 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # secretsync additions
     p("--kubeconfig", default="", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     p("--context", default="", help="kubeconfig context")
-    p("--workers", type=int, default=1, help="Reconcile worker threads.")
+    p("--workers", type=int, default=max(2, os.cpu_count() or 1),
+      help="Reconcile worker threads (RSA decryption releases the GIL: at least one per core; default: the core count, at least 2).")
     p("--leader-elect", action=BoolFlagAction, default=False,
       help="Run several replicas; one leads (coordination.k8s.io/v1 Lease) and writes.")
     p("--leader-elect-lease-name", default="sealed-secrets-controller", help="Name of the Lease.")

@@ -13,7 +13,8 @@ from secretsync.controller.sealedsecrets import ControllerOptions
 from tests.controller_sealed.conftest import get_secret, make_sealed, plain, synced_condition, wait_for
 from tests.controller_sealed.test_endpoints import direct
 
-HA = dict(leader_elect=True, lease_duration=2, renew_deadline=1.5, retry_period=0.2)
+# Lease timings with headroom for a loaded 2-core CI machine (a slow renewal is cut at the deadline).
+HA = dict(leader_elect=True, lease_duration=4, renew_deadline=3, retry_period=0.5)
 
 
 def _replicas(start_controller, count=2):
