@@ -18,7 +18,8 @@ from secretsync.cli.options import add_kubeconfig
 from secretsync.cli.render import add_source_arguments, open_render
 from secretsync.errors import UsageError
 
-__all__ = ["add_arguments", "run", "add_cluster_arguments", "cluster_setup", "substitution_options"]
+__all__ = ["add_arguments", "run", "add_cluster_arguments", "cluster_setup", "substitution_options",
+           "render_for_cluster"]
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +106,20 @@ def substitution_options(args: argparse.Namespace, client: Any, options: Any) ->
     return dataclasses.replace(options, variables=merge_variables(options.variables, sources))
 
 
+def render_for_cluster(args: argparse.Namespace, client: Any) -> Any:
+    """Render the source named by the render flags, with substitutions read from the cluster; the
+    source is closed afterwards. Shared by ``apply`` and ``diff``."""
+    from secretsync import pipeline
+    source, deps, options = open_render(args)
+    options = substitution_options(args, client, options)
+    try:
+        return pipeline.render(source, deps, options)
+    finally:
+        close = getattr(source, "close", None)
+        if close:
+            close()
+
+
 def _seconds(text: str) -> float:
     try:
         return parse_go_duration(text).total_seconds()
@@ -113,7 +128,6 @@ def _seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from secretsync import pipeline
     from secretsync.kube.prune import MaxPrune
     from secretsync.reconcile import ReconcileOptions, reconcile_rendered
 
@@ -125,14 +139,7 @@ def run(args: argparse.Namespace) -> int:
                             allow_empty=args.allow_empty, max_prune=max_prune, force_recreate=args.force,
                             field_manager=args.field_manager)
     client, store, opts.ignore = cluster_setup(args)
-    source, deps, options = open_render(args)
-    options = substitution_options(args, client, options)
-    try:
-        rendered = pipeline.render(source, deps, options)
-    finally:
-        close = getattr(source, "close", None)
-        if close:
-            close()
+    rendered = render_for_cluster(args, client)
     with client:
         result = reconcile_rendered(rendered, client, store, opts)
     suffix = " (dry run)" if args.dry_run else ""

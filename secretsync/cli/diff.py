@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from secretsync.cli.apply import add_cluster_arguments, cluster_setup, substitution_options
-from secretsync.cli.render import add_source_arguments, open_render
+from secretsync.cli.apply import add_cluster_arguments, cluster_setup, render_for_cluster
+from secretsync.cli.render import add_source_arguments
 from secretsync.errors import SecretsyncError
 
 __all__ = ["add_arguments", "run"]
@@ -33,21 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from secretsync import pipeline
     from secretsync.kube.apply import ApplyOptions, LiveIndex, owner_selector
     from secretsync.kube.diff import diff_all
     from secretsync.kube.hooks import split_hooks
     from secretsync.kube.inventory import Inventory
 
     client, store, ignore = cluster_setup(args)
-    source, deps, options = open_render(args)
-    options = substitution_options(args, client, options)
-    try:
-        rendered = pipeline.render(source, deps, options)
-    finally:
-        close = getattr(source, "close", None)
-        if close:
-            close()
+    rendered = render_for_cluster(args, client)
     objects, _ = split_hooks(rendered.objects())   # raises RenderFailed: exit 2, nothing compared
     with client:
         index = LiveIndex(client, owner_selector(store.owner_labels))
