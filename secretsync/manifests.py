@@ -12,10 +12,12 @@ scalars, not PyYAML's YAML 1.1 resolver:
 - floats: ``1e3`` and ``1.`` are floats (PyYAML wants a dot and a signed exponent);
 - ``.inf``/``.nan`` (and floats beyond float64) are refused, as kubectl refuses them;
 - timestamps stay strings (sigs.k8s.io/yaml hands ``interface{}`` a string, PyYAML a datetime);
-- non-string mapping keys are turned into their string form, as the YAML→JSON step does.
+- non-string mapping keys are turned into their string form, as the YAML→JSON step does (``1e3``
+  becomes ``1000``); null keys and integers past int64 are refused, as kubectl refuses them.
 
-The difference we keep: go-yaml v2 accepts duplicate keys (last one wins); we refuse them,
-because a duplicate in a manifest is almost always a merge mistake that silently drops data.
+The difference we keep: go-yaml v2 accepts duplicate keys (last one wins), and keys of different
+types that become the same string (``yes``/``true``, ``1``/``"1"``) leave one value at random; we
+refuse both, as kustomize does, because such a duplicate almost always silently drops data.
 
 Guards against hostile input: a size cap (bytes), a nesting-depth cap, and an alias
 expansion cap ("billion laughs": aliases are counted as the nodes they expand to).
@@ -32,6 +34,7 @@ from typing import Any, Iterable, Iterator
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from secretsync.crypto import gojson
 from secretsync.errors import SecretsyncError
 from secretsync.secretvalue import SecretBytes
 
@@ -51,12 +54,15 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 class ManifestError(SecretsyncError):
-    """A manifest file or document is invalid; the message names the file and document index."""
+    """A manifest file or document is invalid; the message names the file and document index (and
+    the object, ``obj``, when its kind and name could be read)."""
 
     reference = "invalid-manifest"
 
-    def __init__(self, message: str, *, file: str = "", index: int | None = None, hint: str | None = None):
+    def __init__(self, message: str, *, file: str = "", index: int | None = None, hint: str | None = None,
+                 obj: str = ""):
         where = file if index is None else f"{file} (document {index})"
+        where = f"{where} {obj}" if where and obj else where or obj
         super().__init__(f"{where}: {message}" if where else message, hint=hint)
         self.file = file
         self.index = index
@@ -199,20 +205,72 @@ class _GoConstructor(yaml.constructor.SafeConstructor):
     def construct_yaml_timestamp(self, node):
         return self.construct_scalar(node)
 
+    def key_text(self, key_node: Node) -> str:
+        """A mapping key as sigs.k8s.io/yaml's YAML→JSON step writes it (JSON keys are strings):
+        bools ``true``/``false``, ints in decimal, floats as ``strconv.FormatFloat(f, 'g', -1, 32)``
+        (``1e3`` → ``1000``, ``.inf`` → ``.inf``). Keys kubectl refuses (null, integers past int64)
+        are refused."""
+        line = key_node.start_mark.line + 1
+        if not isinstance(key_node, ScalarNode):
+            raise _Refused(f"line {line}: a mapping key must be a scalar")
+        if key_node.tag == _FLOAT and key_node.value in _FLOAT_SPECIAL:
+            key: Any = _FLOAT_SPECIAL[key_node.value]
+        else:
+            key = self.construct_object(key_node, deep=True)
+        if key is None:
+            raise _Refused(f"line {line}: a null mapping key cannot be a key of a Kubernetes object "
+                           f"(quote it to make it the string {key_node.value!r})")
+        if isinstance(key, bool):
+            return "true" if key else "false"
+        if isinstance(key, int):
+            if key >= 2 ** 63:
+                raise _Refused(f"line {line}: the mapping key {key_node.value!r} is an integer beyond int64, "
+                               f"which kubectl cannot turn into a key (quote it)")
+            return str(key)
+        if isinstance(key, float):
+            text = gojson.format_float(key, "v", bits=32)
+            return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
+        return key
+
     def construct_mapping(self, node, deep=False):
-        if isinstance(node, MappingNode):
-            seen: set = set()
-            for key_node, _ in node.value:
-                if key_node.tag == _MERGE:
-                    continue
-                if not isinstance(key_node, ScalarNode):
-                    raise _Refused(f"line {key_node.start_mark.line + 1}: a mapping key must be a scalar")
-                key = _key_text(self.construct_object(key_node, deep=True))
-                if key in seen:
-                    raise _Refused(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-                seen.add(key)
-        mapping = super().construct_mapping(node, deep=deep)
-        return {_key_text(k): v for k, v in mapping.items()}
+        """Keys become their JSON text. Two keys written alike are duplicates; two written
+        differently that become the same text (``yes``/``true``, ``1``/``"1"``, ``1``/``1.0``) are
+        refused too: kubectl keeps one of them (the last, or at random) and kustomize refuses both.
+        A merged-in key (``<<``) is overridden by the mapping's own key of the same text."""
+        if not isinstance(node, MappingNode):
+            return super().construct_mapping(node, deep=deep)
+        seen: dict[object, ScalarNode] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                continue
+            key = self.key_text(key_node)
+            # go-yaml's map also merges equal floats whose texts differ (0.0 and -0.0)
+            zero = key in ("0", "-0") and key_node.tag == _FLOAT and self.construct_object(key_node) == 0.0
+            same_number = ("float", 0.0) if zero else None
+            first = seen.get(key) or seen.get(same_number)
+            if first is None:
+                seen[key] = key_node
+                if same_number:
+                    seen[same_number] = key_node
+                continue
+            line = key_node.start_mark.line + 1
+            if (first.tag, first.value) == (key_node.tag, key_node.value):
+                raise _Refused(f"line {line}: duplicate key {key!r}")
+            same = (f"both become the key {key!r}" if key == self.key_text(first)
+                    else "are the same number, hence the same key")
+            raise _Refused(f"line {line}: the keys {_written(first)} (line {first.start_mark.line + 1}) and "
+                           f"{_written(key_node)} {same} of a Kubernetes object (JSON keys are strings), so kubectl "
+                           f"would keep only one of them; remove or rename one")
+        self.flatten_mapping(node)
+        return {self.key_text(key_node): self.construct_object(value_node, deep=deep)
+                for key_node, value_node in node.value}
+
+
+def _written(node: ScalarNode) -> str:
+    """A key as the file writes it, quotes included (``1`` and ``"1"`` differ only by them); a
+    plain key bare."""
+    quote = node.style if node.style in ("'", '"') else ""
+    return f"{quote}{node.value}{quote}"
 
 
 class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
@@ -262,19 +320,6 @@ for _tag, _method in ((_NULL, "construct_yaml_null"), (_BOOL, "construct_yaml_bo
                       (_FLOAT, "construct_yaml_float"), ("tag:yaml.org,2002:timestamp", "construct_yaml_timestamp"),
                        (_STR, "construct_yaml_str")):
     _GoConstructor.add_constructor(_tag, getattr(_GoConstructor, _method))
-
-
-def _key_text(key: Any) -> str:
-    """A mapping key as the YAML→JSON step writes it (keys are strings in Kubernetes objects)."""
-    if isinstance(key, str):
-        return key
-    if key is None:
-        return "null"
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, (int, float)):
-        return json.dumps(key)
-    return str(key)
 
 
 def _expanded_size(node: Node, memo: dict[int, int], active: set[int], limit: int) -> int:
@@ -388,6 +433,26 @@ def _load_json_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[in
         index += 1
 
 
+def _object_of(node: Node | None) -> str:
+    """``Kind/namespace/name`` of a composed document whose apiVersion, kind and metadata.name are
+    plain strings (as ``str(ObjectId)``), else ""; lets a refusal name the object it is in."""
+    def field(mapping: Node | None, name: str) -> Node | None:
+        if isinstance(mapping, MappingNode):
+            for key_node, value_node in mapping.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == name:
+                    return value_node
+        return None
+
+    def text(value: Node | None) -> str:
+        return value.value if isinstance(value, ScalarNode) and value.tag == _STR else ""
+
+    metadata = field(node, "metadata")
+    kind, name = text(field(node, "kind")), text(field(metadata, "name"))
+    if not kind or not name:
+        return ""
+    return str(ObjectId(group_of(text(field(node, "apiVersion"))), kind, text(field(metadata, "namespace")), name))
+
+
 def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[int, Any]]:
     loader = _Loader(text)
     loader.max_depth = limits.max_depth
@@ -395,6 +460,7 @@ def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[in
     budget = limits.max_nodes
     try:
         while True:
+            node = None
             try:
                 if not loader.check_node():
                     return
@@ -405,7 +471,7 @@ def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[in
                 budget -= _expanded_size(node, {}, set(), budget)
                 value = copy_tree(loader.construct_document(node))  # aliases unshared
             except _Refused as exc:
-                raise ManifestError(str(exc), file=file, index=index) from None
+                raise ManifestError(str(exc), file=file, index=index, obj=_object_of(node)) from None
             except RecursionError:
                 raise ManifestError(f"nesting deeper than {limits.max_depth} levels", file=file,
                                     index=index) from None

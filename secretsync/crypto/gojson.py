@@ -12,7 +12,9 @@ and U+2029 as ``\\u003c``… and any lone surrogate (a byte that was not UTF-8 u
 ``1e-7``, ``1e+21``), ``"v"`` as ``fmt``'s ``%v``, i.e. strconv's shortest ``'g'`` (exponent
 when the decimal exponent is < -4 or ≥ 6: ``1e-05``, ``1.0000005e+06``; ``NaN``, ``+Inf``,
 ``-Inf``). JSON cannot hold NaN or
-infinities: ``ValueError`` with Go's message.
+infinities: ``ValueError`` with Go's message. ``bits=32`` rounds to float32 first and gives its
+shortest digits, as ``strconv.FormatFloat(f, 'g', -1, 32)`` (how sigs.k8s.io/yaml writes a
+float mapping key: ``123456789.0`` → ``1.2345679e+08``).
 
 It lives in ``crypto/`` because the sops JSON store (inside ``crypto/``, which imports
 nothing from outside) needs it; ``secretsync.jsonpath`` imports it from here.
@@ -21,6 +23,8 @@ nothing from outside) needs it; ``secretsync.jsonpath`` imports it from here.
 from __future__ import annotations
 
 import math
+import struct
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 
 __all__ = ["quote", "format_float"]
 
@@ -36,8 +40,42 @@ def quote(text: str) -> str:
     return '"' + text.translate(_TABLE) + '"'
 
 
-def format_float(value: float, style: str = "json") -> str:
-    """Go's shortest text of a float64: ``style="json"`` (encoding/json) or ``"v"`` (fmt's %v)."""
+def _round32(value: float) -> tuple[float, tuple[str, int] | None]:
+    """``value`` rounded to float32 (±inf past its range, as Go's conversion) and the shortest digits
+    with their decimal point position that read back as it, as strconv finds them for bitSize 32."""
+    try:
+        bits = struct.unpack("<I", struct.pack("<f", abs(value)))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value), None
+    if bits == 0 or bits >= 0x7F800000:
+        return math.copysign(0.0 if bits == 0 else math.inf, value), None
+    as32 = lambda b: Decimal(struct.unpack("<f", struct.pack("<I", b))[0])  # noqa: E731
+    exact = as32(bits)
+    with localcontext() as ctx:
+        ctx.prec = 200     # exact for every float32 and every midpoint between two of them
+        below = as32(bits - 1)
+        above = as32(bits + 1) if bits + 1 < 0x7F800000 else exact + (exact - below)
+        low, high = (below + exact) / 2, (exact + above) / 2
+        inclusive = bits % 2 == 0          # a tie reads back as the even mantissa
+        for precision in range(1, 10):
+            ctx.prec = precision
+            for rounding in (ROUND_HALF_EVEN, ROUND_FLOOR, ROUND_CEILING):
+                ctx.rounding = rounding
+                candidate = +exact
+                if low < candidate < high or (inclusive and candidate in (low, high)):
+                    _, digits, exponent = candidate.as_tuple()
+                    text = "".join(map(str, digits))
+                    stripped = text.rstrip("0")
+                    return math.copysign(float(exact), value), (stripped, len(text) + exponent)
+    raise AssertionError("unreachable: 9 digits tell every float32 apart")
+
+
+def format_float(value: float, style: str = "json", bits: int = 64) -> str:
+    """Go's shortest text of a float: ``style="json"`` (encoding/json) or ``"v"`` (fmt's %v);
+    ``bits=32`` is ``strconv.FormatFloat(value, 'g', -1, 32)`` (the value rounded to float32)."""
+    shortest = None
+    if bits == 32 and math.isfinite(value):
+        value, shortest = _round32(value)
     if math.isnan(value) or math.isinf(value):
         text = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
         if style == "json":
@@ -46,13 +84,16 @@ def format_float(value: float, style: str = "json") -> str:
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
     sign = "-" if value < 0 else ""
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = whole + frac
-    point = len(whole) + int(exp_text or 0)          # digits[:point] is the integer part
-    while len(digits) > 1 and digits[0] == "0":
-        digits, point = digits[1:], point - 1
-    digits = digits.rstrip("0") or "0"
+    if shortest:
+        digits, point = shortest
+    else:
+        mantissa, _, exp_text = repr(abs(value)).partition("e")
+        whole, _, frac = mantissa.partition(".")
+        digits = whole + frac
+        point = len(whole) + int(exp_text or 0)          # digits[:point] is the integer part
+        while len(digits) > 1 and digits[0] == "0":
+            digits, point = digits[1:], point - 1
+        digits = digits.rstrip("0") or "0"
     exp = point - 1
     magnitude = abs(value)
     # %v is strconv's shortest 'g': the exponent form below 1e-4 and from 1e6 on ("if shortest, eprec = 6")

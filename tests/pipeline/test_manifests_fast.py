@@ -99,6 +99,9 @@ def test_fast_path_agrees_on_every_repository_yaml_file():
     "a: [unclosed\n",
     "a: !!int x\n",
     "a: !unknown x\n",
+    "a: {yes: 1, true: 2}\n",                               # keys that become the same text
+    "a: {1: 1, '1': 2}\n",
+    "a: {~: 1}\n",                                           # a key kubectl refuses
 ])
 def test_fast_path_declines_and_the_reference_error_is_reported(text):
     assert manifests._load_yaml_fast(text, Limits()) is None
@@ -129,8 +132,8 @@ def test_without_libyaml_the_reference_loader_is_used(monkeypatch):
 
 @pytest.mark.parametrize("text", [
     "base: &b {p: 1, q: 2}\nchild:\n  <<: *b\n  q: 3\n",      # merge keys: PyYAML's constructor builds it
-    "1: a\nyes: b\n~: c\n1.5: d\n",                            # non-string keys
-    "yes: a\n1: b\n",                                          # True == 1 in a Python dict: kept as before
+    "1: a\nyes: b\n.inf: c\n1.5: d\n1e3: e\n",                 # non-string keys
+    "yes: a\n1: b\n",                                          # True == 1 in a Python dict: two keys all the same
     "a: &x\n  - 1\n  - b: ${X}\nc: *x\nd: [*x, *x]\n",          # aliases, PlainStr
     "k: '1:20'\nl: \"y\"\nm: 08\nn: 0x1F\no: 1e3\np: ~\nq: Off\n",
 ])
