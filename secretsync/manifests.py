@@ -355,11 +355,22 @@ def alias_expanded_size(node: Node, limit: int) -> int:
         raise ValueError(str(exc)) from None
 
 
-def safe_load_all_guarded(text: str, max_nodes: int = Limits.max_nodes) -> list[Any]:
+class _TextTimestampLoader(yaml.SafeLoader):
+    """PyYAML's safe types, except that a timestamp stays the text written (as go-yaml v2 hands
+    ``interface{}`` a string, so kubectl and kubeseal keep it), never a ``datetime``."""
+
+
+_TextTimestampLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                     lambda loader, node: loader.construct_scalar(node))
+
+
+def safe_load_all_guarded(text: str, max_nodes: int = Limits.max_nodes, *,
+                          timestamps_as_text: bool = False) -> list[Any]:
     """``yaml.safe_load_all`` (PyYAML's types) for readers that keep them, with the alias guard:
     ValueError ("document N: ...") when aliases expand past ``max_nodes`` nodes in all; PyYAML's
-    ``YAMLError`` and ``RecursionError`` (deep nesting) pass through for the caller to name its file."""
-    loader = yaml.SafeLoader(text)
+    ``YAMLError`` and ``RecursionError`` (deep nesting) pass through for the caller to name its file.
+    ``timestamps_as_text`` keeps unquoted timestamps as their text (JSON-ready objects)."""
+    loader = (_TextTimestampLoader if timestamps_as_text else yaml.SafeLoader)(text)
     docs: list[Any] = []
     budget = max_nodes
     try:

@@ -412,9 +412,11 @@ def reseal_items(obj: Mapping, keyring) -> dict[str, str]:
 # ---------------------------------------------------------------- reading and writing objects
 
 def _load_yaml(text: str, source: str, limits: Limits) -> list:
-    """Every document of a YAML stream (safe types), aliases counted as the nodes they expand to."""
+    """Every document of a YAML stream (safe types), aliases counted as the nodes they expand to.
+    Timestamps stay the text written (``creationTimestamp: 2024-01-01T00:00:00Z`` as ``kubectl get
+    -o yaml`` writes it): kubeseal keeps it, and JSON has no datetime."""
     try:
-        return safe_load_all_guarded(text, limits.max_nodes)
+        return safe_load_all_guarded(text, limits.max_nodes, timestamps_as_text=True)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

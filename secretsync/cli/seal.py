@@ -15,7 +15,6 @@ the same way (``/v1/verify``, ``/v1/rotate``), or work offline with ``--key-dir`
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import re
@@ -187,7 +186,7 @@ class Controller:
         """POST /v1/verify: True when the controller can decrypt it (200), False on 409."""
         from secretsync.kube.client import KubeError
         try:
-            self._proxy("POST", "/v1/verify", body=_json_ready(obj))
+            self._proxy("POST", "/v1/verify", body=obj)
         except KubeError as exc:
             if getattr(exc, "status", 0) == 409:
                 return False
@@ -199,7 +198,7 @@ class Controller:
         """POST /v1/rotate: the SealedSecret re-sealed with the newest key, as kubeseal prints it."""
         from secretsync.kube.client import KubeError
         try:
-            body = self._proxy("POST", "/v1/rotate", body=_json_ready(obj))
+            body = self._proxy("POST", "/v1/rotate", body=obj)
         except KubeError as exc:
             if getattr(exc, "status", 0) == 409:
                 raise SecretsyncError("unable to rotate secret") from None
@@ -221,21 +220,6 @@ def _as_re_encrypted(obj: dict) -> dict:
         obj["metadata"] = {k: v for k, v in obj["metadata"].items()
                            if k not in ("creationTimestamp", "deletionTimestamp", "generation")}
     return obj
-
-
-def _json_ready(value):
-    """A loaded YAML document as JSON types: timestamps (``kubectl get -o yaml`` has them) as RFC 3339 text."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(_dt.timezone.utc)
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    return value
 
 
 def _controller(args: argparse.Namespace) -> Controller:
