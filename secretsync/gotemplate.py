@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
+
+from secretsync.crypto import gojson
 
 __all__ = ["TemplateError", "render", "NO_VALUE"]
 
@@ -285,18 +286,15 @@ def _quote_go(text: str) -> str:
 
 
 def _go_json(value: object) -> str:
-    """Go ``json.Marshal`` (HTML-safe escaping); invalid UTF-8 becomes U+FFFD as in Go."""
-    def clean(v: object) -> object:
-        if v is NO_VALUE:
-            return None
-        if isinstance(v, str):
-            return v.encode(_ENC, _ERRORS).decode(_ENC, "replace")
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items()}
-        return v
-    text = json.dumps(clean(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    """Sprig ``toJson``: Go ``json.Marshal`` (HTML-safe escaping, sorted keys); each invalid UTF-8
+    byte of a value becomes ``\\ufffd`` as in Go; a missing value is ``null``."""
+    return gojson.dumps(value, surrogateescape=True, default=_no_value_as_null)
+
+
+def _no_value_as_null(value: object) -> None:
+    if value is not NO_VALUE:
+        raise TypeError(f"json: unsupported type: {type(value).__name__}")
+    return None
 
 
 def _empty(value: object) -> bool:

@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from secretsync import gotemplate
-from secretsync.crypto import sealing
+from secretsync.crypto import gojson, sealing
 from secretsync.crypto.sealing import Scope
 from secretsync.errors import SecretsyncError
 from secretsync.manifests import Limits, safe_load_all_guarded
@@ -516,12 +516,6 @@ def _ordered(value: object, kind: str | None) -> object:
     return out
 
 
-def _go_json(obj: object) -> str:
-    text = json.dumps(obj, indent=2, ensure_ascii=False)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-
-
 class _KubeDumper(yaml.SafeDumper):
     """sigs.k8s.io/yaml style: sorted keys, block style, strings that read as other types double-quoted."""
 
@@ -591,5 +585,5 @@ def dump(objects: Iterable[Mapping], fmt: str = "json") -> str:
             parts.append("---\n" + yaml.dump(_goyaml_sorted(plain), Dumper=_KubeDumper, sort_keys=False,
                                               default_flow_style=False, allow_unicode=True, width=float("inf")))
         else:
-            parts.append(_go_json(plain) + "\n")
+            parts.append(gojson.dumps(plain, indent=2, sort_keys=False) + "\n")  # already in Go's order
     return "".join(parts)
