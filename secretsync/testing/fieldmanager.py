@@ -345,6 +345,8 @@ class _Comparison:
 
 
 def _compare(left: Any, right: Any, node: Node, path: Path, acc: _Comparison) -> None:
+    if type(left) is dict and left == right and _equal(left, right):
+        return      # an unchanged map adds, modifies and removes nothing (the common case on updates)
     # a null takes the shape of the other side (SMD handles it with the other side's atom)
     kinds = {node.resolve(v) for v in (left, right) if v is not _MISSING and v is not None}
     kind = kinds.pop() if len(kinds) == 1 else "scalar"

@@ -57,13 +57,16 @@ def _name_rule(rt: ResourceType) -> str:
 
 
 def _strip_volatile(obj: dict) -> dict:
-    """The object without what changes on every write (for no-op detection)."""
-    out = copy.deepcopy(obj)
-    meta = out.get("metadata", {})
-    meta.pop("resourceVersion", None)
-    for entry in meta.get("managedFields") or []:
-        if isinstance(entry, dict):
-            entry.pop("time", None)
+    """The object without what changes on every write (for no-op detection). A new top level and
+    ``metadata`` only: everything else is shared with ``obj`` and must not be modified."""
+    out = dict(obj)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        meta = out["metadata"] = dict(meta)
+        meta.pop("resourceVersion", None)
+        if isinstance(meta.get("managedFields"), list):
+            meta["managedFields"] = [{k: v for k, v in entry.items() if k != "time"} if isinstance(entry, dict)
+                                     else entry for entry in meta["managedFields"]]
     return out
 
 
@@ -250,7 +253,9 @@ class ResourceAPI:
     def _merge_update(self, rt: ResourceType, old: dict, obj: dict, opts: WriteOptions) -> dict:
         """Apply the status-subresource split and keep the fields only the server may set."""
         if opts.subresource == "status":
-            new = copy.deepcopy(old)
+            # a second private copy of the stored object (the caller holds the store lock, so it equals
+            # ``old``); json.loads of the stored text is several times cheaper than copy.deepcopy
+            new = self.store.get(rt.group_resource, old["metadata"].get("namespace", ""), old["metadata"]["name"])
             if "status" in obj:
                 new["status"] = obj["status"]
             else:

@@ -434,9 +434,12 @@ class _ResourceRequest:
         self.rt = rt
 
     # ------------------------------------------------------------------ helpers
+    def metadata_only(self) -> bool:
+        """The client asked for PartialObjectMetadata (``Accept: ...;as=PartialObjectMetadata;...``)."""
+        return "as=PartialObjectMetadata" in (self.req.headers.get("Accept") or "").replace(" ", "")
+
     def send(self, code: int, body: dict) -> None:
-        accept = self.req.headers.get("Accept") or ""
-        if "as=PartialObjectMetadata" in accept.replace(" ", "") and body.get("kind") != "Status":
+        if self.metadata_only() and body.get("kind") != "Status":
             body = _partial_metadata(body)
         headers = {}
         if self.req.warnings:
@@ -568,8 +571,12 @@ class _ResourceRequest:
                               bookmark_interval=self.app.bookmark_interval)
         self.h.close_connection = True
         self.h.start_chunked(200, "application/json")
+        metadata_only = self.metadata_only()
         try:
             for batch in events:
+                if metadata_only:      # event objects as PartialObjectMetadata; an ERROR keeps its Status
+                    batch = [e if e["type"] == "ERROR" else {**e, "object": _partial_metadata(e["object"])}
+                             for e in batch]
                 self.h.write_chunk(b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in batch))
             if closing.is_set():
                 self.h.abort_connection()
