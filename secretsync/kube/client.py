@@ -527,6 +527,12 @@ class WatchStream:
 # ---------------------------------------------------------------------------------------------
 # the client
 
+_JSON = "application/json"
+# what client-go's metadata client asks for (JSON only), with whole objects as the fallback
+_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
 def _install_group_impersonation(api_client: ApiClient, groups: Sequence[str]) -> None:
     """Add one ``Impersonate-Group`` header per group: the library's headers are a plain dict."""
     rest = api_client.rest_client
@@ -565,6 +571,7 @@ class KubeClient:
         self.host = configuration.host
         self.impersonating = _impersonate
         self._limits = threading.local()       # per-thread request deadline (time_limit)
+        self._host_pool: Any = None
         self.default_namespace = "default"     # the kubeconfig context's or the pod's namespace, as kubectl uses
         self._api = ApiClient(configuration)
         self._api.user_agent = "secretsync"
@@ -802,13 +809,13 @@ class KubeClient:
         raise error
 
     def _send(self, method: str, path: str, query: Sequence[tuple[str, Any]], body: bytes | None,
-              content_type: str | None, read_timeout: float | None) -> Any:
+              content_type: str | None, read_timeout: float | None, accept: str = "application/json") -> Any:
         """One HTTP request on the library's connection pool (its TLS, proxy and credentials), without the
         generated layer's per-request work (sanitising the body into a model-free copy, re-encoding it,
         header selection); returns the undecoded urllib3 response."""
         api = self._api
         headers: Any = dict(api.default_headers)
-        headers["Accept"] = "application/json"
+        headers["Accept"] = accept
         if content_type:
             headers["Content-Type"] = content_type
         api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)   # runs the token refresh hook
@@ -816,9 +823,7 @@ class KubeClient:
             headers = urllib3.HTTPHeaderDict(headers)      # repeated Impersonate-Group headers
             for group in self.impersonating[1]:
                 headers.add("Impersonate-Group", group)
-        url = self.configuration.host + path
-        if query:
-            url += "?" + urlencode(query)
+        target = path + ("?" + urlencode(query) if query else "")
         connect, read, total = self.connect_timeout, read_timeout or self.timeout, None
         limit = getattr(self._limits, "deadline", None)
         if limit is not None:
@@ -826,9 +831,26 @@ class KubeClient:
             if total <= 0:
                 raise urllib3.exceptions.TimeoutError("the time limit had passed before the request")
             connect, read = min(connect, total), min(read, total)
-        return api.rest_client.pool_manager.request(
-            method, url, body=body, headers=headers, preload_content=False, retries=False,
-            timeout=urllib3.Timeout(connect=connect, read=read, total=total))
+        timeout = urllib3.Timeout(connect=connect, read=read, total=total)
+        pool = self._pool()
+        if pool is None:            # through a proxy: the manager adds what the proxy needs
+            return api.rest_client.pool_manager.request(
+                method, self.configuration.host + target, body=body, headers=headers, preload_content=False,
+                retries=False, timeout=timeout)
+        return pool.urlopen(method, target, body=body, headers=headers, preload_content=False, retries=False,
+                            timeout=timeout, redirect=False, assert_same_host=False)
+
+    def _pool(self) -> Any:
+        """The connection pool for the API server's host (None behind a proxy). Looking it up costs
+        more CPU than the rest of a request's client side (URL parsing, pool-key normalising), so it is
+        kept, and looked up again only if the manager has since closed it."""
+        pool = self._host_pool
+        if pool is None or pool.pool is None:
+            manager = self._api.rest_client.pool_manager
+            if isinstance(manager, urllib3.ProxyManager):
+                return None
+            pool = self._host_pool = manager.connection_from_url(self.configuration.host)
+        return pool
 
     @contextlib.contextmanager
     def time_limit(self, seconds: float) -> Iterator[None]:
@@ -844,10 +866,11 @@ class KubeClient:
 
     def _request(self, method: str, path: str, *, operation: str, query: Sequence[tuple[str, Any]] = (),
                  body: Any = None, content_type: str | None = None, stream: bool = False,
-                 read_timeout: float | None = None) -> Any:
+                 read_timeout: float | None = None, accept: str = "application/json") -> Any:
         query = [(k, v) for k, v in query if v is not None]
         wire = None if body is None else encode_body(body)
-        resp = self._guarded(operation, lambda: self._send(method, path, query, wire, content_type, read_timeout))
+        resp = self._guarded(operation, lambda: self._send(method, path, query, wire, content_type, read_timeout,
+                                                           accept))
         if not 200 <= resp.status <= 299:
             try:
                 raw = self._guarded(operation, lambda: resp.data)
@@ -903,17 +926,21 @@ class KubeClient:
             return None
 
     def list(self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
-             field_selector: str | None = None, limit: int | None = 500, resource_version: str | None = None) -> dict:
+             field_selector: str | None = None, limit: int | None = 500, resource_version: str | None = None,
+             metadata_only: bool = False) -> dict:
         """All objects (following ``continue`` pages) as ``{"items": [...], "metadata": {"resourceVersion": ...}}``.
 
         Items get ``apiVersion``/``kind`` filled in (the API leaves them out of list items).
-        ``namespace=None`` lists across all namespaces.
+        ``namespace=None`` lists across all namespaces. ``metadata_only`` asks for
+        ``PartialObjectMetadata`` items (``apiVersion``/``kind``/``metadata`` only, as client-go's
+        metadata informers do); a server that cannot answer so sends whole objects.
         """
         info, path, op = self._target(api_version, kind, None, namespace, "list")
         items: list[dict] = []
         token = None
         while True:
-            page = self._request("GET", path, operation=op, query=[
+            accept = _METADATA_LIST if metadata_only else _JSON
+            page = self._request("GET", path, operation=op, accept=accept, query=[
                 ("labelSelector", label_selector), ("fieldSelector", field_selector),
                 ("limit", limit), ("continue", token),
                 ("resourceVersion", resource_version if token is None else None)]) or {}
@@ -1006,15 +1033,18 @@ class KubeClient:
 
     def watch(self, api_version: str, kind: str, namespace: str | None = None, *, resource_version: str | None = None,
               label_selector: str | None = None, field_selector: str | None = None, timeout_seconds: int = 300,
-              allow_bookmarks: bool = True) -> WatchStream:
+              allow_bookmarks: bool = True, metadata_only: bool = False) -> WatchStream:
         """Open a watch from ``resource_version``; the server ends it after ``timeout_seconds``.
+
+        ``metadata_only``: event objects as ``PartialObjectMetadata`` (see ``list``).
 
         The read timeout is ``timeout_seconds`` plus a margin, so a silently dead connection
         ends with ``Timeout`` instead of hanging. See ``secretsync.kube.watch`` for the loop
         that lists, watches, follows bookmarks and relists on ``Gone``.
         """
         _, path, op = self._target(api_version, kind, None, namespace, "watch")
-        resp = self._request("GET", path, operation=op, stream=True, read_timeout=timeout_seconds + 30, query=[
+        resp = self._request("GET", path, operation=op, stream=True, read_timeout=timeout_seconds + 30,
+                             accept=_METADATA if metadata_only else _JSON, query=[
             ("watch", "true"), ("resourceVersion", resource_version), ("labelSelector", label_selector),
             ("fieldSelector", field_selector), ("timeoutSeconds", timeout_seconds),
             ("allowWatchBookmarks", "true" if allow_bookmarks else None)])

@@ -227,6 +227,46 @@ def test_watch_sees_changes_and_closes_from_another_thread(kube, namespace):
     assert [s for s in seen if s[0] != "BOOKMARK"] == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
 
 
+def test_metadata_only_list_and_watch_carry_no_values(kube, namespace):
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m0", "namespace": namespace,
+                 "labels": {"x": "y"}}, "stringData": {"k": PLAINTEXT}})
+    listed = kube.list("v1", "Secret", namespace, metadata_only=True)
+    item = next(i for i in listed["items"] if i["metadata"]["name"] == "m0")
+    assert item["kind"] == "PartialObjectMetadata" and item["metadata"]["labels"] == {"x": "y"}
+    assert set(item) == {"apiVersion", "kind", "metadata"}
+    stream = kube.watch("v1", "Secret", namespace, resource_version=listed["metadata"]["resourceVersion"],
+                        timeout_seconds=30, metadata_only=True)
+    seen = []
+
+    def consume():
+        for etype, obj in stream:
+            if etype != "BOOKMARK":
+                seen.append((etype, obj))
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m1", "namespace": namespace},
+                 "stringData": {"k": PLAINTEXT}})
+    kube.delete("v1", "Secret", "m1", namespace)
+    deadline = time.monotonic() + 10
+    while len(seen) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stream.close()
+    t.join(5)
+    assert [(etype, obj["metadata"]["name"]) for etype, obj in seen] == [("ADDED", "m1"), ("DELETED", "m1")]
+    assert all(obj["kind"] == "PartialObjectMetadata" and set(obj) == {"apiVersion", "kind", "metadata"}
+               for _, obj in seen)
+    assert PLAINTEXT not in repr(seen) + repr(listed)
+    # whole objects still come when not asked otherwise
+    assert "data" in kube.list("v1", "Secret", namespace)["items"][0]
+
+
+def test_requests_go_on_after_the_pool_manager_closed_its_pools(kube, namespace):
+    kube.create(cm("p", namespace))
+    kube._api.rest_client.pool_manager.clear()       # what an evicting or closing manager does
+    assert kube.get("v1", "ConfigMap", "p", namespace)["data"] == {"a": "1"}
+
+
 def test_unreachable_server_is_a_transient_kube_error():
     with pytest.raises(KubeUnavailable) as info:
         KubeClient.from_host_token("http://127.0.0.1:1", "token", connect_timeout=1)
