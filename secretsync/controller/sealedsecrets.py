@@ -145,21 +145,24 @@ class _SecretMetadataView:
     """The client as the Secret watch sees it: list and watch results without values.
 
     The reconciler needs only a Secret's existence, ownerReferences and annotations from the
-    watch (values are read fresh before any update), so no plaintext of the cluster's
-    Secrets is kept in memory, and the cache is a fraction of the size.
+    watch (values are read fresh before any update), so it asks for metadata only
+    (``PartialObjectMetadata``, as client-go's metadata informers do): no plaintext of the
+    cluster's Secrets crosses the wire to the watch or stays in memory, and the server encodes
+    and the controller decodes a fraction of the bytes. A server that answers with whole
+    objects anyway has their values dropped on arrival.
     """
 
     def __init__(self, client: KubeClient) -> None:
         self._client = client
 
     def list(self, *args, **kwargs) -> dict:
-        listed = self._client.list(*args, **kwargs)
+        listed = self._client.list(*args, metadata_only=True, **kwargs)
         for item in listed.get("items") or []:
             _without_values(item)
         return listed
 
     def watch(self, *args, **kwargs) -> _ValuelessStream:
-        return _ValuelessStream(self._client.watch(*args, **kwargs))
+        return _ValuelessStream(self._client.watch(*args, metadata_only=True, **kwargs))
 
 
 class SealedSecretController:
@@ -457,7 +460,9 @@ class SealedSecretController:
             if generation is not None:
                 status["observedGeneration"] = generation
             try:
-                self.client.update_status(ss, field_manager=self.options.field_manager)
+                # managedFields left out: the server keeps them as they are (and has less to decode and compare)
+                meta = {k: v for k, v in _meta(ss).items() if k != "managedFields"}
+                self.client.update_status({**ss, "metadata": meta}, field_manager=self.options.field_manager)
                 self._observe(ss)
                 return
             except Conflict:
