@@ -102,7 +102,7 @@ class ResourceAPI:
             return None
         crd = None
         if rt.crd:
-            crd = self.store.get(self.crd_rt.group_resource, "", rt.crd)
+            crd = self.store.peek(self.crd_rt.group_resource, "", rt.crd)
         return schemas.schema_for(rt.group, rt.version, rt.kind, crd=crd)
 
     def _record_managed_fields(self, rt: ResourceType, old: dict | None, new: dict, opts: WriteOptions) -> None:
@@ -126,7 +126,7 @@ class ResourceAPI:
     def _require_namespace(self, rt: ResourceType, namespace: str, creating: bool) -> None:
         if not rt.namespaced:
             return
-        ns = self.store.get(("", "namespaces"), "", namespace)
+        ns = self.store.peek(("", "namespaces"), "", namespace)
         if ns is None:
             raise st.not_found("", "namespaces", namespace)
         if creating and ns["metadata"].get("deletionTimestamp"):
@@ -207,7 +207,7 @@ class ResourceAPI:
                 raise st.invalid(rt.group, rt.kind, "", [("FieldValueRequired", "metadata.name",
                                                           "Required value: name or generateName is required")])
             self._require_namespace(rt, namespace, creating=True)
-            if self.store.get(rt.group_resource, meta.get("namespace", ""), name) is not None:
+            if self.store.peek(rt.group_resource, meta.get("namespace", ""), name) is not None:
                 raise st.already_exists(rt.group, rt.plural, name)
             for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
                                  "deletionGracePeriodSeconds", "generation", "selfLink"):
@@ -529,7 +529,7 @@ class ResourceAPI:
         rt = rts[0]
         if rt.namespaced and not namespace:
             return "unknown"    # a cluster-scoped dependent cannot resolve a namespaced owner (never collected)
-        owner = self.store.get(rt.group_resource, namespace if rt.namespaced else "", str(ref.get("name", "")))
+        owner = self.store.peek(rt.group_resource, namespace if rt.namespaced else "", str(ref.get("name", "")))
         return "solid" if owner and owner["metadata"]["uid"] == ref.get("uid") else "dangling"
 
     def _uid_exists(self, ref: dict, namespace: str = "") -> bool:

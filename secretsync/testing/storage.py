@@ -63,6 +63,12 @@ class Store:
             text = self._texts.get(gr, {}).get((namespace, name))
         return json.loads(text) if text is not None else None
 
+    def peek(self, gr: tuple[str, str], namespace: str, name: str) -> dict | None:
+        """The stored object itself, for callers that only read it (existence, uid, schema, namespace
+        phase): no copy, so it must never be modified."""
+        with self.lock:
+            return self._objects.get(gr, {}).get((namespace, name))
+
     def list(self, gr: tuple[str, str], namespace: str | None = None, *, shared: bool = False
              ) -> tuple[list[dict], int]:
         """Objects of one group/resource (in one namespace or all), sorted by namespace/name, and the list rv.
