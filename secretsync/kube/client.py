@@ -593,14 +593,16 @@ class KubeClient:
     def from_kubeconfig(cls, path: str | None = None, context: str | None = None, **kw: Any) -> "KubeClient":
         """From a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``) and optional context."""
         cfg = Configuration()
+        # read $KUBECONFIG now: the library's own default is the value it had when it was imported
+        # (a colon-separated list is merged by the loader, as kubectl does)
+        path = path or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
         try:
             # The loader writes certificate-authority-data and client-certificate/key-data to temp files
             # (TLS wants paths); on Linux keep them in RAM (tmpfs) rather than on the temp disk.
             _k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
                                          persist_config=False, temp_file_path=_memory_temp_dir())
         except (ConfigException, OSError, TypeError, ValueError) as exc:
-            where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            raise KubeConfigError(f"cannot load kubeconfig {where}" + (f" (context {context})" if context else "")
+            raise KubeConfigError(f"cannot load kubeconfig {path}" + (f" (context {context})" if context else "")
                                   + f": {type(exc).__name__}",
                                   hint="check the file exists, is valid YAML and names the context") from None
         client = cls(cfg, **kw)

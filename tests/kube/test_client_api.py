@@ -15,8 +15,8 @@ import uuid
 import pytest
 
 from secretsync import SecretBytes
-from secretsync.kube.client import (AlreadyExists, Conflict, Forbidden, Invalid, KubeClient, KubeUnavailable, NotFound,
-                                    UnknownResource)
+from secretsync.kube.client import (AlreadyExists, Conflict, Forbidden, Invalid, KubeClient, KubeConfigError,
+                                    KubeUnavailable, NotFound, UnknownResource)
 from tests.fixtures.apiserver import make_cluster
 from tests.kube.conftest import client_for
 
@@ -178,6 +178,17 @@ def test_kubectl_reads_what_we_wrote_and_we_read_what_it_wrote(kube, namespace, 
 def test_kubeconfig_construction(apiserver):
     with KubeClient.from_kubeconfig(str(apiserver.kubeconfig)) as client:
         assert client.resource("v1", "ConfigMap").plural == "configmaps"
+
+
+def test_kubeconfig_env_is_read_when_the_client_is_built(apiserver, monkeypatch):
+    # the kubernetes library fixes its default path when imported; a later $KUBECONFIG must count
+    monkeypatch.setenv("KUBECONFIG", str(apiserver.kubeconfig))
+    with KubeClient.from_kubeconfig() as client:
+        assert client.resource("v1", "ConfigMap").plural == "configmaps"
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent/kubeconfig")
+    with pytest.raises(KubeConfigError) as info:
+        KubeClient.from_kubeconfig()
+    assert "/nonexistent/kubeconfig" in info.value.message
 
 
 def test_default_namespace_comes_from_the_context(apiserver, tmp_path):
