@@ -180,40 +180,53 @@ class SealedSecretController:
         self._stop = threading.Event()
         self.writes = 0          # Secret creates + updates made (tests and the bench count them)
         self._lock = threading.Lock()
+        self._stopped = False
 
     # -- wiring -------------------------------------------------------------------------
     def _namespaces(self) -> list[str | None]:
         return [None] if self.options.namespaces is None else list(dict.fromkeys(self.options.namespaces))
 
     def start(self) -> "SealedSecretController":
-        """Start the informers and workers (daemon threads); returns once the first lists are in."""
-        self._stop = threading.Event()
+        """Start the informers and workers (daemon threads); returns once the first lists are in.
+
+        A controller serves one leader term: once ``stop`` has been called (even before or during
+        ``start``), ``start`` starts nothing more, so no thread outlives the term."""
         opts = self.options
-        self._queue = WorkQueue(name="sealedsecrets", base_delay=opts.backoff_base, max_delay=opts.backoff_cap)
-        self._ss_informers, self._secret_informers = [], []
-        for ns in self._namespaces():
-            self._ss_informers.append(Informer(self.client, SS_API_VERSION, SS_KIND, ns,
-                                               label_selector=opts.label_selector, handler=self._on_sealed_secret,
-                                               stop_event=self._stop))
-            if not opts.skip_recreate:
-                self._secret_informers.append(Informer(_SecretMetadataView(self.client), "v1", "Secret", ns,
-                                                       label_selector=opts.label_selector, handler=self._on_secret,
-                                                       stop_event=self._stop))
-        for informer in self._ss_informers + self._secret_informers:
-            informer.start()
-        for informer in self._ss_informers + self._secret_informers:
+        with self._lock:
+            if self._stopped:
+                return self
+            self._queue = WorkQueue(name="sealedsecrets", base_delay=opts.backoff_base, max_delay=opts.backoff_cap)
+            self._ss_informers, self._secret_informers = [], []
+            for ns in self._namespaces():
+                self._ss_informers.append(Informer(self.client, SS_API_VERSION, SS_KIND, ns,
+                                                   label_selector=opts.label_selector, handler=self._on_sealed_secret,
+                                                   stop_event=self._stop))
+                if not opts.skip_recreate:
+                    self._secret_informers.append(Informer(_SecretMetadataView(self.client), "v1", "Secret", ns,
+                                                           label_selector=opts.label_selector, handler=self._on_secret,
+                                                           stop_event=self._stop))
+            informers = self._ss_informers + self._secret_informers
+            for informer in informers:
+                informer.start()
+        for informer in informers:
             informer.wait_synced(30)
-        self._queue.start(self._handle, workers=max(1, opts.workers), max_retries=opts.max_unseal_retries,
-                          on_drop=self._dropped)
+        with self._lock:
+            if not self._stopped:
+                self._queue.start(self._handle, workers=max(1, opts.workers), max_retries=opts.max_unseal_retries,
+                                  on_drop=self._dropped)
         return self
 
     def stop(self) -> None:
-        """Stop watching and working (running reconciles finish first)."""
+        """Stop watching and working (running reconciles finish first); also when called before or
+        while ``start`` runs."""
+        with self._lock:
+            self._stopped = True
+            informers, queue = self._ss_informers + self._secret_informers, self._queue
         self._stop.set()
-        for informer in self._ss_informers + self._secret_informers:
+        for informer in informers:
             informer.stop()
-        if self._queue is not None:
-            self._queue.shutdown()
+        if queue is not None:
+            queue.shutdown()
 
     def synced(self) -> bool:
         return all(i.synced.is_set() for i in self._ss_informers + self._secret_informers)

@@ -288,3 +288,31 @@ def test_additional_namespaces_bound_the_watch(apiserver, start_controller, seal
     assert plain(wait_for(lambda: get_secret(sealed_kube, namespace, "app"), what="own")) == {"a": namespace.encode()}
     _settle(runtime)
     assert get_secret(sealed_kube, "outside", "app") is None
+
+
+def _controller_threads() -> set[str]:
+    import threading
+    return {t.name for t in threading.enumerate() if t.is_alive() and t.name.startswith(("watch-", "sealedsecrets"))}
+
+
+def test_a_stopped_controller_starts_nothing(sealed_kube, namespace):
+    """A controller serves one leader term: stop() before (or while) start() leaves no thread behind."""
+    import threading
+
+    from secretsync.controller.sealedsecrets import SealedSecretController
+    assert not _controller_threads()
+    ctl = SealedSecretController(sealed_kube, lambda: None, ControllerOptions(namespaces=[namespace], workers=2))
+    ctl.stop()
+    ctl.start()
+    assert not ctl._ss_informers and ctl._queue is None and not _controller_threads()
+
+    # stop() racing start(): start returns, and once stop() has returned nothing keeps running
+    ctl = SealedSecretController(sealed_kube, lambda: None, ControllerOptions(namespaces=[namespace], workers=2))
+    starter = threading.Thread(target=ctl.start)
+    starter.start()
+    time.sleep(0.05)
+    ctl.stop()
+    starter.join(35)
+    assert not starter.is_alive()
+    ctl.stop()      # idempotent; joins whatever the racing start() may have begun
+    assert wait_for(lambda: not _controller_threads(), what="the controller's threads to end")
