@@ -21,7 +21,9 @@ file takes about 6 s of CPU to load, so the limit bounds a worker at ~10 s; a 50
 file is refused at once).
 
 Parsing uses PyYAML's libyaml event parser (go-yaml v3 is a port of libyaml, so
-both see the same structure and positions); typing and comments are ours.
+both see the same structure and positions); typing and comments are ours. Files of
+the common comment-free shape first try ``yaml_fast``, a restricted line reader that
+gives the same documents without PyYAML's per-token event objects, or declines.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import yaml as _pyyaml
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.stores import goyaml
 from secretsync.crypto.sops.stores.yaml_comments import Container, find_comments, split_run
+from secretsync.crypto.sops.stores.yaml_fast import load_fast
 from secretsync.crypto.sops.tree import Branch, Comment, Item
 
 __all__ = ["load", "dump", "dump_value", "MAX_INPUT_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES"]
@@ -534,7 +537,20 @@ def _merge_comments(container: Container) -> None:
 
 
 def load(data: bytes) -> list[Branch]:
-    """Parse a YAML stream into Branch documents as sops 3.11 does (see module docstring)."""
+    """Parse a YAML stream into Branch documents as sops 3.11 does (see module docstring).
+
+    Files of the common shape (no comments, one-line scalars, ``|`` blocks) take
+    ``yaml_fast``, which returns the same documents without PyYAML's event objects.
+    """
+    if len(data) <= MAX_INPUT_BYTES:
+        docs = load_fast(data)
+        if docs is not None:
+            return docs
+    return _load_full(data)
+
+
+def _load_full(data: bytes) -> list[Branch]:
+    """``load`` through PyYAML's libyaml event parser: any YAML, comments placed, errors raised."""
     if not data:
         raise StoreError("YAML: the file is completely empty; it must contain at least one document",
                          exit_code=92, hint="add a mapping to the file, or do not pass it to sops")
