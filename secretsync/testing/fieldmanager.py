@@ -344,7 +344,31 @@ class _Comparison:
         self.removed: set = set()
 
 
+def _added(value: Any, node: Node, path: Path, acc: _Comparison) -> None:
+    """``_compare(_MISSING, value, ...)``: every path of ``value`` is added (a create's whole object)."""
+    acc.added.add(path)
+    if value is None:
+        return
+    kind = node.resolve(value)
+    if kind == "map":
+        if node.map_type == "atomic" or not value or not isinstance(value, dict):
+            return
+        for key, child in value.items():
+            _added(child, node.child(key), path + (("f", key),), acc)
+    elif kind == "list":
+        if _list_atomic(node) or not value or not isinstance(value, list):
+            return
+        _, observed, duplicates = _index_items(value, node)
+        if not duplicates:
+            item = node.item()
+            for pe, child in observed.items():
+                _added(child, item, path + (pe,), acc)
+
+
 def _compare(left: Any, right: Any, node: Node, path: Path, acc: _Comparison) -> None:
+    if left is _MISSING and right is not _MISSING:
+        _added(right, node, path, acc)
+        return
     if type(left) is dict and left == right and _equal(left, right):
         return      # an unchanged map adds, modifies and removes nothing (the common case on updates)
     # a null takes the shape of the other side (SMD handles it with the other side's atom)
@@ -531,12 +555,15 @@ _STRIPPED = frozenset({
 
 
 class _Manager:
-    __slots__ = ("name", "operation", "subresource", "api_version", "time", "paths")
+    __slots__ = ("name", "operation", "subresource", "api_version", "time", "paths", "stored")
 
     def __init__(self, name: str, operation: str, subresource: str, api_version: str, time: str | None,
-                 paths: set) -> None:
+                 paths: set, stored: tuple[frozenset, dict] | None = None) -> None:
         self.name, self.operation, self.subresource = name, operation, subresource
         self.api_version, self.time, self.paths = api_version, time, set(paths)
+        # (paths, fieldsV1) as read from a stored object, which this server wrote in canonical form:
+        # while the paths stay the same, entry() hands that fieldsV1 back instead of rendering it anew
+        self.stored = stored
 
     @property
     def key(self) -> tuple:
@@ -555,7 +582,8 @@ class _Manager:
         if self.time:
             entry["time"] = self.time
         entry["fieldsType"] = "FieldsV1"
-        entry["fieldsV1"] = set_to_fields(self.paths)
+        stored = self.stored
+        entry["fieldsV1"] = stored[1] if stored is not None and self.paths == stored[0] else set_to_fields(self.paths)
         if self.subresource:
             entry["subresource"] = self.subresource
         return entry
@@ -565,7 +593,9 @@ def _manager_key(name: str, operation: str, subresource: str, api_version: str) 
     return (name, operation, subresource or "", api_version if operation != "Apply" else "")
 
 
-def _decode(entries: Any) -> dict[tuple, _Manager]:
+def _decode(entries: Any, stored: bool = False) -> dict[tuple, _Manager]:
+    """Managers from managedFields entries; ``stored``: the entries of an object this server stored
+    (canonical fieldsV1, reusable as they are), not ones a client sent."""
     managers: dict[tuple, _Manager] = {}
     if not isinstance(entries, list):
         return managers
@@ -578,10 +608,11 @@ def _decode(entries: Any) -> dict[tuple, _Manager]:
             continue
         manager = _Manager(str(entry.get("manager", "")), str(entry.get("operation", "Update")),
                            str(entry.get("subresource") or ""), str(entry.get("apiVersion", "")),
-                           entry.get("time"), paths)
+                           entry.get("time"), paths, (paths, entry["fieldsV1"]) if stored else None)
         existing = managers.get(manager.key)
         if existing:
             existing.paths |= manager.paths
+            existing.stored = None
         else:
             managers[manager.key] = manager
     return managers
@@ -670,7 +701,7 @@ def apply(live: dict | None, config: dict, manager: str, force: bool, schema: Sc
     root = schema.root
     time = now or _now()
     live_obj = _without_managed_fields(live)
-    managers = _decode(((live or {}).get("metadata") or {}).get("managedFields"))
+    managers = _decode(((live or {}).get("metadata") or {}).get("managedFields"), stored=True)
     if live is not None and not managers:
         managers = _record(schema.zero_object(), live_obj, "before-first-apply", "Update", schema, None, {}, time,
                            str(live_obj.get("apiVersion", "")))
@@ -787,7 +818,7 @@ def record_update(old: dict | None, new: dict, manager: str, operation: str, sch
     if isinstance(sent, list) and sent and sent != live_entries:
         managers = _decode(sent)
     else:
-        managers = _decode(live_entries)
+        managers = _decode(live_entries, stored=True)
     api_version = str(new_obj.get("apiVersion") or old_obj.get("apiVersion", ""))
     managers = _record(old_obj, new_obj, manager, operation, schema, subresource, managers, now or _now(),
                        api_version)
