@@ -222,6 +222,40 @@ class ValueCipher:
                     pass
         return self._explain_failure(text, aad, where)
 
+    def decrypt_leaf(self, text: Any, aad: bytes) -> tuple[Any, bytes] | None:
+        """(typed plaintext, the bytes the MAC hashes for it) of a well-formed ``ENC[...]``
+        value, or ``None`` when it does not decrypt cleanly (then ``decrypt`` explains).
+
+        For strings the MAC bytes are the decrypted bytes themselves (no re-encoding);
+        other types are re-rendered as sops's ``ToBytes`` does (``+5`` hashes as ``5``).
+        """
+        if text.__class__ is not str:
+            return None
+        m = _ENC_FAST.match(text)
+        if m is None:
+            return None
+        data_b64, iv_b64, tag_b64, type_name = m.groups()
+        a2b = binascii.a2b_base64
+        try:
+            iv = a2b(iv_b64, strict_mode=True)
+            if not 8 <= len(iv) <= 128 or len(tag_b64) != 24:
+                return None
+            plain = self._aead.decrypt(iv, a2b(data_b64, strict_mode=True) + a2b(tag_b64, strict_mode=True), aad)
+            if type_name == "str":
+                try:
+                    value: Any = plain.decode("utf-8")
+                except UnicodeDecodeError:
+                    value = plain
+                mac_bytes = plain
+            else:
+                value = _decode(plain, type_name)
+                mac_bytes = plain if type_name == "bytes" else _encode(value)[0]
+        except (InvalidTag, binascii.Error, ValueError, UnicodeError, TypeError):
+            return None
+        if self._ivs is not None:
+            self._ivs[("str" if type_name == "bytes" else type_name, plain, aad)] = iv
+        return value, mac_bytes
+
     def _explain_failure(self, text: Any, aad: str, where: str) -> Any:
         """Work out (slowly, once) why a value failed and raise the matching error."""
         where = f"{where}: key {aad!r}" if where else f"key path {aad!r}"

@@ -181,6 +181,16 @@ def _strip_metadata(docs: Sequence[Branch], in_place: bool = False) -> list[Bran
 
 def _decrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher, where: str) -> str:
     """Decrypt ``docs`` in place; returns the computed MAC."""
+    rule = meta.selectors.key_rule()
+    if rule is None:
+        return _decrypt_values_walk(docs, meta, cipher, where)
+    hasher = MacHasher(meta.mac_only_encrypted)
+    _KeyWalk(rule, cipher, hasher, where).docs(docs)
+    return hasher.hexdigest()
+
+
+def _decrypt_values_walk(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher, where: str) -> str:
+    """``_decrypt_values`` through the generic ``walk`` (any selector, the comment regexes too)."""
     hasher = MacHasher(meta.mac_only_encrypted)
     selectors = meta.selectors
     prefix = f"{where}: " if where else ""
@@ -204,6 +214,103 @@ def _decrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher,
 
     walk(docs, on_leaf)
     return hasher.hexdigest()
+
+
+class _KeyWalk:
+    """``_decrypt_values`` for selectors that look at key names only (all but the comment regexes).
+
+    The same visit order, decisions, AAD, errors and MAC as ``walk`` with
+    ``should_encrypt``, computed per map level instead of per leaf: whether a key on
+    the path matched the selector, and the AAD prefix, are carried down.
+    """
+
+    __slots__ = ("matches", "encrypt_if_matched", "cipher", "hasher", "where", "only_encrypted")
+
+    def __init__(self, rule: tuple, cipher: ValueCipher, hasher: MacHasher, where: str):
+        self.matches, self.encrypt_if_matched = rule
+        self.cipher, self.hasher, self.where = cipher, hasher, where
+        self.only_encrypted = hasher.only_encrypted
+
+    def docs(self, docs: list[Branch]) -> None:
+        for doc in docs:
+            self.branch(doc, "", False)
+
+    def branch(self, branch: Branch, prefix: str, matched: bool) -> None:
+        matches = self.matches
+        for item in branch:
+            key = item.key
+            if key.__class__ is not str:
+                if isinstance(key, Comment):
+                    new = self.comment(key, prefix or ":", matched)  # the root level's AAD is ":"
+                    item.key = new if isinstance(new, Comment) else Comment(str(new))
+                    continue
+                if not isinstance(key, str):
+                    raise EncryptError(f"the tree contains a non-string key at {prefix or ':'!r}: only string keys "
+                                       f"are supported", hint="quote the key in the file")
+            value = item.value
+            if value is None:
+                continue
+            sub = matched or matches(key)
+            if value.__class__ is str:  # the common leaf, inlined from leaf()
+                if sub is self.encrypt_if_matched:
+                    item.value = self.encrypted(value, prefix + key + ":")
+                elif not self.only_encrypted:
+                    self.hasher.add_bytes(value.encode("utf-8", "surrogateescape"))
+                continue
+            path = prefix + key + ":"
+            if not isinstance(value, (Branch, list, Comment)):
+                item.value = self.leaf(value, path, sub)
+            elif isinstance(value, Branch):
+                self.branch(value, path, sub)
+            elif isinstance(value, list):
+                self.list(value, path, sub)
+            else:
+                item.value = self.comment(value, path, sub)
+
+    def list(self, items: list, path: str, matched: bool) -> None:
+        for i, value in enumerate(items):
+            if value is None:
+                continue
+            if value.__class__ is str or not isinstance(value, (Branch, list, Comment)):
+                items[i] = self.leaf(value, path, matched)
+            elif isinstance(value, Branch):
+                self.branch(value, path, matched)
+            elif isinstance(value, list):
+                self.list(value, path, matched)
+            else:
+                items[i] = self.comment(value, path, matched)
+
+    def leaf(self, value: Any, path: str, matched: bool) -> Any:
+        if matched is not self.encrypt_if_matched:
+            if not self.only_encrypted:
+                self.hasher.add(value, False)
+            return value
+        return self.encrypted(value, path)
+
+    def encrypted(self, value: Any, path: str) -> Any:
+        """The plaintext of a leaf the selector says is encrypted; its MAC bytes are fed."""
+        done = self.cipher.decrypt_leaf(value, path.encode("utf-8", "surrogateescape"))
+        if done is None:  # not well-formed or not decrypting: the slow path raises the right error
+            result = self.cipher.decrypt(value, path, self.where)
+            self.hasher.add(result, True)
+            return result
+        result, mac_bytes = done
+        if result.__class__ is not Comment:
+            self.hasher.add_bytes(mac_bytes)
+        return result
+
+    def comment(self, comment: Comment, path: str, matched: bool) -> Any:
+        """A comment entry: decrypted when the selector covers it, kept when it is clear."""
+        if matched is not self.encrypt_if_matched:
+            return comment
+        try:
+            result = self.cipher.decrypt(comment.value, path)
+        except ValueDecryptError:
+            log.warning("%skept a comment at %r that did not decrypt (clear or from an older sops)",
+                        f"{self.where}: " if self.where else "", path)
+            return comment
+        self.hasher.add(result, True)  # a value typed other than comment is covered, as in walk()
+        return result
 
 
 def decrypt_document(docs: Sequence[Branch], keys: SopsKeys, *, where: str = "", ignore_mac: bool = False,

@@ -47,6 +47,14 @@ class MacHasher:
             raise EncryptError(f"a value cannot be covered by the MAC: {exc}",
                                hint="quote the value to make it a string") from None
 
+    @property
+    def only_encrypted(self) -> bool:
+        return self._only_encrypted
+
+    def add_bytes(self, plain: bytes) -> None:
+        """Feed the plaintext bytes of one encrypted, non-comment leaf directly."""
+        self._hash.update(plain)
+
     def hexdigest(self) -> str:
         return self._hash.hexdigest().upper()
 
