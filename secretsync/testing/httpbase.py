@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["BaseServer", "BaseHandler", "BodyTooLarge"]
@@ -100,7 +101,20 @@ class BaseHandler(BaseHTTPRequestHandler):
             pass
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
-        log.debug("%s %s", self.address_string(), format % args)
+        if log.isEnabledFor(logging.DEBUG):     # called for every request: format only when it is kept
+            log.debug("%s %s", self.address_string(), format % args)
+
+    _date: tuple[int, str] = (0, "")
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header's text, formatted once per second (the stdlib formats it per response)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        cached = BaseHandler._date
+        if cached[0] != second:
+            cached = BaseHandler._date = (second, super().date_time_string(second))
+        return cached[1]
 
     # --- request body ---
     def read_body(self) -> bytes:
