@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 from kubernetes import config as _k8s_config
@@ -572,6 +572,8 @@ class KubeClient:
         self.impersonating = _impersonate
         self._limits = threading.local()       # per-thread request deadline (time_limit)
         self._host_pool: Any = None
+        # a server URL may carry a path (API proxies such as Rancher's serve clusters under one)
+        self._path_prefix = urlsplit(configuration.host).path.rstrip("/")
         self.default_namespace = "default"     # the kubeconfig context's or the pod's namespace, as kubectl uses
         self._api = ApiClient(configuration)
         self._api.user_agent = "secretsync"
@@ -825,7 +827,8 @@ class KubeClient:
             headers = urllib3.HTTPHeaderDict(headers)      # repeated Impersonate-Group headers
             for group in self.impersonating[1]:
                 headers.add("Impersonate-Group", group)
-        target = path + ("?" + urlencode(query) if query else "")
+        if query:
+            path += "?" + urlencode(query)
         connect, read, total = self.connect_timeout, read_timeout or self.timeout, None
         limit = getattr(self._limits, "deadline", None)
         if limit is not None:
@@ -837,10 +840,10 @@ class KubeClient:
         pool = self._pool()
         if pool is None:            # through a proxy: the manager adds what the proxy needs
             return api.rest_client.pool_manager.request(
-                method, self.configuration.host + target, body=body, headers=headers, preload_content=False,
+                method, self.configuration.host + path, body=body, headers=headers, preload_content=False,
                 retries=False, timeout=timeout)
-        return pool.urlopen(method, target, body=body, headers=headers, preload_content=False, retries=False,
-                            timeout=timeout, redirect=False, assert_same_host=False)
+        return pool.urlopen(method, self._path_prefix + path, body=body, headers=headers, preload_content=False,
+                            retries=False, timeout=timeout, redirect=False, assert_same_host=False)
 
     def _pool(self) -> Any:
         """The connection pool for the API server's host (None behind a proxy). Looking it up costs

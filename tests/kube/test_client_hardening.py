@@ -112,3 +112,49 @@ def test_time_limit_bounds_a_hanging_request_and_refuses_once_used_up(kube, name
     assert emulator.faults.pending() == 4
     emulator.faults.clear()
     assert kube.list("v1", "ConfigMap", namespace)["items"] is not None   # outside the block: no limit
+
+
+def test_a_server_url_with_a_path_keeps_it_on_every_request():
+    """API proxies (Rancher's, for one) serve a cluster under a path: every request must carry it."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+    answers = {
+        "/prefix/version": {"major": "1", "minor": "31", "gitVersion": "v1.31.0"},
+        "/prefix/api": {"kind": "APIVersions", "versions": ["v1"]},
+        "/prefix/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+        "/prefix/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+            {"name": "configmaps", "singularName": "configmap", "namespaced": True, "kind": "ConfigMap",
+             "verbs": ["get", "list", "create"]}]},
+        "/prefix/api/v1/namespaces/ns/configmaps/x": {"apiVersion": "v1", "kind": "ConfigMap",
+                                                      "metadata": {"name": "x", "namespace": "ns"}, "data": {"a": "1"}},
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            seen.append(self.path)
+            body = json.dumps(answers.get(self.path.split("?")[0], {"kind": "Status", "code": 404})).encode()
+            self.send_response(200 if self.path.split("?")[0] in answers else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = KubeClient.from_host_token(f"http://127.0.0.1:{server.server_address[1]}/prefix", "token")
+        assert client.get("v1", "ConfigMap", "x", "ns")["data"] == {"a": "1"}
+        assert "/prefix/api/v1/namespaces/ns/configmaps/x" in seen
+        assert seen and all(path.startswith("/prefix/") for path in seen), seen
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
