@@ -30,7 +30,9 @@ __all__ = ["load_fast"]
 _MAX_DEPTH = 64
 _MAX_KEY = 512   # libyaml refuses a simple key longer than 1024 characters
 _PRINTABLE = bytes(range(0x20, 0x7f)) + b"\n"   # deleted by translate: what remains is outside the grammar
-_KEY_LINE = re.compile(r"([A-Za-z0-9_.][A-Za-z0-9_./-]*):(?: (.+))?\Z")
+_KEY = r"([A-Za-z0-9_.][A-Za-z0-9_./-]{0,%d}):(?: (.+))?\Z" % (_MAX_KEY - 1)
+_KEY_LINE = re.compile(_KEY)                    # a "key: value" from a given column
+_LINE = re.compile(r"( *)(- )?" + _KEY)         # the same from the line start, with indent and "- "
 _PLAIN_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+=~$(<;^")
 # First characters after which go-yaml's resolve keeps a plain scalar a string without looking further.
 _STR_FIRST = _PLAIN_FIRST - frozenset("yYnNtTfFoO~+-0123456789.")
@@ -58,16 +60,9 @@ def load_fast(data: bytes) -> list[Branch] | None:
     lines = text.split("\n")
     lines.pop()
     try:
-        doc, end = _map(lines, 0, 0, 0, 0)
+        return [_parse(lines)]
     except _Decline:
         return None
-    if end != len(lines):
-        return None
-    return [doc]
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
 
 
 def _scalar(text: str):
@@ -93,112 +88,104 @@ def _scalar(text: str):
     raise _Decline
 
 
-def _map(lines: list[str], i: int, col: int, indent: int, depth: int):
-    """A block map at column ``indent``; its first key is on line ``i`` from column ``col``.
+def _parse(lines: list[str]) -> Branch:
+    """One pass over the lines with a stack of open blocks (no recursion, one match per line).
 
-    Returns (Branch, index of the first line after it)."""
-    if depth > _MAX_DEPTH:
-        raise _Decline
+    A stack entry is (column, container, keys seen — ``None`` for a list —, whether the list is
+    indentless, i.e. at its parent map's column)."""
     n = len(lines)
-    match = _KEY_LINE.match
-    pad = " " * indent
-    out = Branch()
-    seen = set()
-    append = out.append
-    while True:
-        m = match(lines[i], col)
-        if m is None:
-            raise _Decline
-        key, text = m.groups()
-        if key in seen or len(key) > _MAX_KEY or (key[0] not in _STR_FIRST and _resolve_plain(key)[0] != _STR):
-            raise _Decline
+    line_match = _LINE.match
+    root = Branch()
+    stack = [(0, root, set(), False)]
+    column, top, seen, indentless = stack[0]
+    pending = None            # a key whose value (a nested block, or null) starts on a later line
+    owner = root              # ... and the map it belongs to
+    i = 0
+    while i < n:
+        line = lines[i]
+        m = line_match(line)
+        if m is not None:
+            spaces, dash, key, text = m.groups()
+            at = len(spaces)
+        else:   # not a key line: a "- scalar" list entry, or outside the grammar
+            at = len(line) - len(line.lstrip(" "))
+            dash = line.startswith("- ", at)
+            if not dash:
+                raise _Decline
+        if pending is not None:
+            if at > column or (at == column and dash):
+                block = [] if dash else Branch()
+                owner.append(Item(pending, block))
+                stack.append((at, block, None if dash else set(), at == column))
+                if len(stack) > _MAX_DEPTH:
+                    raise _Decline
+                column, top, seen, indentless = stack[-1]
+            else:
+                owner.append(Item(pending, None))
+            pending = None
+        while at < column or (indentless and at == column and not dash):
+            stack.pop()
+            column, top, seen, indentless = stack[-1]
+        if at != column:
+            raise _Decline   # deeper than the open block: a continuation or an error
+        if seen is None:     # a list entry
+            if not dash:
+                raise _Decline
+            if m is None:
+                col = at + 2
+                if line[col] == "-" and line[col + 1:col + 2] in ("", " "):
+                    raise _Decline   # nested '- - x'
+                top.append(_scalar(line[col:]))
+                i += 1
+                continue
+            block = Branch()   # a map entry: its first key is on this line
+            top.append(block)
+            stack.append((at + 2, block, set(), False))
+            if len(stack) > _MAX_DEPTH:
+                raise _Decline
+            column, top, seen, indentless = stack[-1]
+        elif dash:
+            raise _Decline   # "- " where a map key belongs
+        if key in seen or (key[0] not in _STR_FIRST and _resolve_plain(key)[0] != _STR):
+            raise _Decline   # a repeated key, or one go-yaml types as a number, bool, null or time
         seen.add(key)
         i += 1
         if text is None:
-            value, i = _block_value(lines, i, indent, depth)
-        elif text[0] in _STR_FIRST:  # a plain string (the common case, inlined from _scalar)
+            pending, owner = key, top
+            continue
+        first = text[0]
+        if first in _STR_FIRST:  # a plain string (the common case, inlined from _scalar)
             if ": " in text or text[-1] == ":":
                 raise _Decline
             value = text
-        elif text[0] == "|":
+        elif first == "|":
             if text == "|":
-                value, i = _literal(lines, i, indent, True)
+                clip = True
             elif text == "|-":
-                value, i = _literal(lines, i, indent, False)
+                clip = False
             else:
                 raise _Decline
+            if i == n:
+                raise _Decline
+            body = lines[i]
+            width = len(body) - len(body.lstrip(" "))
+            if width <= column:
+                raise _Decline   # an empty block: rare, left to the full loader
+            start = i
+            while i < n:
+                body = lines[i]
+                indent = len(body) - len(body.lstrip(" "))
+                if indent < width:
+                    if indent > column:
+                        raise _Decline
+                    break
+                i += 1
+            value = "\n".join([body[width:] for body in lines[start:i]])
+            if clip:
+                value += "\n"
         else:
             value = _scalar(text)
-        append(Item(key, value))
-        if i == n:
-            return out, i
-        line = lines[i]
-        if line[indent:indent + 1] == " " or not line.startswith(pad):   # not at this map's column
-            if _indent(line) < indent:
-                return out, i
-            raise _Decline
-        col = indent
-
-
-def _block_value(lines: list[str], i: int, indent: int, depth: int):
-    """The value of a key with nothing after its ``:`` (a nested block, or null)."""
-    if i == len(lines):
-        return None, i
-    line = lines[i]
-    at = _indent(line)
-    if at > indent:
-        if line.startswith("- ", at):
-            return _seq(lines, i, at, depth + 1)
-        return _map(lines, i, at, at, depth + 1)
-    if at == indent and line.startswith("- ", at):
-        return _seq(lines, i, at, depth + 1)   # indentless list under a key
-    return None, i
-
-
-def _seq(lines: list[str], i: int, indent: int, depth: int):
-    """A block list whose ``- `` entries sit at column ``indent``."""
-    if depth > _MAX_DEPTH:
-        raise _Decline
-    n = len(lines)
-    out: list = []
-    col = indent + 2
-    while True:
-        line = lines[i]
-        if line[col] == "-" and line[col + 1:col + 2] in ("", " "):
-            raise _Decline   # nested '- - x'
-        if _KEY_LINE.match(line, col) is not None:
-            value, i = _map(lines, i, col, col, depth + 1)
-        else:
-            value = _scalar(line[col:])
-            i += 1
-        out.append(value)
-        if i == n:
-            return out, i
-        line = lines[i]
-        at = _indent(line)
-        if at != indent:
-            if at < indent:
-                return out, i
-            raise _Decline
-        if not line.startswith("- ", at):
-            return out, i   # only valid after an indentless list; the map checks the key
-
-
-def _literal(lines: list[str], i: int, indent: int, clip: bool):
-    """A ``|`` (clip) or ``|-`` (strip) block whose lines are all indented past ``indent``."""
-    n = len(lines)
-    if i == n:
-        raise _Decline
-    width = _indent(lines[i])
-    if width <= indent:
-        raise _Decline   # empty block: rare, left to the full loader
-    start = i
-    while i < n:
-        at = _indent(lines[i])
-        if at < width:
-            if at > indent:
-                raise _Decline
-            break
-        i += 1
-    body = "\n".join([line[width:] for line in lines[start:i]])
-    return (body + "\n" if clip else body), i
+        top.append(Item(key, value))
+    if pending is not None:
+        owner.append(Item(pending, None))
+    return root
