@@ -53,7 +53,14 @@ def _plain(node: Any) -> Any:
     if node.__class__ is str:  # most leaves: skip the isinstance chain
         return node
     if isinstance(node, Branch):
-        return {item.key: _plain(item.value) for item in node if not isinstance(item.key, Comment)}
+        out = {}
+        for item in node:
+            key, value = item.key, item.value
+            if key.__class__ is str:  # string keys: the common case, and never a comment
+                out[key] = value if value.__class__ is str else _plain(value)
+            elif not isinstance(key, Comment):
+                out[key] = _plain(value)
+        return out
     if isinstance(node, list):
         return [_plain(v) for v in node if not isinstance(v, Comment)]
     if isinstance(node, _dt.datetime):
@@ -74,8 +81,8 @@ def _is_secret(obj: Any) -> bool:
 
 
 def _secret_values(obj: dict, where: str) -> dict:
-    """``data``/``stringData`` values as ``SecretBytes`` (``data`` base64-decoded)."""
-    out = dict(obj)
+    """``data``/``stringData`` values as ``SecretBytes`` (``data`` base64-decoded), in place."""
+    out = obj
     data = obj.get("data")
     if isinstance(data, dict):
         converted = {}

@@ -111,19 +111,22 @@ def verify_encrypted(parsed: Sequence[Branch], expected: Encrypted, keys: SopsKe
 
 def has_metadata(docs: Sequence[Branch]) -> bool:
     """True when the first document carries a ``sops`` entry."""
-    return bool(docs) and isinstance(docs[0], Branch) and METADATA_KEY in list(docs[0].keys())
+    return bool(docs) and isinstance(docs[0], Branch) and docs[0].index_of(METADATA_KEY) >= 0
 
 
 def metadata_of(docs: Sequence[Branch], where: str = "") -> SOPSMetadata:
     """The validated metadata of a parsed encrypted file (``MetadataNotFound`` if absent)."""
-    if not has_metadata(docs):
+    at = docs[0].index_of(METADATA_KEY) if docs and isinstance(docs[0], Branch) else -1
+    if at < 0:
         prefix = f"{where}: " if where else ""
         raise MetadataNotFound(f"{prefix}sops metadata not found",
                                hint="this file is not encrypted with sops (or was decrypted already)")
-    return from_file(docs[0].get(METADATA_KEY), where)
+    return from_file(docs[0][at].value, where)
 
 
 def _ordered(group: list, order: Sequence[str]) -> list:
+    if len(group) < 2:
+        return group
     rank = {name: i for i, name in enumerate(order)}
     return sorted(group, key=lambda k: rank.get(k.type_id, len(order)))
 
@@ -173,8 +176,9 @@ def _strip_metadata(docs: Sequence[Branch], in_place: bool = False) -> list[Bran
     out = []
     for doc in docs:
         copy = doc if in_place else copy_tree(doc)
-        if METADATA_KEY in list(copy.keys()):
-            copy.remove(METADATA_KEY)
+        at = copy.index_of(METADATA_KEY)
+        if at >= 0:
+            del copy[at]
         out.append(copy)
     return out
 

@@ -87,8 +87,10 @@ def verify_mac(cipher: ValueCipher, stored: str | None, computed: str, lastmodif
     if not stored:
         raise MacNotFound(f"{where}: file has no MAC", hint="the sops metadata was edited; restore the file from "
                                                             "version control")
+    aad = mac_aad(lastmodified)
+    done = cipher.decrypt_leaf(stored, aad.encode("utf-8", "surrogateescape"))
     try:
-        text = cipher.decrypt(stored, mac_aad(lastmodified), where=f"{where}: sops.mac")
+        text = done[0] if done is not None else cipher.decrypt(stored, aad, where=f"{where}: sops.mac")
     except ValueDecryptError:
         raise MacDecryptError(f"{where}: cannot decrypt the MAC (sops.mac or sops.lastmodified was edited)",
                               hint="restore the file from version control") from None

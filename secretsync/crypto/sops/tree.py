@@ -37,6 +37,13 @@ class Branch(list):
     def keys(self) -> Iterator[str]:
         return (item.key for item in self if not isinstance(item.key, Comment))
 
+    def index_of(self, key: str) -> int:
+        """The position of ``key``'s entry (the first one), or -1."""
+        for i, item in enumerate(self):
+            if item.key == key and not isinstance(item.key, Comment):
+                return i
+        return -1
+
     def get(self, key: str, default: Any = None) -> Any:
         for item in self:
             if item.key == key and not isinstance(item.key, Comment):
@@ -81,7 +88,12 @@ _missing = object()
 def to_plain(node: Any) -> Any:
     """Branches → dicts and lists without comment entries (for Kubernetes objects, JSON)."""
     if isinstance(node, Branch):
-        return {item.key: to_plain(item.value) for item in node if not isinstance(item.key, Comment)}
+        out = {}
+        for item in node:
+            key, value = item.key, item.value
+            if key.__class__ is str or not isinstance(key, Comment):  # str first: the common key
+                out[key] = value if value.__class__ is str else to_plain(value)
+        return out
     if isinstance(node, list):
         return [to_plain(v) for v in node if not isinstance(v, Comment)]
     return node
