@@ -204,8 +204,7 @@ class APIServer:
         if self._httpd is None:
             return
         self._httpd.stopping.set()
-        with self.store.lock:
-            self.store.changed.notify_all()
+        self.store.wake_all()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()

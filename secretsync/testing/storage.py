@@ -46,7 +46,8 @@ class Store:
 
     def __init__(self, event_window: int = 10000, first_rv: int = 1) -> None:
         self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
+        self.changed = threading.Condition(self.lock)      # every change (and wake_all)
+        self._changed_by_gr: dict[tuple[str, str], threading.Condition] = {}
         self.rv = first_rv
         # Each object is kept twice: parsed (read-only, for scans) and as JSON text (readers get fresh copies
         # from json.loads, several times faster than copy.deepcopy).
@@ -160,8 +161,26 @@ class Store:
             del self._events[:excess]
             self._events_base += excess
         self.changed.notify_all()
+        waiting = self._changed_by_gr.get(event.group_resource)
+        if waiting is not None:
+            waiting.notify_all()
 
     # --- watch support ---
+    def changed_for(self, gr: tuple[str, str]) -> threading.Condition:
+        """A condition (on ``lock``) notified on changes of one group/resource only: a watch waits
+        on it, so a write wakes the watches of its own resource, not every watch of the server."""
+        with self.lock:
+            cond = self._changed_by_gr.get(gr)
+            if cond is None:
+                cond = self._changed_by_gr[gr] = threading.Condition(self.lock)
+            return cond
+
+    def wake_all(self) -> None:
+        """Wake every waiting watch (the server is stopping)."""
+        with self.lock:
+            self.changed.notify_all()
+            for cond in self._changed_by_gr.values():
+                cond.notify_all()
     @property
     def oldest_watchable(self) -> int:
         """The oldest resourceVersion a watch may start from (events after it are all still in the log)."""

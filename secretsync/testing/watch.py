@@ -35,6 +35,7 @@ def watch_events(api, rt: ResourceType, namespace: str | None, since: str | None
     server writes it in one chunk); ends on timeout, server stop or ``closing`` (fault injection)."""
     store = api.store
     gr = rt.group_resource
+    changed = store.changed_for(gr)
     ns_filter = namespace if rt.namespaced else None
 
     def matches(obj: dict | None) -> bool:
@@ -82,7 +83,7 @@ def watch_events(api, rt: ResourceType, namespace: str | None, since: str | None
                                                            f"({exc.oldest + 1})").body()}]
                 return
             if not events:
-                store.changed.wait(min(0.25, max(0.0, deadline - now), max(0.01, next_bookmark - now)))
+                changed.wait(min(0.25, max(0.0, deadline - now), max(0.01, next_bookmark - now)))
                 events = store.events_after(cursor) if cursor >= store.oldest_watchable else []
             events = list(events)
         batch = []
