@@ -179,6 +179,9 @@ def test_sops_written_files_take_the_fast_path(sops, tmp_path):
     b"a: |\nb: 1\n", b"a:\n  b: 1\n c: 2\n", b"a: 'x\n  y'\n", b"a: x\n  y\n", b"a:\n  - b\n  c: 1\n",
     b"a: \"\\t\"\n", b"a: [1]\n", b"a: &x 1\nb: *x\n", b"1: a\n", b"a: x # c\n", b"a: x\n\nb: y\n",
     b"a: |\n    x\n  y\n", b"a:\n- - b\n", b"a: x\r\n", b"\xef\xbb\xbfa: 1\n", b"a: 1", b"",
+    b"a: x \n", b"a: \n", b"a:\n- \n", b"a:\n- x \n", b"a: |\n  x \n", b"a: |\n  x\n   \n  y\n", b"a:\n  \nb: 1\n",
+    b"...: 1\n", b"a: 1\n---\nb: 2\n", b"a: 1\n...\n", b"---\na: 1\n", b"%YAML 1.2\n---\na: 1\n",
+    b"k" * 600 + b": 1\n",
 ])
 def test_declines_what_it_does_not_cover(data):
     assert load_fast(data) is None

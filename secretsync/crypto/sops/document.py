@@ -228,10 +228,10 @@ class _KeyWalk:
     the path matched the selector, and the AAD prefix, are carried down.
     """
 
-    __slots__ = ("matches", "encrypt_if_matched", "cipher", "hasher", "where", "only_encrypted")
+    __slots__ = ("known", "test", "encrypt_if_matched", "cipher", "hasher", "where", "only_encrypted")
 
     def __init__(self, rule: tuple, cipher: ValueCipher, hasher: MacHasher, where: str):
-        self.matches, self.encrypt_if_matched = rule
+        self.known, self.test, self.encrypt_if_matched = rule
         self.cipher, self.hasher, self.where = cipher, hasher, where
         self.only_encrypted = hasher.only_encrypted
 
@@ -240,7 +240,7 @@ class _KeyWalk:
             self.branch(doc, "", False)
 
     def branch(self, branch: Branch, prefix: str, matched: bool) -> None:
-        matches = self.matches
+        known = self.known
         for item in branch:
             key = item.key
             if key.__class__ is not str:
@@ -254,7 +254,9 @@ class _KeyWalk:
             value = item.value
             if value is None:
                 continue
-            sub = matched or matches(key)
+            sub = matched or known.get(key)
+            if sub is None:
+                sub = known[key] = self.test(key)
             if value.__class__ is str:  # the common leaf, inlined from leaf()
                 if sub is self.encrypt_if_matched:
                     item.value = self.encrypted(value, prefix + key + ":")

@@ -59,23 +59,27 @@ class Selectors:
                     raise ConflictingParameters(f"{name} is not a valid regular expression: {exc.msg}") from None
             else:
                 object.__setattr__(self, "_" + name, None)
-        object.__setattr__(self, "_key_matches", {})
+        self._init_key_rule()
 
-    def key_rule(self) -> "tuple[Callable[[str], bool], bool] | None":
+    def key_rule(self) -> "tuple[dict, Callable[[str], bool], bool] | None":
         """The selector as a rule on key names, for the walks that decide per path level.
 
-        Returns ``(matches, encrypt_if_matched)``: a leaf is encrypted when some key on
-        its path matches (``encrypted_suffix``/``encrypted_regex``) or when none does
+        Returns ``(known, test, encrypt_if_matched)``: a leaf is encrypted when some key
+        on its path matches (``encrypted_suffix``/``encrypted_regex``) or when none does
         (the ``unencrypted_*`` ones, and no selector at all) — what ``should_encrypt``
-        computes per leaf. ``matches`` remembers its answer per key name (the instance
-        is shared by every file with the same selector). ``None`` with a comment
+        computes per leaf. ``test(key)`` says whether a key name matches; ``known`` maps
+        names already tested to the answer (callers fill it; the instance, and so the
+        dict, is shared by every file with the same selector). ``None`` with a comment
         selector, which needs the comment stack: use ``should_encrypt``.
         """
         if self.uses_comments:
             return None
-        cache: dict = self._key_matches  # type: ignore[attr-defined]
-        if len(cache) > 4096:
-            cache.clear()
+        known: dict = self._key_matches  # type: ignore[attr-defined]
+        if len(known) > 4096:
+            known.clear()
+        return known, self._key_test, self._encrypt_if_matched  # type: ignore[attr-defined]
+
+    def _init_key_rule(self) -> None:
         if self.unencrypted_suffix:
             suffix = self.unencrypted_suffix
             test, encrypt_if_matched = (lambda k: k.endswith(suffix)), False
@@ -90,13 +94,9 @@ class Selectors:
             test, encrypt_if_matched = (lambda k: search(k) is not None), True
         else:
             test, encrypt_if_matched = (lambda k: False), False
-
-        def matches(key: str) -> bool:
-            found = cache.get(key)
-            if found is None:
-                found = cache[key] = test(key)
-            return found
-        return matches, encrypt_if_matched
+        object.__setattr__(self, "_key_matches", {})
+        object.__setattr__(self, "_key_test", test)
+        object.__setattr__(self, "_encrypt_if_matched", encrypt_if_matched)
 
     @classmethod
     def default(cls) -> "Selectors":

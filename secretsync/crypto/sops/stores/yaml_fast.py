@@ -30,7 +30,8 @@ __all__ = ["load_fast"]
 _MAX_DEPTH = 64
 _MAX_KEY = 512   # libyaml refuses a simple key longer than 1024 characters
 _PRINTABLE = bytes(range(0x20, 0x7f)) + b"\n"   # deleted by translate: what remains is outside the grammar
-_KEY = r"([A-Za-z0-9_.][A-Za-z0-9_./-]{0,%d}):(?: (.+))?\Z" % (_MAX_KEY - 1)
+# "key:" or "key: value"; a value never ends in a space (YAML would drop it: left to the full loader)
+_KEY = r"([A-Za-z0-9_.][A-Za-z0-9_./-]*):(?: (.*[^ ]))?\Z"
 _KEY_LINE = re.compile(_KEY)                    # a "key: value" from a given column
 _LINE = re.compile(r"( *)(- )?" + _KEY)         # the same from the line start, with indent and "- "
 _PLAIN_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+=~$(<;^")
@@ -54,11 +55,12 @@ def load_fast(data: bytes) -> list[Branch] | None:
     if data.__class__ is not bytes or not data or not data.isascii() or data.translate(None, _PRINTABLE):
         return None
     text = data.decode("ascii")
-    if (text[-1] != "\n" or text[0] in " \n-" or "#" in text or " \n" in text or "\n\n" in text
-            or "\n---" in text or "\n..." in text or text.startswith(("---", "..."))):
+    if text[-1] != "\n" or text[0] in " \n-" or "#" in text:
         return None
     lines = text.split("\n")
     lines.pop()
+    if "" in lines:   # a blank line (lines of spaces, '---' and '...' are declined by _parse)
+        return None
     try:
         return [_parse(lines)]
     except _Decline:
@@ -68,6 +70,8 @@ def load_fast(data: bytes) -> list[Branch] | None:
 def _scalar(text: str):
     """The typed value of a one-line scalar, or ``_Decline``."""
     first = text[0]
+    if text[-1] == " ":
+        raise _Decline
     if first in _PLAIN_FIRST or (first == "-" and text[1:2] not in ("", " ")):
         if ": " in text or text[-1] == ":":
             raise _Decline
@@ -132,10 +136,10 @@ def _parse(lines: list[str]) -> Branch:
             if not dash:
                 raise _Decline
             if m is None:
-                col = at + 2
-                if line[col] == "-" and line[col + 1:col + 2] in ("", " "):
-                    raise _Decline   # nested '- - x'
-                top.append(_scalar(line[col:]))
+                rest = line[at + 2:]
+                if not rest or (rest[0] == "-" and rest[1:2] in ("", " ")):
+                    raise _Decline   # '- ' with nothing after it, or a nested '- - x'
+                top.append(_scalar(rest))
                 i += 1
                 continue
             block = Branch()   # a map entry: its first key is on this line
@@ -146,8 +150,10 @@ def _parse(lines: list[str]) -> Branch:
             column, top, seen, indentless = stack[-1]
         elif dash:
             raise _Decline   # "- " where a map key belongs
-        if key in seen or (key[0] not in _STR_FIRST and _resolve_plain(key)[0] != _STR):
-            raise _Decline   # a repeated key, or one go-yaml types as a number, bool, null or time
+        if key in seen or len(key) > _MAX_KEY or (key[0] not in _STR_FIRST and (
+                _resolve_plain(key)[0] != _STR or key.startswith("..."))):
+            raise _Decline   # a repeated or long key, one go-yaml types as a number, bool, null or time, '...'
+
         seen.add(key)
         i += 1
         if text is None:
@@ -179,6 +185,8 @@ def _parse(lines: list[str]) -> Branch:
                     if indent > column:
                         raise _Decline
                     break
+                if body[-1] == " ":
+                    raise _Decline   # trailing or whitespace-only lines in a block: left to the full loader
                 i += 1
             value = "\n".join([body[width:] for body in lines[start:i]])
             if clip:
