@@ -240,7 +240,7 @@ class _KeyWalk:
             self.branch(doc, "", False)
 
     def branch(self, branch: Branch, prefix: str, matched: bool) -> None:
-        known = self.known
+        known, add_bytes = self.known, self.hasher.add_bytes
         for item in branch:
             key = item.key
             if key.__class__ is not str:
@@ -261,7 +261,7 @@ class _KeyWalk:
                 if sub is self.encrypt_if_matched:
                     item.value = self.encrypted(value, prefix + key + ":")
                 elif not self.only_encrypted:
-                    self.hasher.add_bytes(value.encode("utf-8", "surrogateescape"))
+                    add_bytes(value.encode("utf-8", "surrogateescape"))
                 continue
             path = prefix + key + ":"
             if not isinstance(value, (Branch, list, Comment)):

@@ -27,13 +27,16 @@ MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
 class MacHasher:
     """Accumulates the MAC over leaves in walk order."""
 
-    __slots__ = ("_hash", "_only_encrypted")
+    __slots__ = ("_hash", "_only_encrypted", "add_bytes")
 
     def __init__(self, mac_only_encrypted: bool = False) -> None:
         self._hash = hashlib.sha512()
         self._only_encrypted = mac_only_encrypted
         if mac_only_encrypted:
             self._hash.update(MAC_ONLY_ENCRYPTED_INIT)
+        # add_bytes(plain): feed the plaintext bytes of one encrypted, non-comment leaf
+        # directly (the hash's own update, without a Python-level call in between).
+        self.add_bytes = self._hash.update
 
     def add(self, value: Any, encrypted: bool) -> None:
         """Feed one (plaintext) leaf; comments are never covered."""
@@ -50,10 +53,6 @@ class MacHasher:
     @property
     def only_encrypted(self) -> bool:
         return self._only_encrypted
-
-    def add_bytes(self, plain: bytes) -> None:
-        """Feed the plaintext bytes of one encrypted, non-comment leaf directly."""
-        self._hash.update(plain)
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest().upper()
