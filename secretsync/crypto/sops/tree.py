@@ -23,7 +23,7 @@ class Comment:
     value: str
 
 
-@dataclass
+@dataclass(slots=True)   # slots: created for every map entry of every file, so kept small and quick
 class Item:
     """One map entry; ``key`` is a string or a ``Comment`` (then ``value`` is ``None``)."""
 
