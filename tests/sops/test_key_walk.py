@@ -15,7 +15,6 @@ here (test_selectors, test_interop_yaml, test_tamper).
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import os
 
 import pytest
@@ -27,6 +26,7 @@ from secretsync.crypto.sops.errors import SopsError
 from secretsync.crypto.sops.metadata import SOPSMetadata
 from secretsync.crypto.sops.tree import Branch, Comment, Item
 from secretsync.crypto.sops.walk import Selectors, copy_tree
+from tests.sops_yaml.trees import shape
 
 SELECTORS = [
     Selectors.default(),
@@ -62,16 +62,6 @@ _documents = st.lists(st.one_of(st.tuples(_keys, st.recursive(_scalars, _tree, m
                                 _comments.map(Item)), min_size=1, max_size=5).map(Branch)
 
 
-def _shape(node):
-    if isinstance(node, Branch):
-        return ("map", [(_shape(i.key), _shape(i.value)) for i in node])
-    if isinstance(node, list):
-        return ("seq", [_shape(v) for v in node])
-    if isinstance(node, float) and math.isnan(node):
-        return ("nan",)
-    return (type(node).__name__, repr(node))
-
-
 def _both(encrypted, meta, data_key, where="f.yaml"):
     """(result, MAC, IVs) or the raised error's (class, message), from each walk."""
     out = []
@@ -83,7 +73,7 @@ def _both(encrypted, meta, data_key, where="f.yaml"):
         except SopsError as exc:
             out.append(("error", type(exc).__name__, exc.message))
             continue
-        out.append(([_shape(d) for d in docs], mac, sorted(cipher._ivs.items(), key=repr)))
+        out.append(([shape(d) for d in docs], mac, sorted(cipher._ivs.items(), key=repr)))
     return out
 
 

@@ -16,7 +16,6 @@ so the speed it exists for does not silently disappear.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -25,26 +24,15 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from secretsync.crypto.sops.stores import yaml as yaml_store
 from secretsync.crypto.sops.stores.yaml_fast import load_fast
-from secretsync.crypto.sops.tree import Branch
+from tests.sops_yaml.trees import shape
 
 ROOT = Path(__file__).resolve().parents[2]
 _EXAMPLES = int(os.environ.get("SECRETSYNC_FAST_PATH_EXAMPLES", "200"))
 
 
-def _shape(node):
-    """Everything that tells two trees apart: types, reprs, nanoseconds, zones; NaN equal to NaN."""
-    if isinstance(node, Branch):
-        return ("map", [(_shape(item.key), _shape(item.value)) for item in node])
-    if isinstance(node, list):
-        return ("seq", [_shape(v) for v in node])
-    if isinstance(node, float) and math.isnan(node):
-        return ("nan",)
-    return (type(node).__name__, repr(node), getattr(node, "nanosecond", None), repr(getattr(node, "tzinfo", None)))
-
-
 def _full(data: bytes):
     try:
-        return _shape(yaml_store._load_full(data))
+        return shape(yaml_store._load_full(data))
     except Exception as exc:  # noqa: BLE001 - the error class is what we compare
         return ("error", type(exc).__name__)
 
@@ -54,7 +42,7 @@ def _check(data: bytes) -> bool:
     fast = load_fast(data)
     if fast is None:
         return False
-    assert _shape(fast) == _full(data), data
+    assert shape(fast) == _full(data), data
     return True
 
 
