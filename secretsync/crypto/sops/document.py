@@ -240,7 +240,8 @@ class _KeyWalk:
             self.branch(doc, "", False)
 
     def branch(self, branch: Branch, prefix: str, matched: bool) -> None:
-        known, add_bytes = self.known, self.hasher.add_bytes
+        known, add_bytes, decrypt_leaf = self.known, self.hasher.add_bytes, self.cipher.decrypt_leaf
+        encrypt_if_matched = self.encrypt_if_matched
         for item in branch:
             key = item.key
             if key.__class__ is not str:
@@ -257,9 +258,17 @@ class _KeyWalk:
             sub = matched or known.get(key)
             if sub is None:
                 sub = known[key] = self.test(key)
-            if value.__class__ is str:  # the common leaf, inlined from leaf()
-                if sub is self.encrypt_if_matched:
-                    item.value = self.encrypted(value, prefix + key + ":")
+            if value.__class__ is str:  # the common leaf, inlined from leaf() and encrypted()
+                if sub is encrypt_if_matched:
+                    path = prefix + key + ":"
+                    done = decrypt_leaf(value, path.encode("utf-8", "surrogateescape"))
+                    if done is None:
+                        item.value = self.encrypted(value, path)   # it fails again and explains
+                    else:
+                        value, mac_bytes = done
+                        if value.__class__ is not Comment:
+                            add_bytes(mac_bytes)
+                        item.value = value
                 elif not self.only_encrypted:
                     add_bytes(value.encode("utf-8", "surrogateescape"))
                 continue
