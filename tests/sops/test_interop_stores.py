@@ -115,3 +115,17 @@ def test_binary_envelope_has_no_selector(age_keys, keys_for):
     assert "unencrypted_suffix" not in meta and meta["version"] == "3.11.0"
     assert list(json.loads(ours)) == ["data", "sops"]
     assert os.environ.get("SOPS_AGE_KEY") is None or True  # our run never depends on the caller's env
+
+
+def test_invalid_utf8_values_in_json_output_as_sops_writes_them(age_keys, sops_run, ours_run, workdir):
+    """A dotenv value holding bytes that are not UTF-8, written as JSON: Go escapes each invalid byte
+    as the six characters \\ufffd (a truncated sequence is one per byte, not one per sequence)."""
+    raw = {"A": b"x\xffy\xe2\x82z", "B": b"ok \xc3\xa9", "C": b"\xc0\xaf\xed\xa0\x80"}
+    (workdir / "in.env").write_bytes(b"".join(k.encode() + b"=" + v + b"\n" for k, v in raw.items()))
+    encrypted = sops_run("-e", "--age", age_keys[0].recipient, "in.env").stdout
+    (workdir / "enc.env").write_bytes(encrypted)
+    env = {"SOPS_AGE_KEY_FILE": str(age_keys[0].path)}
+    theirs = sops_run("-d", "--output-type", "json", "enc.env", env=env).stdout
+    ours = ours_run("-d", "--output-type", "json", "enc.env", env=env, check=True).stdout
+    assert theirs.count(b"\\ufffd") == 8      # x\xffy: 1, \xe2\x82: 2, \xc0\xaf and the encoded surrogate: 5
+    assert ours == theirs

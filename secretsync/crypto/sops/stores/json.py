@@ -66,8 +66,8 @@ def _scalar(value: Any) -> str:
         return go_json_float(value)
     if isinstance(value, str):
         return _string(value)
-    if isinstance(value, (bytes, bytearray)):
-        return _string(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, (bytes, bytearray)):   # not UTF-8: Go writes each invalid byte as the escape \ufffd
+        return _string(bytes(value).decode("utf-8", "surrogateescape"), surrogateescape=True)
     if isinstance(value, _dt.datetime):
         return _string(format_time(value))
     if isinstance(value, Comment):
