@@ -118,7 +118,7 @@ class EventRecorder:
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
             "reportingComponent": self.component, "reportingInstance": "",
         }
-        self.client.create(body)
+        self.client.create(body, answer=False)
         self._remember(key, (ns, name, 1))
 
     def _remember(self, key: tuple, value: tuple[str, str, int]) -> None:

@@ -356,7 +356,7 @@ class SealedSecretController:
         live = self._live_secret(namespace, name)
         if live is None:
             try:
-                self.client.create(desired, field_manager=self.options.field_manager)
+                self.client.create(desired, field_manager=self.options.field_manager, answer=False)
                 self._wrote()
                 self._success(ss)
                 return
@@ -377,7 +377,7 @@ class SealedSecretController:
         updated = self._merged(live, desired)
         if updated != live:
             try:
-                self.client.update(updated, field_manager=self.options.field_manager)
+                self.client.update(updated, field_manager=self.options.field_manager, answer=False)
                 self._wrote()
             except KubeAPIError as exc:
                 text = _api_text(exc)
@@ -475,7 +475,8 @@ class SealedSecretController:
             try:
                 # managedFields left out: the server keeps them as they are (and has less to decode and compare)
                 meta = {k: v for k, v in _meta(ss).items() if k != "managedFields"}
-                self.client.update_status({**ss, "metadata": meta}, field_manager=self.options.field_manager)
+                self.client.update_status({**ss, "metadata": meta}, field_manager=self.options.field_manager,
+                                          answer=False)
                 self._observe(ss)
                 return
             except Conflict:

@@ -871,7 +871,7 @@ class KubeClient:
 
     def _request(self, method: str, path: str, *, operation: str, query: Sequence[tuple[str, Any]] = (),
                  body: Any = None, content_type: str | None = None, stream: bool = False,
-                 read_timeout: float | None = None, accept: str = "application/json") -> Any:
+                 read_timeout: float | None = None, accept: str = "application/json", answer: bool = True) -> Any:
         query = [(k, v) for k, v in query if v is not None]
         wire = None if body is None else encode_body(body)
         resp = self._guarded(operation, lambda: self._send(method, path, query, wire, content_type, read_timeout,
@@ -888,7 +888,7 @@ class KubeClient:
             raw = self._guarded(operation, lambda: resp.data)
         finally:
             resp.release_conn()
-        if not raw:
+        if not raw or not answer:
             return None
         parsed = _parse_json(raw)
         if parsed is None:
@@ -959,8 +959,11 @@ class KubeClient:
                 return {"apiVersion": info.api_version, "kind": f"{info.kind}List", "items": items,
                         "metadata": {"resourceVersion": meta.get("resourceVersion", "")}}
 
-    def create(self, obj: Mapping[str, Any], *, dry_run: bool = False, field_manager: str | None = None) -> dict:
-        """POST the object; ``AlreadyExists`` if it exists.
+    def create(self, obj: Mapping[str, Any], *, dry_run: bool = False, field_manager: str | None = None,
+               answer: bool = True) -> dict | None:
+        """POST the object; ``AlreadyExists`` if it exists. Returns the object as stored, or ``None``
+        with ``answer=False`` (the reply is read but not decoded: a writer that does not need it
+        saves the work and never holds a Secret's values a second time).
 
         Without ``metadata.name`` but with ``metadata.generateName`` the server picks the name
         (the prefix plus a random suffix); the answer holds it.
@@ -977,18 +980,19 @@ class KubeClient:
             api_version, kind, name, namespace = self._meta(obj)
             info, _, op = self._target(api_version, kind, name, namespace, "create")
         path = info.path(None, namespace if info.namespaced else None)
-        return self._request("POST", path, operation=op, body=obj, content_type="application/json",
+        return self._request("POST", path, operation=op, body=obj, content_type="application/json", answer=answer,
                              query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)])
 
     def update(self, obj: Mapping[str, Any], *, subresource: str | None = None, dry_run: bool = False,
-               field_manager: str | None = None) -> dict:
-        """PUT the whole object; with ``metadata.resourceVersion`` set, a stale copy gets ``Conflict``."""
+               field_manager: str | None = None, answer: bool = True) -> dict | None:
+        """PUT the whole object; with ``metadata.resourceVersion`` set, a stale copy gets ``Conflict``.
+        ``answer=False``: as for ``create``."""
         api_version, kind, name, namespace = self._meta(obj)
         _, path, op = self._target(api_version, kind, name, namespace, "update", subresource)
-        return self._request("PUT", path, operation=op, body=obj, content_type="application/json",
+        return self._request("PUT", path, operation=op, body=obj, content_type="application/json", answer=answer,
                              query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)])
 
-    def update_status(self, obj: Mapping[str, Any], **kw: Any) -> dict:
+    def update_status(self, obj: Mapping[str, Any], **kw: Any) -> dict | None:
         """PUT to the ``status`` subresource."""
         return self.update(obj, subresource="status", **kw)
 

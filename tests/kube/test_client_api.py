@@ -417,3 +417,17 @@ def test_kubeconfig_file_credentials_go_to_ram_not_the_temp_dir(apiserver, tmp_p
     with KubeClient.from_kubeconfig(str(apiserver.kubeconfig)) as client:
         client.resource("v1", "Secret")
     assert list(private_tmp.iterdir()) == []
+
+
+def test_writes_without_an_answer(kube, namespace):
+    """answer=False: the write happens, the reply is not decoded (the caller gets None)."""
+    assert kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "quiet", "namespace": namespace},
+                        "stringData": {"k": PLAINTEXT}}, answer=False) is None
+    live = kube.get("v1", "Secret", "quiet", namespace)
+    assert live["data"]["k"].reveal() == PLAINTEXT.encode()
+    live["metadata"]["labels"] = {"edited": "yes"}
+    assert kube.update(live, answer=False) is None
+    assert kube.get("v1", "Secret", "quiet", namespace)["metadata"]["labels"] == {"edited": "yes"}
+    with pytest.raises(AlreadyExists):          # errors still come through
+        kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "quiet", "namespace": namespace}},
+                    answer=False)
