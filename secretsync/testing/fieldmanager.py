@@ -583,7 +583,8 @@ class _Manager:
             entry["time"] = self.time
         entry["fieldsType"] = "FieldsV1"
         stored = self.stored
-        entry["fieldsV1"] = stored[1] if stored is not None and self.paths == stored[0] else set_to_fields(self.paths)
+        same = stored is not None and self.paths == stored[0]
+        entry["fieldsV1"] = stored[1] if same else set_to_fields(self.paths)
         if self.subresource:
             entry["subresource"] = self.subresource
         return entry
@@ -608,7 +609,8 @@ def _decode(entries: Any, stored: bool = False) -> dict[tuple, _Manager]:
             continue
         manager = _Manager(str(entry.get("manager", "")), str(entry.get("operation", "Update")),
                            str(entry.get("subresource") or ""), str(entry.get("apiVersion", "")),
-                           entry.get("time"), paths, (paths, entry["fieldsV1"]) if stored else None)
+                           entry.get("time"), paths,
+                           (paths, entry["fieldsV1"]) if stored and isinstance(entry.get("fieldsV1"), dict) else None)
         existing = managers.get(manager.key)
         if existing:
             existing.paths |= manager.paths

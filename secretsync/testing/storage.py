@@ -181,6 +181,7 @@ class Store:
             self.changed.notify_all()
             for cond in self._changed_by_gr.values():
                 cond.notify_all()
+
     @property
     def oldest_watchable(self) -> int:
         """The oldest resourceVersion a watch may start from (events after it are all still in the log)."""
