@@ -36,6 +36,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from secretsync.retry import poll_until  # noqa: E402
+
 
 def cm(name: str, ns: str, value: str) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
@@ -63,15 +65,6 @@ class Counting:
         return sum(n for (m, dry), n in self.counts.items() if m in ("POST", "PUT", "PATCH", "DELETE") and not dry)
 
 
-def wait(predicate, timeout: float, interval: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--syncs", type=int, default=200)
@@ -94,14 +87,14 @@ def main() -> int:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runtime = None
     try:
-        assert wait(kubeconfig.exists, 30), "the emulator did not start"
+        assert poll_until(kubeconfig.exists, 30, 0.01), "the emulator did not start"
         time.sleep(0.5)
         client = KubeClient.from_kubeconfig(str(kubeconfig))
         crd = yaml.safe_load((ROOT / "crds" / "sync.yaml").read_text())
         client.apply(crd, field_manager="bench", force=True)
-        wait(lambda: any(c["type"] == "Established" for c in (client.get(
+        poll_until(lambda: any(c["type"] == "Established" for c in (client.get(
             "apiextensions.k8s.io/v1", "CustomResourceDefinition", "syncs.secretsync.io").get("status") or {}).get(
-            "conditions") or []), 10)
+            "conditions") or []), 10, 0.01)
         client.invalidate_discovery()
         for ns in ("bench", "floor"):
             client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -146,11 +139,11 @@ def main() -> int:
             items = client.list("secretsync.io/v1alpha1", "Sync", "bench")["items"]
             return len(items) == S and all((o.get("status") or {}).get("lastAppliedRevision", "").endswith(sha)
                                            for o in items)
-        assert wait(lambda: all_ready(first), 1800, 0.2), "first deployment did not finish"
+        assert poll_until(lambda: all_ready(first), 1800, 0.2), "first deployment did not finish"
         initial = time.monotonic() - started
         second = write_all("v2")
         started = time.monotonic()
-        assert wait(lambda: all_ready(second), 1800, 0.2), "the commit did not reach every Sync"
+        assert poll_until(lambda: all_ready(second), 1800, 0.2), "the commit did not reach every Sync"
         commit_to_ready = time.monotonic() - started
 
         # steady state
@@ -175,7 +168,8 @@ def main() -> int:
             live = client.get("v1", "ConfigMap", f"s0-{k}", "bench")
             t = time.monotonic()
             client.update({**live, "data": {"value": "drifted"}}, field_manager="kubectl-edit")
-            assert wait(lambda: client.get("v1", "ConfigMap", f"s0-{k}", "bench")["data"]["value"] == "v2", 30)
+            assert poll_until(lambda: client.get("v1", "ConfigMap", f"s0-{k}", "bench")["data"]["value"] == "v2",
+                              30, 0.01)
             drift.append(time.monotonic() - t)
         runtime.stop()
         runtime = None
@@ -189,14 +183,15 @@ def main() -> int:
                 "spec": {"source": {"path": str(local)}, "interval": "1h", "prune": True}}
         runtime = AgentRuntime(KubeClient.from_kubeconfig(str(kubeconfig)), AgentConfig(
             local_sync=sync, events=False, reconciler=ReconcilerOptions(allow_local_sources=True))).start()
-        assert wait(lambda: client.get_or_none("v1", "ConfigMap", "local", "bench") is not None, 30)
+        assert poll_until(lambda: client.get_or_none("v1", "ConfigMap", "local", "bench") is not None, 30, 0.01)
         watcher = LocalWatcher(local, lambda: runtime.trigger(("bench", "local"))).start()
         saves = []
         for k in range(1, 11):
             time.sleep(0.2)
             t = time.monotonic()
             (local / "cm.yaml").write_text(yaml.safe_dump(cm("local", "bench", str(k))))
-            assert wait(lambda: client.get("v1", "ConfigMap", "local", "bench")["data"]["value"] == str(k), 10)
+            assert poll_until(lambda: client.get("v1", "ConfigMap", "local", "bench")["data"]["value"] == str(k),
+                              10, 0.01)
             saves.append(time.monotonic() - t)
         watcher.stop()
 

@@ -41,7 +41,8 @@ from secretsync.secretvalue import SecretBytes
 __all__ = [
     "Limits", "ManifestError", "ObjectId", "load_manifests", "validate_object", "dump_all",
     "apply_order_key", "sort_for_apply", "sync_wave", "group_of", "is_cluster_scoped",
-    "SYNC_WAVE_ANNOTATIONS", "PlainStr", "retype_plain", "expand_lists", "copy_tree", "alias_expanded_size",
+    "SYNC_WAVE_ANNOTATIONS", "PlainStr", "retype_plain", "expand_lists", "copy_tree", "iter_leaves",
+    "alias_expanded_size",
     "safe_load_all_guarded",
 ]
 
@@ -393,6 +394,19 @@ def copy_tree(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_tree(v) for v in value]
     return value
+
+
+def iter_leaves(value: Any) -> Iterator[Any]:
+    """Every value inside nested dicts/lists that is neither (without recursion, any depth)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            yield item
 
 
 def _depth_ok(value: Any, limit: int) -> bool:

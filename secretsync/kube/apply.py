@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from secretsync.errors import SecretsyncError
 from secretsync.kube import health
 from secretsync.kube.client import Forbidden, Invalid, KubeAPIError, KubeError, NotFound, UnknownResource
-from secretsync.manifests import ObjectId, apply_order_key, copy_tree, group_of
+from secretsync.manifests import ObjectId, apply_order_key, copy_tree, group_of, iter_leaves
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
@@ -167,16 +167,9 @@ _SECRET_VALUE_TEXT = re.compile(r'(Invalid value: )("(?:[^"\\]|\\.)*"|\S+)')
 
 def _secret_texts(obj: Any) -> list[str]:
     out: list[str] = []
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, SecretBytes) and len(item) >= 3:
-            for text in (item.reveal().decode("utf-8", "replace"), item.to_base64()):
-                out.append(text)
+    for item in iter_leaves(obj):
+        if isinstance(item, SecretBytes) and len(item) >= 3:
+            out += (item.reveal().decode("utf-8", "replace"), item.to_base64())
     return out
 
 

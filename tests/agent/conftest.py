@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from secretsync.retry import poll_until
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -149,12 +151,7 @@ def configmap(name: str, namespace: str, data: dict) -> str:
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
     """Poll ``predicate`` until it is true (True) or ``timeout`` passes (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
+    return poll_until(predicate, timeout, interval)
 
 
 def sops_secret(tmp_path: Path, recipient: str, namespace: str, name: str, values: dict[str, str],
