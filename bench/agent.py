@@ -40,8 +40,12 @@ from secretsync.retry import poll_until  # noqa: E402
 
 
 def cm(name: str, ns: str, value: str) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
-            "data": {"value": value}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns},
+        "data": {"value": value},
+    }
 
 
 def git(*args, cwd=None, env=None) -> str:
@@ -59,6 +63,7 @@ class Counting:
             dry = any(k == "dryRun" and v for k, v in kw.get("query") or ())
             self.counts[(method, dry)] += 1
             return original(method, path, **kw)
+
         client._request = request
 
     def writes(self) -> int:
@@ -72,19 +77,23 @@ def main() -> int:
     parser.add_argument("--steady", type=float, default=30.0, help="seconds of steady state to measure")
     args = parser.parse_args()
     import logging
+
     logging.basicConfig(level=logging.ERROR)
-    from secretsync.controller.agent import AgentConfig, AgentRuntime, LocalWatcher
-    from secretsync.controller.sync import ReconcilerOptions
+    from secretsync.agent.reconciler import ReconcilerOptions
+    from secretsync.agent.runtime import AgentConfig, AgentRuntime, LocalWatcher
     from secretsync.kube.apply import ApplyOptions, apply_all
     from secretsync.kube.client import KubeClient
 
     S, O = args.syncs, args.objects
-    scale = "" if (S, O) == (200, 50) else f" (scaled down from 200 x 50)"
+    scale = "" if (S, O) == (200, 50) else " (scaled down from 200 x 50)"
     print(f"bench/agent.py: {S} Syncs x {O} objects{scale}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     kubeconfig = tmp / "kubeconfig"
-    server = subprocess.Popen([sys.executable, "-m", "secretsync", "dev-apiserver", "--kubeconfig-out", str(kubeconfig)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "secretsync", "dev-apiserver", "--kubeconfig-out", str(kubeconfig)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     runtime = None
     try:
         assert poll_until(kubeconfig.exists, 30, 0.01), "the emulator did not start"
@@ -92,9 +101,20 @@ def main() -> int:
         client = KubeClient.from_kubeconfig(str(kubeconfig))
         crd = yaml.safe_load((ROOT / "crds" / "sync.yaml").read_text())
         client.apply(crd, field_manager="bench", force=True)
-        poll_until(lambda: any(c["type"] == "Established" for c in (client.get(
-            "apiextensions.k8s.io/v1", "CustomResourceDefinition", "syncs.secretsync.io").get("status") or {}).get(
-            "conditions") or []), 10, 0.01)
+        poll_until(
+            lambda: any(
+                c["type"] == "Established"
+                for c in (
+                    client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "syncs.secretsync.io").get(
+                        "status"
+                    )
+                    or {}
+                ).get("conditions")
+                or []
+            ),
+            10,
+            0.01,
+        )
         client.invalidate_discovery()
         for ns in ("bench", "floor"):
             client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -106,8 +126,15 @@ def main() -> int:
         floor = time.monotonic() - started
 
         # the repository
-        env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
-               "GIT_COMMITTER_EMAIL": "b@x", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(tmp)}
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "b",
+            "GIT_AUTHOR_EMAIL": "b@x",
+            "GIT_COMMITTER_NAME": "b",
+            "GIT_COMMITTER_EMAIL": "b@x",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "HOME": str(tmp),
+        }
         bare, work = tmp / "repo.git", tmp / "work"
         git("init", "-q", "--bare", "-b", "main", str(bare), env=env)
         git("init", "-q", "-b", "main", str(work), env=env)
@@ -125,20 +152,37 @@ def main() -> int:
         first = write_all("v1")
         agent_client = KubeClient.from_kubeconfig(str(kubeconfig))
         counting = Counting(agent_client)
-        runtime = AgentRuntime(agent_client, AgentConfig(
-            concurrent=4, source_poll=1.0, events=False,
-            reconciler=ReconcilerOptions(git_cache_dir=tmp / "cache", jitter=0.0))).start()
+        runtime = AgentRuntime(
+            agent_client,
+            AgentConfig(
+                concurrent=4,
+                source_poll=1.0,
+                events=False,
+                reconciler=ReconcilerOptions(git_cache_dir=tmp / "cache", jitter=0.0),
+            ),
+        ).start()
         started = time.monotonic()
         for i in range(S):
-            client.create({"apiVersion": "secretsync.io/v1alpha1", "kind": "Sync",
-                           "metadata": {"name": f"s{i}", "namespace": "bench"},
-                           "spec": {"source": {"git": {"url": bare.as_uri(), "ref": {"branch": "main"}}},
-                                    "path": f"s{i}", "interval": "10s", "prune": True}})
+            client.create(
+                {
+                    "apiVersion": "secretsync.io/v1alpha1",
+                    "kind": "Sync",
+                    "metadata": {"name": f"s{i}", "namespace": "bench"},
+                    "spec": {
+                        "source": {"git": {"url": bare.as_uri(), "ref": {"branch": "main"}}},
+                        "path": f"s{i}",
+                        "interval": "10s",
+                        "prune": True,
+                    },
+                }
+            )
 
         def all_ready(sha: str) -> bool:
             items = client.list("secretsync.io/v1alpha1", "Sync", "bench")["items"]
-            return len(items) == S and all((o.get("status") or {}).get("lastAppliedRevision", "").endswith(sha)
-                                           for o in items)
+            return len(items) == S and all(
+                (o.get("status") or {}).get("lastAppliedRevision", "").endswith(sha) for o in items
+            )
+
         assert poll_until(lambda: all_ready(first), 1800, 0.2), "first deployment did not finish"
         initial = time.monotonic() - started
         second = write_all("v2")
@@ -168,8 +212,9 @@ def main() -> int:
             live = client.get("v1", "ConfigMap", f"s0-{k}", "bench")
             t = time.monotonic()
             client.update({**live, "data": {"value": "drifted"}}, field_manager="kubectl-edit")
-            assert poll_until(lambda: client.get("v1", "ConfigMap", f"s0-{k}", "bench")["data"]["value"] == "v2",
-                              30, 0.01)
+            assert poll_until(
+                lambda: client.get("v1", "ConfigMap", f"s0-{k}", "bench")["data"]["value"] == "v2", 30, 0.01
+            )
             drift.append(time.monotonic() - t)
         runtime.stop()
         runtime = None
@@ -178,11 +223,16 @@ def main() -> int:
         local = tmp / "local"
         local.mkdir()
         (local / "cm.yaml").write_text(yaml.safe_dump(cm("local", "bench", "0")))
-        sync = {"apiVersion": "secretsync.io/v1alpha1", "kind": "Sync",
-                "metadata": {"name": "local", "namespace": "bench", "generation": 1},
-                "spec": {"source": {"path": str(local)}, "interval": "1h", "prune": True}}
-        runtime = AgentRuntime(KubeClient.from_kubeconfig(str(kubeconfig)), AgentConfig(
-            local_sync=sync, events=False, reconciler=ReconcilerOptions(allow_local_sources=True))).start()
+        sync = {
+            "apiVersion": "secretsync.io/v1alpha1",
+            "kind": "Sync",
+            "metadata": {"name": "local", "namespace": "bench", "generation": 1},
+            "spec": {"source": {"path": str(local)}, "interval": "1h", "prune": True},
+        }
+        runtime = AgentRuntime(
+            KubeClient.from_kubeconfig(str(kubeconfig)),
+            AgentConfig(local_sync=sync, events=False, reconciler=ReconcilerOptions(allow_local_sources=True)),
+        ).start()
         assert poll_until(lambda: client.get_or_none("v1", "ConfigMap", "local", "bench") is not None, 30, 0.01)
         watcher = LocalWatcher(local, lambda: runtime.trigger(("bench", "local"))).start()
         saves = []
@@ -190,25 +240,36 @@ def main() -> int:
             time.sleep(0.2)
             t = time.monotonic()
             (local / "cm.yaml").write_text(yaml.safe_dump(cm("local", "bench", str(k))))
-            assert poll_until(lambda: client.get("v1", "ConfigMap", "local", "bench")["data"]["value"] == str(k),
-                              10, 0.01)
+            assert poll_until(
+                lambda: client.get("v1", "ConfigMap", "local", "bench")["data"]["value"] == str(k), 10, 0.01
+            )
             saves.append(time.monotonic() - t)
         watcher.stop()
 
         objects = S * O
-        print(f"  direct apply of {objects} objects (floor, same emulator): {floor:.1f} s "
-              f"({objects / floor:.0f} objects/s)")
+        print(
+            f"  direct apply of {objects} objects (floor, same emulator): {floor:.1f} s "
+            f"({objects / floor:.0f} objects/s)"
+        )
         print(f"  first deployment, {S} Syncs to Ready: {initial:.1f} s ({initial / floor:.2f}x the floor)")
-        print(f"  commit to Ready across all {S} Syncs (Git poll 1 s): {commit_to_ready:.1f} s "
-              f"({commit_to_ready / floor:.2f}x the floor)")
-        print(f"  steady state over {wall:.0f} s (interval 10 s, {steady_reconciles:.0f} reconciles): "
-              f"{cpu / wall * 60:.1f} CPU-s per minute ({cpu / wall * 100:.1f}% of one core), "
-              f"{steady_writes} API writes")
-        print(f"  drift repair latency: median {statistics.median(drift) * 1000:.0f} ms, max {max(drift) * 1000:.0f} ms "
-              f"({statistics.median(drift) / statistics.median(rtt):.0f}x one GET round trip of "
-              f"{statistics.median(rtt) * 1000:.1f} ms)")
-        print(f"  local mode save-to-applied: median {statistics.median(saves) * 1000:.0f} ms, "
-              f"max {max(saves) * 1000:.0f} ms (goal < 1000 ms: {statistics.median(saves):.2f}x of it)")
+        print(
+            f"  commit to Ready across all {S} Syncs (Git poll 1 s): {commit_to_ready:.1f} s "
+            f"({commit_to_ready / floor:.2f}x the floor)"
+        )
+        print(
+            f"  steady state over {wall:.0f} s (interval 10 s, {steady_reconciles:.0f} reconciles): "
+            f"{cpu / wall * 60:.1f} CPU-s per minute ({cpu / wall * 100:.1f}% of one core), "
+            f"{steady_writes} API writes"
+        )
+        print(
+            f"  drift repair latency: median {statistics.median(drift) * 1000:.0f} ms, max {max(drift) * 1000:.0f} ms "
+            f"({statistics.median(drift) / statistics.median(rtt):.0f}x one GET round trip of "
+            f"{statistics.median(rtt) * 1000:.1f} ms)"
+        )
+        print(
+            f"  local mode save-to-applied: median {statistics.median(saves) * 1000:.0f} ms, "
+            f"max {max(saves) * 1000:.0f} ms (goal < 1000 ms: {statistics.median(saves):.2f}x of it)"
+        )
         return 0
     finally:
         if runtime is not None:
@@ -216,6 +277,7 @@ def main() -> int:
         server.terminate()
         server.wait(10)
         import shutil
+
         shutil.rmtree(tmp, ignore_errors=True)
 
 

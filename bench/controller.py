@@ -46,9 +46,9 @@ import yaml  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 
-from secretsync.keyring import generate_key, key_secret  # noqa: E402
 from secretsync.kube.client import KubeClient  # noqa: E402
-from secretsync.sealedsecret import seal_secret  # noqa: E402
+from secretsync.sealing.keyring import generate_key, key_secret  # noqa: E402
+from secretsync.sealing.objects import seal_secret  # noqa: E402
 
 KEY_NS, APP_NS = "sealed-secrets", "bench"
 
@@ -56,8 +56,12 @@ KEY_NS, APP_NS = "sealed-secrets", "bench"
 def start_emulator(workdir: Path, profile: str | None = None) -> tuple[subprocess.Popen, Path]:
     kubeconfig = workdir / "kubeconfig"
     launcher = [sys.executable, str(ROOT / "bench" / "profiled.py"), profile] if profile else [sys.executable]
-    proc = subprocess.Popen([*launcher, "-m", "secretsync", "dev-apiserver", "--kubeconfig-out", str(kubeconfig)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*launcher, "-m", "secretsync", "dev-apiserver", "--kubeconfig-out", str(kubeconfig)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while not kubeconfig.exists() or not kubeconfig.read_text().strip():
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -86,11 +90,18 @@ class SecretWatch:
     def __init__(self, kube: KubeClient, expected: int) -> None:
         self.expected, self.names = expected, set()
         self.first = self.last = None
-        self.pids: tuple[int, ...] = ()      # controller, emulator: CPU read at the first and last Secret
+        self.pids: tuple[int, ...] = ()  # controller, emulator: CPU read at the first and last Secret
         self.at_first = self.at_last = (0.0, 0.0, 0.0, 0.0)
         self.done = threading.Event()
-        self._stream = kube.watch("v1", "Secret", APP_NS, label_selector="bench=yes", timeout_seconds=3600,
-                                  allow_bookmarks=False, metadata_only=True)
+        self._stream = kube.watch(
+            "v1",
+            "Secret",
+            APP_NS,
+            label_selector="bench=yes",
+            timeout_seconds=3600,
+            allow_bookmarks=False,
+            metadata_only=True,
+        )
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
@@ -121,8 +132,9 @@ def raw_rsa_rate(samples: list[tuple], seconds: float = 3.0) -> tuple[float, flo
     done, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for key, label, block in samples:
-            pad = pads.get(label) or pads.setdefault(label, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
-                                                                       algorithm=hashes.SHA256(), label=label))
+            pad = pads.get(label) or pads.setdefault(
+                label, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
+            )
             key.decrypt(block, pad)
             done += 1
     return done / (time.perf_counter() - start), done / max(1e-9, time.process_time() - cpu)
@@ -150,27 +162,35 @@ def main() -> int:
         kube.invalidate_discovery()
 
         started = time.perf_counter()
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        keys = [generate_key(args.key_size, now=now - dt.timedelta(days=30 * (args.keys - i)), name=f"sealed-secrets-key{i:05d}")
-                for i in range(args.keys)]
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        keys = [
+            generate_key(
+                args.key_size, now=now - dt.timedelta(days=30 * (args.keys - i)), name=f"sealed-secrets-key{i:05d}"
+            )
+            for i in range(args.keys)
+        ]
         for key in keys:
             kube.create(key_secret(key, KEY_NS))
-        print(f"generated {args.keys} x {args.key_size}-bit keys in {time.perf_counter() - started:.1f} s",
-              file=sys.stderr)
+        print(
+            f"generated {args.keys} x {args.key_size}-bit keys in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
 
         rng = random.Random(7)
         objects, samples = [], []
         for i in range(args.count):
             key = keys[-1] if args.spread == "newest" else rng.choice(keys)
-            secret = {"metadata": {"name": f"app-{i:05d}", "namespace": APP_NS, "labels": {"bench": "yes"}},
-                      "stringData": {"password": os.urandom(16).hex()}}
+            secret = {
+                "metadata": {"name": f"app-{i:05d}", "namespace": APP_NS, "labels": {"bench": "yes"}},
+                "stringData": {"password": os.urandom(16).hex()},
+            }
             obj = seal_secret(secret, key.certificate)
             obj["metadata"]["labels"] = {"bench": "yes"}
             objects.append(obj)
             if len(samples) < 60:
                 raw = base64.b64decode(obj["spec"]["encryptedData"]["password"])
                 length = int.from_bytes(raw[:2], "big")
-                samples.append((key.private_key, f"{APP_NS}/app-{i:05d}".encode(), raw[2:2 + length]))
+                samples.append((key.private_key, f"{APP_NS}/app-{i:05d}".encode(), raw[2 : 2 + length]))
         started = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(kube.create, objects))
@@ -182,18 +202,38 @@ def main() -> int:
         env = {**os.environ, "POD_NAMESPACE": KEY_NS, "SEALED_SECRETS_KEY_RENEW_PERIOD": "0"}
         launched = time.perf_counter()
         emulator_cpu = process_cpu(emulator.pid)
-        launcher = [sys.executable, str(ROOT / "bench" / "profiled.py"), args.profile] if args.profile else [sys.executable]
+        launcher = (
+            [sys.executable, str(ROOT / "bench" / "profiled.py"), args.profile] if args.profile else [sys.executable]
+        )
         controller = subprocess.Popen(
-            [*launcher, "-m", "secretsync", "controller", "--kubeconfig", str(kubeconfig), "--listen-addr",
-             "127.0.0.1:0", "--listen-metrics-addr", "127.0.0.1:0", "--log-level", "ERROR",
-             *(["--workers", str(args.workers)] if args.workers else [])],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                *launcher,
+                "-m",
+                "secretsync",
+                "controller",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--listen-addr",
+                "127.0.0.1:0",
+                "--listen-metrics-addr",
+                "127.0.0.1:0",
+                "--log-level",
+                "ERROR",
+                *(["--workers", str(args.workers)] if args.workers else []),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         watch.pids = (controller.pid, emulator.pid)
         deadline = time.monotonic() + max(600.0, args.count * 0.5)
         while not watch.done.wait(0.2):
             if controller.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the controller stopped or stalled at {len(watch.names)} Secrets: "
-                                 f"{controller.stderr.read().decode()[-2000:] if controller.poll() is not None else ''}")
+                raise SystemExit(
+                    f"the controller stopped or stalled at {len(watch.names)} Secrets: "
+                    f"{controller.stderr.read().decode()[-2000:] if controller.poll() is not None else ''}"
+                )
         first, last = watch.first, watch.last
         watch.close()
         emulator_cpu = process_cpu(emulator.pid) - emulator_cpu
@@ -208,29 +248,41 @@ def main() -> int:
         rate = (args.count - 1) / (last - first) if last > first else float("inf")
         total = args.count / (last - launched)
         ratio = rate / raw
-        print(f"SealedSecrets: {args.count} (one item each), {args.keys} retained {args.key_size}-bit keys, "
-              f"sealed for: {args.spread}, controller workers: {args.workers or 'default'}")
-        print(f"raw cryptography RSA-OAEP-{args.key_size} decrypt : {raw:8.1f} ops/s "
-              f"(before {raw_before[0]:.1f}, after {raw_after[0]:.1f}; {raw_cpu:.1f} per CPU-second)")
+        print(
+            f"SealedSecrets: {args.count} (one item each), {args.keys} retained {args.key_size}-bit keys, "
+            f"sealed for: {args.spread}, controller workers: {args.workers or 'default'}"
+        )
+        print(
+            f"raw cryptography RSA-OAEP-{args.key_size} decrypt : {raw:8.1f} ops/s "
+            f"(before {raw_before[0]:.1f}, after {raw_after[0]:.1f}; {raw_cpu:.1f} per CPU-second)"
+        )
         print(f"controller, first to last Secret     : {rate:8.1f} Secrets/s   ratio {ratio:.3f} (goal >= 0.7)")
         print(f"controller, process start to last    : {total:8.1f} Secrets/s   (includes start-up and initial list)")
         print(f"controller peak RSS                  : {peak_mib:8.1f} MiB")
         cpu = usage.ru_utime + usage.ru_stime
-        print(f"controller CPU time                  : {cpu:8.1f} s over {last - launched:.1f} s wall "
-              f"({args.count / cpu:.1f} Secrets per CPU-second, ratio {args.count / cpu / raw_cpu:.3f} to raw RSA "
-              f"per CPU-second: the figure other processes' load does not skew)")
+        print(
+            f"controller CPU time                  : {cpu:8.1f} s over {last - launched:.1f} s wall "
+            f"({args.count / cpu:.1f} Secrets per CPU-second, ratio {args.count / cpu / raw_cpu:.3f} to raw RSA "
+            f"per CPU-second: the figure other processes' load does not skew)"
+        )
         steady = watch.at_last[0] - watch.at_first[0]
         if steady > 0:
             per = steady / (args.count - 1)
-            print(f"controller CPU, first to last Secret : {per * 1000:8.2f} ms per Secret "
-                  f"({1 / per:.1f} per CPU-second, ratio {1 / per / raw_cpu:.3f}; raw RSA is {1000 / raw_cpu:.2f} ms of it; start-up excluded)")
-        print(f"API emulator CPU time (same phase)   : {emulator_cpu:8.1f} s ({emulator_cpu / args.count * 1000:.1f} ms "
-              f"per Secret: create, status update, event, watch fan-out, this bench's watch)")
+            print(
+                f"controller CPU, first to last Secret : {per * 1000:8.2f} ms per Secret "
+                f"({1 / per:.1f} per CPU-second, ratio {1 / per / raw_cpu:.3f}; raw RSA is {1000 / raw_cpu:.2f} ms of it; start-up excluded)"
+            )
+        print(
+            f"API emulator CPU time (same phase)   : {emulator_cpu:8.1f} s ({emulator_cpu / args.count * 1000:.1f} ms "
+            f"per Secret: create, status update, event, watch fan-out, this bench's watch)"
+        )
         spent = [b - a for a, b in zip(watch.at_first, watch.at_last)]
         others = spent[3] - spent[0] - spent[1] - spent[2]
         cores = len(os.sched_getaffinity(0))
-        print(f"machine, first to last Secret        : {spent[3]:8.1f} CPU-s used of {cores * (last - first):.1f} "
-              f"({cores} cores); other processes took {others:.1f} (a loaded machine lowers the wall-clock ratio)")
+        print(
+            f"machine, first to last Secret        : {spent[3]:8.1f} CPU-s used of {cores * (last - first):.1f} "
+            f"({cores} cores); other processes took {others:.1f} (a loaded machine lowers the wall-clock ratio)"
+        )
         print("goal met" if ratio >= 0.7 else "goal NOT met")
         return 0 if ratio >= 0.7 else 1
     finally:

@@ -48,12 +48,11 @@ def canary(i: int) -> str:
 
 
 def build_repo(tmp: Path, n: int) -> tuple[Path, Path, Path, list[str]]:
-    from secretsync.keyring import FileKeyStore, Keyring, generate_key, key_secret
-    from secretsync.manifests import dump_all
-    from secretsync.sealedsecret import seal_secret
+    from secretsync.manifests.loader import dump_all
+    from secretsync.sealing.keyring import FileKeyStore, Keyring, generate_key, key_secret
+    from secretsync.sealing.objects import seal_secret
 
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "TMPDIR": str(tmp),
-           "SOPS_DISABLE_VERSION_CHECK": "1"}
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "TMPDIR": str(tmp), "SOPS_DISABLE_VERSION_CHECK": "1"}
     keyfile = tmp / "age.txt"
     subprocess.run([tool("age-keygen"), "-o", str(keyfile)], check=True, capture_output=True, env=env)
     recipient = next(line.split(": ")[1] for line in keyfile.read_text().splitlines() if "public key" in line)
@@ -65,28 +64,51 @@ def build_repo(tmp: Path, n: int) -> tuple[Path, Path, Path, list[str]]:
     secrets_n = n // 5
     values: list[str] = []
     ns = [f"bench-{i}" for i in range(NAMESPACES)]
-    (repo / "namespaces.yaml").write_text("".join(f"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {x}\n"
-                                                  for x in ns))
+    (repo / "namespaces.yaml").write_text(
+        "".join(f"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {x}\n" for x in ns)
+    )
     sops_n = secrets_n // 2
     for start in range(0, sops_n, SOPS_DOCS_PER_FILE):
         docs = []
         for i in range(start, min(start + SOPS_DOCS_PER_FILE, sops_n)):
             values.append(canary(i))
-            docs.append(f"---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-{i}\n  namespace: {ns[i % 10]}\n"
-                        f"stringData:\n  password: {canary(i)}\n  user: user-{i}\n")
-        plain = tmp / "sops-input.yaml"    # sops reads its input from a file; removed right after
+            docs.append(
+                f"---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-{i}\n  namespace: {ns[i % 10]}\n"
+                f"stringData:\n  password: {canary(i)}\n  user: user-{i}\n"
+            )
+        plain = tmp / "sops-input.yaml"  # sops reads its input from a file; removed right after
         plain.write_text("".join(docs))
-        out = subprocess.run([tool("sops"), "--disable-version-check", "encrypt", "--age", recipient,
-                              "--encrypted-regex", "^(data|stringData)$", str(plain)],
-                             check=True, capture_output=True, env=env).stdout
+        out = subprocess.run(
+            [
+                tool("sops"),
+                "--disable-version-check",
+                "encrypt",
+                "--age",
+                recipient,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                str(plain),
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        ).stdout
         plain.unlink()
         (repo / f"secrets-{start // SOPS_DOCS_PER_FILE:03d}.sops.yaml").write_bytes(out)
     sealed = []
     for i in range(sops_n, secrets_n):
         values.append(canary(i))
-        sealed.append(seal_secret({"apiVersion": "v1", "kind": "Secret",
-                                   "metadata": {"name": f"sealed-{i}", "namespace": ns[i % 10]},
-                                   "data": {"token": base64.b64encode(canary(i).encode()).decode()}}, cert))
+        sealed.append(
+            seal_secret(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": f"sealed-{i}", "namespace": ns[i % 10]},
+                    "data": {"token": base64.b64encode(canary(i).encode()).decode()},
+                },
+                cert,
+            )
+        )
     (repo / "sealed.yaml").write_text(dump_all(sealed))
     rest = n - NAMESPACES - secrets_n
     plan = {"ServiceAccount": rest // 8, "Service": rest // 8, "Role": rest // 16, "RoleBinding": rest // 16}
@@ -100,15 +122,21 @@ def build_repo(tmp: Path, n: int) -> tuple[Path, Path, Path, list[str]]:
             elif kind == "ServiceAccount":
                 body = f"apiVersion: v1\nkind: ServiceAccount\n{meta}"
             elif kind == "Service":
-                body = (f"apiVersion: v1\nkind: Service\n{meta}spec:\n  selector:\n    app: a{i}\n  ports:\n"
-                        f"    - port: 80\n      targetPort: 8080\n")
+                body = (
+                    f"apiVersion: v1\nkind: Service\n{meta}spec:\n  selector:\n    app: a{i}\n  ports:\n"
+                    f"    - port: 80\n      targetPort: 8080\n"
+                )
             elif kind == "Role":
-                body = (f"apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n{meta}rules:\n"
-                        f"  - apiGroups: ['']\n    resources: [configmaps]\n    verbs: [get, list]\n")
+                body = (
+                    f"apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n{meta}rules:\n"
+                    f"  - apiGroups: ['']\n    resources: [configmaps]\n    verbs: [get, list]\n"
+                )
             else:
-                body = (f"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n{meta}roleRef:\n"
-                        f"  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: role-{i}\nsubjects:\n"
-                        f"  - kind: ServiceAccount\n    name: serviceaccount-{i}\n    namespace: {ns[i % 10]}\n")
+                body = (
+                    f"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n{meta}roleRef:\n"
+                    f"  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: role-{i}\nsubjects:\n"
+                    f"  - kind: ServiceAccount\n    name: serviceaccount-{i}\n    namespace: {ns[i % 10]}\n"
+                )
             docs.append("---\n" + body)
         (repo / f"{kind.lower()}s.yaml").write_text("".join(docs))
     return repo, keyfile, key_dir, values
@@ -116,35 +144,35 @@ def build_repo(tmp: Path, n: int) -> tuple[Path, Path, Path, list[str]]:
 
 def main(n: int, sample: int) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
-    tempfile.tempdir = str(work)          # our own temp files land here too, and get scanned
+    tempfile.tempdir = str(work)  # our own temp files land here too, and get scanned
     os.environ["TMPDIR"] = str(work)
     log_buffer = io.StringIO()
     handler = logging.StreamHandler(log_buffer)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.DEBUG)
-    logging.getLogger("secretsync.testing").setLevel(logging.WARNING)   # the emulator's own access noise
+    logging.getLogger("secretsync_emulator").setLevel(logging.WARNING)  # the emulator's own access noise
 
     from secretsync.kube.apply import ApplyOptions
     from secretsync.kube.client import KubeClient
     from secretsync.kube.inventory import ApplySet
-    from secretsync.keyring import Keyring
-    from secretsync.pipeline import Dependencies, Renderer, RenderOptions
     from secretsync.reconcile import ApplySetStore, ReconcileOptions, reconcile_rendered
-    from secretsync.sops_keys import load_keys
+    from secretsync.render.pipeline import Dependencies, Renderer, RenderOptions
+    from secretsync.sealing.keyring import Keyring
+    from secretsync.sops.keys import load_keys
     from secretsync.sources.local import LocalSource
-    from secretsync.testing import APIServer
+    from secretsync_emulator import APIServer
 
     started = time.perf_counter()
     repo, keyfile, key_dir, values = build_repo(work, n)
     print(f"setup: {n} objects ({len(values)} Secrets: sops + SealedSecrets) in {time.perf_counter() - started:.1f}s")
 
     server = APIServer().start()
-    counts = server.requests        # the emulator's own request counter
+    counts = server.requests  # the emulator's own request counter
     writes_of = {"create", "update", "patch", "delete"}
     kubeconfig = server.write_kubeconfig(work / "kubeconfig")
     client = KubeClient.from_kubeconfig(str(kubeconfig))
     deps = Dependencies(sops_keys=load_keys(keyfile, env={}, use_defaults=False), keyring=Keyring.from_dir(key_dir))
-    renderer = Renderer(deps, RenderOptions())   # as the agent: documents of an unchanged revision are cached
+    renderer = Renderer(deps, RenderOptions())  # as the agent: documents of an unchanged revision are cached
     store = ApplySetStore(ApplySet(client, "bench", "default"))
     opts = ReconcileOptions(prune=True, timeout=120)
 
@@ -162,8 +190,10 @@ def main(n: int, sample: int) -> int:
         result = reconcile_rendered(rendered, client, store, opts)
         full_s = time.perf_counter() - started
         assert result.ok, result.error and result.error.report()
-        print(f"full apply: {full_s:.2f}s ({full_s / n * 1000:.2f} ms/object); {result.changes.summary()}; "
-              f"requests {dict(sorted(counts.by('verb').items()))}")
+        print(
+            f"full apply: {full_s:.2f}s ({full_s / n * 1000:.2f} ms/object); {result.changes.summary()}; "
+            f"requests {dict(sorted(counts.by('verb').items()))}"
+        )
 
         counts.reset()
         started = time.perf_counter()
@@ -175,22 +205,27 @@ def main(n: int, sample: int) -> int:
         assert result.ok, result.error and result.error.report()
         noop_counts = dict(sorted(counts.by("verb").items()))
         writes = counts.count(verb=writes_of, dry_run=False)
-        print(f"no-op reconcile: render of the unchanged revision (documents cached, decryption again) "
-              f"{cached_render_s:.2f}s + plan and prune check {noop_apply_s:.2f}s; {result.changes.summary()}; "
-              f"requests {noop_counts}; writes={writes}; requests/kinds = {counts.count()}/{kinds}")
+        print(
+            f"no-op reconcile: render of the unchanged revision (documents cached, decryption again) "
+            f"{cached_render_s:.2f}s + plan and prune check {noop_apply_s:.2f}s; {result.changes.summary()}; "
+            f"requests {noop_counts}; writes={writes}; requests/kinds = {counts.count()}/{kinds}"
+        )
         print(f"ratio no-op plan/full apply = {noop_apply_s / full_s:.3f}")
 
         # the peer's way: one server-side dry-run per object (Flux kustomize-controller), on a sample
         from secretsync.kube.apply import prepare
+
         aopts = ApplyOptions(client=client, owner_labels=store.owner_labels)
         chosen = objects[:: max(1, n // sample)][:sample]
         started = time.perf_counter()
         for obj in chosen:
             client.apply(prepare(obj, aopts.owner_labels), field_manager="secretsync", force=True, dry_run=True)
         per = (time.perf_counter() - started) / len(chosen)
-        print(f"peer way (dry-run per object, Flux): {per * 1000:.2f} ms/object x {n} = {per * n:.2f}s "
-              f"(sampled {len(chosen)}); ratio ours/dry-run-per-object for the apply step = "
-              f"{noop_apply_s / (per * n):.3f}")
+        print(
+            f"peer way (dry-run per object, Flux): {per * 1000:.2f} ms/object x {n} = {per * n:.2f}s "
+            f"(sampled {len(chosen)}); ratio ours/dry-run-per-object for the apply step = "
+            f"{noop_apply_s / (per * n):.3f}"
+        )
 
         # canary check
         needles = [v.encode() for v in values] + [base64.b64encode(v.encode()) for v in values]
@@ -211,14 +246,17 @@ def main(n: int, sample: int) -> int:
                 meta = obj.get("metadata") or {}
                 blob = (repr(meta.get("annotations")) + repr(meta.get("labels"))).encode()
                 leaks += [f"{kind}/{meta.get('name')}" for n_ in needles if n_ in blob][:1]
-        print(f"plaintext canary: {len(values)} values x (text, base64) over {len(text)} bytes of DEBUG logs, "
-              f"{scanned} files under {work}, annotations/labels of {live_objects} live objects: "
-              f"{'LEAK ' + ', '.join(leaks[:5]) if leaks else 'none found'}")
+        print(
+            f"plaintext canary: {len(values)} values x (text, base64) over {len(text)} bytes of DEBUG logs, "
+            f"{scanned} files under {work}, annotations/labels of {live_objects} live objects: "
+            f"{'LEAK ' + ', '.join(leaks[:5]) if leaks else 'none found'}"
+        )
         return 1 if leaks else 0
     finally:
         client.close()
         server.stop()
         import shutil
+
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -4,7 +4,7 @@ Builds (under a temp dir, throwaway age key from ``age-keygen``) a folder of N s
 Secrets (real ``sops`` binary) plus N plain ConfigMaps, then prints:
 
 1. ``sops decrypt`` run once per file (the peer, what a shell loop or a plugin per file costs),
-   against ``secretsync.pipeline`` rendering the whole folder (walk, parse, decrypt with the MAC
+   against ``secretsync.render.pipeline`` rendering the whole folder (walk, parse, decrypt with the MAC
    checked, normalise) — as a ratio;
 2. the same tree committed to a bare Git repository: first render of the commit (ls-remote +
    shallow fetch + walk) against a second render of the unchanged commit (ls-remote only, no fetch,
@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from secretsync import manifests  # noqa: E402
-from secretsync.pipeline import Dependencies, RenderOptions, Renderer  # noqa: E402
-from secretsync.sops_keys import load_keys  # noqa: E402
+from secretsync.manifests import loader as manifests  # noqa: E402
+from secretsync.render.pipeline import Dependencies, Renderer, RenderOptions  # noqa: E402
+from secretsync.sops.keys import load_keys  # noqa: E402
 from secretsync.sources.git import GitSource  # noqa: E402
 from secretsync.sources.local import LocalSource  # noqa: E402
 
@@ -57,14 +57,29 @@ def main(n: int) -> None:
         template = tmp / "t.yaml"
         started = time.perf_counter()
         for i in range(n):
-            template.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s{i}\n  namespace: bench\n"
-                                f"stringData:\n  password: bench-value-{i}\n  user: u{i}\n")
-            out = subprocess.run([tool("sops"), "--disable-version-check", "encrypt", "--age", recipient,
-                                  "--encrypted-regex", "^(data|stringData)$", str(template)],
-                                 check=True, capture_output=True, env=env).stdout
+            template.write_text(
+                f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s{i}\n  namespace: bench\n"
+                f"stringData:\n  password: bench-value-{i}\n  user: u{i}\n"
+            )
+            out = subprocess.run(
+                [
+                    tool("sops"),
+                    "--disable-version-check",
+                    "encrypt",
+                    "--age",
+                    recipient,
+                    "--encrypted-regex",
+                    "^(data|stringData)$",
+                    str(template),
+                ],
+                check=True,
+                capture_output=True,
+                env=env,
+            ).stdout
             (repo / "secrets" / f"s{i:04}.yaml").write_bytes(out)
             (repo / "config" / f"c{i:04}.yaml").write_text(
-                f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  namespace: bench\ndata:\n  k: v{i}\n")
+                f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  namespace: bench\ndata:\n  k: v{i}\n"
+            )
         template.unlink()
         print(f"setup: {n} sops Secrets + {n} ConfigMaps in {time.perf_counter() - started:.1f}s")
 
@@ -72,8 +87,12 @@ def main(n: int) -> None:
         env_dec = {**env, "SOPS_AGE_KEY_FILE": str(keyfile)}
         started = time.perf_counter()
         for path in sorted((repo / "secrets").iterdir()):
-            subprocess.run([tool("sops"), "--disable-version-check", "decrypt", str(path)], check=True,
-                           capture_output=True, env=env_dec)
+            subprocess.run(
+                [tool("sops"), "--disable-version-check", "decrypt", str(path)],
+                check=True,
+                capture_output=True,
+                env=env_dec,
+            )
         peer = time.perf_counter() - started
 
         keys = load_keys(keyfile, env={}, use_defaults=False)
@@ -81,9 +100,11 @@ def main(n: int) -> None:
         result = Renderer(Dependencies(sops_keys=keys), RenderOptions(), cache_size=0).render(LocalSource(repo))
         ours = time.perf_counter() - started
         assert result.ok and len(result.objects()) == 2 * n
-        print(f"decrypt {n} sops files: sops binary per file {peer:.2f}s ({peer / n * 1000:.1f} ms/file); "
-              f"secretsync render of the folder ({2 * n} objects) {ours:.2f}s ({ours / n * 1000:.1f} ms/Secret); "
-              f"ratio secretsync/sops = {ours / peer:.2f}")
+        print(
+            f"decrypt {n} sops files: sops binary per file {peer:.2f}s ({peer / n * 1000:.1f} ms/file); "
+            f"secretsync render of the folder ({2 * n} objects) {ours:.2f}s ({ours / n * 1000:.1f} ms/Secret); "
+            f"ratio secretsync/sops = {ours / peer:.2f}"
+        )
 
         # 2. unchanged commit: cache hit
         bare = tmp / "repo.git"
@@ -101,29 +122,37 @@ def main(n: int) -> None:
         started = time.perf_counter()
         assert renderer.render(source).ok
         second = time.perf_counter() - started
-        print(f"git render, first {first:.2f}s (fetches={source.fetches}, builds={renderer.builds}); unchanged "
-              f"commit again {second:.2f}s (fetches={source.fetches}, builds={renderer.builds}); "
-              f"ratio second/first = {second / first:.2f} (decryption still runs each time, by design)")
+        print(
+            f"git render, first {first:.2f}s (fetches={source.fetches}, builds={renderer.builds}); unchanged "
+            f"commit again {second:.2f}s (fetches={source.fetches}, builds={renderer.builds}); "
+            f"ratio second/first = {second / first:.2f} (decryption still runs each time, by design)"
+        )
 
         # 3. manifest loading alone
         sealed = "".join(
             f"---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: s{i}\n  namespace: bench\n"
             f"spec:\n  encryptedData:\n    token: {base64.b64encode(os.urandom(1536)).decode()}\n"
-            f"  template:\n    metadata:\n      name: s{i}\n" for i in range(n))
+            f"  template:\n    metadata:\n      name: s{i}\n"
+            for i in range(n)
+        )
         files = [p.read_bytes() for p in sorted(repo.rglob("*.yaml")) if ".git" not in p.parts]
         files.append(sealed.encode())
         timings = {}
-        for name, load in (("ours", lambda d: manifests.load_manifests(d, "f")),
-                           ("libyaml", lambda d: list(yaml.load_all(d, Loader=yaml.CSafeLoader))),
-                           ("pure", lambda d: list(manifests._load_yaml_stream(d.decode(), "f", manifests.Limits())))):
+        for name, load in (
+            ("ours", lambda d: manifests.load_manifests(d, "f")),
+            ("libyaml", lambda d: list(yaml.load_all(d, Loader=yaml.CSafeLoader))),
+            ("pure", lambda d: list(manifests._load_yaml_stream(d.decode(), "f", manifests.Limits()))),
+        ):
             started = time.perf_counter()
             for data in files:
                 load(data)
             timings[name] = time.perf_counter() - started
-        print(f"load {len(files)} files ({sum(map(len, files)) / 1e6:.1f} MB, incl. {n} SealedSecrets): "
-              f"load_manifests {timings['ours']:.2f}s, plain CSafeLoader {timings['libyaml']:.2f}s, pure-Python "
-              f"reference {timings['pure']:.2f}s; ratio ours/CSafeLoader = {timings['ours'] / timings['libyaml']:.2f}, "
-              f"ours/pure = {timings['ours'] / timings['pure']:.2f}")
+        print(
+            f"load {len(files)} files ({sum(map(len, files)) / 1e6:.1f} MB, incl. {n} SealedSecrets): "
+            f"load_manifests {timings['ours']:.2f}s, plain CSafeLoader {timings['libyaml']:.2f}s, pure-Python "
+            f"reference {timings['pure']:.2f}s; ratio ours/CSafeLoader = {timings['ours'] / timings['libyaml']:.2f}, "
+            f"ours/pure = {timings['ours'] / timings['pure']:.2f}"
+        )
 
 
 if __name__ == "__main__":

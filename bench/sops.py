@@ -35,27 +35,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import base64  # noqa: E402
+import re  # noqa: E402
+
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
-from secretsync import sopsfiles  # noqa: E402
 from secretsync.crypto import age  # noqa: E402
 from secretsync.crypto.sops.cipher import ENC_PATTERN  # noqa: E402
 from secretsync.crypto.sops.keys.age import AgeKey  # noqa: E402
 from secretsync.crypto.sops.mac import mac_aad  # noqa: E402
-from secretsync.sops_keys import load_keys  # noqa: E402
-from secretsync.sops_manifests import decrypt_manifest_file  # noqa: E402
-from secretsync.sopsfiles import EncryptSettings  # noqa: E402
-
-import base64  # noqa: E402
-import re  # noqa: E402
+from secretsync.sops import files as sopsfiles  # noqa: E402
+from secretsync.sops.files import EncryptSettings  # noqa: E402
+from secretsync.sops.keys import load_keys  # noqa: E402
+from secretsync.sops.transform import decrypt_manifest_file  # noqa: E402
 
 
 def _secret(i: int) -> bytes:
-    return (f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: app-{i}\n    namespace: team-{i % 7}\n"
-            f"type: Opaque\ndata:\n    password: {base64.b64encode(os.urandom(18)).decode()}\n"
-            f"    token: {base64.b64encode(os.urandom(30)).decode()}\n"
-            f"    cert: {base64.b64encode(os.urandom(48)).decode()}\n"
-            f"stringData:\n    user: user-{i}\n    url: https://db-{i}.example:5432/app\n    mode: \"on\"\n").encode()
+    return (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: app-{i}\n    namespace: team-{i % 7}\n"
+        f"type: Opaque\ndata:\n    password: {base64.b64encode(os.urandom(18)).decode()}\n"
+        f"    token: {base64.b64encode(os.urandom(30)).decode()}\n"
+        f"    cert: {base64.b64encode(os.urandom(48)).decode()}\n"
+        f'stringData:\n    user: user-{i}\n    url: https://db-{i}.example:5432/app\n    mode: "on"\n'
+    ).encode()
 
 
 def _big_yaml(megabytes: float) -> bytes:
@@ -65,8 +67,10 @@ def _big_yaml(megabytes: float) -> bytes:
     megabytes /= 2.05
     out, size, i = [], 0, 0
     while size < megabytes * 1024 * 1024:
-        line = (f"key{i}:\n    user: user-{i}\n    port: {1000 + i % 5000}\n"
-                f"    cert: {base64.b64encode(os.urandom(768)).decode()}\n    tags: [a, b, \"c{i}\"]\n")
+        line = (
+            f"key{i}:\n    user: user-{i}\n    port: {1000 + i % 5000}\n"
+            f'    cert: {base64.b64encode(os.urandom(768)).decode()}\n    tags: [a, b, "c{i}"]\n'
+        )
         out.append(line)
         size += len(line)
         i += 1
@@ -74,8 +78,13 @@ def _big_yaml(megabytes: float) -> bytes:
 
 
 def _sops_env(home: Path, key_file: Path) -> dict:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".c"),
-            "SOPS_DISABLE_VERSION_CHECK": "1", "SOPS_AGE_KEY_FILE": str(key_file)}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".c"),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+        "SOPS_AGE_KEY_FILE": str(key_file),
+    }
 
 
 def _sops_binary() -> str:
@@ -126,6 +135,7 @@ def _floor(blobs: list[bytes], identities: list) -> tuple[float, float]:
             aead = AESGCM(key)
             for data, iv, tag, aad in decoded:
                 aead.decrypt(iv, data + tag, aad)
+
     return _timed(run)
 
 
@@ -143,7 +153,9 @@ def main() -> int:
         key_file = work / "key.txt"
         key_file.write_text(secret_text + "\n")
         keys = load_keys(age_key_file=key_file, env={}, use_defaults=False)
-        settings = EncryptSettings(key_groups=[[AgeKey(recipient)]], selectors={"encrypted_regex": "^(data|stringData)$"})
+        settings = EncryptSettings(
+            key_groups=[[AgeKey(recipient)]], selectors={"encrypted_regex": "^(data|stringData)$"}
+        )
         env = _sops_env(work / "home", key_file)
         (work / "home").mkdir()
         plains = [_secret(i) for i in range(opts.files)]
@@ -165,8 +177,20 @@ def main() -> int:
             (plain_dir / f"p{i}.yaml").write_bytes(plains[i])
         start = time.perf_counter()
         for i in range(sample):
-            subprocess.run([sops, "-e", "--age", recipient, "--encrypted-regex", "^(data|stringData)$",
-                            str(plain_dir / f"p{i}.yaml")], env=env, check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sops,
+                    "-e",
+                    "--age",
+                    recipient,
+                    "--encrypted-regex",
+                    "^(data|stringData)$",
+                    str(plain_dir / f"p{i}.yaml"),
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         t_enc_sops = (time.perf_counter() - start) * opts.files / sample
 
         # --- decrypt: secretsync in one process (best of 3, like the floor: the machine is shared)
@@ -177,6 +201,7 @@ def main() -> int:
         def cli_like() -> None:
             for i, blob in enumerate(blobs):
                 sopsfiles.decrypt_bytes(blob, f"s{i}.yaml", keys)
+
         # Interleaved with the floor so both see the same machine load; the best round of each
         # counts, wall and CPU separately (the machine is shared: wall time is noisy, CPU time less so).
         t_ours = t_ours_emit = t_floor = c_ours = c_ours_emit = c_floor = float("inf")
@@ -193,16 +218,24 @@ def main() -> int:
             subprocess.run([sops, "-d", str(folder / f"s{i}.yaml")], env=env, check=True, capture_output=True)
         t_sops = (time.perf_counter() - start) * opts.files / sample
 
-        print(f"sops bench: {opts.files} small sops/age Secret files (6 values each), "
-              f"sops -d/-e timed on {sample} files and extrapolated to {opts.files}")
+        print(
+            f"sops bench: {opts.files} small sops/age Secret files (6 values each), "
+            f"sops -d/-e timed on {sample} files and extrapolated to {opts.files}"
+        )
         print(f"  in-process figures: best of {opts.rounds} interleaved rounds, wall and CPU (process_time)")
-        print(f"  decrypt  secretsync (pipeline, parse+decrypt+MAC): {t_ours:8.3f} s wall {c_ours:8.3f} s CPU  "
-              f"{opts.files / t_ours:6.0f} files/s")
-        print(f"  decrypt  secretsync sops -d (same + YAML emit):    {t_ours_emit:8.3f} s wall {c_ours_emit:8.3f} s CPU")
+        print(
+            f"  decrypt  secretsync (pipeline, parse+decrypt+MAC): {t_ours:8.3f} s wall {c_ours:8.3f} s CPU  "
+            f"{opts.files / t_ours:6.0f} files/s"
+        )
+        print(
+            f"  decrypt  secretsync sops -d (same + YAML emit):    {t_ours_emit:8.3f} s wall {c_ours_emit:8.3f} s CPU"
+        )
         print(f"  crypto floor (age unwrap + AES-GCM per value):      {t_floor:8.3f} s wall {c_floor:8.3f} s CPU")
         print(f"  decrypt  real sops -d per file (extrapolated):      {t_sops:8.3f} s wall")
         print(f"  ratio sops -d / secretsync:   {t_sops / t_ours:7.1f}x   (goal >= 50x)")
-        print(f"  ratio secretsync / floor:     {t_ours / t_floor:7.2f}x wall  {c_ours / c_floor:5.2f}x CPU   (goal <= 2x)")
+        print(
+            f"  ratio secretsync / floor:     {t_ours / t_floor:7.2f}x wall  {c_ours / c_floor:5.2f}x CPU   (goal <= 2x)"
+        )
         print(f"  encrypt  secretsync (verified): {t_enc_ours:8.3f} s  {opts.files / t_enc_ours:8.0f} files/s")
         print(f"  encrypt  real sops -e per file: {t_enc_sops:8.3f} s  ratio {t_enc_sops / t_enc_ours:6.1f}x")
 
@@ -220,10 +253,12 @@ def main() -> int:
         proc = subprocess.run([sops, "-d", str(work / "big.enc.yaml")], env=env, check=True, capture_output=True)
         t_big_sops = time.perf_counter() - start
         same = proc.stdout == ours_out
-        print(f"  {len(big) / 1e6:.1f} MB YAML ({len(big_enc) / 1e6:.1f} MB encrypted): secretsync decrypt "
-              f"{t_big_ours:.2f} s, sops -d {t_big_sops:.2f} s, ratio sops/secretsync {t_big_sops / t_big_ours:.2f}x, "
-              f"identical output: {same}; secretsync encrypt {t_big_enc:.2f} s "
-              f"({len(big) / 1e6 / t_big_enc:.2f} MB/s)")
+        print(
+            f"  {len(big) / 1e6:.1f} MB YAML ({len(big_enc) / 1e6:.1f} MB encrypted): secretsync decrypt "
+            f"{t_big_ours:.2f} s, sops -d {t_big_sops:.2f} s, ratio sops/secretsync {t_big_sops / t_big_ours:.2f}x, "
+            f"identical output: {same}; secretsync encrypt {t_big_enc:.2f} s "
+            f"({len(big) / 1e6 / t_big_enc:.2f} MB/s)"
+        )
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

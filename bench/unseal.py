@@ -27,15 +27,17 @@ from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 
 from secretsync.crypto import sealing  # noqa: E402
-from secretsync.keyring import Keyring, generate_key  # noqa: E402
-from secretsync.sealedsecret import seal_secret, unseal_sealed_secret  # noqa: E402
+from secretsync.sealing.keyring import Keyring, generate_key  # noqa: E402
+from secretsync.sealing.objects import seal_secret, unseal_sealed_secret  # noqa: E402
 
 
 def make_objects(key, secrets: int, items: int) -> list[dict]:
     out = []
     for i in range(secrets):
-        secret = {"metadata": {"name": f"app-{i}", "namespace": "bench"},
-                  "stringData": {f"item{j}": os.urandom(24).hex() for j in range(items)}}
+        secret = {
+            "metadata": {"name": f"app-{i}", "namespace": "bench"},
+            "stringData": {f"item{j}": os.urandom(24).hex() for j in range(items)},
+        }
         out.append(seal_secret(secret, key.certificate))
     return out
 
@@ -69,12 +71,13 @@ def main() -> int:
         for value in obj["spec"]["encryptedData"].values():
             raw = base64.b64decode(value)
             length = int.from_bytes(raw[:2], "big")
-            labels_blocks.append((label, raw[2:2 + length]))
+            labels_blocks.append((label, raw[2 : 2 + length]))
 
     def raw_rsa():
         for label, block in labels_blocks:
-            oldest.private_key.decrypt(block, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
-                                                           algorithm=hashes.SHA256(), label=label))
+            oldest.private_key.decrypt(
+                block, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
+            )
 
     one = Keyring([oldest])
     ten = Keyring(keys)
@@ -84,6 +87,7 @@ def main() -> int:
         def run():
             for obj in objects:
                 unseal_sealed_secret(obj, ring)
+
         return run
 
     def upstream_random_order():
@@ -102,15 +106,23 @@ def main() -> int:
         ten_rate = max(ten_rate, best_rate(ours(ten), count, 1))
     random_rate = best_rate(upstream_random_order, count, 1)
 
-    print(f"values per run: {count} ({args.secrets} SealedSecrets x {args.items} items), best of {args.rounds} interleaved rounds, "
-          f"rates per CPU-second of this process")
+    print(
+        f"values per run: {count} ({args.secrets} SealedSecrets x {args.items} items), best of {args.rounds} interleaved rounds, "
+        f"rates per CPU-second of this process"
+    )
     print(f"raw cryptography RSA-OAEP-4096 decrypt : {raw_rate:8.1f} ops/s")
-    print(f"secretsync unseal, 1 retained key      : {one_rate:8.1f} values/s   ratio {one_rate / raw_rate:.3f} "
-          f"(goal >= 0.9)")
-    print(f"secretsync unseal, 10 retained keys    : {ten_rate:8.1f} values/s   ratio {ten_rate / raw_rate:.3f} "
-          f"(goal >= 0.8)")
-    print(f"upstream strategy (random key order, 10 keys): {random_rate:8.1f} values/s   ratio "
-          f"{random_rate / raw_rate:.3f}")
+    print(
+        f"secretsync unseal, 1 retained key      : {one_rate:8.1f} values/s   ratio {one_rate / raw_rate:.3f} "
+        f"(goal >= 0.9)"
+    )
+    print(
+        f"secretsync unseal, 10 retained keys    : {ten_rate:8.1f} values/s   ratio {ten_rate / raw_rate:.3f} "
+        f"(goal >= 0.8)"
+    )
+    print(
+        f"upstream strategy (random key order, 10 keys): {random_rate:8.1f} values/s   ratio "
+        f"{random_rate / raw_rate:.3f}"
+    )
     ok = one_rate / raw_rate >= 0.9 and ten_rate / raw_rate >= 0.8
     print("goal met" if ok else "goal NOT met")
     return 0 if ok else 1

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from secretsync.placeholders import resolve  # noqa: E402
-from secretsync.vault import VaultBackend, VaultConfig  # noqa: E402
+from secretsync.vault.client import VaultBackend, VaultConfig  # noqa: E402
+from secretsync.vault.placeholders import resolve  # noqa: E402
 from tests.fixtures.openbao import start_openbao  # noqa: E402
 
 MOUNT = "benchkv"
@@ -50,8 +50,11 @@ def audit_reads(log: Path, offset: int) -> tuple[int, int]:
     for line in data.splitlines():
         entry = json.loads(line)
         request = entry.get("request") or {}
-        if entry.get("type") == "response" and request.get("operation") == "read" \
-                and str(request.get("path", "")).startswith(f"{MOUNT}/data/"):
+        if (
+            entry.get("type") == "response"
+            and request.get("operation") == "read"
+            and str(request.get("path", "")).startswith(f"{MOUNT}/data/")
+        ):
             count += 1
     return count, offset + len(data)
 
@@ -63,8 +66,14 @@ def manifests(count: int, per: int, paths: int) -> list[dict]:
         for j in range(per):
             n = (i * per + j) % paths
             data[f"k{j}"] = f"<path:{MOUNT}/data/app{n:03d}#key{j % 5}>"
-        out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i:04d}", "namespace": "bench"},
-                    "data": data})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"cm-{i:04d}", "namespace": "bench"},
+                "data": data,
+            }
+        )
     return out
 
 
@@ -85,11 +94,20 @@ def main() -> int:
             client.sys.enable_secrets_engine("kv", path=MOUNT, options={"version": "2"})
             for n in range(args.paths):
                 client.secrets.kv.v2.create_or_update_secret(
-                    path=f"app{n:03d}", mount_point=MOUNT, secret={f"key{k}": f"value-{n}-{k}" for k in range(5)})
+                    path=f"app{n:03d}", mount_point=MOUNT, secret={f"key{k}": f"value-{n}-{k}" for k in range(5)}
+                )
             objects = manifests(args.manifests, args.per_manifest, args.paths)
             placeholders = args.manifests * args.per_manifest
-            backend = VaultBackend(VaultConfig.from_env({"AVP_TYPE": "vault", "AVP_AUTH_TYPE": "token",
-                                                         "VAULT_ADDR": server.addr, "VAULT_TOKEN": server.token}))
+            backend = VaultBackend(
+                VaultConfig.from_env(
+                    {
+                        "AVP_TYPE": "vault",
+                        "AVP_AUTH_TYPE": "token",
+                        "VAULT_ADDR": server.addr,
+                        "VAULT_TOKEN": server.token,
+                    }
+                )
+            )
             backend.login()
             _, offset = audit_reads(audit_log, 0)
 
@@ -109,10 +127,14 @@ def main() -> int:
         print("ERROR: the two renders differ", file=sys.stderr)
         return 1
     print(f"manifests: {args.manifests}, placeholders: {placeholders}, distinct paths: {args.paths}")
-    print(f"reads seen by the server (audit log): secretsync {ours_reads} (goal {args.paths}), "
-          f"naive one-read-per-occurrence {naive_reads}")
-    print(f"wall time: secretsync {ours_time:.3f} s, naive {naive_time:.3f} s, "
-          f"ratio naive/secretsync {naive_time / ours_time:.1f}x")
+    print(
+        f"reads seen by the server (audit log): secretsync {ours_reads} (goal {args.paths}), "
+        f"naive one-read-per-occurrence {naive_reads}"
+    )
+    print(
+        f"wall time: secretsync {ours_time:.3f} s, naive {naive_time:.3f} s, "
+        f"ratio naive/secretsync {naive_time / ours_time:.1f}x"
+    )
     print(f"reads ratio naive/secretsync {naive_reads / max(ours_reads, 1):.1f}x")
     return 0 if ours_reads == args.paths else 1
 

@@ -14,7 +14,7 @@ Usage::
 
     python examples/prepare.py OUT_DIR --age-recipient age1... --cert sealing-cert.pem
 
-Used by tests/pipeline/test_examples.py and the demo.
+Used by tests/render/test_examples.py and the demo.
 """
 
 from __future__ import annotations
@@ -27,25 +27,43 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOPS_TEMPLATES = {"db-credentials.yaml": "db-credentials.sops.yaml",
-                  "cache/redis-auth.yaml": "cache/redis-auth.sops.yaml"}
+SOPS_TEMPLATES = {
+    "db-credentials.yaml": "db-credentials.sops.yaml",
+    "cache/redis-auth.yaml": "cache/redis-auth.sops.yaml",
+}
 SEALED_TEMPLATES = {"api-token.yaml": "api-token.sealedsecret.yaml"}
 
 
 def prepare(out_dir: Path, age_recipient: str, certificate_pem: bytes, sops: str = "sops") -> Path:
     """Write the prepared repository to ``out_dir`` (which must not exist) and return it."""
-    from secretsync.keyring import load_certificate
-    from secretsync.manifests import dump_all, load_manifests
-    from secretsync.sealedsecret import seal_secret
+    from secretsync.manifests.loader import dump_all, load_manifests
+    from secretsync.sealing.keyring import load_certificate
+    from secretsync.sealing.objects import seal_secret
 
     out_dir = Path(out_dir)
     shutil.copytree(HERE / "repo", out_dir)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(out_dir.parent),
-           "SOPS_DISABLE_VERSION_CHECK": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(out_dir.parent),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+    }
     for template, target in SOPS_TEMPLATES.items():
-        proc = subprocess.run([sops, "--disable-version-check", "encrypt", "--age", age_recipient,
-                               "--encrypted-regex", "^(data|stringData)$", str(HERE / "templates" / template)],
-                              capture_output=True, env=env, timeout=60, check=False)
+        proc = subprocess.run(
+            [
+                sops,
+                "--disable-version-check",
+                "encrypt",
+                "--age",
+                age_recipient,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                str(HERE / "templates" / template),
+            ],
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"sops failed on {template}: {proc.stderr.decode(errors='replace').strip()}")
         (out_dir / target).write_bytes(proc.stdout)

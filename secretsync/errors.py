@@ -20,8 +20,9 @@ class SecretsyncError(Exception):
     reference: str = "secretsync-error"
     exit_code: int = 1
 
-    def __init__(self, message: str, *, hint: str | None = None, reference: str | None = None,
-                 exit_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, reference: str | None = None, exit_code: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint

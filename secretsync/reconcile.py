@@ -3,7 +3,7 @@
 ``reconcile(source, renderer, client, inventory, opts) -> ReconcileResult`` (or
 ``reconcile_rendered`` for a render already made) is shared by ``secretsync apply`` and the agent:
 
-1. **render** (``secretsync.pipeline``): if any object fails to fetch, build, decrypt, unseal or
+1. **render** (``secretsync.render.pipeline``): if any object fails to fetch, build, decrypt, unseal or
    resolve, the result is a failure with nothing applied and nothing pruned, and the inventory
    is left as it was;
 2. the previous inventory is read (``InventoryStore.load``); a store that finds members by label
@@ -18,7 +18,7 @@
    failed, or that a guard kept, stay in the inventory;
 6. **health** with ``opts.wait`` (or when PostSync hooks need it), then **PostSync hooks**.
 
-The result says which step failed and gives a Flux-like condition reason (``secretsync.api.Reason``)
+The result says which step failed and gives a Flux-like condition reason (``secretsync.api.conditions.Reason``)
 so the agent can write it into a status condition unchanged.
 """
 
@@ -26,23 +26,49 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
-from secretsync.api import Reason
+from secretsync.api.conditions import Reason
 from secretsync.errors import SecretsyncError
 from secretsync.kube import health
-from secretsync.kube.apply import (FIELD_MANAGER, ApplyFailed, ApplyOptions, ChangeSet, IgnoreRule,
-                                   ImmutableFieldError, LiveIndex, apply_all, owner_selector)
+from secretsync.kube.apply import (
+    FIELD_MANAGER,
+    ApplyFailed,
+    ApplyOptions,
+    ChangeSet,
+    IgnoreRule,
+    ImmutableFieldError,
+    LiveIndex,
+    apply_all,
+    owner_selector,
+)
 from secretsync.kube.client import KubeError
-from secretsync.kube.hooks import (POST_SYNC, PRE_SYNC, SYNC, SYNC_FAIL, HookError, HookFailed, HookOptions,
-                                   run_hooks, split_hooks)
+from secretsync.kube.hooks import (
+    POST_SYNC,
+    PRE_SYNC,
+    SYNC,
+    SYNC_FAIL,
+    HookError,
+    HookFailed,
+    HookOptions,
+    run_hooks,
+    split_hooks,
+)
 from secretsync.kube.inventory import ApplySet, Inventory
 from secretsync.kube.prune import MaxPrune, PruneBlocked, PruneFailed, PruneOptions, PruneResult, prune
-from secretsync.pipeline import RenderResult
+from secretsync.render.pipeline import RenderResult
 
-__all__ = ["ReconcileOptions", "ReconcileResult", "InventoryStore", "ApplySetStore", "reconcile",
-           "reconcile_rendered", "render_reason"]
+__all__ = [
+    "ReconcileOptions",
+    "ReconcileResult",
+    "InventoryStore",
+    "ApplySetStore",
+    "reconcile",
+    "reconcile_rendered",
+    "render_reason",
+]
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +145,12 @@ class ReconcileResult:
         return f"applied revision {self.revision}: {self.changes.summary()}"
 
 
-_STAGE_REASONS = {"sops": Reason.DECRYPTION_FAILED, "unseal": Reason.UNSEAL_FAILED,
-                  "vault": Reason.VAULT_UNAVAILABLE, "substitute": Reason.SUBSTITUTION_FAILED}
+_STAGE_REASONS = {
+    "sops": Reason.DECRYPTION_FAILED,
+    "unseal": Reason.UNSEAL_FAILED,
+    "vault": Reason.VAULT_UNAVAILABLE,
+    "substitute": Reason.SUBSTITUTION_FAILED,
+}
 
 
 def render_reason(result: RenderResult) -> str:
@@ -131,8 +161,9 @@ def render_reason(result: RenderResult) -> str:
     return Reason.BUILD_FAILED
 
 
-def reconcile(source: Any, renderer: Any, client: Any, store: InventoryStore,
-              opts: ReconcileOptions = ReconcileOptions()) -> ReconcileResult:
+def reconcile(
+    source: Any, renderer: Any, client: Any, store: InventoryStore, opts: ReconcileOptions = ReconcileOptions()
+) -> ReconcileResult:
     """Fetch and render ``source`` with ``renderer`` (a ``pipeline.Renderer``), then ``reconcile_rendered``."""
     try:
         rendered = renderer.render(source)
@@ -142,27 +173,38 @@ def reconcile(source: Any, renderer: Any, client: Any, store: InventoryStore,
 
 
 def _apply_options(client: Any, store: InventoryStore, opts: ReconcileOptions, index: LiveIndex) -> ApplyOptions:
-    return ApplyOptions(client=client, field_manager=opts.field_manager, owner_labels=dict(store.owner_labels),
-                        ignore=tuple(opts.ignore), dry_run=opts.dry_run, force_recreate=opts.force_recreate,
-                        timeout=opts.timeout, poll_interval=opts.poll_interval, concurrency=opts.concurrency,
-                        cancel=opts.cancel, index=index)
+    return ApplyOptions(
+        client=client,
+        field_manager=opts.field_manager,
+        owner_labels=dict(store.owner_labels),
+        ignore=tuple(opts.ignore),
+        dry_run=opts.dry_run,
+        force_recreate=opts.force_recreate,
+        timeout=opts.timeout,
+        poll_interval=opts.poll_interval,
+        concurrency=opts.concurrency,
+        cancel=opts.cancel,
+        index=index,
+    )
 
 
-def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStore,
-                       opts: ReconcileOptions = ReconcileOptions()) -> ReconcileResult:
+def reconcile_rendered(
+    rendered: RenderResult, client: Any, store: InventoryStore, opts: ReconcileOptions = ReconcileOptions()
+) -> ReconcileResult:
     """Apply a render (see the module docstring). Never raises for a reconcile failure: see ``.error``."""
     revision = rendered.revision.id if rendered.revision else None
     result = ReconcileResult(revision, render=rendered)
     if not rendered.ok:
         result.error, result.reason = rendered.failure(), render_reason(rendered)
-        return result   # nothing applied, nothing pruned, inventory untouched
+        return result  # nothing applied, nothing pruned, inventory untouched
     try:
         regular, hooks = split_hooks(rendered.objects())
     except HookError as exc:
         result.error, result.reason = exc, Reason.INVALID_SPEC
         return result
-    hook_opts = HookOptions(field_manager=opts.field_manager, timeout=opts.timeout, poll_interval=opts.poll_interval,
-                            dry_run=opts.dry_run)
+    hook_opts = HookOptions(
+        field_manager=opts.field_manager, timeout=opts.timeout, poll_interval=opts.poll_interval, dry_run=opts.dry_run
+    )
     index = LiveIndex(client, owner_selector(store.owner_labels))
     new = Inventory.of_objects(regular)
     versions = {(e.id.group, e.id.kind): e.api_version for e in new}
@@ -178,8 +220,16 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
         result.changes.extend(apply_all(regular, _apply_options(client, store, opts, index)))
         result.stage = "hooks"
         result.changes.extend(run_hooks(client, hooks[SYNC], SYNC, hook_opts))
-    except (HookFailed, ApplyFailed, ImmutableFieldError, health.HealthCheckFailed, health.HealthTimeout,
-            health.HealthCheckCanceled, KubeError, SecretsyncError) as exc:
+    except (
+        HookFailed,
+        ApplyFailed,
+        ImmutableFieldError,
+        health.HealthCheckFailed,
+        health.HealthTimeout,
+        health.HealthCheckCanceled,
+        KubeError,
+        SecretsyncError,
+    ) as exc:
         if isinstance(exc, (ApplyFailed, HookFailed)):
             result.changes.extend(getattr(exc, "changeset", None) or getattr(exc, "changes", None) or ChangeSet())
         result.error = exc
@@ -192,10 +242,19 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
     if opts.prune:
         result.stage = "prune"
         try:
-            pruned = prune(client, previous.stale(new), PruneOptions(
-                owner_labels=dict(store.owner_labels), allow_empty=opts.allow_empty, max_prune=opts.max_prune,
-                dry_run=opts.dry_run), render_complete=rendered.may_prune, new_count=len(new),
-                previous_count=len(previous))
+            pruned = prune(
+                client,
+                previous.stale(new),
+                PruneOptions(
+                    owner_labels=dict(store.owner_labels),
+                    allow_empty=opts.allow_empty,
+                    max_prune=opts.max_prune,
+                    dry_run=opts.dry_run,
+                ),
+                render_complete=rendered.may_prune,
+                new_count=len(new),
+                previous_count=len(previous),
+            )
         except PruneFailed as exc:
             pruned = exc.result
             result.error, result.reason = exc, Reason.PRUNE_FAILED
@@ -218,8 +277,9 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
             store.save(final)
         except KubeError as exc:
             result.error = result.error or exc
-            result.reason = Reason.RECONCILIATION_FAILED if result.reason == Reason.RECONCILIATION_SUCCEEDED \
-                else result.reason
+            result.reason = (
+                Reason.RECONCILIATION_FAILED if result.reason == Reason.RECONCILIATION_SUCCEEDED else result.reason
+            )
     result.inventory = final
     if result.error is not None:
         return result
@@ -227,8 +287,9 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
         result.stage = "health"
         applied = [result.changes.results[e.id] for e in new if e.id in result.changes.results]
         try:
-            result.health = health.wait_for(client, applied, opts.timeout, interval=opts.poll_interval,
-                                            cancel=opts.cancel)
+            result.health = health.wait_for(
+                client, applied, opts.timeout, interval=opts.poll_interval, cancel=opts.cancel
+            )
             result.stage = "hooks"
             result.changes.extend(run_hooks(client, hooks[POST_SYNC], POST_SYNC, hook_opts))
         except (health.HealthCheckFailed, health.HealthTimeout, health.HealthCheckCanceled, HookFailed) as exc:
@@ -242,8 +303,9 @@ def reconcile_rendered(rendered: RenderResult, client: Any, store: InventoryStor
     return result
 
 
-def _save_accepted(store: InventoryStore, previous: Inventory, new: Inventory, result: ReconcileResult,
-                   client: Any) -> None:
+def _save_accepted(
+    store: InventoryStore, previous: Inventory, new: Inventory, result: ReconcileResult, client: Any
+) -> None:
     """After a failed apply: keep the previous inventory plus the new objects the server accepted (or that
     already existed); an object it refused never enters the inventory."""
     accepted = [e for e in new.entries if e.id not in previous and _accepted(e, result.changes, client)]
@@ -282,4 +344,3 @@ def _sync_fail(client: Any, hooks: Mapping[str, list], hook_opts: HookOptions, r
     except HookFailed as exc:
         result.changes.extend(exc.changes)
         log.warning("SyncFail hook failed: %s", exc.message)
-

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from secretsync.errors import SecretsyncError
 
@@ -27,8 +28,10 @@ class RetriesExhausted(SecretsyncError):
 
     def __init__(self, peer: str, operation: str, attempts: int, last: BaseException) -> None:
         detail = getattr(last, "message", None) or type(last).__name__
-        super().__init__(f"{peer}: {operation} failed after {attempts} attempt(s): {detail}",
-                         hint=getattr(last, "hint", None) or f"check that {peer} is reachable and healthy, then retry")
+        super().__init__(
+            f"{peer}: {operation} failed after {attempts} attempt(s): {detail}",
+            hint=getattr(last, "hint", None) or f"check that {peer} is reachable and healthy, then retry",
+        )
         self.peer, self.operation, self.attempts, self.last = peer, operation, attempts, last
 
 
@@ -42,7 +45,7 @@ class RetryPolicy:
     """How often and how long to retry; ``retry_on(exc)`` says which errors are worth another try."""
 
     attempts: int = 5
-    deadline: float | None = 30.0           # seconds from the first attempt; None = attempts only
+    deadline: float | None = 30.0  # seconds from the first attempt; None = attempts only
     base: float = 0.2
     cap: float = 5.0
     retry_on: Callable[[BaseException], bool] = lambda exc: bool(getattr(exc, "transient", False))

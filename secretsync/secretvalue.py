@@ -31,7 +31,7 @@ class SecretBytes:
         self._value = bytes(value)
 
     @classmethod
-    def from_base64(cls, text: str | bytes) -> "SecretBytes":
+    def from_base64(cls, text: str | bytes) -> SecretBytes:
         """Decode standard base64 (validated); the error never echoes the input."""
         try:
             return cls(base64.b64decode(text, validate=True))
@@ -77,8 +77,8 @@ class SecretBytes:
     def __reduce__(self):  # pickling would write plaintext to wherever the pickle goes
         raise TypeError("SecretBytes cannot be pickled")
 
-    def __copy__(self) -> "SecretBytes":
+    def __copy__(self) -> SecretBytes:
         return self
 
-    def __deepcopy__(self, memo) -> "SecretBytes":
+    def __deepcopy__(self, memo) -> SecretBytes:
         return self

@@ -4,7 +4,7 @@ Cluster mode reconciles every ``Sync`` it owns (``--namespace`` to watch one nam
 ``--shard-index/--shard-count`` to split Syncs by a stable hash, ``--leader-elect`` for HA with a
 Lease). Local mode, ``secretsync agent --source DIR --kubeconfig F``, runs one implicit Sync made
 from the flags, kept in memory, and watches DIR with watchdog so a saved file is applied at once.
-Flags only parse and wire: the work is in ``secretsync.controller.agent``. SIGTERM/SIGINT stop
+Flags only parse and wire: the work is in ``secretsync.agent.runtime``. SIGTERM/SIGINT stop
 (releasing the Lease).
 """
 
@@ -31,19 +31,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = parser.add_argument
     p("--namespace", default=None, help="watch Syncs in this namespace only (default: all namespaces)")
     p("--concurrent", type=int, default=4, help="how many Syncs are reconciled at the same time (default 4)")
-    p("--metrics-addr", default=":8080", help="listen address of /metrics, /healthz, /readyz and /hook/<id> "
-                                              "(default :8080; empty to disable)")
+    p(
+        "--metrics-addr",
+        default=":8080",
+        help="listen address of /metrics, /healthz, /readyz and /hook/<id> (default :8080; empty to disable)",
+    )
     p("--shard-index", type=int, default=0, help="this replica's shard (0-based)")
     p("--shard-count", type=int, default=1, help="number of shards; Syncs are split by a stable hash")
     p("--leader-elect", action="store_true", help="run only while holding the Lease (HA with several replicas)")
-    p("--leader-election-namespace", default=os.environ.get("POD_NAMESPACE", "secretsync-system"),
-      help="namespace of the Lease (default $POD_NAMESPACE, else secretsync-system)")
-    p("--log-format", dest="agent_log_format", choices=["text", "json"], default=None,
-      help="log line format (text or json)")
-    p("--log-level", dest="agent_log_level", choices=["debug", "info", "warning", "error"], default=None,
-      help="log verbosity (default info: one line per reconcile that changed something, each failure)")
-    p("--sealing-keys-namespace", default="kube-system",
-      help="namespace of the SealedSecret controller's key Secrets (default kube-system)")
+    p(
+        "--leader-election-namespace",
+        default=os.environ.get("POD_NAMESPACE", "secretsync-system"),
+        help="namespace of the Lease (default $POD_NAMESPACE, else secretsync-system)",
+    )
+    p(
+        "--log-format",
+        dest="agent_log_format",
+        choices=["text", "json"],
+        default=None,
+        help="log line format (text or json)",
+    )
+    p(
+        "--log-level",
+        dest="agent_log_level",
+        choices=["debug", "info", "warning", "error"],
+        default=None,
+        help="log verbosity (default info: one line per reconcile that changed something, each failure)",
+    )
+    p(
+        "--sealing-keys-namespace",
+        default="kube-system",
+        help="namespace of the SealedSecret controller's key Secrets (default kube-system)",
+    )
     p("--source-poll", default="1m", help="how often Git sources are checked for a new commit (default 1m)")
     p("--git-cache-dir", default=None, help="where fetched commits are kept (default: a temporary directory)")
     p("--no-drift", action="store_true", help="do not watch managed objects for drift")
@@ -55,8 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     local.add_argument("--target-namespace", default=None, help="namespace for namespaced objects without one")
     local.add_argument("--age-key-file", default=None, help="age identities for sops files (else SOPS_AGE_KEY_FILE)")
     local.add_argument("--key-dir", default=None, help="sealing keys for SealedSecrets (secretsync keys generate)")
-    local.add_argument("--substitute", action="append", default=[], metavar="NAME=VALUE",
-                       help="postBuild variable (repeatable)")
+    local.add_argument(
+        "--substitute", action="append", default=[], metavar="NAME=VALUE", help="postBuild variable (repeatable)"
+    )
     local.add_argument("--name", default="local", help="name of the implicit Sync (default local)")
     local.add_argument("--sync-namespace", default="default", help="namespace of the implicit Sync")
 
@@ -64,7 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _addr(text: str) -> tuple[str, int] | None:
     if not text:
         return None
-    from secretsync.httpserver import parse_listen_addr
+    from secretsync.runtime.httpserver import parse_listen_addr
+
     try:
         return parse_listen_addr(text)
     except ValueError as exc:
@@ -72,7 +93,8 @@ def _addr(text: str) -> tuple[str, int] | None:
 
 
 def _seconds(text: str, flag: str) -> float:
-    from secretsync.syncspec import InvalidSyncSpec, parse_duration
+    from secretsync.api.syncspec import InvalidSyncSpec, parse_duration
+
     try:
         return parse_duration(text, flag)
     except InvalidSyncSpec as exc:
@@ -81,9 +103,14 @@ def _seconds(text: str, flag: str) -> float:
 
 def build_local_sync(args: argparse.Namespace) -> dict:
     """The implicit Sync of local mode, as an object (validated like any Sync)."""
-    from secretsync.syncspec import API_VERSION, KIND, InvalidSyncSpec, SyncSpec
-    spec: dict = {"source": {"path": str(Path(args.source).resolve())}, "path": args.path,
-                  "interval": args.interval, "prune": bool(args.prune)}
+    from secretsync.api.syncspec import API_VERSION, KIND, InvalidSyncSpec, SyncSpec
+
+    spec: dict = {
+        "source": {"path": str(Path(args.source).resolve())},
+        "path": args.path,
+        "interval": args.interval,
+        "prune": bool(args.prune),
+    }
     if args.target_namespace:
         spec["targetNamespace"] = args.target_namespace
     if args.substitute:
@@ -94,8 +121,12 @@ def build_local_sync(args: argparse.Namespace) -> dict:
                 raise UsageError(f"--substitute {item!r}: expected NAME=VALUE")
             pairs[name] = value
         spec["postBuild"] = {"substitute": pairs}
-    obj = {"apiVersion": API_VERSION, "kind": KIND,
-           "metadata": {"name": args.name, "namespace": args.sync_namespace, "generation": 1}, "spec": spec}
+    obj = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": args.name, "namespace": args.sync_namespace, "generation": 1},
+        "spec": spec,
+    }
     try:
         SyncSpec.parse(obj)
     except InvalidSyncSpec as exc:
@@ -104,19 +135,29 @@ def build_local_sync(args: argparse.Namespace) -> dict:
 
 
 def build_config(args: argparse.Namespace):
-    from secretsync.controller.agent import AgentConfig
-    from secretsync.controller.sync import ReconcilerOptions
+    from secretsync.agent.reconciler import ReconcilerOptions
+    from secretsync.agent.runtime import AgentConfig
+
     if args.concurrent < 1:
         raise UsageError("--concurrent must be at least 1")
     if args.shard_count < 1 or not 0 <= args.shard_index < args.shard_count:
         raise UsageError("--shard-index must be between 0 and --shard-count - 1")
-    options = ReconcilerOptions(sealing_keys_namespace=args.sealing_keys_namespace,
-                                git_cache_dir=Path(args.git_cache_dir) if args.git_cache_dir else None)
-    config = AgentConfig(namespace=args.namespace, concurrent=args.concurrent, shard_index=args.shard_index,
-                         shard_count=args.shard_count, leader_elect=args.leader_elect,
-                         lease_namespace=args.leader_election_namespace,
-                         source_poll=_seconds(args.source_poll, "--source-poll"), drift=not args.no_drift,
-                         http_addr=_addr(args.metrics_addr), reconciler=options)
+    options = ReconcilerOptions(
+        sealing_keys_namespace=args.sealing_keys_namespace,
+        git_cache_dir=Path(args.git_cache_dir) if args.git_cache_dir else None,
+    )
+    config = AgentConfig(
+        namespace=args.namespace,
+        concurrent=args.concurrent,
+        shard_index=args.shard_index,
+        shard_count=args.shard_count,
+        leader_elect=args.leader_elect,
+        lease_namespace=args.leader_election_namespace,
+        source_poll=_seconds(args.source_poll, "--source-poll"),
+        drift=not args.no_drift,
+        http_addr=_addr(args.metrics_addr),
+        reconciler=options,
+    )
     if args.source:
         if not Path(args.source).is_dir():
             raise UsageError(f"--source {args.source}: not a folder")
@@ -131,34 +172,40 @@ def build_config(args: argparse.Namespace):
 
 
 def _local_sops_keys(args: argparse.Namespace):
-    from secretsync.pipeline import factory
+    from secretsync.render.pipeline import factory
 
     def load():
-        from secretsync.sops_keys import load_keys
+        from secretsync.sops.keys import load_keys
+
         return load_keys(args.age_key_file, os.environ)
+
     return factory(load)
 
 
 def _local_keyring(args: argparse.Namespace):
     if not args.key_dir:
         return None
-    from secretsync.keyring import Keyring
+    from secretsync.sealing.keyring import Keyring
+
     return Keyring.from_dir(args.key_dir)
 
 
 def _local_vault():
     if not os.environ.get("AVP_TYPE"):
         return None
-    from secretsync.vault import VaultBackend
+    from secretsync.vault.client import VaultBackend
+
     return VaultBackend.from_env(os.environ)
 
 
 def run(args: argparse.Namespace) -> int:
     from secretsync.logs import configure_logging
+
     configure_logging(args.agent_log_level or "info", args.agent_log_format or getattr(args, "log_format", "text"))
     config = build_config(args)
-    from secretsync.controller.agent import AgentRuntime, LocalWatcher
+    from secretsync.agent.runtime import AgentRuntime, LocalWatcher
     from secretsync.kube.client import KubeClient
+
     client = KubeClient.from_env(args.kubeconfig, args.context)
     runtime = AgentRuntime(client, config)
     stop = threading.Event()
@@ -168,11 +215,13 @@ def run(args: argparse.Namespace) -> int:
     watcher = None
     runtime.start()
     if config.local_sync is not None:
-        from secretsync.syncspec import sync_key
+        from secretsync.api.syncspec import sync_key
+
         key = sync_key(config.local_sync)
         watcher = LocalWatcher(Path(args.source), lambda: runtime.trigger(key)).start()
-        print(f"secretsync agent: applying {args.source} (Sync {key[0]}/{key[1]}); watching for changes",
-              file=sys.stderr)
+        print(
+            f"secretsync agent: applying {args.source} (Sync {key[0]}/{key[1]}); watching for changes", file=sys.stderr
+        )
     if runtime.http_url:
         log.info("agent endpoints on %s", runtime.http_url)
     try:

@@ -2,7 +2,7 @@
 
 On a fresh machine, in one process and a temporary directory that is removed at the end:
 
-1. starts the Kubernetes API emulator (``secretsync.testing.APIServer``) on 127.0.0.1 and, when
+1. starts the Kubernetes API emulator (``secretsync_emulator.APIServer``) on 127.0.0.1 and, when
    the ``bao`` binary is installed (the ``demo`` extra), an OpenBao dev server with the values
    of ``examples/templates/vault-values.yaml``;
 2. makes throwaway keys: an age identity (sops) and a sealing key (Sealed Secrets);
@@ -34,21 +34,27 @@ from pathlib import Path
 
 import yaml
 
+from secretsync.errors import UsageError
 from secretsync.retry import poll_until
-from secretsync.testing.ports import free_port_pair
 
 __all__ = ["add_arguments", "run"]
 
 SYNC_NS = "secretsync-system"
-SOPS_TEMPLATES = {"db-credentials.yaml": "db-credentials.sops.yaml",
-                  "cache/redis-auth.yaml": "cache/redis-auth.sops.yaml"}
+SOPS_TEMPLATES = {
+    "db-credentials.yaml": "db-credentials.sops.yaml",
+    "cache/redis-auth.yaml": "cache/redis-auth.sops.yaml",
+}
 SEALED_TEMPLATES = {"api-token.yaml": "api-token.sealedsecret.yaml"}
 VAULT_TOKEN = "demo-root-token"  # noqa: S105 - the throwaway dev server's root token
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--key-size", type=int, default=2048,
-                        help="RSA size of the throwaway sealing key (default 2048 to keep the demo fast)")
+    parser.add_argument(
+        "--key-size",
+        type=int,
+        default=2048,
+        help="RSA size of the throwaway sealing key (default 2048 to keep the demo fast)",
+    )
     parser.add_argument("--no-vault", action="store_true", help="leave the Vault part out even if bao is installed")
     parser.add_argument("--examples", default=None, help="the examples folder (default: the one beside the package)")
 
@@ -59,8 +65,11 @@ def _examples(args) -> Path:
     here = Path(__file__).resolve().parents[2] / "examples"
     if not (here / "repo").is_dir():
         from secretsync.errors import UsageError
-        raise UsageError("the examples/ folder was not found beside the package",
-                         hint="run from a source checkout (pip install -e .) or pass --examples DIR")
+
+        raise UsageError(
+            "the examples/ folder was not found beside the package",
+            hint="run from a source checkout (pip install -e .) or pass --examples DIR",
+        )
     return here
 
 
@@ -92,13 +101,19 @@ class _DemoVault:
     def __init__(self, addr: str) -> None:
         self.addr = addr
 
-    def _request(self, method: str, path: str, body: dict | None = None,
-                 content_type: str = "application/json") -> dict:
+    def _request(
+        self, method: str, path: str, body: dict | None = None, content_type: str = "application/json"
+    ) -> dict:
         import json
         import urllib.request
+
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.addr}/v1/{path}", data=data, method=method,
-                                         headers={"X-Vault-Token": VAULT_TOKEN, "Content-Type": content_type})
+        request = urllib.request.Request(
+            f"{self.addr}/v1/{path}",
+            data=data,
+            method=method,
+            headers={"X-Vault-Token": VAULT_TOKEN, "Content-Type": content_type},
+        )
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback dev server
             text = response.read()
         return json.loads(text) if text else {}
@@ -114,14 +129,28 @@ class _DemoVault:
 
 
 def _start_bao(bao: str, tmp: Path):
+    from secretsync_emulator.ports import free_port_pair
+
     port = free_port_pair()
     home = tmp / "bao-home"
     home.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
     log = open(tmp / "bao.log", "wb")
-    proc = subprocess.Popen([bao, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
-                             f"-dev-root-token-id={VAULT_TOKEN}", "-dev-no-store-token"], stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            bao,
+            "server",
+            "-dev",
+            f"-dev-listen-address=127.0.0.1:{port}",
+            f"-dev-root-token-id={VAULT_TOKEN}",
+            "-dev-no-store-token",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     log.close()
     addr = f"http://127.0.0.1:{port}"
     client = _DemoVault(addr)
@@ -149,20 +178,29 @@ def _stop_process(proc) -> None:
         proc.wait(timeout=10)
 
 
-def _prepare(examples: Path, out: Path, age_identity: str, age_recipient: str, certificate_pem: bytes,
-             with_vault: bool, with_kustomize: bool) -> list[str]:
+def _prepare(
+    examples: Path,
+    out: Path,
+    age_identity: str,
+    age_recipient: str,
+    certificate_pem: bytes,
+    with_vault: bool,
+    with_kustomize: bool,
+) -> list[str]:
     """Copy examples/repo to ``out`` and encrypt / seal the templates into it (in memory). Returns notes."""
     from secretsync.crypto.sops.keys.age import AgeKey
-    from secretsync.keyring import load_certificate
-    from secretsync.manifests import dump_all, load_manifests
-    from secretsync.sealedsecret import seal_secret
-    from secretsync.sops_keys import load_keys
-    from secretsync.sopsfiles import EncryptSettings, encrypt_bytes
+    from secretsync.manifests.loader import dump_all, load_manifests
+    from secretsync.sealing.keyring import load_certificate
+    from secretsync.sealing.objects import seal_secret
+    from secretsync.sops.files import EncryptSettings, encrypt_bytes
+    from secretsync.sops.keys import load_keys
+
     shutil.copytree(examples / "repo", out)
     notes = []
     keys = load_keys(None, {}, age_key_text=age_identity, use_defaults=False)
-    settings = EncryptSettings(key_groups=[[AgeKey(age_recipient)]], selectors={"encrypted_regex":
-                                                                                   "^(data|stringData)$"})
+    settings = EncryptSettings(
+        key_groups=[[AgeKey(age_recipient)]], selectors={"encrypted_regex": "^(data|stringData)$"}
+    )
     for template, target in SOPS_TEMPLATES.items():
         if target.startswith("cache/") and not with_kustomize:
             continue
@@ -187,19 +225,33 @@ def _prepare(examples: Path, out: Path, age_identity: str, age_recipient: str, c
 
 def _masked(obj: dict) -> str:
     from secretsync.secretvalue import SecretBytes
+
     kind, meta = obj["kind"], obj["metadata"]
     where = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
     line = f"   {kind:<26} {where}"
     if kind == "Secret":
-        values = ", ".join(f"{k}=<{len(v) if isinstance(v, SecretBytes) else '?'} bytes, masked>"
-                           for k, v in sorted((obj.get("data") or {}).items()))
+        values = ", ".join(
+            f"{k}=<{len(v) if isinstance(v, SecretBytes) else '?'} bytes, masked>"
+            for k, v in sorted((obj.get("data") or {}).items())
+        )
         line += f"  [{values}]"
     return line
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
+
     logging.getLogger("secretsync").setLevel(logging.ERROR)
+    try:
+        from secretsync_emulator import APIServer
+    except ModuleNotFoundError as exc:
+        if exc.name != "secretsync_emulator":
+            raise
+        raise UsageError(
+            "secretsync demo needs the Kubernetes API emulator (secretsync-emulator), which is not installed",
+            hint="install it beside secretsync: `pip install -e ./emulator` in a "
+            "secretsync checkout (it is not part of the runtime package or the image)",
+        ) from None
     examples = _examples(args)
     out = _Printer()
     out("secretsync demo: the GitOps agent end to end on a throwaway cluster (about 10-30 s)")
@@ -207,7 +259,6 @@ def run(args: argparse.Namespace) -> int:
     server = bao_proc = runtime = watcher = client = None
     ok = True
     try:
-        from secretsync.testing import APIServer
         server = APIServer().start()
         out.title(f"Kubernetes API emulator started at {server.url} (in this process)")
         vault = None
@@ -217,31 +268,38 @@ def run(args: argparse.Namespace) -> int:
             values = yaml.safe_load((examples / "templates" / "vault-values.yaml").read_text())
             if vault is not None:
                 vault.write(values["path"], values["data"])
-                out(f"   OpenBao dev server at {vault_addr}; wrote secret/{values['path']} "
-                    f"({', '.join(sorted(values['data']))})")
+                out(
+                    f"   OpenBao dev server at {vault_addr}; wrote secret/{values['path']} "
+                    f"({', '.join(sorted(values['data']))})"
+                )
         if vault is None:
             out("   OpenBao not available: the Vault part is left out")
 
         out.title(f"Throwaway keys in {tmp} (removed at the end)")
         from secretsync.crypto.age import generate_identity
-        from secretsync.keyring import generate_key, key_secret
+        from secretsync.sealing.keyring import generate_key, key_secret
+
         identity, recipient = generate_identity()
         started = time.monotonic()
         sealing_key = generate_key(bits=args.key_size, name="sealed-secrets-keydemo")
         out(f"   age identity for sops: {recipient}")
-        out(f"   sealing key {sealing_key.name}: RSA-{args.key_size}, {sealing_key.fingerprint} "
-            f"({out.elapsed(started)})")
+        out(
+            f"   sealing key {sealing_key.name}: RSA-{args.key_size}, {sealing_key.fingerprint} "
+            f"({out.elapsed(started)})"
+        )
 
         out.title("Preparing the demo repository from examples/ (encrypt and seal the templates)")
         repo = tmp / "repo"
         with_kustomize = shutil.which("kubectl") is not None
-        for line in _prepare(examples, repo, identity, recipient, sealing_key.certificate_pem(), vault is not None,
-                             with_kustomize):
+        for line in _prepare(
+            examples, repo, identity, recipient, sealing_key.certificate_pem(), vault is not None, with_kustomize
+        ):
             out(line)
 
         out.title("Installing the CRDs and the keys, creating the Sync, starting the agent")
         from secretsync.kube.client import KubeClient
         from secretsync.secretvalue import SecretBytes
+
         client = KubeClient.from_kubeconfig(str(server.write_kubeconfig(tmp / "kubeconfig")))
         crds = Path(__file__).resolve().parents[2] / "crds"
         for name in ("sync.yaml", "sealedsecret.yaml"):
@@ -250,26 +308,57 @@ def run(args: argparse.Namespace) -> int:
             if client.get_or_none("v1", "Namespace", ns) is None:
                 client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         client.create(key_secret(sealing_key, "kube-system"))
-        client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sops-age", "namespace": SYNC_NS},
-                       "data": {"age.agekey": SecretBytes(identity)}})
-        spec = {"source": {"path": str(repo)}, "interval": "10m", "prune": True,
-                "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"},
-                               "sealingKeys": {"namespace": "kube-system"}},
-                "postBuild": {"substitute": {"CLUSTER_NAME": "demo"}}}
+        client.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "sops-age", "namespace": SYNC_NS},
+                "data": {"age.agekey": SecretBytes(identity)},
+            }
+        )
+        spec = {
+            "source": {"path": str(repo)},
+            "interval": "10m",
+            "prune": True,
+            "decryption": {
+                "provider": "sops",
+                "secretRef": {"name": "sops-age"},
+                "sealingKeys": {"namespace": "kube-system"},
+            },
+            "postBuild": {"substitute": {"CLUSTER_NAME": "demo"}},
+        }
         if vault is not None:
-            client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "vault-token",
-                                                                              "namespace": SYNC_NS},
-                           "data": {"token": SecretBytes(VAULT_TOKEN)}})
-            spec["vault"] = {"address": vault_addr, "authMethod": "token", "secretRef": {"name": "vault-token"},
-                             "refreshInterval": "1s"}
+            client.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "vault-token", "namespace": SYNC_NS},
+                    "data": {"token": SecretBytes(VAULT_TOKEN)},
+                }
+            )
+            spec["vault"] = {
+                "address": vault_addr,
+                "authMethod": "token",
+                "secretRef": {"name": "vault-token"},
+                "refreshInterval": "1s",
+            }
         poll_until(lambda: _established(client, "syncs.secretsync.io"), 10)
         client.invalidate_discovery()
-        client.create({"apiVersion": "secretsync.io/v1alpha1", "kind": "Sync",
-                       "metadata": {"name": "examples", "namespace": SYNC_NS}, "spec": spec})
-        from secretsync.controller.agent import AgentConfig, AgentRuntime, LocalWatcher
-        from secretsync.controller.sync import ReconcilerOptions
-        runtime = AgentRuntime(client, AgentConfig(
-            source_poll=3600, vault_poll=0.2, reconciler=ReconcilerOptions(allow_local_sources=True))).start()
+        client.create(
+            {
+                "apiVersion": "secretsync.io/v1alpha1",
+                "kind": "Sync",
+                "metadata": {"name": "examples", "namespace": SYNC_NS},
+                "spec": spec,
+            }
+        )
+        from secretsync.agent.reconciler import ReconcilerOptions
+        from secretsync.agent.runtime import AgentConfig, AgentRuntime, LocalWatcher
+
+        runtime = AgentRuntime(
+            client,
+            AgentConfig(source_poll=3600, vault_poll=0.2, reconciler=ReconcilerOptions(allow_local_sources=True)),
+        ).start()
         started = time.monotonic()
         out(f"   Sync {SYNC_NS}/examples -> {repo}")
 
@@ -304,12 +393,18 @@ def run(args: argparse.Namespace) -> int:
             before = client.get("v1", "Secret", "vault-credentials", "demo")["metadata"]["resourceVersion"]
             started = time.monotonic()
             vault.patch("demo/app", {"password": "rotated-in-vault-demo"})
-            changed = poll_until(lambda: client.get("v1", "Secret", "vault-credentials", "demo")["metadata"][
-                "resourceVersion"] != before, 15)
+            changed = poll_until(
+                lambda: (
+                    client.get("v1", "Secret", "vault-credentials", "demo")["metadata"]["resourceVersion"] != before
+                ),
+                15,
+            )
             if changed:
                 live = client.get("v1", "Secret", "vault-credentials", "demo")
-                out(f"   Secret demo/vault-credentials updated {out.elapsed(started)} after the write "
-                    f"(password now <{len(live['data']['password'])} bytes, masked>)")
+                out(
+                    f"   Secret demo/vault-credentials updated {out.elapsed(started)} after the write "
+                    f"(password now <{len(live['data']['password'])} bytes, masked>)"
+                )
             else:
                 out("   FAILED: the Vault change did not reach the Secret within 15 s")
                 ok = False
@@ -335,27 +430,33 @@ def run(args: argparse.Namespace) -> int:
             server.stop()
         _stop_process(bao_proc)
         shutil.rmtree(tmp, ignore_errors=True)
-    out(f"\nDone in {time.monotonic() - out.started:.1f} s; stopped the emulator"
-        f"{', OpenBao' if bao_proc is not None else ''} and the agent, removed {tmp}.")
+    out(
+        f"\nDone in {time.monotonic() - out.started:.1f} s; stopped the emulator"
+        f"{', OpenBao' if bao_proc is not None else ''} and the agent, removed {tmp}."
+    )
     return 0 if ok else 1
 
 
 def _established(client, name: str) -> bool:
     crd = client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-    return any(c["type"] == "Established" and c["status"] == "True"
-               for c in (crd.get("status") or {}).get("conditions") or [])
+    return any(
+        c["type"] == "Established" and c["status"] == "True" for c in (crd.get("status") or {}).get("conditions") or []
+    )
 
 
 def _ready(client) -> bool:
     sync = client.get("secretsync.io/v1alpha1", "Sync", "examples", SYNC_NS)
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in (sync.get("status") or {}).get("conditions")
-               or [])
+    return any(
+        c["type"] == "Ready" and c["status"] == "True" for c in (sync.get("status") or {}).get("conditions") or []
+    )
 
 
 def _ready_message(client) -> str:
     sync = client.get("secretsync.io/v1alpha1", "Sync", "examples", SYNC_NS)
-    return "; ".join(f"{c['type']}={c['status']} {c.get('reason')}: {c.get('message')}"
-                     for c in (sync.get("status") or {}).get("conditions") or [])
+    return "; ".join(
+        f"{c['type']}={c['status']} {c.get('reason')}: {c.get('message')}"
+        for c in (sync.get("status") or {}).get("conditions") or []
+    )
 
 
 def _cm(client) -> dict:

@@ -40,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
 
     client, store, ignore = cluster_setup(args)
     rendered = render_for_cluster(args, client)
-    objects, _ = split_hooks(rendered.objects())   # raises RenderFailed: exit 2, nothing compared
+    objects, _ = split_hooks(rendered.objects())  # raises RenderFailed: exit 2, nothing compared
     with client:
         index = LiveIndex(client, owner_selector(store.owner_labels))
         new = Inventory.of_objects(objects)
@@ -48,8 +48,14 @@ def _run(args: argparse.Namespace) -> int:
         if args.prune:
             previous, live = store.load(index, {(e.id.group, e.id.kind): e.api_version for e in new})
             stale, stale_live = previous.stale(new), live
-        opts = ApplyOptions(client=client, field_manager=args.field_manager, owner_labels=dict(store.owner_labels),
-                            ignore=tuple(ignore), dry_run=True, index=index)
+        opts = ApplyOptions(
+            client=client,
+            field_manager=args.field_manager,
+            owner_labels=dict(store.owner_labels),
+            ignore=tuple(ignore),
+            dry_run=True,
+            index=index,
+        )
         diffs = diff_all(objects, opts, stale=stale, stale_live=stale_live)
     changed = [d for d in diffs if d.changed]
     for d in changed:

@@ -7,7 +7,7 @@ them (``secretsync sops`` uses sops's, ``secretsync diff`` uses kubectl diff's).
 OK = 0
 ERROR = 1
 USAGE = 2
-DECRYPT_FAILED = 3      # a SealedSecret / sops value could not be decrypted
+DECRYPT_FAILED = 3  # a SealedSecret / sops value could not be decrypted
 INTERRUPTED = 130
 BROKEN_PIPE = 120
 

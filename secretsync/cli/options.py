@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["CommaListAction", "BoolFlagAction", "parse_go_bool", "env_default", "add_kubeconfig"]
 
@@ -39,8 +40,9 @@ class BoolFlagAction(argparse.Action):
     """A boolean flag as pflag has them: ``--raw`` is true, ``--raw=false`` is false."""
 
     def __init__(self, option_strings, dest, default=False, required=False, help=None):
-        super().__init__(option_strings, dest, nargs="?", const="true", default=default,
-                         required=required, help=help, metavar="BOOL")
+        super().__init__(
+            option_strings, dest, nargs="?", const="true", default=default, required=required, help=help, metavar="BOOL"
+        )
 
     def __call__(self, parser, namespace, values, option_string=None):
         try:
@@ -57,8 +59,11 @@ def env_default(name: str, default: Any = None) -> Any:
 
 def add_kubeconfig(parser: argparse.ArgumentParser) -> None:
     """``--kubeconfig``, ``--context`` as kubectl spells them (``KUBECONFIG`` is the fallback)."""
-    parser.add_argument("--kubeconfig", default=env_default("KUBECONFIG"),
-                        help="path to the kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
+    parser.add_argument(
+        "--kubeconfig",
+        default=env_default("KUBECONFIG"),
+        help="path to the kubeconfig file (default $KUBECONFIG, then ~/.kube/config)",
+    )
     parser.add_argument("--context", default=None, help="kubeconfig context to use")
 
 

@@ -28,12 +28,12 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from secretsync import sealedsecret
 from secretsync.cli import exit_codes
 from secretsync.cli.options import env_default
 from secretsync.errors import SecretsyncError, UsageError
-from secretsync.keyring import Keyring, write_private_file
-from secretsync.manifests import Limits, alias_expanded_size
+from secretsync.manifests.loader import Limits, alias_expanded_size
+from secretsync.sealing import objects as sealedsecret
+from secretsync.sealing.keyring import Keyring, write_private_file
 
 __all__ = ["add_arguments", "run", "reseal_text", "FileResult"]
 
@@ -44,11 +44,15 @@ _KEYRING: Keyring | None = None  # per worker process
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to scan (recursively)")
-    parser.add_argument("--key-dir", default=env_default("SECRETSYNC_KEY_DIR"),
-                        help="key directory: every key decrypts, the newest seals (default $SECRETSYNC_KEY_DIR)")
+    parser.add_argument(
+        "--key-dir",
+        default=env_default("SECRETSYNC_KEY_DIR"),
+        help="key directory: every key decrypts, the newest seals (default $SECRETSYNC_KEY_DIR)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
-                        help="worker processes (default: all cores)")
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
+    )
 
 
 @dataclass
@@ -56,12 +60,12 @@ class FileResult:
     """What happened to one file (no plaintext, no ciphertext)."""
 
     path: str
-    secrets: int = 0          # SealedSecrets found
+    secrets: int = 0  # SealedSecrets found
     resealed_secrets: int = 0
-    items: int = 0            # items re-encrypted
-    current: int = 0          # items already sealed with the newest key
+    items: int = 0  # items re-encrypted
+    current: int = 0  # items already sealed with the newest key
     changed: bool = False
-    unreadable: str = ""      # why the file was skipped
+    unreadable: str = ""  # why the file was skipped
     failures: list[str] = field(default_factory=list)
 
 
@@ -139,8 +143,10 @@ def _reseal_json(text: str, source: str, keyring: Keyring) -> tuple[str, FileRes
         for key, value in _reseal_object(obj, source, keyring, result).items():
             old = json.dumps(obj["spec"]["encryptedData"][key])
             if text.count(old) != 1:
-                result.failures.append(f"{source}: SealedSecret {obj['metadata'].get('name')}: item {key} is not "
-                                       f"written as a plain JSON string; reseal it with secretsync seal --re-encrypt")
+                result.failures.append(
+                    f"{source}: SealedSecret {obj['metadata'].get('name')}: item {key} is not "
+                    f"written as a plain JSON string; reseal it with secretsync seal --re-encrypt"
+                )
                 continue
             edits.append((old, json.dumps(value)))
     if result.failures or not edits:
@@ -202,7 +208,7 @@ def reseal_text(text: str, source: str, keyring: Keyring) -> tuple[str, FileResu
 
 def _init_worker(key_dir: str) -> None:
     global _KEYRING
-    logging.getLogger("secretsync.keyring").setLevel(logging.ERROR)  # the parent already warned
+    logging.getLogger("secretsync.sealing.keyring").setLevel(logging.ERROR)  # the parent already warned
     _KEYRING = Keyring.from_dir(key_dir)
 
 
@@ -233,8 +239,11 @@ def _files(paths: list[str]) -> list[str]:
         if path.is_file():
             out.append(str(path))
         elif path.is_dir():
-            out.extend(str(p) for p in sorted(path.rglob("*"))
-                       if p.is_file() and p.suffix.lower() in _SUFFIXES and ".git" not in p.parts)
+            out.extend(
+                str(p)
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in _SUFFIXES and ".git" not in p.parts
+            )
         else:
             raise SecretsyncError(f"{item}: no such file or directory")
     return out
@@ -262,12 +271,19 @@ def run(args: argparse.Namespace) -> int:
     for path in (r for r in results if r.unreadable):
         log.warning("skipped %s: %s", path.path, path.unreadable)
     verb = "would reseal" if args.dry_run else "resealed"
-    print(f"{verb} {sum(r.items for r in results)} items in {sum(r.resealed_secrets for r in results)} "
-          f"SealedSecrets, {sum(r.changed for r in results)} files changed; scanned {len(files)} files, "
-          f"{sum(r.secrets for r in results)} SealedSecrets; skipped {sum(r.current for r in results)} items "
-          f"already on the newest key and {sum(bool(r.unreadable) for r in results)} unreadable files; "
-          f"failures: {len(failures)}", file=sys.stderr)
+    print(
+        f"{verb} {sum(r.items for r in results)} items in {sum(r.resealed_secrets for r in results)} "
+        f"SealedSecrets, {sum(r.changed for r in results)} files changed; scanned {len(files)} files, "
+        f"{sum(r.secrets for r in results)} SealedSecrets; skipped {sum(r.current for r in results)} items "
+        f"already on the newest key and {sum(bool(r.unreadable) for r in results)} unreadable files; "
+        f"failures: {len(failures)}",
+        file=sys.stderr,
+    )
     if failures:
-        raise SecretsyncError("\n".join(failures), reference="reseal-failed", exit_code=exit_codes.DECRYPT_FAILED,
-                              hint="files with failures were left unchanged; add the missing keys to --key-dir")
+        raise SecretsyncError(
+            "\n".join(failures),
+            reference="reseal-failed",
+            exit_code=exit_codes.DECRYPT_FAILED,
+            hint="files with failures were left unchanged; add the missing keys to --key-dir",
+        )
     return 0

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import yaml
 
-from secretsync import sealedsecret
 from secretsync.cli import exit_codes
 from secretsync.cli import unseal as unseal_cli
 from secretsync.cli.options import BoolFlagAction, CommaListAction, parse_go_bool
 from secretsync.crypto import sealing
 from secretsync.errors import SecretsyncError
-from secretsync.keyring import Keyring, load_certificate
+from secretsync.sealing import objects as sealedsecret
+from secretsync.sealing.keyring import Keyring, load_certificate
 
 __all__ = ["add_arguments", "run", "fetch_certificate", "context_namespace", "Controller", "go_error_text"]
 
@@ -37,8 +37,12 @@ _CERT_TIMEOUT = 30
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = parser.add_argument
-    p("--cert", default="", help="certificate file or URL (http(s)://, file://); without it: --key-dir, "
-      "else the controller through the API server")
+    p(
+        "--cert",
+        default="",
+        help="certificate file or URL (http(s)://, file://); without it: --key-dir, "
+        "else the controller through the API server",
+    )
     p("--controller-namespace", default="kube-system", help="namespace of the sealed-secrets controller")
     p("--controller-name", default="sealed-secrets-controller", help="name of the sealed-secrets controller")
     p("--fetch-cert", action=BoolFlagAction, help="write the certificate to stdout and exit")
@@ -51,13 +55,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p("--from-file", action="append", default=[], help="[key=]path of the raw value (with --raw)")
     p("--merge-into", default="", help="merge the sealed items into this existing SealedSecret file")
     p("--allow-empty-data", action=BoolFlagAction, help="allow a Secret without data or stringData")
-    p("--validate", action=BoolFlagAction, help="ask the controller whether the input SealedSecrets decrypt "
-      "(offline with --key-dir or --recovery-private-key)")
-    p("--re-encrypt", "--rotate", dest="re_encrypt", action=BoolFlagAction,
-      help="re-encrypt the input SealedSecrets with the controller's newest key (offline with --key-dir)")
+    p(
+        "--validate",
+        action=BoolFlagAction,
+        help="ask the controller whether the input SealedSecrets decrypt "
+        "(offline with --key-dir or --recovery-private-key)",
+    )
+    p(
+        "--re-encrypt",
+        "--rotate",
+        dest="re_encrypt",
+        action=BoolFlagAction,
+        help="re-encrypt the input SealedSecrets with the controller's newest key (offline with --key-dir)",
+    )
     p("--recovery-unseal", action=BoolFlagAction, help="decrypt a SealedSecret with private keys")
-    p("--recovery-private-key", action=CommaListAction, default=[], metavar="FILE",
-      help="private key files for --recovery-unseal (repeatable, comma-separated)")
+    p(
+        "--recovery-private-key",
+        action=CommaListAction,
+        default=[],
+        metavar="FILE",
+        help="private key files for --recovery-unseal (repeatable, comma-separated)",
+    )
     p("--key-dir", default="", help="secretsync key directory: certificate, --validate and --re-encrypt offline")
     p("-n", "--namespace", default="", help="namespace of the Secret (default: kubeconfig context, then default)")
     p("--kubeconfig", default="", help="kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
@@ -105,8 +123,10 @@ def context_namespace(kubeconfig: str = "", context: str = "") -> str:
 
 # ---------------------------------------------------------------------------------------------- the controller
 
-_SERVICE_HINT = (".\nPlease, use the flag --controller-name and --controller-namespace to set up the name and "
-                 "namespace of the sealed secrets controller")
+_SERVICE_HINT = (
+    ".\nPlease, use the flag --controller-name and --controller-namespace to set up the name and "
+    "namespace of the sealed secrets controller"
+)
 
 # client-go's words for an error answer that is not a Status (apimachinery's NewGenericServerResponse)
 _GO_GENERIC = {
@@ -126,9 +146,10 @@ _GO_GENERIC = {
 def go_error_text(exc: SecretsyncError, method: str = "", target: str = "") -> str:
     """What kubeseal prints for a client-go error: a Status's message, else client-go's generic text."""
     from secretsync.kube.client import KubeAPIError
+
     if not isinstance(exc, KubeAPIError) or not exc.status:
         return exc.message
-    if exc.reason:                       # the answer was a Status (from the API server)
+    if exc.reason:  # the answer was a Status (from the API server)
         return exc.api_message
     status, server_message = exc.status, exc.api_message or ""
     if status == 403:
@@ -153,22 +174,28 @@ class Controller:
 
     def _proxy(self, method: str, path: str, body: dict | None = None, accept: str | None = None) -> bytes:
         from secretsync.kube.client import KubeClient, KubeConfigError, KubeError
+
         try:
             if self._client is None:
                 # the path explicitly: the library reads $KUBECONFIG only once, when first imported
-                self._client = KubeClient.from_kubeconfig(self._kubeconfig or os.environ.get("KUBECONFIG") or None,
-                                                          self._context)
+                self._client = KubeClient.from_kubeconfig(
+                    self._kubeconfig or os.environ.get("KUBECONFIG") or None, self._context
+                )
             if self._port is None:
                 service = self._client.get("v1", "Service", self.name, self.namespace)
                 ports = (service.get("spec") or {}).get("ports") or [{}]
                 self._port = str(ports[0].get("name") or "")
         except KubeConfigError as exc:
-            raise SecretsyncError(exc.message, hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT) or --key-dir DIR, "
-                                  "or a kubeconfig (--kubeconfig, --context) to reach the controller") from None
+            raise SecretsyncError(
+                exc.message,
+                hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT) or --key-dir DIR, "
+                "or a kubeconfig (--kubeconfig, --context) to reach the controller",
+            ) from None
         except KubeError as exc:
             raise SecretsyncError(f"cannot get sealed secret service: {go_error_text(exc)}{_SERVICE_HINT}") from None
-        return self._client.service_proxy(method, self.namespace, self.name, path, port=self._port, body=body,
-                                          accept=accept)
+        return self._client.service_proxy(
+            method, self.namespace, self.name, path, port=self._port, body=body, accept=accept
+        )
 
     @property
     def target(self) -> str:
@@ -177,6 +204,7 @@ class Controller:
     def certificate(self) -> bytes:
         """GET /v1/cert.pem, as kubeseal (``Accept: application/x-pem-file, */*``)."""
         from secretsync.kube.client import KubeError
+
         try:
             return self._proxy("GET", "/v1/cert.pem", accept="application/x-pem-file, */*")
         except KubeError as exc:
@@ -185,18 +213,19 @@ class Controller:
     def verify(self, obj: dict) -> bool:
         """POST /v1/verify: True when the controller can decrypt it (200), False on 409."""
         from secretsync.kube.client import KubeError
+
         try:
             self._proxy("POST", "/v1/verify", body=obj)
         except KubeError as exc:
             if getattr(exc, "status", 0) == 409:
                 return False
-            raise SecretsyncError(f"cannot validate sealed secret: {go_error_text(exc, 'POST', self.target)}") \
-                from None
+            raise SecretsyncError(f"cannot validate sealed secret: {go_error_text(exc, 'POST', self.target)}") from None
         return True
 
     def rotate(self, obj: dict) -> dict:
         """POST /v1/rotate: the SealedSecret re-sealed with the newest key, as kubeseal prints it."""
         from secretsync.kube.client import KubeError
+
         try:
             body = self._proxy("POST", "/v1/rotate", body=obj)
         except KubeError as exc:
@@ -217,8 +246,11 @@ def _as_re_encrypted(obj: dict) -> dict:
     generation cleared."""
     obj = dict(obj, apiVersion=sealedsecret.API_VERSION, kind=sealedsecret.KIND)
     if isinstance(obj.get("metadata"), dict):
-        obj["metadata"] = {k: v for k, v in obj["metadata"].items()
-                           if k not in ("creationTimestamp", "deletionTimestamp", "generation")}
+        obj["metadata"] = {
+            k: v
+            for k, v in obj["metadata"].items()
+            if k not in ("creationTimestamp", "deletionTimestamp", "generation")
+        }
     return obj
 
 
@@ -228,12 +260,14 @@ def _controller(args: argparse.Namespace) -> Controller:
 
 # ---------------------------------------------------------------------------------------------- commands
 
-def fetch_certificate(cert: str, key_dir: str = "", controller: "Controller | None" = None) -> bytes:
+
+def fetch_certificate(cert: str, key_dir: str = "", controller: Controller | None = None) -> bytes:
     """The certificate PEM bytes from a file, a URL, the newest key of a key dir, or the controller."""
     if cert:
         if re.match(r"^https?://", cert, re.I):
             import urllib.error  # lazily: only URL certificates pay for the HTTP stack
             import urllib.request
+
             request = urllib.request.Request(cert, headers={"Accept": "application/x-pem-file, */*"})
             try:
                 with urllib.request.urlopen(request, timeout=_CERT_TIMEOUT) as response:  # noqa: S310 - http(s) only
@@ -243,7 +277,7 @@ def fetch_certificate(cert: str, key_dir: str = "", controller: "Controller | No
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise SecretsyncError(f"cannot fetch certificate: {cert}: {reason}") from None
-        path = cert[len("file://"):] if cert.lower().startswith("file://") else cert
+        path = cert[len("file://") :] if cert.lower().startswith("file://") else cert
         try:
             return Path(path).read_bytes()
         except OSError as exc:
@@ -251,8 +285,10 @@ def fetch_certificate(cert: str, key_dir: str = "", controller: "Controller | No
     if key_dir:
         return Keyring.from_dir(key_dir).certificate_pem()
     if controller is None:
-        raise SecretsyncError("cannot fetch certificate: no --cert, --key-dir or controller given",
-                              hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT), or --key-dir DIR")
+        raise SecretsyncError(
+            "cannot fetch certificate: no --cert, --key-dir or controller given",
+            hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT), or --key-dir DIR",
+        )
     return controller.certificate()
 
 
@@ -285,8 +321,17 @@ def _seal_all(args: argparse.Namespace, cert, data: bytes, source: str) -> list[
         raise SecretsyncError("no secrets found. Ensure the input is valid and UTF-8 encoded")
     scope = sealing.parse_scope(args.scope)
     default_ns = context_namespace(args.kubeconfig, args.context)
-    return [sealedsecret.seal_secret(s, cert, scope, namespace=args.namespace or None, default_namespace=default_ns,
-                                     allow_empty_data=args.allow_empty_data) for s in secrets]
+    return [
+        sealedsecret.seal_secret(
+            s,
+            cert,
+            scope,
+            namespace=args.namespace or None,
+            default_namespace=default_ns,
+            allow_empty_data=args.allow_empty_data,
+        )
+        for s in secrets
+    ]
 
 
 def _merge_into(args: argparse.Namespace, cert, data: bytes, source: str, fmt: str) -> None:
@@ -303,9 +348,13 @@ def _merge_into(args: argparse.Namespace, cert, data: bytes, source: str, fmt: s
     for secret in secrets:
         secret = dict(secret)
         secret["metadata"] = dict(secret.get("metadata") or {}, name=meta.get("name"), namespace=meta.get("namespace"))
-        sealed = sealedsecret.seal_secret(secret, cert, sealing.parse_scope(args.scope),
-                                          default_namespace=meta.get("namespace") or "",
-                                          allow_empty_data=args.allow_empty_data)
+        sealed = sealedsecret.seal_secret(
+            secret,
+            cert,
+            sealing.parse_scope(args.scope),
+            default_namespace=meta.get("namespace") or "",
+            allow_empty_data=args.allow_empty_data,
+        )
         merged = sealedsecret.merge_into(merged, sealed)
     unseal_cli.write_output(sealedsecret.dump([merged], fmt), target)
 
@@ -330,8 +379,11 @@ def _validate(args: argparse.Namespace, data: bytes, source: str) -> int:
         decrypts = _controller(args).verify
     failed = [str((obj.get("metadata") or {}).get("name") or "<unnamed>") for obj in objects if not decrypts(obj)]
     if failed:
-        raise SecretsyncError("\n".join(f"unable to decrypt sealed secret: {n}" for n in failed),
-                              reference="validate-failed", exit_code=exit_codes.DECRYPT_FAILED)
+        raise SecretsyncError(
+            "\n".join(f"unable to decrypt sealed secret: {n}" for n in failed),
+            reference="validate-failed",
+            exit_code=exit_codes.DECRYPT_FAILED,
+        )
     return 0
 
 
@@ -375,8 +427,11 @@ def run(args: argparse.Namespace) -> int:
     if args.fetch_cert:
         unseal_cli.write_output(pem, args.sealed_secret_file)
         return 0
-    where = args.cert or (f"newest key of {args.key_dir}" if args.key_dir else
-                          f"controller {args.controller_namespace}/{args.controller_name}")
+    where = args.cert or (
+        f"newest key of {args.key_dir}"
+        if args.key_dir
+        else f"controller {args.controller_namespace}/{args.controller_name}"
+    )
     cert = load_certificate(pem, where)
     if args.merge_into:
         data, source = unseal_cli.read_input(args.secret_file)

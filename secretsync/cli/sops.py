@@ -1,4 +1,4 @@
-"""``secretsync sops``: sops's command line (3.11 flag names and exit codes) over ``secretsync.sopsfiles``.
+"""``secretsync sops``: sops's command line (3.11 flag names and exit codes) over ``secretsync.sops.files``.
 
 Forms: ``sops -e|-d|-r [flags] FILE`` and ``sops encrypt|decrypt|rotate|updatekeys|filestatus
 [flags] FILE``. Output goes to stdout unless ``-i/--in-place`` or ``--output``.
@@ -15,7 +15,7 @@ import os
 import sys
 
 from secretsync.cli.options import env_default
-from secretsync.crypto.sops.errors import ConflictingParameters, ConfigError, NoEncryptionKey, SopsError
+from secretsync.crypto.sops.errors import ConfigError, ConflictingParameters, NoEncryptionKey, SopsError
 from secretsync.crypto.sops.keys.age import AgeKey
 from secretsync.crypto.sops.keys.hc_vault import VaultTransitKey
 from secretsync.crypto.sops.walk import SELECTOR_FIELDS
@@ -33,9 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ``parse_intermixed_args`` by a parser that has the same flags.
     """
     _add_flags(parser)
-    parser.add_argument("rest", nargs=argparse.REMAINDER, metavar="[COMMAND] FILE ...",
-                        help=f"optional command ({', '.join(_SUBCOMMANDS)}), then the file (or directory with "
-                             f"--recursive); flags may follow")
+    parser.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        metavar="[COMMAND] FILE ...",
+        help=f"optional command ({', '.join(_SUBCOMMANDS)}), then the file (or directory with "
+        f"--recursive); flags may follow",
+    )
 
 
 def _intermixed(args: argparse.Namespace) -> argparse.Namespace:
@@ -53,21 +57,40 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("-r", "--rotate", action="store_true", help="generate a new data key and re-encrypt")
     p("-i", "--in-place", action="store_true", help="write the output back to the same file")
     p("--output", default="", help="save the output to this file instead of stdout")
-    p("--age", "-a", default=env_default("SOPS_AGE_RECIPIENTS", ""),
-      help="comma-separated age recipients (env SOPS_AGE_RECIPIENTS)")
-    p("--hc-vault-transit", default=env_default("SOPS_VAULT_URIS", ""),
-      help="comma-separated Vault transit URIs https://host:8200/v1/<engine>/keys/<key> (env SOPS_VAULT_URIS)")
-    for flag, env in (("--pgp", "SOPS_PGP_FP"), ("--kms", "SOPS_KMS_ARN"), ("--gcp-kms", "SOPS_GCP_KMS_IDS"),
-                      ("--azure-kv", "SOPS_AZURE_KEYVAULT_URLS")):
+    p(
+        "--age",
+        "-a",
+        default=env_default("SOPS_AGE_RECIPIENTS", ""),
+        help="comma-separated age recipients (env SOPS_AGE_RECIPIENTS)",
+    )
+    p(
+        "--hc-vault-transit",
+        default=env_default("SOPS_VAULT_URIS", ""),
+        help="comma-separated Vault transit URIs https://host:8200/v1/<engine>/keys/<key> (env SOPS_VAULT_URIS)",
+    )
+    for flag, env in (
+        ("--pgp", "SOPS_PGP_FP"),
+        ("--kms", "SOPS_KMS_ARN"),
+        ("--gcp-kms", "SOPS_GCP_KMS_IDS"),
+        ("--azure-kv", "SOPS_AZURE_KEYVAULT_URLS"),
+    ):
         p(flag, default=env_default(env, ""), help=f"not supported by secretsync (env {env})")
     for name in SELECTOR_FIELDS:
         p("--" + name.replace("_", "-"), dest=name, default="", help=f"sops {name} selector")
     p("--mac-only-encrypted", action="store_true", help="compute the MAC only over encrypted values")
     p("--shamir-secret-sharing-threshold", type=int, default=None, help="number of key groups required")
-    p("--input-type", default="", choices=["", "yaml", "json", "dotenv", "ini", "binary"],
-      help="input format (default: from the file extension)")
-    p("--output-type", default="", choices=["", "yaml", "json", "dotenv", "ini", "binary"],
-      help="output format (default: the input format)")
+    p(
+        "--input-type",
+        default="",
+        choices=["", "yaml", "json", "dotenv", "ini", "binary"],
+        help="input format (default: from the file extension)",
+    )
+    p(
+        "--output-type",
+        default="",
+        choices=["", "yaml", "json", "dotenv", "ini", "binary"],
+        help="output format (default: the input format)",
+    )
     p("--filename-override", default="", help="use this path to pick formats and creation rules")
     p("--extract", default="", help='print only the value at this path, e.g. \'["a"]["b"][0]\'')
     p("--ignore-mac", action="store_true", help="do not verify the MAC (for inspecting damaged files)")
@@ -77,8 +100,11 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
     p("--rm-hc-vault-transit", default="", help="rotate: remove these Vault transit URIs")
     p("--config", default=env_default("SOPS_CONFIG", ""), help="path to .sops.yaml (env SOPS_CONFIG)")
     p("--indent", type=int, default=None, help="indentation for YAML (spaces) or JSON (spaces instead of a tab)")
-    p("--decryption-order", default=env_default("SOPS_DECRYPTION_ORDER", ""),
-      help="comma-separated key types to try first (default age,pgp)")
+    p(
+        "--decryption-order",
+        default=env_default("SOPS_DECRYPTION_ORDER", ""),
+        help="comma-separated key types to try first (default age,pgp)",
+    )
     p("-y", "--yes", action="store_true", help="updatekeys: do not ask for confirmation")
     p("--recursive", action="store_true", help="rotate/updatekeys: every sops file under the directory")
     p("--dry-run", action="store_true", help="with --recursive: report what would change, write nothing")
@@ -91,7 +117,8 @@ def _split(text: str) -> list[str]:
 
 
 def _keys(args):
-    from secretsync.sops_keys import load_keys
+    from secretsync.sops.keys import load_keys
+
     keys = load_keys()
     if args.decryption_order:
         keys.decryption_order = tuple(_split(args.decryption_order))
@@ -101,8 +128,10 @@ def _keys(args):
 def _cli_key_group(args) -> list:
     for flag in ("pgp", "kms", "gcp_kms", "azure_kv"):
         if getattr(args, flag):
-            raise NoEncryptionKey(f"--{flag.replace('_', '-')} keys are not supported by secretsync",
-                                  hint="use --age or --hc-vault-transit")
+            raise NoEncryptionKey(
+                f"--{flag.replace('_', '-')} keys are not supported by secretsync",
+                hint="use --age or --hc-vault-transit",
+            )
     return [AgeKey(r) for r in _split(args.age)] + _transit_keys(args.hc_vault_transit)
 
 
@@ -122,17 +151,20 @@ def _rotate_changes(args) -> tuple[list, list]:
 
 
 def _encrypt_settings(args, target: str):
-    from secretsync.sopsfiles import EncryptSettings, rule_for_file
+    from secretsync.sops.files import EncryptSettings, rule_for_file
+
     rule, _ = rule_for_file(target, config_path=args.config or None)
     cli_group = _cli_key_group(args)
     selectors = dict(rule.selectors) if rule else {}
     cli_selectors = {name: getattr(args, name) for name in SELECTOR_FIELDS if getattr(args, name)}
-    for name, value in cli_selectors.items():
+    for name, _value in cli_selectors.items():
         selectors.pop(name, None)
     if cli_selectors and selectors:
-        raise ConflictingParameters(f"the selector given on the command line ({', '.join(cli_selectors)}) "
-                                    f"conflicts with the creation rule's ({', '.join(selectors)})",
-                                    hint="give only one selector")
+        raise ConflictingParameters(
+            f"the selector given on the command line ({', '.join(cli_selectors)}) "
+            f"conflicts with the creation rule's ({', '.join(selectors)})",
+            hint="give only one selector",
+        )
     selectors.update(cli_selectors)
     if cli_group:
         groups = [cli_group]
@@ -141,12 +173,17 @@ def _encrypt_settings(args, target: str):
     threshold = args.shamir_secret_sharing_threshold
     if threshold is None:
         threshold = rule.shamir_threshold if rule else 0
-    return EncryptSettings(key_groups=groups, shamir_threshold=threshold, selectors=selectors,
-                           mac_only_encrypted=args.mac_only_encrypted or bool(rule and rule.mac_only_encrypted))
+    return EncryptSettings(
+        key_groups=groups,
+        shamir_threshold=threshold,
+        selectors=selectors,
+        mac_only_encrypted=args.mac_only_encrypted or bool(rule and rule.mac_only_encrypted),
+    )
 
 
 def _write(args, path: str, data: bytes) -> None:
-    from secretsync.sopsfiles import write_atomic
+    from secretsync.sops.files import write_atomic
+
     if args.in_place:
         write_atomic(path, data)
     elif args.output:
@@ -164,7 +201,8 @@ def _confirm(message: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from secretsync import sopsfiles
+    from secretsync.sops import files as sopsfiles
+
     args = _intermixed(args)
     words = list(args.words)
     command = ""
@@ -179,8 +217,11 @@ def run(args: argparse.Namespace) -> int:
     if not words:
         raise SopsError("no file specified", exit_code=100, hint="usage: secretsync sops -d FILE")
     if not command:
-        raise SopsError("no operation given: secretsync does not open an editor",
-                        hint="use -e/--encrypt, -d/--decrypt, -r/--rotate or updatekeys", exit_code=1)
+        raise SopsError(
+            "no operation given: secretsync does not open an editor",
+            hint="use -e/--encrypt, -d/--decrypt, -r/--rotate or updatekeys",
+            exit_code=1,
+        )
     if args.in_place and args.output:
         raise ConflictingParameters("--in-place and --output cannot be used together")
     fmt_in = args.input_type or None
@@ -197,8 +238,13 @@ def run(args: argparse.Namespace) -> int:
                 summary = sopsfiles.rotate_tree(root, keys, add=add, remove=remove, dry_run=args.dry_run)
                 verb = "rotated"
             else:
-                summary = sopsfiles.updatekeys_tree(root, keys, shamir_threshold=args.shamir_secret_sharing_threshold,
-                                                    dry_run=args.dry_run, config_path=args.config or None)
+                summary = sopsfiles.updatekeys_tree(
+                    root,
+                    keys,
+                    shamir_threshold=args.shamir_secret_sharing_threshold,
+                    dry_run=args.dry_run,
+                    config_path=args.config or None,
+                )
                 verb = "updated"
             print(summary.render(verb))
             total_failed += len(summary.failed)
@@ -210,33 +256,51 @@ def run(args: argparse.Namespace) -> int:
             return _filestatus(path, fmt_in)
         data = sopsfiles.read_input(path)
         if command == "decrypt":
-            out = sopsfiles.decrypt_bytes(data, target, _keys(args), input_type=fmt_in, output_type=fmt_out,
-                                          ignore_mac=args.ignore_mac, extract=args.extract or None,
-                                          indent=args.indent)
+            out = sopsfiles.decrypt_bytes(
+                data,
+                target,
+                _keys(args),
+                input_type=fmt_in,
+                output_type=fmt_out,
+                ignore_mac=args.ignore_mac,
+                extract=args.extract or None,
+                indent=args.indent,
+            )
             _write(args, path, out)
         elif command == "encrypt":
             settings = _encrypt_settings(args, os.path.abspath(target))
-            out = sopsfiles.encrypt_bytes(data, target, _keys(args), settings, input_type=fmt_in,
-                                          output_type=fmt_out, indent=args.indent)
+            out = sopsfiles.encrypt_bytes(
+                data, target, _keys(args), settings, input_type=fmt_in, output_type=fmt_out, indent=args.indent
+            )
             _write(args, path, out)
         elif command == "rotate":
             add, remove = _rotate_changes(args)
-            out = sopsfiles.rotate_bytes(data, target, _keys(args), add=add, remove=remove, input_type=fmt_in,
-                                         indent=args.indent)
+            out = sopsfiles.rotate_bytes(
+                data, target, _keys(args), add=add, remove=remove, input_type=fmt_in, indent=args.indent
+            )
             _write(args, path, out)
         elif command == "updatekeys":
             rule, _ = sopsfiles.rule_for_file(os.path.abspath(target), config_path=args.config or None)
             if rule is None:
-                raise ConfigError(f"no .sops.yaml creation rule found for {path}",
-                                  hint="updatekeys takes the keys from .sops.yaml; create one or pass --config")
-            out = sopsfiles.updatekeys_bytes(data, target, _keys(args), rule.key_groups,
-                                             shamir_threshold=args.shamir_secret_sharing_threshold,
-                                             input_type=fmt_in, indent=args.indent)
+                raise ConfigError(
+                    f"no .sops.yaml creation rule found for {path}",
+                    hint="updatekeys takes the keys from .sops.yaml; create one or pass --config",
+                )
+            out = sopsfiles.updatekeys_bytes(
+                data,
+                target,
+                _keys(args),
+                rule.key_groups,
+                shamir_threshold=args.shamir_secret_sharing_threshold,
+                input_type=fmt_in,
+                indent=args.indent,
+            )
             if out is None:
                 print(f"File {path} already up to date", file=sys.stderr)
                 continue
-            if not args.yes and not _confirm(f"The following changes will be made to the file's groups:\n"
-                                             f"{_describe(rule.key_groups)}"):
+            if not args.yes and not _confirm(
+                f"The following changes will be made to the file's groups:\n{_describe(rule.key_groups)}"
+            ):
                 print(f"File {path} left unchanged", file=sys.stderr)
                 continue
             sopsfiles.write_atomic(path, out)
@@ -255,9 +319,10 @@ def _describe(groups: list) -> str:
 def _filestatus(path: str, fmt: str | None) -> int:
     import json
 
-    from secretsync import sopsfiles
     from secretsync.crypto.sops import document
     from secretsync.crypto.sops.formats import format_for_path, store_for
+    from secretsync.sops import files as sopsfiles
+
     data = sopsfiles.read_input(path)
     encrypted = False
     try:

@@ -14,23 +14,38 @@ import argparse
 import sys
 from pathlib import Path
 
-from secretsync import sealedsecret
 from secretsync.cli.options import CommaListAction, env_default
 from secretsync.errors import SecretsyncError, UsageError
-from secretsync.keyring import Keyring, write_private_file
-from secretsync.manifests import Limits
+from secretsync.manifests.loader import Limits
+from secretsync.sealing import objects as sealedsecret
+from secretsync.sealing.keyring import Keyring, write_private_file
 
 __all__ = ["add_arguments", "run", "read_input", "write_output", "output_format", "recover"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--key", "--recovery-private-key", dest="keys", action=CommaListAction, default=[],
-                        metavar="FILE", help="private key file: PEM, key Secret or v1 List (repeatable, comma-separated)")
-    parser.add_argument("--key-dir", default=env_default("SECRETSYNC_KEY_DIR"),
-                        help="use every key of this key directory (secretsync keys)")
+    parser.add_argument(
+        "--key",
+        "--recovery-private-key",
+        dest="keys",
+        action=CommaListAction,
+        default=[],
+        metavar="FILE",
+        help="private key file: PEM, key Secret or v1 List (repeatable, comma-separated)",
+    )
+    parser.add_argument(
+        "--key-dir",
+        default=env_default("SECRETSYNC_KEY_DIR"),
+        help="use every key of this key directory (secretsync keys)",
+    )
     parser.add_argument("-f", "--secret-file", default="", help="SealedSecret input file (default stdin)")
-    parser.add_argument("-w", "--sealed-secret-file", dest="output_file", default="",
-                        help="write the Secret here instead of stdout (atomic, mode 0600)")
+    parser.add_argument(
+        "-w",
+        "--sealed-secret-file",
+        dest="output_file",
+        default="",
+        help="write the Secret here instead of stdout (atomic, mode 0600)",
+    )
     parser.add_argument("-o", "--format", default="json", help="output format: json (default) or yaml")
 
 
@@ -48,9 +63,10 @@ def read_input(path: str, limit: int = Limits().max_bytes) -> tuple[bytes, str]:
         except OSError as exc:
             raise SecretsyncError(f"cannot read {path}: {exc.strerror}") from None
     if len(data) > limit:
-        raise sealedsecret.InputError(f"{source}: input is larger than the limit of {limit} bytes",
-                                      hint="a Secret or SealedSecret is small; check that this is the input "
-                                           "you meant")
+        raise sealedsecret.InputError(
+            f"{source}: input is larger than the limit of {limit} bytes",
+            hint="a Secret or SealedSecret is small; check that this is the input you meant",
+        )
     return data, source
 
 
@@ -98,8 +114,9 @@ def recover(data: bytes, source: str, keyring: Keyring, fmt: str) -> str:
     secrets = []
     for index, obj in enumerate(objects, 1):
         if obj.get("kind") != sealedsecret.KIND:
-            raise sealedsecret.InputError(f"{source}: document {index} is a {obj.get('kind') or 'object without kind'}"
-                                          f", not a SealedSecret")
+            raise sealedsecret.InputError(
+                f"{source}: document {index} is a {obj.get('kind') or 'object without kind'}, not a SealedSecret"
+            )
         secrets.append(sealedsecret.unseal_sealed_secret(obj, keyring, accept_deprecated_v1=False))
     return sealedsecret.dump(secrets, fmt)
 

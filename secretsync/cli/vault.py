@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from secretsync.errors import SecretsyncError, UsageError
-from secretsync.manifests import ManifestError, dump_all, load_manifests
+from secretsync.manifests.loader import ManifestError, dump_all, load_manifests
 from secretsync.secretvalue import SecretBytes
 
 log = logging.getLogger(__name__)
@@ -29,23 +29,40 @@ _EXTENSIONS = (".yaml", ".yml", ".json")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="vault_command", metavar="SUBCOMMAND")
-    gen = sub.add_parser("generate", allow_abbrev=False,
-                         help="generate manifests from templates with Vault values (argocd-vault-plugin generate)",
-                         description="Substitute Vault placeholders in PATH (a directory, a file, or - for stdin) "
-                                     "and print the manifests as YAML separated by ---.")
+    gen = sub.add_parser(
+        "generate",
+        allow_abbrev=False,
+        help="generate manifests from templates with Vault values (argocd-vault-plugin generate)",
+        description="Substitute Vault placeholders in PATH (a directory, a file, or - for stdin) "
+        "and print the manifests as YAML separated by ---.",
+    )
     gen.add_argument("path", metavar="PATH", help="directory, file, or - for stdin")
-    gen.add_argument("-c", "--config-path", default="",
-                     help="path to a file containing Vault configuration (YAML, JSON, envfile) to use")
-    gen.add_argument("-s", "--secret-name", default="",
-                     help="name of the Kubernetes Secret ([namespace:]name, namespace argocd by default) "
-                          "holding the configuration")
-    gen.add_argument("--verbose-sensitive-output", action="store_true",
-                     help="accepted for compatibility; secretsync never prints secret values in logs")
-    gen.add_argument("--disable-token-cache", action="store_true",
-                     help="accepted for compatibility; secretsync keeps tokens in memory only")
+    gen.add_argument(
+        "-c",
+        "--config-path",
+        default="",
+        help="path to a file containing Vault configuration (YAML, JSON, envfile) to use",
+    )
+    gen.add_argument(
+        "-s",
+        "--secret-name",
+        default="",
+        help="name of the Kubernetes Secret ([namespace:]name, namespace argocd by default) holding the configuration",
+    )
+    gen.add_argument(
+        "--verbose-sensitive-output",
+        action="store_true",
+        help="accepted for compatibility; secretsync never prints secret values in logs",
+    )
+    gen.add_argument(
+        "--disable-token-cache",
+        action="store_true",
+        help="accepted for compatibility; secretsync keeps tokens in memory only",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- input
+
 
 def _files(path: str) -> list[tuple[str, bytes]]:
     """(name, bytes) of stdin (``-``), one file, or every manifest file under a directory (sorted)."""
@@ -55,8 +72,11 @@ def _files(path: str) -> list[tuple[str, bytes]]:
     if p.is_dir():
         found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix in _EXTENSIONS)
         if not found:
-            raise SecretsyncError(f"no YAML or JSON files were found in {path}", reference="no-manifests",
-                                  hint="point PATH at a directory holding .yaml, .yml or .json files")
+            raise SecretsyncError(
+                f"no YAML or JSON files were found in {path}",
+                reference="no-manifests",
+                hint="point PATH at a directory holding .yaml, .yml or .json files",
+            )
         return [(f, Path(f).read_bytes()) for f in found]
     if not p.is_file():
         raise SecretsyncError(f"{path}: no such file or directory", reference="no-manifests")
@@ -69,13 +89,17 @@ def load_documents(files: list[tuple[str, bytes]]) -> list[dict]:
     for name, data in files:
         for index, doc in load_manifests(data, name):
             if not isinstance(doc, dict):
-                raise ManifestError(f"a document must be a mapping (a Kubernetes object), not a "
-                                    f"{type(doc).__name__}", file=name, index=index)
+                raise ManifestError(
+                    f"a document must be a mapping (a Kubernetes object), not a {type(doc).__name__}",
+                    file=name,
+                    index=index,
+                )
             docs.append(doc)
     return docs
 
 
 # ---------------------------------------------------------------------------------------------- output
+
 
 def _plain(value):
     """Keys sorted (AVP's JSON round trip sorts them); integral floats as ints, as that round trip does."""
@@ -114,25 +138,28 @@ def dump_documents(objects: list[dict]) -> str:
 
 # ---------------------------------------------------------------------------------------------- -s
 
+
 def read_secret_config(spec: str) -> dict[str, str]:
     """AVP's ``-s``: the configuration held in a Kubernetes Secret (values stay in memory)."""
     from secretsync.kube.client import KubeClient, KubeError
-    from secretsync.vault import VaultConfigError, secret_config, secret_reference
+    from secretsync.vault.client import VaultConfigError, secret_config, secret_reference
 
     namespace, name = secret_reference(spec)
     try:
         # the path explicitly: the library reads $KUBECONFIG only once, when first imported
         client = KubeClient.from_env(os.environ.get("KUBECONFIG") or None)
     except KubeError as exc:
-        raise VaultConfigError(f"could not connect to local Kubernetes cluster to read Secret {namespace}/{name}: "
-                               f"{exc.message}", hint="run in a pod with a service account, or set KUBECONFIG"
-                               ) from None
+        raise VaultConfigError(
+            f"could not connect to local Kubernetes cluster to read Secret {namespace}/{name}: {exc.message}",
+            hint="run in a pod with a service account, or set KUBECONFIG",
+        ) from None
     try:
         secret = client.get("v1", "Secret", name, namespace)
     except KubeError as exc:
-        raise VaultConfigError(f"cannot read the configuration Secret {namespace}/{name}: {exc.message}",
-                               hint="check -s [namespace:]name (default namespace argocd) and that this "
-                                    "identity may get the Secret") from None
+        raise VaultConfigError(
+            f"cannot read the configuration Secret {namespace}/{name}: {exc.message}",
+            hint="check -s [namespace:]name (default namespace argocd) and that this identity may get the Secret",
+        ) from None
     finally:
         client.close()
     return secret_config(secret)
@@ -140,14 +167,15 @@ def read_secret_config(spec: str) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------- run
 
+
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "vault_command", None) != "generate":
         raise UsageError("usage: secretsync vault generate PATH|- [-c FILE]", hint="see secretsync vault --help")
     if args.verbose_sensitive_output:
         log.warning("--verbose-sensitive-output is accepted but secret values are never logged")
 
-    from secretsync.placeholders import resolve
-    from secretsync.vault import VaultBackend
+    from secretsync.vault.client import VaultBackend
+    from secretsync.vault.placeholders import resolve
 
     secret_values = read_secret_config(args.secret_name) if args.secret_name else None
     documents = load_documents(_files(args.path))

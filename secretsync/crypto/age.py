@@ -13,15 +13,25 @@ Identities come in as text (age identity lines, ``_IDENTITY_PREFIX`` + ``1``…)
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import pyrage
 from pyrage import ssh as _ssh
 from pyrage import x25519 as _x25519
 
-__all__ = ["AgeIdentity", "AgeError", "parse_identities", "parse_ssh_identity", "parse_recipient",
-           "encrypt", "decrypt", "armor", "generate_identity"]
+__all__ = [
+    "AgeIdentity",
+    "AgeError",
+    "parse_identities",
+    "parse_ssh_identity",
+    "parse_recipient",
+    "encrypt",
+    "decrypt",
+    "armor",
+    "generate_identity",
+]
 
 ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
@@ -111,7 +121,7 @@ def parse_recipient(text: str) -> Any:
 def armor(data: bytes) -> str:
     """RFC 7468 armor as age writes it: base64 in lines of 64 columns."""
     b64 = base64.b64encode(data).decode("ascii")
-    lines = [b64[i:i + ARMOR_COLUMNS] for i in range(0, len(b64), ARMOR_COLUMNS)]
+    lines = [b64[i : i + ARMOR_COLUMNS] for i in range(0, len(b64), ARMOR_COLUMNS)]
     return ARMOR_BEGIN + "\n" + "\n".join(lines) + "\n" + ARMOR_END + "\n"
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import os
 import struct
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -31,8 +31,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
-    "Scope", "scope_label", "parse_scope", "scope_from_annotations", "seal", "unseal", "Unsealer",
-    "UnsealFailed", "NO_KEY_COULD_DECRYPT", "CLUSTER_WIDE_ANNOTATION", "NAMESPACE_WIDE_ANNOTATION",
+    "Scope",
+    "scope_label",
+    "parse_scope",
+    "scope_from_annotations",
+    "seal",
+    "unseal",
+    "Unsealer",
+    "UnsealFailed",
+    "NO_KEY_COULD_DECRYPT",
+    "CLUSTER_WIDE_ANNOTATION",
+    "NAMESPACE_WIDE_ANNOTATION",
 ]
 
 NO_KEY_COULD_DECRYPT = "no key could decrypt secret"
@@ -53,8 +62,11 @@ class Scope(enum.Enum):
 
     def annotation(self) -> str | None:
         """The SealedSecret annotation that declares this scope (None for strict)."""
-        return {Scope.STRICT: None, Scope.NAMESPACE_WIDE: NAMESPACE_WIDE_ANNOTATION,
-                Scope.CLUSTER_WIDE: CLUSTER_WIDE_ANNOTATION}[self]
+        return {
+            Scope.STRICT: None,
+            Scope.NAMESPACE_WIDE: NAMESPACE_WIDE_ANNOTATION,
+            Scope.CLUSTER_WIDE: CLUSTER_WIDE_ANNOTATION,
+        }[self]
 
 
 class UnsealFailed(Exception):
@@ -91,15 +103,14 @@ def scope_from_annotations(annotations: Mapping[str, object] | None) -> Scope:
 def scope_label(scope: Scope, namespace: str, name: str) -> bytes:
     """The OAEP label for a scope: ``ns/name`` (strict), ``ns`` (namespace-wide), empty (cluster-wide)."""
     if scope is Scope.STRICT:
-        return f"{namespace}/{name}".encode("utf-8")
+        return f"{namespace}/{name}".encode()
     if scope is Scope.NAMESPACE_WIDE:
         return namespace.encode("utf-8")
     return b""
 
 
 def _oaep(label: bytes) -> padding.OAEP:
-    return padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(),
-                        label=label or None)
+    return padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=label or None)
 
 
 def _plaintext_bytes(plaintext: SecretBytes | bytes) -> bytes:
@@ -127,7 +138,7 @@ def _split(sealed: bytes) -> tuple[bytes, bytes]:
     (length,) = struct.unpack(">H", sealed[:2])
     if len(sealed) < 2 + length:
         raise UnsealFailed()
-    return sealed[2:2 + length], sealed[2 + length:]
+    return sealed[2 : 2 + length], sealed[2 + length :]
 
 
 def _try_key(key: rsa.RSAPrivateKey, block: bytes, body: bytes, label: bytes) -> bytes | None:

@@ -10,7 +10,7 @@
   Git is removed from the cluster (flux2#2099).
 - **Order**: CRDs, Namespaces, ClusterRoles and ClusterRoleBindings first (CRDs waited until
   Established), then the rest by wave (``secretsync.io/sync-wave``, Argo's
-  ``argocd.argoproj.io/sync-wave``) and kind order (``secretsync.manifests.apply_order_key``);
+  ``argocd.argoproj.io/sync-wave``) and kind order (``secretsync.manifests.loader.apply_order_key``);
   each wave is healthy (``secretsync.kube.health``) before the next starts.
 - **Cheap no-op**: one list per kind (by owner label when owner labels are set) gives the live
   objects. An object is *provably unchanged* when our manager's ``managedFields`` entry covers
@@ -40,21 +40,42 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from secretsync.errors import SecretsyncError
 from secretsync.kube import health
 from secretsync.kube.client import Forbidden, Invalid, KubeAPIError, KubeError, NotFound, UnknownResource
-from secretsync.manifests import ObjectId, apply_order_key, copy_tree, group_of, iter_leaves
+from secretsync.manifests.loader import ObjectId, apply_order_key, copy_tree, group_of, iter_leaves
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
-    "FIELD_MANAGER", "LAST_APPLIED", "FORCE_ANNOTATION", "CREATED", "CONFIGURED", "UNCHANGED", "DELETED", "SKIPPED",
-    "Change", "ChangeSet", "IgnoreRule", "ApplyOptions", "ApplyFailed", "ImmutableFieldError", "LiveIndex",
-    "apply_all", "prepare", "plan", "provably_unchanged", "data_changed", "comparable", "owner_selector",
-    "safe_message", "is_immutable_error",
+    "FIELD_MANAGER",
+    "LAST_APPLIED",
+    "FORCE_ANNOTATION",
+    "CREATED",
+    "CONFIGURED",
+    "UNCHANGED",
+    "DELETED",
+    "SKIPPED",
+    "Change",
+    "ChangeSet",
+    "IgnoreRule",
+    "ApplyOptions",
+    "ApplyFailed",
+    "ImmutableFieldError",
+    "LiveIndex",
+    "apply_all",
+    "prepare",
+    "plan",
+    "provably_unchanged",
+    "data_changed",
+    "comparable",
+    "owner_selector",
+    "safe_message",
+    "is_immutable_error",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,8 +83,16 @@ log = logging.getLogger(__name__)
 FIELD_MANAGER = "secretsync"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 FORCE_ANNOTATION = "secretsync.io/force"
-TAKEOVER_MANAGERS = ("kubectl", "kubectl-client-side-apply", "kubectl-create", "kubectl-edit", "kubectl-patch",
-                     "kubectl-replace", "kubectl-set", "before-first-apply")
+TAKEOVER_MANAGERS = (
+    "kubectl",
+    "kubectl-client-side-apply",
+    "kubectl-create",
+    "kubectl-edit",
+    "kubectl-patch",
+    "kubectl-replace",
+    "kubectl-set",
+    "before-first-apply",
+)
 
 CREATED = "created"
 CONFIGURED = "configured"
@@ -77,6 +106,7 @@ _VOLATILE_META = ("resourceVersion", "generation", "managedFields", "creationTim
 
 # ---------------------------------------------------------------------------------------------
 # change set
+
 
 @dataclass
 class Change:
@@ -102,7 +132,7 @@ class ChangeSet:
     """Entries in the order they happened (fluxcd/pkg ssa's ChangeSet)."""
 
     entries: list[Change] = field(default_factory=list)
-    results: dict = field(default_factory=dict, repr=False)   # ObjectId -> live object after apply (or as found)
+    results: dict = field(default_factory=dict, repr=False)  # ObjectId -> live object after apply (or as found)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, change: Change) -> Change:
@@ -110,7 +140,7 @@ class ChangeSet:
             self.entries.append(change)
         return change
 
-    def extend(self, other: "ChangeSet") -> None:
+    def extend(self, other: ChangeSet) -> None:
         for change in other.entries:
             self.add(change)
         self.results.update(other.results)
@@ -145,11 +175,12 @@ class ChangeSet:
 # ---------------------------------------------------------------------------------------------
 # errors
 
+
 class ApplyFailed(SecretsyncError):
     """Applying failed for one or more objects; ``changeset`` holds what was done before."""
 
     reference = "apply-failed"
-    access_denied = False     # every failure was a 403: the identity lacks RBAC permissions
+    access_denied = False  # every failure was a 403: the identity lacks RBAC permissions
 
     def __init__(self, message: str, *, changeset: ChangeSet | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -196,12 +227,16 @@ def is_immutable_error(exc: BaseException) -> bool:
         return False
     texts = [exc.api_message] + [c.get("message", "") for c in (exc.details.get("causes") or [])]
     joined = " ".join(t for t in texts if t).lower()
-    return ("immutable" in joined or "updates to statefulset spec for fields other than" in joined
-            or "may not change once set" in joined)
+    return (
+        "immutable" in joined
+        or "updates to statefulset spec for fields other than" in joined
+        or "may not change once set" in joined
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # ignore rules and JSON pointers
+
 
 def _tokens(pointer: str) -> list[str]:
     if pointer == "":
@@ -274,11 +309,16 @@ class IgnoreRule:
     def matches(self, oid: ObjectId) -> bool:
         def ok(want: str | None, have: str) -> bool:
             return want in (None, "*") or want == have
-        return (ok(self.kind, oid.kind) and ok(self.group, oid.group) and ok(self.namespace, oid.namespace)
-                and ok(self.name, oid.name))
+
+        return (
+            ok(self.kind, oid.kind)
+            and ok(self.group, oid.group)
+            and ok(self.namespace, oid.namespace)
+            and ok(self.name, oid.name)
+        )
 
     @classmethod
-    def parse(cls, text: str) -> "IgnoreRule":
+    def parse(cls, text: str) -> IgnoreRule:
         selector, sep, pointers = text.partition("=")
         if not sep or not pointers:
             raise ValueError(f"ignore rule {text!r}: expected KIND[.GROUP][/NAMESPACE/NAME]=/json/pointer")
@@ -290,9 +330,13 @@ class IgnoreRule:
         name = parts[-1] if len(parts) >= 2 else None
         items = tuple(p.strip() for p in pointers.split(",") if p.strip())
         try:
-            return cls(items, kind=None if kind == "*" else kind, group=group if group else (None if kind == "*"
-                                                                                            else ""),
-                       namespace=namespace, name=name)
+            return cls(
+                items,
+                kind=None if kind == "*" else kind,
+                group=group if group else (None if kind == "*" else ""),
+                namespace=namespace,
+                name=name,
+            )
         except ValueError as exc:
             raise ValueError(f"ignore rule {text!r}: {exc}") from None
 
@@ -337,7 +381,7 @@ def _owns(fields: Any, obj: Any, tokens: Sequence[str]) -> bool:
         if not isinstance(node, dict):
             return False
         if not node:
-            return True   # an atomic ancestor is owned whole
+            return True  # an atomic ancestor is owned whole
         if isinstance(cur, dict):
             node, cur = node.get("f:" + t), cur.get(t)
         elif isinstance(cur, list) and t.isdigit() and int(t) < len(cur):
@@ -360,8 +404,9 @@ def _apply_entry(live: Mapping[str, Any], manager: str) -> dict | None:
     return None
 
 
-def apply_ignore_rules(desired: dict, live: Mapping[str, Any] | None, rules: Sequence[IgnoreRule],
-                       manager: str = FIELD_MANAGER) -> dict:
+def apply_ignore_rules(
+    desired: dict, live: Mapping[str, Any] | None, rules: Sequence[IgnoreRule], manager: str = FIELD_MANAGER
+) -> dict:
     """``desired`` with ignored fields taken from ``live`` (only we own them) or left out (someone else does)."""
     if live is None or not rules:
         return desired
@@ -374,8 +419,11 @@ def apply_ignore_rules(desired: dict, live: Mapping[str, Any] | None, rules: Seq
             if not tokens:
                 continue
             live_value = _get(live, tokens)
-            others = [e for e in _managers(live) if e.get("manager") != manager and
-                      _owns(e.get("fieldsV1") or {}, live, tokens)]
+            others = [
+                e
+                for e in _managers(live)
+                if e.get("manager") != manager and _owns(e.get("fieldsV1") or {}, live, tokens)
+            ]
             if live_value is not _MISSING and not others and _get(desired, tokens[:-1]) is not _MISSING:
                 _set(desired, tokens, copy_tree(live_value))
             else:
@@ -385,6 +433,7 @@ def apply_ignore_rules(desired: dict, live: Mapping[str, Any] | None, rules: Seq
 
 # ---------------------------------------------------------------------------------------------
 # desired state
+
 
 def owner_selector(labels: Mapping[str, str]) -> str | None:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or None
@@ -412,12 +461,13 @@ def prepare(obj: Mapping[str, Any], owner_labels: Mapping[str, str] = {}) -> dic
 # ---------------------------------------------------------------------------------------------
 # no-op detection
 
+
 def _same_map(desired: Mapping[str, Any], node: Mapping[str, Any], live: Any) -> bool:
     if not isinstance(live, dict):
         return False
     owned = {k[2:] for k in node if k.startswith("f:")}
     if set(desired) != owned:
-        return False   # we add or stop sending a field
+        return False  # we add or stop sending a field
     return all(_same_value(v, node["f:" + k], live.get(k, _MISSING)) for k, v in desired.items())
 
 
@@ -443,15 +493,16 @@ def _same_list(desired: list, node: Mapping[str, Any], live: Any) -> bool:
             return False
         child, key = matches[0]
         used.add(child)
-        found = ([i for i, x in enumerate(live) if _matches_key(x, key, strict=True)]
-                 or [i for i, x in enumerate(live) if _matches_key(x, key, strict=False)])
+        found = [i for i, x in enumerate(live) if _matches_key(x, key, strict=True)] or [
+            i for i, x in enumerate(live) if _matches_key(x, key, strict=False)
+        ]
         if len(found) != 1:
             return False
         positions.append(found[0])
         sub = {k: v for k, v in node[child].items() if k != "."}
         if not _same_map(item, sub, live[found[0]]):
             return False
-    return positions == sorted(positions)   # a reordered list is a change
+    return positions == sorted(positions)  # a reordered list is a change
 
 
 def _same_value(desired: Any, node: Any, live: Any) -> bool:
@@ -523,6 +574,7 @@ def comparable(obj: Mapping[str, Any], manager: str = FIELD_MANAGER) -> dict:
 # ---------------------------------------------------------------------------------------------
 # live state
 
+
 class LiveIndex:
     """Live objects, one list per kind (cluster-wide by owner label; per namespace without one or when a
     cluster-wide list is forbidden). Thread-safe; each kind is listed at most once."""
@@ -579,6 +631,7 @@ class LiveIndex:
 # ---------------------------------------------------------------------------------------------
 # options and the manager
 
+
 @dataclass
 class ApplyOptions:
     """How ``apply_all`` works. ``client`` is a ``secretsync.kube.KubeClient``."""
@@ -603,7 +656,7 @@ class ApplyOptions:
 class _Planned:
     desired: dict
     live: dict | None
-    action: str            # CREATED / CONFIGURED / UNCHANGED
+    action: str  # CREATED / CONFIGURED / UNCHANGED
     detail: str = ""
     dry: dict | None = None
     recreate: bool = False
@@ -612,8 +665,11 @@ class _Planned:
 def _allows_recreate(desired: Mapping[str, Any], live: Mapping[str, Any] | None, opts: ApplyOptions) -> bool:
     def annotated(obj: Mapping[str, Any] | None) -> bool:
         meta = (obj or {}).get("metadata") or {}
-        return "enabled" in (str((meta.get("annotations") or {}).get(FORCE_ANNOTATION, "")).lower(),
-                             str((meta.get("labels") or {}).get(FORCE_ANNOTATION, "")).lower())
+        return "enabled" in (
+            str((meta.get("annotations") or {}).get(FORCE_ANNOTATION, "")).lower(),
+            str((meta.get("labels") or {}).get(FORCE_ANNOTATION, "")).lower(),
+        )
+
     if annotated(desired) or annotated(live):
         return True
     return opts.force_recreate and desired.get("kind") != "Secret"
@@ -621,11 +677,12 @@ def _allows_recreate(desired: Mapping[str, Any], live: Mapping[str, Any] | None,
 
 def _immutable(oid: ObjectId, desired: Mapping[str, Any], exc: KubeAPIError) -> ImmutableFieldError:
     secret = desired.get("kind") == "Secret"
-    hint = (f"annotate {oid} with '{FORCE_ANNOTATION}: enabled' in Git to let secretsync delete and recreate it"
-            + (" (a Secret is never recreated without this annotation: keys not in Git would be lost)" if secret
-               else " (or pass --force to recreate any non-Secret object)"))
-    return ImmutableFieldError(f"{oid}: the change touches an immutable field: {safe_message(exc, desired)}",
-                               hint=hint)
+    hint = f"annotate {oid} with '{FORCE_ANNOTATION}: enabled' in Git to let secretsync delete and recreate it" + (
+        " (a Secret is never recreated without this annotation: keys not in Git would be lost)"
+        if secret
+        else " (or pass --force to recreate any non-Secret object)"
+    )
+    return ImmutableFieldError(f"{oid}: the change touches an immutable field: {safe_message(exc, desired)}", hint=hint)
 
 
 def _dry_run(desired: dict, opts: ApplyOptions) -> dict:
@@ -642,7 +699,7 @@ def plan(desired: dict, live: dict | None, opts: ApplyOptions) -> _Planned:
     if _takeover_patch(live, opts) is not None:
         return _Planned(desired, live, CONFIGURED, "takeover")
     if not opts.dry_run and data_changed(desired, live, opts.field_manager):
-        return _Planned(desired, live, CONFIGURED)      # a dry-run could only confirm it: write at once
+        return _Planned(desired, live, CONFIGURED)  # a dry-run could only confirm it: write at once
     oid = ObjectId.of(desired)
     try:
         dry = _dry_run(desired, opts)
@@ -672,9 +729,10 @@ def _takeover_patch(live: Mapping[str, Any], opts: ApplyOptions) -> tuple[list, 
     ops: list[dict] = []
     taken: list[str] = []
     if LAST_APPLIED in (meta.get("annotations") or {}):
-        ops.append({"op": "remove", "path": "/metadata/annotations/" + LAST_APPLIED.replace("~", "~0")
-                    .replace("/", "~1")})
-    entries = [dict(e) for e in _managers(live)]     # copies: the live object is not changed here
+        ops.append(
+            {"op": "remove", "path": "/metadata/annotations/" + LAST_APPLIED.replace("~", "~0").replace("/", "~1")}
+        )
+    entries = [dict(e) for e in _managers(live)]  # copies: the live object is not changed here
     keep, merged = [], None
     for entry in entries:
         name, operation = entry.get("manager"), entry.get("operation")
@@ -692,8 +750,13 @@ def _takeover_patch(live: Mapping[str, Any], opts: ApplyOptions) -> tuple[list, 
             if entry.get("manager") == opts.field_manager and entry.get("operation") == "Apply":
                 ours = entry
         if ours is None:
-            ours = {"manager": opts.field_manager, "operation": "Apply", "apiVersion": live.get("apiVersion"),
-                    "fieldsType": "FieldsV1", "fieldsV1": {}}
+            ours = {
+                "manager": opts.field_manager,
+                "operation": "Apply",
+                "apiVersion": live.get("apiVersion"),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {},
+            }
             keep.append(ours)
         ours["fieldsV1"] = _merge_fields(ours.get("fieldsV1") or {}, merged)
         ops.append({"op": "replace", "path": "/metadata/managedFields", "value": keep})
@@ -707,8 +770,9 @@ def _lost_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any], man
     """Managers (other than ours) whose owned fields shrank: what force took from them."""
     if before is None:
         return ()
-    after_by = {(e.get("manager"), e.get("operation"), e.get("subresource")): e.get("fieldsV1")
-                for e in _managers(after)}
+    after_by = {
+        (e.get("manager"), e.get("operation"), e.get("subresource")): e.get("fieldsV1") for e in _managers(after)
+    }
     lost = []
     for entry in _managers(before):
         key = (entry.get("manager"), entry.get("operation"), entry.get("subresource"))
@@ -762,7 +826,7 @@ class _Applier:
         action = planned.action
         if live is None:
             others = [e for e in _managers(result) if e.get("manager") != opts.field_manager]
-            if others:   # it existed without our owner labels: a takeover
+            if others:  # it existed without our owner labels: a takeover
                 action = CONFIGURED
                 cleanup = _takeover_patch(result, opts)
                 if cleanup is not None:
@@ -782,8 +846,15 @@ class _Applier:
         ops, taken = patch
         oid = ObjectId.of(live)
         log.info("taking over %s from %s", oid, ", ".join(taken) or "last-applied-configuration")
-        out = self.client.patch(str(live.get("apiVersion")), oid.kind, oid.name, oid.namespace or None, ops,
-                                patch_type="json", field_manager=self.opts.field_manager)
+        out = self.client.patch(
+            str(live.get("apiVersion")),
+            oid.kind,
+            oid.name,
+            oid.namespace or None,
+            ops,
+            patch_type="json",
+            field_manager=self.opts.field_manager,
+        )
         return out, taken or ("last-applied-configuration",)
 
     def _recreate(self, desired: dict, live: dict | None) -> dict:
@@ -792,15 +863,19 @@ class _Applier:
         log.warning("recreating %s: an immutable field changed and recreation is allowed", oid)
         uid = ((live or {}).get("metadata") or {}).get("uid")
         try:
-            self.client.delete(api_version, oid.kind, oid.name, oid.namespace or None,
-                               propagation_policy="Background", uid=uid)
+            self.client.delete(
+                api_version, oid.kind, oid.name, oid.namespace or None, propagation_policy="Background", uid=uid
+            )
         except NotFound:
             pass
         deadline = self.opts.clock() + self.opts.timeout
         while self.client.get_or_none(api_version, oid.kind, oid.name, oid.namespace or None) is not None:
             if self.opts.clock() > deadline:
-                raise ApplyFailed(f"{oid}: deleted for recreation but still present after {self.opts.timeout:g}s",
-                                  hint="check its finalizers", changeset=self.changes)
+                raise ApplyFailed(
+                    f"{oid}: deleted for recreation but still present after {self.opts.timeout:g}s",
+                    hint="check its finalizers",
+                    changeset=self.changes,
+                )
             time.sleep(min(self.opts.poll_interval, 0.2))
         return self.client.apply(desired, field_manager=self.opts.field_manager, force=True)
 
@@ -818,11 +893,11 @@ class _Applier:
         immutable: list[ImmutableFieldError] = []
         forbidden: list[Forbidden] = []
         quick: dict[int, Change] = {}
-        for position, obj in enumerate(objects):   # the common no-op, decided here without a thread hop
+        for position, obj in enumerate(objects):  # the common no-op, decided here without a thread hop
             live = self.index.get(obj)
-            if live is not None and provably_unchanged(apply_ignore_rules(obj, live, self.opts.ignore,
-                                                                          self.opts.field_manager),
-                                                       live, self.opts.field_manager):
+            if live is not None and provably_unchanged(
+                apply_ignore_rules(obj, live, self.opts.ignore, self.opts.field_manager), live, self.opts.field_manager
+            ):
                 self.results[ObjectId.of(obj)] = live
                 quick[position] = Change(ObjectId.of(obj), UNCHANGED, api_version=str(obj.get("apiVersion")))
         rest = [obj for position, obj in enumerate(objects) if position not in quick]
@@ -838,7 +913,7 @@ class _Applier:
                     forbidden.append(exc)
                 if exc.hint:
                     hints.add(exc.hint)
-            except ValueError as exc:   # the client's own checks, e.g. a namespaced object without a namespace
+            except ValueError as exc:  # the client's own checks, e.g. a namespaced object without a namespace
                 errors.append(f"{ObjectId.of(obj)}: {exc}")
                 hints.add("set metadata.namespace in the manifest, or render with --target-namespace")
             return None
@@ -849,7 +924,7 @@ class _Applier:
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="apply") as pool:
                 done = iter(list(pool.map(run, rest)))
-        for position in range(len(objects)):   # recorded in apply order, whatever order the workers finished in
+        for position in range(len(objects)):  # recorded in apply order, whatever order the workers finished in
             change = quick[position] if position in quick else next(done)
             if change is not None:
                 log.debug("%s", self.changes.add(change))
@@ -859,8 +934,11 @@ class _Applier:
             raise ImmutableFieldError("\n".join(e.message for e in immutable), hint=immutable[0].hint)
         errors += [e.message for e in immutable]
         if errors:
-            failure = ApplyFailed(f"{len(errors)} object(s) failed to apply:\n  " + "\n  ".join(sorted(errors)),
-                                  changeset=self.changes, hint="; ".join(sorted(hints)) or None)
+            failure = ApplyFailed(
+                f"{len(errors)} object(s) failed to apply:\n  " + "\n  ".join(sorted(errors)),
+                changeset=self.changes,
+                hint="; ".join(sorted(hints)) or None,
+            )
             failure.access_denied = len(forbidden) == len(errors)
             raise failure
 
@@ -890,15 +968,23 @@ def apply_all(objects: Sequence[Mapping[str, Any]], opts: ApplyOptions) -> Chang
         applied = [applier.results[ObjectId.of(o)] for g in groups for o in g if ObjectId.of(o) in applier.results]
         if stage == 0:
             crds = [r for r in applied if r.get("kind") == "CustomResourceDefinition"]
-            if any(c.id.kind == "CustomResourceDefinition" and c.action in (CREATED, CONFIGURED)
-                   for c in changes.entries):
+            if any(
+                c.id.kind == "CustomResourceDefinition" and c.action in (CREATED, CONFIGURED) for c in changes.entries
+            ):
                 if not opts.dry_run:
-                    health.wait_for(opts.client, crds, opts.timeout, interval=opts.poll_interval,
-                                    cancel=opts.cancel, what="CRDs")
+                    health.wait_for(
+                        opts.client, crds, opts.timeout, interval=opts.poll_interval, cancel=opts.cancel, what="CRDs"
+                    )
                 opts.client.invalidate_discovery()
         elif opts.wait_waves and not opts.dry_run and position < len(steps) - 1:
-            health.wait_for(opts.client, applied, opts.timeout, interval=opts.poll_interval, cancel=opts.cancel,
-                            what=f"objects of wave {wave}")
+            health.wait_for(
+                opts.client,
+                applied,
+                opts.timeout,
+                interval=opts.poll_interval,
+                cancel=opts.cancel,
+                what=f"objects of wave {wave}",
+            )
     return changes
 
 

@@ -36,8 +36,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
@@ -53,11 +54,28 @@ from secretsync.errors import SecretsyncError
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
-    "KubeClient", "ResourceInfo", "WatchStream", "object_ref",
-    "KubeError", "KubeConfigError", "UnknownResource", "KubeUnavailable",
-    "KubeAPIError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed",
-    "Conflict", "AlreadyExists", "Gone", "Invalid", "Unprocessable", "TooManyRequests",
-    "ServerError", "Timeout",
+    "KubeClient",
+    "ResourceInfo",
+    "WatchStream",
+    "object_ref",
+    "KubeError",
+    "KubeConfigError",
+    "UnknownResource",
+    "KubeUnavailable",
+    "KubeAPIError",
+    "BadRequest",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "MethodNotAllowed",
+    "Conflict",
+    "AlreadyExists",
+    "Gone",
+    "Invalid",
+    "Unprocessable",
+    "TooManyRequests",
+    "ServerError",
+    "Timeout",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +86,7 @@ PEER = "Kubernetes API"
 
 # ---------------------------------------------------------------------------------------------
 # errors
+
 
 class KubeError(SecretsyncError):
     """Base of every error from this module. ``transient`` says whether a retry may help."""
@@ -105,8 +124,15 @@ class KubeAPIError(KubeError):
     causes with their field paths), ``operation`` what we were doing ("get Secret ns/name").
     """
 
-    def __init__(self, operation: str, status: int, reason: str, api_message: str,
-                 details: Mapping[str, Any] | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        operation: str,
+        status: int,
+        reason: str,
+        api_message: str,
+        details: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.operation, self.status, self.reason = operation, status, reason
         self.api_message, self.details = api_message, dict(details or {})
         self.retry_after = retry_after
@@ -185,19 +211,35 @@ class Timeout(KubeAPIError):
 
 
 _BY_REASON = {
-    "AlreadyExists": AlreadyExists, "Conflict": Conflict, "Invalid": Invalid, "Gone": Gone,
-    "Expired": Gone, "Timeout": Timeout, "ServerTimeout": Timeout, "NotFound": NotFound,
-    "Forbidden": Forbidden, "Unauthorized": Unauthorized, "TooManyRequests": TooManyRequests,
+    "AlreadyExists": AlreadyExists,
+    "Conflict": Conflict,
+    "Invalid": Invalid,
+    "Gone": Gone,
+    "Expired": Gone,
+    "Timeout": Timeout,
+    "ServerTimeout": Timeout,
+    "NotFound": NotFound,
+    "Forbidden": Forbidden,
+    "Unauthorized": Unauthorized,
+    "TooManyRequests": TooManyRequests,
 }
 _BY_STATUS = {
-    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed,
-    409: Conflict, 410: Gone, 422: Invalid, 429: TooManyRequests, 504: Timeout,
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    409: Conflict,
+    410: Gone,
+    422: Invalid,
+    429: TooManyRequests,
+    504: Timeout,
 }
 
 
 def _clip(text: str) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT - 3] + "..."
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
 
 
 def _parse_retry_after(headers: Any) -> float | None:
@@ -208,8 +250,9 @@ def _parse_retry_after(headers: Any) -> float | None:
         return None
 
 
-def error_from_status(operation: str, status: int, body: Any, headers: Any = None,
-                      http_reason: str | None = None) -> KubeAPIError:
+def error_from_status(
+    operation: str, status: int, body: Any, headers: Any = None, http_reason: str | None = None
+) -> KubeAPIError:
     """Map an error response to its class, keeping only a ``Status`` body's reason/message (kopf's rule)."""
     reason, message, details = "", "", {}
     parsed = None
@@ -226,8 +269,11 @@ def error_from_status(operation: str, status: int, body: Any, headers: Any = Non
         message = _clip(parsed.get("message") or "")
         raw = parsed.get("details") if isinstance(parsed.get("details"), dict) else {}
         details = {k: raw[k] for k in ("name", "group", "kind", "uid", "retryAfterSeconds") if k in raw}
-        causes = [{k: _clip(c[k]) for k in ("reason", "field", "message") if k in c}
-                  for c in (raw.get("causes") or []) if isinstance(c, dict)]
+        causes = [
+            {k: _clip(c[k]) for k in ("reason", "field", "message") if k in c}
+            for c in (raw.get("causes") or [])
+            if isinstance(c, dict)
+        ]
         if causes:
             details["causes"] = causes[:20]
     if not reason and http_reason:
@@ -245,6 +291,7 @@ def error_from_status(operation: str, status: int, body: Any, headers: Any = Non
 
 # ---------------------------------------------------------------------------------------------
 # Secret values on the wire
+
 
 def _parse_json(text: str | bytes) -> Any:
     """json.loads, or None when it is not JSON (the decode error, which holds the text, is dropped here)."""
@@ -295,16 +342,18 @@ def _secret_data_to_wire(obj: Any) -> Any:
 
 def encode_body(obj: Any) -> bytes:
     """The JSON request body for ``obj`` (what ``to_wire`` gives, serialised by the C encoder in one pass)."""
-    return json.dumps(_secret_data_to_wire(obj), separators=(",", ":"), ensure_ascii=False,
-                      default=_json_default).encode("utf-8")
+    return json.dumps(
+        _secret_data_to_wire(obj), separators=(",", ":"), ensure_ascii=False, default=_json_default
+    ).encode("utf-8")
 
 
 def to_wire(obj: Any) -> Any:
     """A JSON-ready copy: ``SecretBytes`` → base64 in a Secret's ``data``, text anywhere else."""
     if isinstance(obj, dict) and _is_secret(obj) and isinstance(obj.get("data"), dict):
         out = {k: _wire_value(v) for k, v in obj.items() if k != "data"}
-        out["data"] = {k: (v.to_base64() if isinstance(v, SecretBytes) else _wire_value(v))
-                       for k, v in obj["data"].items()}
+        out["data"] = {
+            k: (v.to_base64() if isinstance(v, SecretBytes) else _wire_value(v)) for k, v in obj["data"].items()
+        }
         return out
     if isinstance(obj, dict) and isinstance(obj.get("items"), list):
         out = {k: _wire_value(v) for k, v in obj.items() if k != "items"}
@@ -345,6 +394,7 @@ def object_ref(obj: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # discovery
+
 
 @dataclass(frozen=True)
 class ResourceInfo:
@@ -421,12 +471,21 @@ class _Discovery:
             except (ResourceNotFoundError, ValueError):
                 raise UnknownResource(
                     f"the API server does not serve kind {kind!r} in apiVersion {api_version!r}",
-                    hint="install its CustomResourceDefinition first (or fix apiVersion/kind)") from None
+                    hint="install its CustomResourceDefinition first (or fix apiVersion/kind)",
+                ) from None
             except ResourceNotUniqueError:
-                raise UnknownResource(f"kind {kind!r} in apiVersion {api_version!r} is ambiguous in discovery") from None
-            info = ResourceInfo(group=res.group or "", version=res.api_version, kind=res.kind, plural=res.name,
-                                namespaced=bool(res.namespaced), verbs=tuple(res.verbs or ()),
-                                subresources=tuple(sorted((res.subresources or {}).keys())))
+                raise UnknownResource(
+                    f"kind {kind!r} in apiVersion {api_version!r} is ambiguous in discovery"
+                ) from None
+            info = ResourceInfo(
+                group=res.group or "",
+                version=res.api_version,
+                kind=res.kind,
+                plural=res.name,
+                namespaced=bool(res.namespaced),
+                verbs=tuple(res.verbs or ()),
+                subresources=tuple(sorted((res.subresources or {}).keys())),
+            )
             self._cache[key] = info
             return info
 
@@ -438,6 +497,7 @@ class _Discovery:
 
 # ---------------------------------------------------------------------------------------------
 # watch stream
+
 
 class WatchStream:
     """An open watch: iterate for ``(event_type, object)``; ``close()`` from any thread ends it.
@@ -466,13 +526,13 @@ class WatchStream:
                     line = next(lines)
                 except StopIteration:
                     return
-                except (urllib3.exceptions.ReadTimeoutError, socket.timeout):
+                except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
                     error = Timeout(self._operation, 0, "Timeout", "no data from the watch within the read timeout")
                 except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
                     # AttributeError: close() from another thread raced a read and urllib3 found its file
                     # object gone ("'NoneType' object has no attribute 'read'")
                     error = KubeUnavailable(f"{self._operation}: the watch connection broke")
-                if error is not None:          # raised outside ``except``: no library context attached
+                if error is not None:  # raised outside ``except``: no library context attached
                     if self._closed:
                         return
                     raise error
@@ -480,9 +540,11 @@ class WatchStream:
                     return
                 if not line.strip():
                     continue
-                event = _parse_json(line)      # never an exception holding the line (it may be a Secret)
+                event = _parse_json(line)  # never an exception holding the line (it may be a Secret)
                 if not isinstance(event, dict):
-                    raise KubeAPIError(self._operation, 0, "BadWatchEvent", "the watch stream sent a line that is not a JSON event")
+                    raise KubeAPIError(
+                        self._operation, 0, "BadWatchEvent", "the watch stream sent a line that is not a JSON event"
+                    )
                 etype, obj = event.get("type"), event.get("object")
                 if etype == "ERROR":
                     code = obj.get("code", 500) if isinstance(obj, dict) else 500
@@ -517,7 +579,7 @@ class WatchStream:
         except Exception:  # noqa: BLE001 - best effort on an already broken connection
             pass
 
-    def __enter__(self) -> "WatchStream":
+    def __enter__(self) -> WatchStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -555,10 +617,17 @@ class KubeClient:
     ``timeout`` is the read timeout of every request, ``connect_timeout`` its connect timeout.
     """
 
-    def __init__(self, configuration: Configuration, *, timeout: float = 30.0, connect_timeout: float = 5.0,
-                 _discovery: _Discovery | None = None, _impersonate: tuple[str, tuple[str, ...]] | None = None) -> None:
-        configuration.retries = False          # our retry layer only (secretsync.retry)
-        configuration.debug = False            # debug makes http.client print request bodies to stdout
+    def __init__(
+        self,
+        configuration: Configuration,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        _discovery: _Discovery | None = None,
+        _impersonate: tuple[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        configuration.retries = False  # our retry layer only (secretsync.retry)
+        configuration.debug = False  # debug makes http.client print request bodies to stdout
         # watches hold a connection each; a pool smaller than watches + workers makes urllib3 open
         # and discard extra connections with a warning per request
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
@@ -570,11 +639,11 @@ class KubeClient:
         self.timeout, self.connect_timeout = timeout, connect_timeout
         self.host = configuration.host
         self.impersonating = _impersonate
-        self._limits = threading.local()       # per-thread request deadline (time_limit)
+        self._limits = threading.local()  # per-thread request deadline (time_limit)
         self._host_pool: Any = None
         # a server URL may carry a path (API proxies such as Rancher's serve clusters under one)
         self._path_prefix = urlsplit(configuration.host).path.rstrip("/")
-        self.default_namespace = "default"     # the kubeconfig context's or the pod's namespace, as kubectl uses
+        self.default_namespace = "default"  # the kubeconfig context's or the pod's namespace, as kubectl uses
         self._api = ApiClient(configuration)
         self._api.user_agent = "secretsync"
         if _impersonate:
@@ -583,8 +652,10 @@ class KubeClient:
             if groups:
                 _install_group_impersonation(self._api, groups)
         if _discovery is None:
-            self._dynamic = self._guarded("discover API resources", lambda: DynamicClient(
-                self._api, cache_file=_NO_CACHE_FILE, discoverer=_MemoryDiscoverer))
+            self._dynamic = self._guarded(
+                "discover API resources",
+                lambda: DynamicClient(self._api, cache_file=_NO_CACHE_FILE, discoverer=_MemoryDiscoverer),
+            )
             self._discovery = _Discovery(self._dynamic)
         else:
             self._dynamic = DynamicClient(self._api, discoverer=_NoDiscovery)
@@ -592,7 +663,7 @@ class KubeClient:
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def from_kubeconfig(cls, path: str | None = None, context: str | None = None, **kw: Any) -> "KubeClient":
+    def from_kubeconfig(cls, path: str | None = None, context: str | None = None, **kw: Any) -> KubeClient:
         """From a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``) and optional context."""
         cfg = Configuration()
         # read $KUBECONFIG now: the library's own default is the value it had when it was imported
@@ -601,12 +672,20 @@ class KubeClient:
         try:
             # The loader writes certificate-authority-data and client-certificate/key-data to temp files
             # (TLS wants paths); on Linux keep them in RAM (tmpfs) rather than on the temp disk.
-            _k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
-                                         persist_config=False, temp_file_path=_memory_temp_dir())
+            _k8s_config.load_kube_config(
+                config_file=path,
+                context=context,
+                client_configuration=cfg,
+                persist_config=False,
+                temp_file_path=_memory_temp_dir(),
+            )
         except (ConfigException, OSError, TypeError, ValueError) as exc:
-            raise KubeConfigError(f"cannot load kubeconfig {path}" + (f" (context {context})" if context else "")
-                                  + f": {type(exc).__name__}",
-                                  hint="check the file exists, is valid YAML and names the context") from None
+            raise KubeConfigError(
+                f"cannot load kubeconfig {path}"
+                + (f" (context {context})" if context else "")
+                + f": {type(exc).__name__}",
+                hint="check the file exists, is valid YAML and names the context",
+            ) from None
         client = cls(cfg, **kw)
         try:
             contexts, current = _k8s_config.list_kube_config_contexts(path)
@@ -617,14 +696,16 @@ class KubeClient:
         return client
 
     @classmethod
-    def in_cluster(cls, **kw: Any) -> "KubeClient":
+    def in_cluster(cls, **kw: Any) -> KubeClient:
         """From the pod's service account (token, CA, KUBERNETES_SERVICE_HOST/PORT)."""
         cfg = Configuration()
         try:
             _k8s_config.load_incluster_config(client_configuration=cfg)
         except ConfigException:
-            raise KubeConfigError("not running in a Kubernetes pod (no service account token or service host)",
-                                  hint="pass --kubeconfig when running outside a cluster") from None
+            raise KubeConfigError(
+                "not running in a Kubernetes pod (no service account token or service host)",
+                hint="pass --kubeconfig when running outside a cluster",
+            ) from None
         client = cls(cfg, **kw)
         try:
             with open(_SA_NAMESPACE_FILE) as f:
@@ -634,9 +715,17 @@ class KubeClient:
         return client
 
     @classmethod
-    def from_host_token(cls, host: str, token: str | None = None, *, ca_file: str | None = None,
-                        ca_data: bytes | str | None = None, verify_ssl: bool = True,
-                        tls_server_name: str | None = None, **kw: Any) -> "KubeClient":
+    def from_host_token(
+        cls,
+        host: str,
+        token: str | None = None,
+        *,
+        ca_file: str | None = None,
+        ca_data: bytes | str | None = None,
+        verify_ssl: bool = True,
+        tls_server_name: str | None = None,
+        **kw: Any,
+    ) -> KubeClient:
         """From an explicit API URL and bearer token (e.g. the test emulator).
 
         For HTTPS, trust the CA in ``ca_file`` or ``ca_data`` (PEM, kept in memory) or the system store.
@@ -655,8 +744,14 @@ class KubeClient:
         return cls(cfg, **kw)
 
     @classmethod
-    def from_kubeconfig_data(cls, data: SecretBytes | bytes | str | Mapping[str, Any], context: str | None = None, *,
-                             source: str = "kubeconfig", **kw: Any) -> "KubeClient":
+    def from_kubeconfig_data(
+        cls,
+        data: SecretBytes | bytes | str | Mapping[str, Any],
+        context: str | None = None,
+        *,
+        source: str = "kubeconfig",
+        **kw: Any,
+    ) -> KubeClient:
         """From kubeconfig *content* (e.g. a Secret's ``value`` key for a remote cluster), kept in memory.
 
         Supported: ``server``, ``certificate-authority-data``, ``insecure-skip-tls-verify``,
@@ -667,8 +762,11 @@ class KubeClient:
         import yaml  # local: only this constructor parses YAML
 
         def fail(what: str) -> KubeConfigError:
-            return KubeConfigError(f"{source}: {what}", reference="kube-config",
-                                   hint="use a kubeconfig with a server, its CA data and a bearer token")
+            return KubeConfigError(
+                f"{source}: {what}",
+                reference="kube-config",
+                hint="use a kubeconfig with a server, its CA data and a bearer token",
+            )
 
         if isinstance(data, Mapping):
             config: Any = data
@@ -681,8 +779,12 @@ class KubeClient:
             if not isinstance(config, dict):
                 raise fail("not a kubeconfig (YAML mapping expected)")
         ctx_name = context or config.get("current-context")
-        named = {section: {e.get("name"): e.get(section[:-1]) or {} for e in config.get(section) or []
-                           if isinstance(e, dict)} for section in ("contexts", "clusters", "users")}
+        named = {
+            section: {
+                e.get("name"): e.get(section[:-1]) or {} for e in config.get(section) or [] if isinstance(e, dict)
+            }
+            for section in ("contexts", "clusters", "users")
+        }
         ctx = named["contexts"].get(ctx_name)
         if not ctx_name or ctx is None:
             raise fail(f"context {ctx_name!r} not found" if ctx_name else "no context given and no current-context")
@@ -690,8 +792,16 @@ class KubeClient:
         user = named["users"].get(ctx.get("user"), {})
         if not cluster or not cluster.get("server"):
             raise fail(f"context {ctx_name!r} names no cluster with a server")
-        for field in ("client-certificate-data", "client-key-data", "client-certificate", "client-key",
-                      "exec", "auth-provider", "tokenFile", "username"):
+        for field in (
+            "client-certificate-data",
+            "client-key-data",
+            "client-certificate",
+            "client-key",
+            "exec",
+            "auth-provider",
+            "tokenFile",
+            "username",
+        ):
             if field in user:
                 raise fail(f"user field {field!r} is not supported here")
         if "certificate-authority" in cluster:
@@ -701,43 +811,61 @@ class KubeClient:
             ca_pem = base64.b64decode(ca, validate=True) if ca else None
         except ValueError:
             raise fail("certificate-authority-data is not valid base64") from None
-        client = cls.from_host_token(cluster["server"], user.get("token"), ca_data=ca_pem,
-                                     verify_ssl=not cluster.get("insecure-skip-tls-verify", False),
-                                     tls_server_name=cluster.get("tls-server-name"), **kw)
+        client = cls.from_host_token(
+            cluster["server"],
+            user.get("token"),
+            ca_data=ca_pem,
+            verify_ssl=not cluster.get("insecure-skip-tls-verify", False),
+            tls_server_name=cluster.get("tls-server-name"),
+            **kw,
+        )
         client.default_namespace = ctx.get("namespace") or "default"
         return client
 
     @classmethod
-    def from_env(cls, kubeconfig: str | None = None, context: str | None = None, **kw: Any) -> "KubeClient":
+    def from_env(cls, kubeconfig: str | None = None, context: str | None = None, **kw: Any) -> KubeClient:
         """``kubeconfig`` if given, else in-cluster when in a pod, else ``$KUBECONFIG``/``~/.kube/config``."""
-        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST") \
-                and not os.environ.get("KUBECONFIG"):
+        if (
+            kubeconfig is None
+            and context is None
+            and os.environ.get("KUBERNETES_SERVICE_HOST")
+            and not os.environ.get("KUBECONFIG")
+        ):
             return cls.in_cluster(**kw)
         return cls.from_kubeconfig(kubeconfig, context, **kw)
 
-    def impersonate(self, user: str, groups: Sequence[str] = ()) -> "KubeClient":
+    def impersonate(self, user: str, groups: Sequence[str] = ()) -> KubeClient:
         """A client acting as ``user`` (and ``groups``); it shares discovery, not connections."""
-        client = KubeClient(self.configuration, timeout=self.timeout, connect_timeout=self.connect_timeout,
-                            _discovery=self._discovery, _impersonate=(user, tuple(groups)))
+        client = KubeClient(
+            self.configuration,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            _discovery=self._discovery,
+            _impersonate=(user, tuple(groups)),
+        )
         client.default_namespace = self.default_namespace
         return client
 
-    def with_timeout(self, timeout: float, connect_timeout: float | None = None) -> "KubeClient":
+    def with_timeout(self, timeout: float, connect_timeout: float | None = None) -> KubeClient:
         """The same identity with other request timeouts (e.g. below a leader election's renew deadline)."""
-        client = KubeClient(self.configuration, timeout=timeout,
-                            connect_timeout=self.connect_timeout if connect_timeout is None else connect_timeout,
-                            _discovery=self._discovery, _impersonate=self.impersonating)
+        client = KubeClient(
+            self.configuration,
+            timeout=timeout,
+            connect_timeout=self.connect_timeout if connect_timeout is None else connect_timeout,
+            _discovery=self._discovery,
+            _impersonate=self.impersonating,
+        )
         client.default_namespace = self.default_namespace
         return client
 
-    def impersonate_service_account(self, namespace: str, name: str) -> "KubeClient":
+    def impersonate_service_account(self, namespace: str, name: str) -> KubeClient:
         """A client acting as ``system:serviceaccount:<namespace>:<name>`` (the server adds its groups)."""
         return self.impersonate(f"system:serviceaccount:{namespace}:{name}")
 
     def close(self) -> None:
         self._api.close()
 
-    def __enter__(self) -> "KubeClient":
+    def __enter__(self) -> KubeClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -755,8 +883,18 @@ class KubeClient:
     def server_version(self) -> dict:
         return self._request("GET", "/version", operation="get server version")
 
-    def service_proxy(self, method: str, namespace: str, service: str, path: str, *, scheme: str = "http",
-                      port: str = "", body: Any = None, accept: str | None = None) -> bytes:
+    def service_proxy(
+        self,
+        method: str,
+        namespace: str,
+        service: str,
+        path: str,
+        *,
+        scheme: str = "http",
+        port: str = "",
+        body: Any = None,
+        accept: str | None = None,
+    ) -> bytes:
         """The raw body of a request through the API server's service proxy (what kubeseal uses):
         ``/api/v1/namespaces/NS/services/[SCHEME:]NAME[:PORT]/proxy/PATH``; ``body`` is sent as JSON.
 
@@ -770,17 +908,26 @@ class KubeClient:
         wire = None if body is None else to_wire(body)
         error: KubeError
         try:
-            resp = self._dynamic.request(method, url, body=wire, serialize=False, header_params=headers,
-                                         content_type="application/json" if body is not None else None,
-                                         _request_timeout=(self.connect_timeout, self.timeout))
+            resp = self._dynamic.request(
+                method,
+                url,
+                body=wire,
+                serialize=False,
+                header_params=headers,
+                content_type="application/json" if body is not None else None,
+                _request_timeout=(self.connect_timeout, self.timeout),
+            )
             try:
                 return resp.data
             finally:
                 resp.release_conn()
         except ApiException as exc:
             status = getattr(exc, "status", 0) or 0
-            error = error_from_status(operation, status, getattr(exc, "body", None), getattr(exc, "headers", None)) \
-                if status else self._map_api_exception(operation, exc)
+            error = (
+                error_from_status(operation, status, getattr(exc, "body", None), getattr(exc, "headers", None))
+                if status
+                else self._map_api_exception(operation, exc)
+            )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             error = self._map_transport_error(operation, exc)
         raise error
@@ -789,16 +936,22 @@ class KubeClient:
     def _map_api_exception(self, operation: str, exc: Any) -> KubeError:
         status = getattr(exc, "status", 0) or 0
         if status == 0:
-            return KubeUnavailable(f"{operation}: cannot reach {self.host} ({_clip(getattr(exc, 'reason', '') or 'TLS or transport error')})")
-        return error_from_status(operation, status, getattr(exc, "body", None), getattr(exc, "headers", None),
-                                 getattr(exc, "reason", None))
+            return KubeUnavailable(
+                f"{operation}: cannot reach {self.host} ({_clip(getattr(exc, 'reason', '') or 'TLS or transport error')})"
+            )
+        return error_from_status(
+            operation, status, getattr(exc, "body", None), getattr(exc, "headers", None), getattr(exc, "reason", None)
+        )
 
     def _map_transport_error(self, operation: str, exc: BaseException) -> KubeError:
-        if isinstance(exc, (urllib3.exceptions.TimeoutError, socket.timeout)) and \
-                not isinstance(exc, urllib3.exceptions.NewConnectionError):
+        if isinstance(exc, (urllib3.exceptions.TimeoutError, socket.timeout)) and not isinstance(
+            exc, urllib3.exceptions.NewConnectionError
+        ):
             return Timeout(operation, 0, "Timeout", f"no answer from {self.host} in time")
-        return KubeUnavailable(f"{operation}: cannot reach {self.host} ({type(exc).__name__})",
-                               hint="check the API server address and that it is running")
+        return KubeUnavailable(
+            f"{operation}: cannot reach {self.host} ({type(exc).__name__})",
+            hint="check the API server address and that it is running",
+        )
 
     def _guarded(self, operation: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn``, turning library/transport errors into ours. The new error is raised outside the
@@ -812,8 +965,16 @@ class KubeClient:
             error = self._map_transport_error(operation, exc)
         raise error
 
-    def _send(self, method: str, path: str, query: Sequence[tuple[str, Any]], body: bytes | None,
-              content_type: str | None, read_timeout: float | None, accept: str = "application/json") -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, Any]],
+        body: bytes | None,
+        content_type: str | None,
+        read_timeout: float | None,
+        accept: str = "application/json",
+    ) -> Any:
         """One HTTP request on the library's connection pool (its TLS, proxy and credentials), without the
         generated layer's per-request work (sanitising the body into a model-free copy, re-encoding it,
         header selection); returns the undecoded urllib3 response."""
@@ -822,9 +983,9 @@ class KubeClient:
         headers["Accept"] = accept
         if content_type:
             headers["Content-Type"] = content_type
-        api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)   # runs the token refresh hook
+        api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)  # runs the token refresh hook
         if self.impersonating and self.impersonating[1]:
-            headers = urllib3.HTTPHeaderDict(headers)      # repeated Impersonate-Group headers
+            headers = urllib3.HTTPHeaderDict(headers)  # repeated Impersonate-Group headers
             for group in self.impersonating[1]:
                 headers.add("Impersonate-Group", group)
         if query:
@@ -838,12 +999,27 @@ class KubeClient:
             connect, read = min(connect, total), min(read, total)
         timeout = urllib3.Timeout(connect=connect, read=read, total=total)
         pool = self._pool()
-        if pool is None:            # through a proxy: the manager adds what the proxy needs
+        if pool is None:  # through a proxy: the manager adds what the proxy needs
             return api.rest_client.pool_manager.request(
-                method, self.configuration.host + path, body=body, headers=headers, preload_content=False,
-                retries=False, timeout=timeout)
-        return pool.urlopen(method, self._path_prefix + path, body=body, headers=headers, preload_content=False,
-                            retries=False, timeout=timeout, redirect=False, assert_same_host=False)
+                method,
+                self.configuration.host + path,
+                body=body,
+                headers=headers,
+                preload_content=False,
+                retries=False,
+                timeout=timeout,
+            )
+        return pool.urlopen(
+            method,
+            self._path_prefix + path,
+            body=body,
+            headers=headers,
+            preload_content=False,
+            retries=False,
+            timeout=timeout,
+            redirect=False,
+            assert_same_host=False,
+        )
 
     def _pool(self) -> Any:
         """The connection pool for the API server's host (None behind a proxy). Looking it up costs
@@ -869,13 +1045,25 @@ class KubeClient:
         finally:
             self._limits.deadline = previous
 
-    def _request(self, method: str, path: str, *, operation: str, query: Sequence[tuple[str, Any]] = (),
-                 body: Any = None, content_type: str | None = None, stream: bool = False,
-                 read_timeout: float | None = None, accept: str = "application/json", answer: bool = True) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        query: Sequence[tuple[str, Any]] = (),
+        body: Any = None,
+        content_type: str | None = None,
+        stream: bool = False,
+        read_timeout: float | None = None,
+        accept: str = "application/json",
+        answer: bool = True,
+    ) -> Any:
         query = [(k, v) for k, v in query if v is not None]
         wire = None if body is None else encode_body(body)
-        resp = self._guarded(operation, lambda: self._send(method, path, query, wire, content_type, read_timeout,
-                                                           accept))
+        resp = self._guarded(
+            operation, lambda: self._send(method, path, query, wire, content_type, read_timeout, accept)
+        )
         if not 200 <= resp.status <= 299:
             try:
                 raw = self._guarded(operation, lambda: resp.data)
@@ -903,14 +1091,26 @@ class KubeClient:
         except KeyError as exc:
             raise ValueError(f"object needs apiVersion, kind and metadata.name (missing {exc.args[0]})") from None
 
-    def _target(self, api_version: str, kind: str, name: str | None, namespace: str | None,
-                verb: str, subresource: str | None = None) -> tuple[ResourceInfo, str, str]:
+    def _target(
+        self,
+        api_version: str,
+        kind: str,
+        name: str | None,
+        namespace: str | None,
+        verb: str,
+        subresource: str | None = None,
+    ) -> tuple[ResourceInfo, str, str]:
         info = self.resource(api_version, kind)
         if info.namespaced and name is not None and not namespace:
             raise ValueError(f"{kind} {name!r} is namespaced: a namespace is required")
         ns = namespace if info.namespaced else None
-        ref = f"{kind} {ns}/{name}" if ns and name else f"{kind} {name}" if name else (
-            f"{kind} in namespace {ns}" if ns else f"{kind} (all namespaces)" if info.namespaced else kind)
+        ref = (
+            f"{kind} {ns}/{name}"
+            if ns and name
+            else f"{kind} {name}"
+            if name
+            else (f"{kind} in namespace {ns}" if ns else f"{kind} (all namespaces)" if info.namespaced else kind)
+        )
         if subresource:
             ref += f" ({subresource})"
         return info, info.path(name, ns, subresource), f"{verb} {ref}"
@@ -930,9 +1130,18 @@ class KubeClient:
         except NotFound:
             return None
 
-    def list(self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
-             field_selector: str | None = None, limit: int | None = 500, resource_version: str | None = None,
-             metadata_only: bool = False) -> dict:
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = 500,
+        resource_version: str | None = None,
+        metadata_only: bool = False,
+    ) -> dict:
         """All objects (following ``continue`` pages) as ``{"items": [...], "metadata": {"resourceVersion": ...}}``.
 
         Items get ``apiVersion``/``kind`` filled in (the API leaves them out of list items).
@@ -945,10 +1154,22 @@ class KubeClient:
         token = None
         while True:
             accept = _METADATA_LIST if metadata_only else _JSON
-            page = self._request("GET", path, operation=op, accept=accept, query=[
-                ("labelSelector", label_selector), ("fieldSelector", field_selector),
-                ("limit", limit), ("continue", token),
-                ("resourceVersion", resource_version if token is None else None)]) or {}
+            page = (
+                self._request(
+                    "GET",
+                    path,
+                    operation=op,
+                    accept=accept,
+                    query=[
+                        ("labelSelector", label_selector),
+                        ("fieldSelector", field_selector),
+                        ("limit", limit),
+                        ("continue", token),
+                        ("resourceVersion", resource_version if token is None else None),
+                    ],
+                )
+                or {}
+            )
             for item in page.get("items") or []:
                 item.setdefault("apiVersion", info.api_version)
                 item.setdefault("kind", info.kind)
@@ -956,11 +1177,16 @@ class KubeClient:
             meta = page.get("metadata") or {}
             token = meta.get("continue")
             if not token:
-                return {"apiVersion": info.api_version, "kind": f"{info.kind}List", "items": items,
-                        "metadata": {"resourceVersion": meta.get("resourceVersion", "")}}
+                return {
+                    "apiVersion": info.api_version,
+                    "kind": f"{info.kind}List",
+                    "items": items,
+                    "metadata": {"resourceVersion": meta.get("resourceVersion", "")},
+                }
 
-    def create(self, obj: Mapping[str, Any], *, dry_run: bool = False, field_manager: str | None = None,
-               answer: bool = True) -> dict | None:
+    def create(
+        self, obj: Mapping[str, Any], *, dry_run: bool = False, field_manager: str | None = None, answer: bool = True
+    ) -> dict | None:
         """POST the object; ``AlreadyExists`` if it exists. Returns the object as stored, or ``None``
         with ``answer=False`` (the reply is read but not decoded: a writer that does not need it
         saves the work and never holds a Secret's values a second time).
@@ -980,51 +1206,117 @@ class KubeClient:
             api_version, kind, name, namespace = self._meta(obj)
             info, _, op = self._target(api_version, kind, name, namespace, "create")
         path = info.path(None, namespace if info.namespaced else None)
-        return self._request("POST", path, operation=op, body=obj, content_type="application/json", answer=answer,
-                             query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)])
+        return self._request(
+            "POST",
+            path,
+            operation=op,
+            body=obj,
+            content_type="application/json",
+            answer=answer,
+            query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)],
+        )
 
-    def update(self, obj: Mapping[str, Any], *, subresource: str | None = None, dry_run: bool = False,
-               field_manager: str | None = None, answer: bool = True) -> dict | None:
+    def update(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        answer: bool = True,
+    ) -> dict | None:
         """PUT the whole object; with ``metadata.resourceVersion`` set, a stale copy gets ``Conflict``.
         ``answer=False``: as for ``create``."""
         api_version, kind, name, namespace = self._meta(obj)
         _, path, op = self._target(api_version, kind, name, namespace, "update", subresource)
-        return self._request("PUT", path, operation=op, body=obj, content_type="application/json", answer=answer,
-                             query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)])
+        return self._request(
+            "PUT",
+            path,
+            operation=op,
+            body=obj,
+            content_type="application/json",
+            answer=answer,
+            query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)],
+        )
 
     def update_status(self, obj: Mapping[str, Any], **kw: Any) -> dict | None:
         """PUT to the ``status`` subresource."""
         return self.update(obj, subresource="status", **kw)
 
-    def apply(self, obj: Mapping[str, Any], *, field_manager: str, force: bool = False, dry_run: bool = False,
-              subresource: str | None = None) -> dict:
+    def apply(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        field_manager: str,
+        force: bool = False,
+        dry_run: bool = False,
+        subresource: str | None = None,
+    ) -> dict:
         """Server-side apply (``application/apply-patch+yaml``) as ``field_manager``; ``Conflict`` unless ``force``."""
         if not field_manager:
             raise ValueError("server-side apply needs a field manager")
         api_version, kind, name, namespace = self._meta(obj)
         _, path, op = self._target(api_version, kind, name, namespace, "apply", subresource)
-        return self._request("PATCH", path, operation=op, body=obj, content_type="application/apply-patch+yaml",
-                             query=[("fieldManager", field_manager), ("force", "true" if force else None),
-                                    ("dryRun", self._dry(dry_run))])
+        return self._request(
+            "PATCH",
+            path,
+            operation=op,
+            body=obj,
+            content_type="application/apply-patch+yaml",
+            query=[
+                ("fieldManager", field_manager),
+                ("force", "true" if force else None),
+                ("dryRun", self._dry(dry_run)),
+            ],
+        )
 
-    _PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
-                    "strategic": "application/strategic-merge-patch+json"}
+    _PATCH_TYPES = {
+        "merge": "application/merge-patch+json",
+        "json": "application/json-patch+json",
+        "strategic": "application/strategic-merge-patch+json",
+    }
 
-    def patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Any, *,
-              patch_type: str = "merge", subresource: str | None = None, dry_run: bool = False,
-              field_manager: str | None = None) -> dict:
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: Any,
+        *,
+        patch_type: str = "merge",
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+    ) -> dict:
         """PATCH with a merge (RFC 7386), JSON (RFC 6902) or strategic-merge patch."""
         if patch_type not in self._PATCH_TYPES:
             raise ValueError(f"patch_type must be one of {sorted(self._PATCH_TYPES)}")
         if patch_type == "json" and not isinstance(patch, list):
             raise ValueError("a JSON patch is a list of operations")
         _, path, op = self._target(api_version, kind, name, namespace, "patch", subresource)
-        return self._request("PATCH", path, operation=op, body=patch, content_type=self._PATCH_TYPES[patch_type],
-                             query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)])
+        return self._request(
+            "PATCH",
+            path,
+            operation=op,
+            body=patch,
+            content_type=self._PATCH_TYPES[patch_type],
+            query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)],
+        )
 
-    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None, *,
-               propagation_policy: str | None = None, uid: str | None = None, resource_version: str | None = None,
-               grace_period_seconds: int | None = None, dry_run: bool = False) -> dict | None:
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
+    ) -> dict | None:
         """DELETE one object (``Background``/``Foreground``/``Orphan``); ``uid``/``resource_version`` are preconditions."""
         if propagation_policy not in (None, "Background", "Foreground", "Orphan"):
             raise ValueError("propagation_policy must be Background, Foreground or Orphan")
@@ -1040,9 +1332,19 @@ class KubeClient:
             body["dryRun"] = ["All"]
         return self._request("DELETE", path, operation=op, body=body, content_type="application/json")
 
-    def watch(self, api_version: str, kind: str, namespace: str | None = None, *, resource_version: str | None = None,
-              label_selector: str | None = None, field_selector: str | None = None, timeout_seconds: int = 300,
-              allow_bookmarks: bool = True, metadata_only: bool = False) -> WatchStream:
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int = 300,
+        allow_bookmarks: bool = True,
+        metadata_only: bool = False,
+    ) -> WatchStream:
         """Open a watch from ``resource_version``; the server ends it after ``timeout_seconds``.
 
         ``metadata_only``: event objects as ``PartialObjectMetadata`` (see ``list``).
@@ -1052,9 +1354,20 @@ class KubeClient:
         that lists, watches, follows bookmarks and relists on ``Gone``.
         """
         _, path, op = self._target(api_version, kind, None, namespace, "watch")
-        resp = self._request("GET", path, operation=op, stream=True, read_timeout=timeout_seconds + 30,
-                             accept=_METADATA if metadata_only else _JSON, query=[
-            ("watch", "true"), ("resourceVersion", resource_version), ("labelSelector", label_selector),
-            ("fieldSelector", field_selector), ("timeoutSeconds", timeout_seconds),
-            ("allowWatchBookmarks", "true" if allow_bookmarks else None)])
+        resp = self._request(
+            "GET",
+            path,
+            operation=op,
+            stream=True,
+            read_timeout=timeout_seconds + 30,
+            accept=_METADATA if metadata_only else _JSON,
+            query=[
+                ("watch", "true"),
+                ("resourceVersion", resource_version),
+                ("labelSelector", label_selector),
+                ("fieldSelector", field_selector),
+                ("timeoutSeconds", timeout_seconds),
+                ("allowWatchBookmarks", "true" if allow_bookmarks else None),
+            ],
+        )
         return WatchStream(resp, op)

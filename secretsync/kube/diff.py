@@ -17,14 +17,24 @@ masked too. ``managedFields`` and server bookkeeping (resourceVersion, uid, ...)
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from secretsync.kube.apply import (CONFIGURED, CREATED, LAST_APPLIED, UNCHANGED, ApplyOptions, LiveIndex,
-                                   owner_selector, plan, prepare)
+from secretsync.kube.apply import (
+    CONFIGURED,
+    CREATED,
+    LAST_APPLIED,
+    UNCHANGED,
+    ApplyOptions,
+    LiveIndex,
+    owner_selector,
+    plan,
+    prepare,
+)
 from secretsync.kube.client import NotFound, UnknownResource
 from secretsync.kube.inventory import Entry
-from secretsync.manifests import ObjectId, dump_all, sort_for_apply
+from secretsync.manifests.loader import ObjectId, dump_all, sort_for_apply
 from secretsync.secretvalue import SecretBytes
 
 __all__ = ["ObjectDiff", "diff_all", "mask_pair", "render_diff"]
@@ -36,8 +46,8 @@ MASK = "***"
 @dataclass
 class ObjectDiff:
     id: ObjectId
-    action: str          # create | update | unchanged | prune
-    text: str = ""       # unified diff ("" when unchanged)
+    action: str  # create | update | unchanged | prune
+    text: str = ""  # unified diff ("" when unchanged)
     detail: str = ""
 
     @property
@@ -77,13 +87,15 @@ def mask_pair(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None)
             old = (before or {}).get(field_name) or {}
             new = (after or {}).get(field_name) or {}
             if before is not None and field_name in before:
-                before[field_name] = {k: (MASK if k in new and new[k] == v else
-                                          f"{MASK} (before)" if k in new else f"{MASK} (removed)")
-                                      for k, v in old.items()}
+                before[field_name] = {
+                    k: (MASK if k in new and new[k] == v else f"{MASK} (before)" if k in new else f"{MASK} (removed)")
+                    for k, v in old.items()
+                }
             if after is not None and field_name in after:
-                after[field_name] = {k: (MASK if k in old and old[k] == v else
-                                         f"{MASK} (after)" if k in old else f"{MASK} (added)")
-                                     for k, v in new.items()}
+                after[field_name] = {
+                    k: (MASK if k in old and old[k] == v else f"{MASK} (after)" if k in old else f"{MASK} (added)")
+                    for k, v in new.items()
+                }
     return (_mask_any(before) if before is not None else None, _mask_any(after) if after is not None else None)
 
 
@@ -95,8 +107,13 @@ def render_diff(oid: ObjectId, before: Mapping[str, Any] | None, after: Mapping[
     return "".join(difflib.unified_diff(a, b, fromfile=f"live/{oid}", tofile=f"desired/{oid}"))
 
 
-def diff_all(objects: Sequence[Mapping[str, Any]], opts: ApplyOptions, *, stale: Sequence[Entry] = (),
-             stale_live: Mapping[ObjectId, Mapping[str, Any]] | None = None) -> list[ObjectDiff]:
+def diff_all(
+    objects: Sequence[Mapping[str, Any]],
+    opts: ApplyOptions,
+    *,
+    stale: Sequence[Entry] = (),
+    stale_live: Mapping[ObjectId, Mapping[str, Any]] | None = None,
+) -> list[ObjectDiff]:
     """Plan every object (no writes) and diff; ``stale`` entries (to be pruned) come last."""
     index = opts.index or LiveIndex(opts.client, owner_selector(opts.owner_labels))
     dry_opts = ApplyOptions(**{**opts.__dict__, "dry_run": True, "index": index})
@@ -111,10 +128,9 @@ def diff_all(objects: Sequence[Mapping[str, Any]], opts: ApplyOptions, *, stale:
         after = planned.dry
         if after is None and not planned.recreate:
             try:
-                after = opts.client.apply(planned.desired, field_manager=opts.field_manager, force=True,
-                                          dry_run=True)
+                after = opts.client.apply(planned.desired, field_manager=opts.field_manager, force=True, dry_run=True)
             except (UnknownResource, NotFound):
-                after = planned.desired   # its CRD or namespace is created by this same apply
+                after = planned.desired  # its CRD or namespace is created by this same apply
         if after is None:
             after = planned.desired
         action = "create" if planned.action == CREATED else "update"

@@ -27,14 +27,26 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from secretsync.errors import SecretsyncError
-from secretsync.manifests import ObjectId
+from secretsync.manifests.loader import ObjectId
 
-__all__ = ["CURRENT", "IN_PROGRESS", "FAILED", "TERMINATING", "NOT_FOUND", "Health", "compute",
-           "wait_for", "HealthCheckFailed", "HealthTimeout", "HealthCheckCanceled"]
+__all__ = [
+    "CURRENT",
+    "IN_PROGRESS",
+    "FAILED",
+    "TERMINATING",
+    "NOT_FOUND",
+    "Health",
+    "compute",
+    "wait_for",
+    "HealthCheckFailed",
+    "HealthTimeout",
+    "HealthCheckCanceled",
+]
 
 CURRENT = "Current"
 IN_PROGRESS = "InProgress"
@@ -186,6 +198,7 @@ def _phase(wanted: str) -> Callable[[Mapping[str, Any], dict], Health]:
         if phase == wanted:
             return Health(CURRENT, phase.lower())
         return Health(IN_PROGRESS, f"phase {phase or 'unknown'}, waiting for {wanted}")
+
     return check
 
 
@@ -209,8 +222,9 @@ def compute(obj: Mapping[str, Any] | None) -> Health:
     conds = _conditions(obj)
     generic = _generic(obj, conds)
     rule = _RULES.get((oid.group, oid.kind))
-    if generic is not None and (generic.status in (TERMINATING, FAILED) or rule is None or
-                                generic.message.startswith("generation")):
+    if generic is not None and (
+        generic.status in (TERMINATING, FAILED) or rule is None or generic.message.startswith("generation")
+    ):
         return generic
     if rule is not None:
         return rule(obj, conds)
@@ -224,9 +238,17 @@ def _api_version(obj: Mapping[str, Any]) -> str:
     return str(obj.get("apiVersion", ""))
 
 
-def wait_for(client: Any, objects: Iterable[Mapping[str, Any]], timeout: float, *, interval: float = 0.5,
-             cancel: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] | None = None, what: str = "objects") -> dict[ObjectId, Health]:
+def wait_for(
+    client: Any,
+    objects: Iterable[Mapping[str, Any]],
+    timeout: float,
+    *,
+    interval: float = 0.5,
+    cancel: threading.Event | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+    what: str = "objects",
+) -> dict[ObjectId, Health]:
     """Wait until every object is Current; the objects given are the first observation (no GET for them).
 
     Raises ``HealthCheckFailed`` as soon as one is Failed (or gone), ``HealthTimeout`` at the
@@ -242,9 +264,11 @@ def wait_for(client: Any, objects: Iterable[Mapping[str, Any]], timeout: float, 
         failed = [(oid, h) for oid, h in results.items() if h.status in (FAILED, NOT_FOUND)]
         if failed:
             lines = "; ".join(f"{oid}: {h.status} ({h.message})" for oid, h in sorted(failed))
-            raise HealthCheckFailed(f"health check failed for {lines}",
-                                    hint="look at the object's status and events (kubectl describe) and fix the "
-                                         "cause; waiting longer will not help")
+            raise HealthCheckFailed(
+                f"health check failed for {lines}",
+                hint="look at the object's status and events (kubectl describe) and fix the "
+                "cause; waiting longer will not help",
+            )
         pending = sorted(oid for oid, h in results.items() if not h.current)
         if not pending:
             return results
@@ -253,8 +277,10 @@ def wait_for(client: Any, objects: Iterable[Mapping[str, Any]], timeout: float, 
         if clock() >= deadline:
             lines = "; ".join(f"{oid}: {results[oid].status} ({results[oid].message})" for oid in pending[:20])
             more = f" and {len(pending) - 20} more" if len(pending) > 20 else ""
-            raise HealthTimeout(f"timed out after {timeout:g}s waiting for {lines}{more}",
-                                hint="raise --timeout, or check why the objects do not become ready")
+            raise HealthTimeout(
+                f"timed out after {timeout:g}s waiting for {lines}{more}",
+                hint="raise --timeout, or check why the objects do not become ready",
+            )
         wait(min(interval, max(0.0, deadline - clock())))
         if cancel is not None and cancel.is_set():
             raise HealthCheckCanceled(f"health check of {len(pending)} {what} canceled")

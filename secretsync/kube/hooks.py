@@ -20,17 +20,31 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from secretsync.errors import SecretsyncError
 from secretsync.kube import health
 from secretsync.kube.apply import CONFIGURED, CREATED, DELETED, Change, ChangeSet, prepare, safe_message
 from secretsync.kube.client import KubeError, NotFound
-from secretsync.manifests import ObjectId, sort_for_apply
+from secretsync.manifests.loader import ObjectId, sort_for_apply
 
-__all__ = ["HOOK_ANNOTATIONS", "DELETE_POLICY_ANNOTATIONS", "PHASES", "PRE_SYNC", "SYNC", "POST_SYNC", "SYNC_FAIL",
-           "HookError", "HookFailed", "hook_phases", "split_hooks", "run_hooks", "HookOptions"]
+__all__ = [
+    "HOOK_ANNOTATIONS",
+    "DELETE_POLICY_ANNOTATIONS",
+    "PHASES",
+    "PRE_SYNC",
+    "SYNC",
+    "POST_SYNC",
+    "SYNC_FAIL",
+    "HookError",
+    "HookFailed",
+    "hook_phases",
+    "split_hooks",
+    "run_hooks",
+    "HookOptions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +88,9 @@ def hook_phases(obj: Mapping[str, Any]) -> tuple[str, ...]:
     phases = tuple(p.strip() for p in value.split(",") if p.strip())
     for p in phases:
         if p not in PHASES and p != SKIP:
-            raise HookError(f"{ObjectId.of(dict(obj))}: unknown hook phase {p!r}",
-                            hint=f"use one of {', '.join(PHASES)} or Skip")
+            raise HookError(
+                f"{ObjectId.of(dict(obj))}: unknown hook phase {p!r}", hint=f"use one of {', '.join(PHASES)} or Skip"
+            )
     return phases
 
 
@@ -86,8 +101,9 @@ def delete_policies(obj: Mapping[str, Any]) -> tuple[str, ...]:
     policies = tuple(p.strip() for p in value.split(",") if p.strip())
     for p in policies:
         if p not in POLICIES:
-            raise HookError(f"{ObjectId.of(dict(obj))}: unknown hook delete policy {p!r}",
-                            hint=f"use {', '.join(POLICIES)}")
+            raise HookError(
+                f"{ObjectId.of(dict(obj))}: unknown hook delete policy {p!r}", hint=f"use {', '.join(POLICIES)}"
+            )
     return policies
 
 
@@ -126,8 +142,12 @@ def _delete_and_wait(client: Any, obj: Mapping[str, Any], opts: HookOptions) -> 
     deadline = opts.clock() + opts.timeout
     while client.get_or_none(api_version, oid.kind, oid.name, oid.namespace or None) is not None:
         if opts.clock() > deadline:
-            raise HookFailed(f"hook {oid}: the previous run was deleted but is still present after {opts.timeout:g}s",
-                             phase="", changes=ChangeSet(), hint="check its finalizers")
+            raise HookFailed(
+                f"hook {oid}: the previous run was deleted but is still present after {opts.timeout:g}s",
+                phase="",
+                changes=ChangeSet(),
+                hint="check its finalizers",
+            )
         time.sleep(min(opts.poll_interval, 0.2))
     return True
 
@@ -146,8 +166,12 @@ def run_hooks(client: Any, hooks: Sequence[Mapping[str, Any]], phase: str, opts:
             replaced = "BeforeHookCreation" in policies and _delete_and_wait(client, hook, opts)
             result = client.apply(prepare(hook), field_manager=opts.field_manager, force=True)
         except KubeError as exc:
-            raise HookFailed(f"{phase} hook {oid} could not be created: {safe_message(exc, hook)}", phase=phase,
-                             changes=changes, hint=exc.hint) from None
+            raise HookFailed(
+                f"{phase} hook {oid} could not be created: {safe_message(exc, hook)}",
+                phase=phase,
+                changes=changes,
+                hint=exc.hint,
+            ) from None
         changes.add(Change(oid, CONFIGURED if replaced else CREATED, f"{phase} hook", api_version=api_version))
         failure: SecretsyncError | None = None
         try:
@@ -162,8 +186,11 @@ def run_hooks(client: Any, hooks: Sequence[Mapping[str, Any]], phase: str, opts:
                 log.warning("could not delete hook %s: %s", oid, safe_message(exc, hook))
         if failure is not None:
             timed_out = isinstance(failure, health.HealthTimeout)
-            raise HookFailed(f"{phase} hook {oid} {'did not finish in time' if timed_out else 'failed'}: "
-                             f"{failure.message}", phase=phase, changes=changes,
-                             hint="look at the hook's logs and status; the sync stopped here")
+            raise HookFailed(
+                f"{phase} hook {oid} {'did not finish in time' if timed_out else 'failed'}: {failure.message}",
+                phase=phase,
+                changes=changes,
+                hint="look at the hook's logs and status; the sync stopped here",
+            )
         log.info("%s hook %s succeeded", phase, oid)
     return changes

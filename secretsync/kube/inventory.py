@@ -24,18 +24,31 @@ is still there.
 from __future__ import annotations
 
 import base64
-import os
 import hashlib
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from secretsync.errors import SecretsyncError
 from secretsync.kube.client import UnknownResource
-from secretsync.manifests import ObjectId
+from secretsync.manifests.loader import ObjectId
 
-__all__ = ["Entry", "Inventory", "ApplySet", "ApplySetError", "applyset_id", "local_applyset_name", "PART_OF",
-           "ID_LABEL", "TOOLING",
-           "CONTAINS_GROUP_KINDS", "ADDITIONAL_NAMESPACES", "group_kind_text", "parse_group_kind"]
+__all__ = [
+    "Entry",
+    "Inventory",
+    "ApplySet",
+    "ApplySetError",
+    "applyset_id",
+    "local_applyset_name",
+    "PART_OF",
+    "ID_LABEL",
+    "TOOLING",
+    "CONTAINS_GROUP_KINDS",
+    "ADDITIONAL_NAMESPACES",
+    "group_kind_text",
+    "parse_group_kind",
+]
 
 PART_OF = "applyset.kubernetes.io/part-of"
 ID_LABEL = "applyset.kubernetes.io/id"
@@ -56,7 +69,7 @@ class Entry:
         return f"{self.id.group}/{self.version}" if self.id.group else self.version
 
     @classmethod
-    def of(cls, obj: Mapping[str, Any]) -> "Entry":
+    def of(cls, obj: Mapping[str, Any]) -> Entry:
         return cls(ObjectId.of(dict(obj)), str(obj.get("apiVersion", "")).rsplit("/", 1)[-1])
 
 
@@ -70,7 +83,7 @@ class Inventory:
         self._sorted: list[Entry] | None = None
 
     @classmethod
-    def of_objects(cls, objects: Iterable[Mapping[str, Any]]) -> "Inventory":
+    def of_objects(cls, objects: Iterable[Mapping[str, Any]]) -> Inventory:
         return cls(Entry.of(o) for o in objects)
 
     @property
@@ -97,11 +110,11 @@ class Inventory:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Inventory) and self._by_id == other._by_id
 
-    def stale(self, new: "Inventory") -> list[Entry]:
+    def stale(self, new: Inventory) -> list[Entry]:
         """Entries of this (previous) inventory that are not in ``new``."""
         return [e for e in self.entries if e.id not in new]
 
-    def with_survivors(self, survivors: Iterable[Entry]) -> "Inventory":
+    def with_survivors(self, survivors: Iterable[Entry]) -> Inventory:
         """This inventory plus entries whose delete failed (they stay owned and are retried)."""
         return Inventory([*self.entries, *survivors])
 
@@ -116,7 +129,7 @@ class Inventory:
         return [{"id": e.id.key, "v": e.version} for e in self.entries]
 
     @classmethod
-    def from_status(cls, items: Iterable[Mapping[str, Any]]) -> "Inventory":
+    def from_status(cls, items: Iterable[Mapping[str, Any]]) -> Inventory:
         return cls(Entry(ObjectId.from_key(str(i["id"])), str(i.get("v", ""))) for i in items)
 
 
@@ -154,14 +167,16 @@ def parse_group_kind(text: str) -> tuple[str, str]:
 class ApplySet:
     """The CLI's inventory: a parent Secret (or ConfigMap) and members labelled part-of its id."""
 
-    def __init__(self, client: Any, name: str, namespace: str = "default", kind: str = "Secret",
-                 tooling: str | None = None) -> None:
+    def __init__(
+        self, client: Any, name: str, namespace: str = "default", kind: str = "Secret", tooling: str | None = None
+    ) -> None:
         if kind not in ("Secret", "ConfigMap"):
             raise ApplySetError(f"ApplySet parent kind {kind!r} is not supported", hint="use Secret or ConfigMap")
         self.client, self.name, self.namespace, self.kind = client, name, namespace, kind
         self.id = applyset_id(name, namespace, kind, "")
         if tooling is None:
             from secretsync import __version__
+
             tooling = f"secretsync/v{__version__}"
         self.tooling = tooling
 
@@ -181,13 +196,17 @@ class ApplySet:
         labels = (obj.get("metadata") or {}).get("labels") or {}
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         if labels.get(ID_LABEL) != self.id:
-            raise ApplySetError(f"{self.kind} {self.namespace}/{self.name} exists but is not the parent of this "
-                                f"ApplySet (label {ID_LABEL} missing or different)",
-                                hint="choose another --applyset name")
+            raise ApplySetError(
+                f"{self.kind} {self.namespace}/{self.name} exists but is not the parent of this "
+                f"ApplySet (label {ID_LABEL} missing or different)",
+                hint="choose another --applyset name",
+            )
         tooling = str(annotations.get(TOOLING, ""))
         if tooling and not tooling.startswith("secretsync/"):
-            raise ApplySetError(f"ApplySet {self.namespace}/{self.name} is managed by {tooling!r}, not secretsync",
-                                hint="use another --applyset name; two tools must not prune each other's objects")
+            raise ApplySetError(
+                f"ApplySet {self.namespace}/{self.name} is managed by {tooling!r}, not secretsync",
+                hint="use another --applyset name; two tools must not prune each other's objects",
+            )
         return obj
 
     @staticmethod
@@ -197,8 +216,9 @@ class ApplySet:
         namespaces = {n.strip() for n in str(annotations.get(ADDITIONAL_NAMESPACES, "")).split(",") if n.strip()}
         return gks, namespaces
 
-    def members(self, index: Any = None, versions: Mapping[tuple[str, str], str] | None = None
-                ) -> tuple[Inventory, dict[ObjectId, dict]]:
+    def members(
+        self, index: Any = None, versions: Mapping[tuple[str, str], str] | None = None
+    ) -> tuple[Inventory, dict[ObjectId, dict]]:
         """The previous inventory: live objects labelled part-of this set, one list per recorded group-kind.
 
         ``index`` (an ``apply.LiveIndex`` with this set's selector) shares the lists with the apply step;
@@ -213,10 +233,17 @@ class ApplySet:
             if index is not None:
                 found = index.kind(api_version, kind, sorted(namespaces | {self.namespace}))
             else:
-                found = {ObjectId.of(i): i for i in self.client.list(api_version, kind, None,
-                                                                        label_selector=self.selector)["items"]}
-            live.update({oid: obj for oid, obj in found.items()
-                         if ((obj.get("metadata") or {}).get("labels") or {}).get(PART_OF) == self.id})
+                found = {
+                    ObjectId.of(i): i
+                    for i in self.client.list(api_version, kind, None, label_selector=self.selector)["items"]
+                }
+            live.update(
+                {
+                    oid: obj
+                    for oid, obj in found.items()
+                    if ((obj.get("metadata") or {}).get("labels") or {}).get(PART_OF) == self.id
+                }
+            )
         return Inventory.of_objects(live.values()), live
 
     def _api_version(self, group: str, kind: str) -> str | None:
@@ -234,10 +261,16 @@ class ApplySet:
         """Write the parent with the group-kinds and namespaces of ``inventory`` (created if missing)."""
         gks = ",".join(sorted(group_kind_text(g, k) for g, k in inventory.group_kinds()))
         extra = ",".join(sorted(inventory.namespaces() - {self.namespace}))
-        parent = {"apiVersion": "v1", "kind": self.kind,
-                  "metadata": {"name": self.name, "namespace": self.namespace, "labels": {ID_LABEL: self.id},
-                               "annotations": {TOOLING: self.tooling, CONTAINS_GROUP_KINDS: gks,
-                                               ADDITIONAL_NAMESPACES: extra}}}
+        parent = {
+            "apiVersion": "v1",
+            "kind": self.kind,
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": {ID_LABEL: self.id},
+                "annotations": {TOOLING: self.tooling, CONTAINS_GROUP_KINDS: gks, ADDITIONAL_NAMESPACES: extra},
+            },
+        }
         if self.kind == "Secret":
             parent["type"] = "Opaque"
         current = getattr(self, "_parent", _UNREAD)
@@ -246,9 +279,11 @@ class ApplySet:
         if current is not None:
             meta = current.get("metadata") or {}
             have = meta.get("annotations") or {}
-            if (all(have.get(k) == v for k, v in parent["metadata"]["annotations"].items())
-                    and (meta.get("labels") or {}).get(ID_LABEL) == self.id):
-                return current   # unchanged: no write
+            if (
+                all(have.get(k) == v for k, v in parent["metadata"]["annotations"].items())
+                and (meta.get("labels") or {}).get(ID_LABEL) == self.id
+            ):
+                return current  # unchanged: no write
         written = self.client.apply(parent, field_manager="secretsync", force=True, dry_run=dry_run)
         if not dry_run:
             self._parent = written

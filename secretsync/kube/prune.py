@@ -24,24 +24,33 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from secretsync.api import Reason
+from secretsync.api.conditions import Reason
 from secretsync.errors import SecretsyncError
 from secretsync.kube.apply import DELETED, SKIPPED, Change, ChangeSet, safe_message
 from secretsync.kube.client import Conflict, KubeError, NotFound
 from secretsync.kube.inventory import Entry
-from secretsync.manifests import ObjectId
+from secretsync.manifests.loader import ObjectId
 
-__all__ = ["PRUNE_ANNOTATION", "GUARDED_KINDS", "MaxPrune", "PruneOptions", "PruneResult", "PruneBlocked",
-           "PruneRefused", "PruneFailed", "prune"]
+__all__ = [
+    "PRUNE_ANNOTATION",
+    "GUARDED_KINDS",
+    "MaxPrune",
+    "PruneOptions",
+    "PruneResult",
+    "PruneBlocked",
+    "PruneRefused",
+    "PruneFailed",
+    "prune",
+]
 
 log = logging.getLogger(__name__)
 
 PRUNE_ANNOTATION = "secretsync.io/prune"
-GUARDED_KINDS = {("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition"),
-                 ("", "PersistentVolumeClaim")}
+GUARDED_KINDS = {("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition"), ("", "PersistentVolumeClaim")}
 
 
 class PruneBlocked(SecretsyncError):
@@ -63,7 +72,7 @@ class PruneFailed(SecretsyncError):
     reference = "prune-failed"
     reason = Reason.PRUNE_FAILED
 
-    def __init__(self, message: str, *, result: "PruneResult", hint: str | None = None) -> None:
+    def __init__(self, message: str, *, result: PruneResult, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.result = result
 
@@ -76,7 +85,7 @@ class MaxPrune:
     percent: float | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "MaxPrune":
+    def parse(cls, text: str) -> MaxPrune:
         text = text.strip()
         try:
             if text.endswith("%"):
@@ -112,8 +121,8 @@ class PruneOptions:
 @dataclass
 class PruneResult:
     changes: ChangeSet = field(default_factory=ChangeSet)
-    survivors: list[Entry] = field(default_factory=list)   # delete failed: keep in the inventory
-    kept: list[Entry] = field(default_factory=list)        # skipped but still ours (opt-out, guarded kind)
+    survivors: list[Entry] = field(default_factory=list)  # delete failed: keep in the inventory
+    kept: list[Entry] = field(default_factory=list)  # skipped but still ours (opt-out, guarded kind)
 
     @property
     def deleted(self) -> list[Change]:
@@ -131,23 +140,35 @@ def _owned(obj: Mapping[str, Any], owner_labels: Mapping[str, str]) -> bool:
     return bool(owner_labels) and all(labels.get(k) == v for k, v in owner_labels.items())
 
 
-def prune(client: Any, stale: Sequence[Entry], opts: PruneOptions, *, render_complete: bool, new_count: int,
-          previous_count: int, live: Mapping[ObjectId, Mapping[str, Any]] | None = None) -> PruneResult:
+def prune(
+    client: Any,
+    stale: Sequence[Entry],
+    opts: PruneOptions,
+    *,
+    render_complete: bool,
+    new_count: int,
+    previous_count: int,
+    live: Mapping[ObjectId, Mapping[str, Any]] | None = None,
+) -> PruneResult:
     """Delete ``stale`` entries that are still ours; see the module docstring for the rules.
 
     ``live`` may hold the objects as just listed (they are read again before each delete anyway).
     """
     if not render_complete:
-        raise PruneRefused("refusing to prune: the render of this revision was incomplete",
-                           hint="fix the failing objects; nothing is pruned until a render succeeds")
+        raise PruneRefused(
+            "refusing to prune: the render of this revision was incomplete",
+            hint="fix the failing objects; nothing is pruned until a render succeeds",
+        )
     if not opts.owner_labels:
         raise PruneRefused("refusing to prune without owner labels", hint="this is a bug: report it")
     result = PruneResult()
     if not stale:
         return result
     if new_count == 0 and previous_count > 0 and not opts.allow_empty:
-        raise PruneBlocked(f"refusing to prune all {previous_count} object(s): the new render is empty",
-                           hint="if removing everything is intended, pass --allow-empty")
+        raise PruneBlocked(
+            f"refusing to prune all {previous_count} object(s): the new render is empty",
+            hint="if removing everything is intended, pass --allow-empty",
+        )
     candidates: list[tuple[Entry, dict]] = []
     for entry in stale:
         oid = entry.id
@@ -156,24 +177,34 @@ def prune(client: Any, stale: Sequence[Entry], opts: PruneOptions, *, render_com
             result.changes.add(Change(oid, SKIPPED, "already gone", api_version=entry.api_version))
             continue
         if not _owned(obj, opts.owner_labels):
-            result.changes.add(Change(oid, SKIPPED, "no longer carries our owner labels", api_version=entry.api_version))
+            result.changes.add(
+                Change(oid, SKIPPED, "no longer carries our owner labels", api_version=entry.api_version)
+            )
             continue
         if _flag(obj, PRUNE_ANNOTATION) == "disabled":
             result.changes.add(Change(oid, SKIPPED, f"{PRUNE_ANNOTATION}: disabled", api_version=entry.api_version))
             result.kept.append(entry)
             continue
         if (oid.group, oid.kind) in GUARDED_KINDS and _flag(obj, PRUNE_ANNOTATION) != "enabled":
-            result.changes.add(Change(oid, SKIPPED, f"{oid.kind} is pruned only with {PRUNE_ANNOTATION}: enabled",
-                                      api_version=entry.api_version))
+            result.changes.add(
+                Change(
+                    oid,
+                    SKIPPED,
+                    f"{oid.kind} is pruned only with {PRUNE_ANNOTATION}: enabled",
+                    api_version=entry.api_version,
+                )
+            )
             result.kept.append(entry)
             continue
         candidates.append((entry, obj))
     if opts.max_prune is not None:
         limit = opts.max_prune.limit(previous_count)
         if len(candidates) > limit:
-            raise PruneBlocked(f"prune blocked: {len(candidates)} object(s) would be deleted, more than the limit of "
-                               f"{limit} (--max-prune {opts.max_prune} of {previous_count})",
-                               hint="check that the removal is intended, then raise --max-prune for this run")
+            raise PruneBlocked(
+                f"prune blocked: {len(candidates)} object(s) would be deleted, more than the limit of "
+                f"{limit} (--max-prune {opts.max_prune} of {previous_count})",
+                hint="check that the removal is intended, then raise --max-prune for this run",
+            )
     errors: list[str] = []
     for entry, obj in candidates:
         oid = entry.id
@@ -181,8 +212,14 @@ def prune(client: Any, stale: Sequence[Entry], opts: PruneOptions, *, render_com
             result.changes.add(Change(oid, DELETED, "dry run", api_version=entry.api_version))
             continue
         try:
-            client.delete(entry.api_version, oid.kind, oid.name, oid.namespace or None,
-                          propagation_policy=opts.propagation_policy, uid=(obj.get("metadata") or {}).get("uid"))
+            client.delete(
+                entry.api_version,
+                oid.kind,
+                oid.name,
+                oid.namespace or None,
+                propagation_policy=opts.propagation_policy,
+                uid=(obj.get("metadata") or {}).get("uid"),
+            )
         except NotFound:
             result.changes.add(Change(oid, SKIPPED, "already gone", api_version=entry.api_version))
             continue
@@ -193,7 +230,10 @@ def prune(client: Any, stale: Sequence[Entry], opts: PruneOptions, *, render_com
             continue
         result.changes.add(Change(oid, DELETED, api_version=entry.api_version))
     if errors:
-        raise PruneFailed(f"{len(errors)} object(s) could not be deleted (kept in the inventory, retried next "
-                          f"time):\n  " + "\n  ".join(errors), result=result,
-                          hint="check admission webhooks, finalizers and RBAC for delete")
+        raise PruneFailed(
+            f"{len(errors)} object(s) could not be deleted (kept in the inventory, retried next "
+            f"time):\n  " + "\n  ".join(errors),
+            result=result,
+            hint="check admission webhooks, finalizers and RBAC for delete",
+        )
     return result

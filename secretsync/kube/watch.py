@@ -22,7 +22,7 @@ import random
 import threading
 import time
 import traceback
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from secretsync.kube.client import Gone, KubeClient, KubeError
 from secretsync.retry import backoff_delay
@@ -37,7 +37,7 @@ ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 class WatchEvent(tuple):
     """``(type, object)``; ``.old`` is the object as the store held it before (None if new)."""
 
-    def __new__(cls, type_: str, obj: dict, old: dict | None = None) -> "WatchEvent":
+    def __new__(cls, type_: str, obj: dict, old: dict | None = None) -> WatchEvent:
         self = tuple.__new__(cls, (type_, obj))
         self.old = old
         return self
@@ -63,11 +63,22 @@ def _rv(obj: dict) -> str | None:
 class Informer:
     """Keeps a store of one kind in sync with the API server and reports every change."""
 
-    def __init__(self, client: KubeClient, api_version: str, kind: str, namespace: str | None = None, *,
-                 label_selector: str | None = None, field_selector: str | None = None,
-                 handler: Callable[[WatchEvent], None] | None = None, stop_event: threading.Event | None = None,
-                 watch_timeout: int = 300, backoff_base: float = 0.5, backoff_cap: float = 30.0,
-                 rng: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        handler: Callable[[WatchEvent], None] | None = None,
+        stop_event: threading.Event | None = None,
+        watch_timeout: int = 300,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
         self.client = client
         self.api_version, self.kind, self.namespace = api_version, kind, namespace
         self.label_selector, self.field_selector = label_selector, field_selector
@@ -78,8 +89,8 @@ class Informer:
         self.store: dict[tuple[str, str], dict] = {}
         self.synced = threading.Event()
         self.resource_version: str | None = None
-        self.relists = 0            # how many lists were made (first one included)
-        self.watches = 0            # how many watch requests were opened
+        self.relists = 0  # how many lists were made (first one included)
+        self.watches = 0  # how many watch requests were opened
         self._lock = threading.Lock()
         self._stream = None
         self._thread: threading.Thread | None = None
@@ -100,8 +111,13 @@ class Informer:
 
     # -- the loop -----------------------------------------------------------------------
     def _relist(self) -> Iterator[WatchEvent]:
-        listed = self.client.list(self.api_version, self.kind, self.namespace,
-                                  label_selector=self.label_selector, field_selector=self.field_selector)
+        listed = self.client.list(
+            self.api_version,
+            self.kind,
+            self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+        )
         self.relists += 1
         fresh = {_key(o): o for o in listed["items"]}
         events: list[WatchEvent] = []
@@ -141,11 +157,16 @@ class Informer:
                 if need_list:
                     yield from self._relist()
                     need_list = False
-                timeout = int(self.watch_timeout * (1 + self._rng()))   # spread reconnects, as client-go
-                stream = self.client.watch(self.api_version, self.kind, self.namespace,
-                                           resource_version=self.resource_version,
-                                           label_selector=self.label_selector, field_selector=self.field_selector,
-                                           timeout_seconds=max(1, timeout))
+                timeout = int(self.watch_timeout * (1 + self._rng()))  # spread reconnects, as client-go
+                stream = self.client.watch(
+                    self.api_version,
+                    self.kind,
+                    self.namespace,
+                    resource_version=self.resource_version,
+                    label_selector=self.label_selector,
+                    field_selector=self.field_selector,
+                    timeout_seconds=max(1, timeout),
+                )
                 self._stream = stream
                 self.watches += 1
                 if self.stop_event.is_set():
@@ -175,8 +196,9 @@ class Informer:
             except KubeError as exc:
                 failures += 1
                 delay = backoff_delay(failures, self.backoff_base, self.backoff_cap, self._rng)
-                log.warning("watch %s failed (%s: %s); retrying in %.1fs", self.what, type(exc).__name__,
-                            exc.message, delay)
+                log.warning(
+                    "watch %s failed (%s: %s); retrying in %.1fs", self.what, type(exc).__name__, exc.message, delay
+                )
                 self.stop_event.wait(delay)
             finally:
                 if self._stream is not None:
@@ -192,11 +214,15 @@ class Informer:
                 # type and frames only: the text of a handler's exception could quote a Secret value
                 log.error("watch %s: event handler failed with %s", self.what, type(exc).__name__)
                 if log.isEnabledFor(logging.DEBUG):
-                    log.debug("watch %s: handler traceback:\n%s", self.what,
-                              "\n".join(f"  {f.filename}:{f.lineno} in {f.name}"
-                                        for f in traceback.extract_tb(exc.__traceback__)))
+                    log.debug(
+                        "watch %s: handler traceback:\n%s",
+                        self.what,
+                        "\n".join(
+                            f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)
+                        ),
+                    )
 
-    def start(self) -> "Informer":
+    def start(self) -> Informer:
         """Run ``run()`` in a daemon thread."""
         if self.handler is None:
             raise ValueError("start() needs a handler; iterate events() instead")
@@ -214,9 +240,8 @@ class Informer:
         if thread is not None and thread is not threading.current_thread():
             try:
                 thread.join(timeout)
-            except RuntimeError:    # stop() raced start(): not started yet, and it will see the stop event
+            except RuntimeError:  # stop() raced start(): not started yet, and it will see the stop event
                 pass
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self.synced.wait(timeout)
-

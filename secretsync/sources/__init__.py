@@ -55,17 +55,22 @@ def is_git_url(spec: str) -> bool:
     return path.is_dir() and (path / "HEAD").is_file() and (path / "objects").is_dir()
 
 
-def open_source(spec: str, *, ref: str | None = None, cache_dir: Path | None = None, timeout: float = 60.0,
-                **git_options) -> Source:
+def open_source(
+    spec: str, *, ref: str | None = None, cache_dir: Path | None = None, timeout: float = 60.0, **git_options
+) -> Source:
     """A source for a command-line SOURCE: a Git URL / bare repository, or a folder.
 
     ``git_options`` go to ``GitSource`` (``ssh_key_file``, ``known_hosts_file``, ``ssh_auth_sock``).
     """
     if is_git_url(spec):
         from secretsync.sources.git import GitSource
+
         return GitSource(spec, ref=ref, cache_dir=cache_dir, timeout=timeout, **git_options)
     if ref:
-        raise SourceError(f"{spec}: --ref needs a Git repository, but this is a folder",
-                          hint="give a Git URL (file://, https://, ssh://) or a bare repository path")
+        raise SourceError(
+            f"{spec}: --ref needs a Git repository, but this is a folder",
+            hint="give a Git URL (file://, https://, ssh://) or a bare repository path",
+        )
     from secretsync.sources.local import LocalSource
+
     return LocalSource(spec)

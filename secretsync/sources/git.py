@@ -48,8 +48,10 @@ def mask_credentials(text: str, secrets: tuple[str, ...] = ()) -> str:
 _USERNAME_VAR = "SECRETSYNC_GIT_USERNAME"
 _PASSWORD_VAR = "SECRETSYNC_GIT_PASSWORD"
 # git runs a "!"-helper with sh; printf is a shell builtin, so no process gets the values as arguments.
-_CREDENTIAL_HELPER = (f'!f() {{ test "$1" = get || exit 0; '
-                      f'printf \'username=%s\\npassword=%s\\n\' "${_USERNAME_VAR}" "${_PASSWORD_VAR}"; }}; f')
+_CREDENTIAL_HELPER = (
+    f'!f() {{ test "$1" = get || exit 0; '
+    f'printf \'username=%s\\npassword=%s\\n\' "${_USERNAME_VAR}" "${_PASSWORD_VAR}"; }}; f'
+)
 
 
 def _split_credentials(url: str) -> tuple[str, tuple[str, str, str] | None]:
@@ -66,8 +68,10 @@ def _split_credentials(url: str) -> tuple[str, tuple[str, str, str] | None]:
     username, _, password = userinfo.partition(":")
     username, password = urllib.parse.unquote(username), urllib.parse.unquote(password)
     if any(c in value for value in (username, password) for c in "\n\r\0"):
-        raise SourceError(f"{mask_credentials(url)}: the credentials in the URL contain a line break or NUL",
-                          hint="percent-encode only printable characters in the URL's user and password")
+        raise SourceError(
+            f"{mask_credentials(url)}: the credentials in the URL contain a line break or NUL",
+            hint="percent-encode only printable characters in the URL's user and password",
+        )
     bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
     return bare, (f"{parts.scheme.lower()}://{hostport}", username, password)
 
@@ -75,9 +79,18 @@ def _split_credentials(url: str) -> tuple[str, tuple[str, str, str] | None]:
 class GitSource:
     """A Git repository (``file://``, ``https://``, ``ssh://``, scp-style or a local path) at ``ref``."""
 
-    def __init__(self, url: str, ref: str | None = None, *, cache_dir: Path | None = None, timeout: float = 60.0,
-                 ssh_key_file: str | None = None, known_hosts_file: str | None = None,
-                 ssh_auth_sock: str | None = None, git: str = "git") -> None:
+    def __init__(
+        self,
+        url: str,
+        ref: str | None = None,
+        *,
+        cache_dir: Path | None = None,
+        timeout: float = 60.0,
+        ssh_key_file: str | None = None,
+        known_hosts_file: str | None = None,
+        ssh_auth_sock: str | None = None,
+        git: str = "git",
+    ) -> None:
         self.url = url
         self.ref = ref
         self.timeout = timeout
@@ -117,11 +130,14 @@ class GitSource:
                 elif line.endswith("\tHEAD"):
                     sha = line.split("\t", 1)[0]
             if not sha:
-                raise SourceError(f"{self.display_url}: the repository has no default branch (HEAD)",
-                                  hint="name a branch, tag or commit with --ref")
+                raise SourceError(
+                    f"{self.display_url}: the repository has no default branch (HEAD)",
+                    hint="name a branch, tag or commit with --ref",
+                )
             return sha, branch
-        patterns = [ref] if ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}",
-                                                           f"refs/tags/{ref}^{{}}"]
+        patterns = (
+            [ref] if ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}"]
+        )
         out = self._run(["ls-remote", "--", self.remote_url, *patterns], what=f"look up ref {ref!r}")
         found: dict[str, str] = {}
         for line in out.splitlines():
@@ -130,8 +146,9 @@ class GitSource:
         for name in (f"refs/heads/{ref}", f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", ref):
             if name in found:
                 return found[name], ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
-        raise SourceError(f"{self.display_url}: no branch or tag named {ref!r}",
-                          hint="check the ref name, or give a full commit sha")
+        raise SourceError(
+            f"{self.display_url}: no branch or tag named {ref!r}", hint="check the ref name, or give a full commit sha"
+        )
 
     @property
     def display_url(self) -> str:
@@ -142,7 +159,7 @@ class GitSource:
         if self._owned_cache:
             shutil.rmtree(self.cache_dir, ignore_errors=True)
 
-    def __enter__(self) -> "GitSource":
+    def __enter__(self) -> GitSource:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -156,20 +173,28 @@ class GitSource:
             self._run(["init", "-q", str(work)], what="prepare a checkout")
             git_dir = ["-C", str(work)]
             try:
-                self._run([*git_dir, "fetch", "-q", "--depth", "1", "--no-tags", "--", self.remote_url, sha],
-                          what=f"fetch commit {sha[:12]}")
+                self._run(
+                    [*git_dir, "fetch", "-q", "--depth", "1", "--no-tags", "--", self.remote_url, sha],
+                    what=f"fetch commit {sha[:12]}",
+                )
             except SourceError:
                 if not label:
                     raise
                 # Servers that refuse a want by sha: fetch the ref itself (it still points there, or moved).
-                self._run([*git_dir, "fetch", "-q", "--depth", "1", "--no-tags", "--", self.remote_url, label],
-                          what=f"fetch {label}")
+                self._run(
+                    [*git_dir, "fetch", "-q", "--depth", "1", "--no-tags", "--", self.remote_url, label],
+                    what=f"fetch {label}",
+                )
             fetched = self._run([*git_dir, "rev-parse", "FETCH_HEAD"], what="read the fetched commit").strip()
             if fetched != sha:
-                raise SourceError(f"{self.display_url}: {label or sha} moved while fetching",
-                                  hint="retry; the next reconcile picks up the new commit")
-            self._run([*git_dir, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", sha],
-                      what=f"check out {sha[:12]}")
+                raise SourceError(
+                    f"{self.display_url}: {label or sha} moved while fetching",
+                    hint="retry; the next reconcile picks up the new commit",
+                )
+            self._run(
+                [*git_dir, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", sha],
+                what=f"check out {sha[:12]}",
+            )
             shutil.rmtree(work / ".git")
             try:
                 os.replace(work, self.cache_dir / sha)
@@ -206,30 +231,46 @@ class GitSource:
             env["SSH_AUTH_SOCK"] = self.ssh_auth_sock
         if self._credentials is not None:
             origin, username, password = self._credentials
-            env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"credential.{origin}.helper",
-                        "GIT_CONFIG_VALUE_0": _CREDENTIAL_HELPER,
-                        _USERNAME_VAR: username, _PASSWORD_VAR: password})
+            env.update(
+                {
+                    "GIT_CONFIG_COUNT": "1",
+                    "GIT_CONFIG_KEY_0": f"credential.{origin}.helper",
+                    "GIT_CONFIG_VALUE_0": _CREDENTIAL_HELPER,
+                    _USERNAME_VAR: username,
+                    _PASSWORD_VAR: password,
+                }
+            )
         return env
 
     def _run(self, args: list[str], *, what: str) -> str:
         with tempfile.TemporaryDirectory(prefix="secretsync-git-home-") as home:
             cmd = [self.git, "-c", "core.hooksPath=/dev/null", "-c", "protocol.version=2", *args]
             try:
-                proc = subprocess.run(cmd, env=self.git_env(home), capture_output=True, timeout=self.timeout,
-                                      check=False, stdin=subprocess.DEVNULL)
+                proc = subprocess.run(
+                    cmd,
+                    env=self.git_env(home),
+                    capture_output=True,
+                    timeout=self.timeout,
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                )
             except subprocess.TimeoutExpired:
-                raise SourceError(f"{self.display_url}: git took longer than {self.timeout:g}s to {what}",
-                                  hint="check that the repository is reachable, or raise the timeout") from None
+                raise SourceError(
+                    f"{self.display_url}: git took longer than {self.timeout:g}s to {what}",
+                    hint="check that the repository is reachable, or raise the timeout",
+                ) from None
             except FileNotFoundError:
-                raise SourceError(f"cannot {what}: the git program ({self.git!r}) is not installed",
-                                  hint="install git") from None
+                raise SourceError(
+                    f"cannot {what}: the git program ({self.git!r}) is not installed", hint="install git"
+                ) from None
         if proc.returncode != 0:
             detail = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
             telling = [line for line in detail if line.startswith(("fatal:", "error:", "ssh:"))]
             reason = "; ".join(telling or detail[-1:]) or f"exit code {proc.returncode}"
             reason = mask_credentials(reason, self._secrets)[:400]
-            raise SourceError(f"{self.display_url}: cannot {what}: {reason}",
-                              hint="check the URL, the ref and the credentials")
+            raise SourceError(
+                f"{self.display_url}: cannot {what}: {reason}", hint="check the URL, the ref and the credentials"
+            )
         return proc.stdout.decode("utf-8", "replace")
 
     @staticmethod

@@ -44,7 +44,6 @@ class LocalSource:
 
     def fetch(self) -> Revision:
         if not self.path.is_dir():
-            raise SourceError(f"{self.path}: not a directory",
-                              hint="give a folder of manifests or a Git URL as SOURCE")
+            raise SourceError(f"{self.path}: not a directory", hint="give a folder of manifests or a Git URL as SOURCE")
         root = self.path.resolve()
         return Revision(root=root, id=f"local@sha256:{tree_digest(root)}")

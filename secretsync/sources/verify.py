@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from secretsync.errors import SecretsyncError
 
@@ -36,8 +36,14 @@ def _bytes(value: object) -> bytes:
 def _git(source, args: list[str], home: str, extra_env: Mapping[str, str] = {}, timeout: float = 60.0):
     env = dict(source.git_env(home))  # the source's isolated git environment (SSH options, no user config)
     env.update(extra_env)
-    return subprocess.run([source.git, "-c", "core.hooksPath=/dev/null", *args], env=env, capture_output=True,
-                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [source.git, "-c", "core.hooksPath=/dev/null", *args],
+        env=env,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def verify_commit(source, sha: str | None, keys: Mapping[str, object], *, gpg: str = "gpg") -> str:
@@ -56,8 +62,10 @@ def verify_commit(source, sha: str | None, keys: Mapping[str, object], *, gpg: s
     pgp = [_bytes(v) for k, v in sorted(keys.items()) if k.endswith(".asc")]
     ssh = [_bytes(v).strip() for k, v in sorted(keys.items()) if k.endswith(".sshpub")]
     if not pgp and not ssh:
-        raise VerificationError(f"{what}: the verification Secret holds no key (*.asc or *.sshpub entries)",
-                                hint="add the OpenPGP (.asc) or SSH (.sshpub) public keys allowed to sign")
+        raise VerificationError(
+            f"{what}: the verification Secret holds no key (*.asc or *.sshpub entries)",
+            hint="add the OpenPGP (.asc) or SSH (.sshpub) public keys allowed to sign",
+        )
     with tempfile.TemporaryDirectory(prefix="secretsync-verify-") as tmp:
         home, repo = os.path.join(tmp, "home"), os.path.join(tmp, "repo.git")
         os.mkdir(home)
@@ -69,12 +77,19 @@ def verify_commit(source, sha: str | None, keys: Mapping[str, object], *, gpg: s
         config: list[str] = []
         kinds = []
         if pgp:
-            proc = subprocess.run([gpg, "--batch", "--quiet", "--import"], input=b"\n".join(pgp), env={
-                "GNUPGHOME": extra["GNUPGHOME"], "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                capture_output=True, timeout=30, check=False)
+            proc = subprocess.run(
+                [gpg, "--batch", "--quiet", "--import"],
+                input=b"\n".join(pgp),
+                env={"GNUPGHOME": extra["GNUPGHOME"], "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
             if proc.returncode not in (0, 2):
-                raise VerificationError(f"{what}: the OpenPGP keys (*.asc) could not be imported",
-                                        hint="export them with gpg --armor --export")
+                raise VerificationError(
+                    f"{what}: the OpenPGP keys (*.asc) could not be imported",
+                    hint="export them with gpg --armor --export",
+                )
             kinds.append("openpgp")
         if ssh:
             signers = Path(tmp, "allowed_signers")
@@ -90,9 +105,11 @@ def verify_commit(source, sha: str | None, keys: Mapping[str, object], *, gpg: s
                 reason = "the commit is signed by a key that is not trusted"
             else:
                 reason = "the signature is not valid"
-            raise VerificationError(f"{what}: {reason}",
-                                    hint="sign commits with a trusted key (git commit -S) or add the signer's "
-                                         "public key to the verification Secret")
+            raise VerificationError(
+                f"{what}: {reason}",
+                hint="sign commits with a trusted key (git commit -S) or add the signer's "
+                "public key to the verification Secret",
+            )
         kind = "openpgp" if "[GNUPG:] VALIDSIG" in output or "GOODSIG" in output else "ssh"
         verified[sha] = kind
         return kind
@@ -102,6 +119,8 @@ def _check(proc, what: str, step: str) -> None:
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         from secretsync.sources.git import mask_credentials
+
         reason = mask_credentials(detail[-1] if detail else f"exit code {proc.returncode}")[:300]
-        raise VerificationError(f"{what}: cannot {step} the commit to verify it: {reason}",
-                                hint="check that the repository is reachable")
+        raise VerificationError(
+            f"{what}: cannot {step} the commit to verify it: {reason}", hint="check that the repository is reachable"
+        )

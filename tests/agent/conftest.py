@@ -30,8 +30,9 @@ class Syncs:
         meta = {"name": name, "namespace": namespace or self.namespace}
         if annotations:
             meta["annotations"] = annotations
-        return self.client.create({"apiVersion": "secretsync.io/v1alpha1", "kind": "Sync", "metadata": meta,
-                                   "spec": spec})
+        return self.client.create(
+            {"apiVersion": "secretsync.io/v1alpha1", "kind": "Sync", "metadata": meta, "spec": spec}
+        )
 
     def get(self, name: str, namespace: str | None = None) -> dict:
         return self.client.get("secretsync.io/v1alpha1", "Sync", name, namespace or self.namespace)
@@ -55,21 +56,30 @@ class Syncs:
             time.sleep(0.05)
         raise AssertionError(f"Sync {name}: timed out waiting for {what}; status: {(obj or {}).get('status')}")
 
-    def wait_ready(self, name: str, revision: str | None = None, timeout: float = 30.0,
-                   namespace: str | None = None) -> dict:
+    def wait_ready(
+        self, name: str, revision: str | None = None, timeout: float = 30.0, namespace: str | None = None
+    ) -> dict:
         def ok(obj):
             st = obj.get("status") or {}
             ready = next((c for c in st.get("conditions") or [] if c["type"] == "Ready"), None)
-            return (ready is not None and ready["status"] == "True"
-                    and st.get("observedGeneration") == obj["metadata"].get("generation")
-                    and (revision is None or (st.get("lastAppliedRevision") or "").endswith(revision)))
+            return (
+                ready is not None
+                and ready["status"] == "True"
+                and st.get("observedGeneration") == obj["metadata"].get("generation")
+                and (revision is None or (st.get("lastAppliedRevision") or "").endswith(revision))
+            )
+
         return self.wait(name, ok, timeout, namespace, f"Ready (revision {revision})")
 
-    def wait_reason(self, name: str, reason: str, timeout: float = 30.0, namespace: str | None = None,
-                    type_: str = "Ready") -> dict:
+    def wait_reason(
+        self, name: str, reason: str, timeout: float = 30.0, namespace: str | None = None, type_: str = "Ready"
+    ) -> dict:
         def ok(obj):
-            return any(c["type"] == type_ and c.get("reason") == reason
-                       for c in (obj.get("status") or {}).get("conditions") or [])
+            return any(
+                c["type"] == type_ and c.get("reason") == reason
+                for c in (obj.get("status") or {}).get("conditions") or []
+            )
+
         return self.wait(name, ok, timeout, namespace, f"{type_} reason {reason}")
 
 
@@ -86,8 +96,10 @@ def install_crd(client) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         live = client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "syncs.secretsync.io")
-        if any(c["type"] == "Established" and c["status"] == "True"
-               for c in (live.get("status") or {}).get("conditions") or []):
+        if any(
+            c["type"] == "Established" and c["status"] == "True"
+            for c in (live.get("status") or {}).get("conditions") or []
+        ):
             client.invalidate_discovery()
             return
         time.sleep(0.05)
@@ -97,6 +109,7 @@ def install_crd(client) -> None:
 @pytest.fixture
 def agent_kube(apiserver):
     from secretsync.kube.client import KubeClient
+
     client = KubeClient.from_kubeconfig(str(apiserver.kubeconfig))
     install_crd(client)
     yield AgentKube(apiserver, client)
@@ -110,14 +123,20 @@ def syncs(agent_kube):
 
 @pytest.fixture
 def make_agent(agent_kube, tmp_path):
-    from secretsync.controller.agent import AgentConfig, AgentRuntime
-    from secretsync.controller.sync import ReconcilerOptions
+    from secretsync.agent.reconciler import ReconcilerOptions
+    from secretsync.agent.runtime import AgentConfig, AgentRuntime
     from secretsync.kube.client import KubeClient
+
     started = []
 
     def make(client=None, reconciler: dict | None = None, **config):
-        settings = dict(allow_local_sources=True, min_retry=0.2, dependency_requeue=0.3, poll_interval=0.1,
-                        git_cache_dir=tmp_path / f"git-cache-{len(started)}")
+        settings = dict(
+            allow_local_sources=True,
+            min_retry=0.2,
+            dependency_requeue=0.3,
+            poll_interval=0.1,
+            git_cache_dir=tmp_path / f"git-cache-{len(started)}",
+        )
         settings.update(reconciler or {})
         options = ReconcilerOptions(**settings)
         defaults = dict(source_poll=0.3, vault_poll=0.1, http_addr=("127.0.0.1", 0), reconciler=options)
@@ -126,6 +145,7 @@ def make_agent(agent_kube, tmp_path):
         runtime = AgentRuntime(own, AgentConfig(**defaults)).start()
         started.append((runtime, own))
         return runtime
+
     yield make
     for runtime, client in started:
         runtime.stop()
@@ -145,8 +165,9 @@ def write_tree(root: Path, files: dict[str, str | None]) -> Path:
 
 
 def configmap(name: str, namespace: str, data: dict) -> str:
-    return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
-                           "data": data})
+    return yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
+    )
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
@@ -154,17 +175,38 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool
     return poll_until(predicate, timeout, interval)
 
 
-def sops_secret(tmp_path: Path, recipient: str, namespace: str, name: str, values: dict[str, str],
-                annotations: dict[str, str] | None = None, encrypted_regex: str = "^(data|stringData)$") -> bytes:
+def sops_secret(
+    tmp_path: Path,
+    recipient: str,
+    namespace: str,
+    name: str,
+    values: dict[str, str],
+    annotations: dict[str, str] | None = None,
+    encrypted_regex: str = "^(data|stringData)$",
+) -> bytes:
     """A Secret manifest encrypted by the real sops binary to ``recipient`` (its input file is removed)."""
     import subprocess
+
     from tests.fixtures.peers import isolated_env, peer_binary
-    plain = tmp_path / "plain-input.yaml"       # the sops binary's input file (test values only)
+
+    plain = tmp_path / "plain-input.yaml"  # the sops binary's input file (test values only)
     meta = {"name": name, "namespace": namespace, **({"annotations": annotations} if annotations else {})}
     plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": values}))
-    proc = subprocess.run([peer_binary("sops"), "--disable-version-check", "encrypt", "--age", recipient,
-                           "--encrypted-regex", encrypted_regex, str(plain)], capture_output=True, timeout=60,
-                          env=isolated_env(tmp_path, SOPS_DISABLE_VERSION_CHECK="1"))
+    proc = subprocess.run(
+        [
+            peer_binary("sops"),
+            "--disable-version-check",
+            "encrypt",
+            "--age",
+            recipient,
+            "--encrypted-regex",
+            encrypted_regex,
+            str(plain),
+        ],
+        capture_output=True,
+        timeout=60,
+        env=isolated_env(tmp_path, SOPS_DISABLE_VERSION_CHECK="1"),
+    )
     plain.unlink()
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout

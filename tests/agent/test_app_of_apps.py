@@ -17,18 +17,28 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def child(name: str, ns: str, path, prune: bool) -> str:
-    return yaml.safe_dump({"apiVersion": "secretsync.io/v1alpha1", "kind": "Sync",
-                           "metadata": {"name": name, "namespace": ns},
-                           "spec": {"source": {"path": str(path)}, "interval": "1h", "prune": prune}})
+    return yaml.safe_dump(
+        {
+            "apiVersion": "secretsync.io/v1alpha1",
+            "kind": "Sync",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"source": {"path": str(path)}, "interval": "1h", "prune": prune},
+        }
+    )
 
 
 def test_parent_prunes_children_and_what_they_owned(agent_kube, syncs, make_agent, tmp_path):
     ns, client = agent_kube.namespace, agent_kube.client
     a = write_tree(tmp_path / "a", {"cm.yaml": configmap("from-a", ns, {"v": "1"})})
     b = write_tree(tmp_path / "b", {"cm.yaml": configmap("from-b", ns, {"v": "1"})})
-    root = write_tree(tmp_path / "root", {"marker.yaml": configmap("root-marker", ns, {"v": "1"}),
-                                          "a.yaml": child("child-a", ns, a, True),
-                                          "b.yaml": child("child-b", ns, b, False)})
+    root = write_tree(
+        tmp_path / "root",
+        {
+            "marker.yaml": configmap("root-marker", ns, {"v": "1"}),
+            "a.yaml": child("child-a", ns, a, True),
+            "b.yaml": child("child-b", ns, b, False),
+        },
+    )
     make_agent()
     syncs.create("root", {"source": {"path": str(root)}, "interval": "1h", "prune": True})
     syncs.wait_ready("root")
@@ -43,8 +53,14 @@ def test_parent_prunes_children_and_what_they_owned(agent_kube, syncs, make_agen
     assert syncs.get("child-a") and client.get("v1", "ConfigMap", "from-a", ns)
     write_tree(root, {"marker.yaml": configmap("root-marker", ns, {"v": "1"})})
     syncs.patch("root", {"metadata": {"annotations": {"secretsync.io/requestedAt": "drop-children"}}})
-    syncs.wait(("root"), lambda o: client.get_or_none("secretsync.io/v1alpha1", "Sync", "child-a", ns) is None
-               and client.get_or_none("secretsync.io/v1alpha1", "Sync", "child-b", ns) is None, 20,
-               what="children pruned")
-    assert client.get_or_none("v1", "ConfigMap", "from-a", ns) is None           # child-a pruned what it owned
-    assert client.get("v1", "ConfigMap", "from-b", ns)["data"] == {"v": "1"}     # child-b (prune: false) did not
+    syncs.wait(
+        ("root"),
+        lambda o: (
+            client.get_or_none("secretsync.io/v1alpha1", "Sync", "child-a", ns) is None
+            and client.get_or_none("secretsync.io/v1alpha1", "Sync", "child-b", ns) is None
+        ),
+        20,
+        what="children pruned",
+    )
+    assert client.get_or_none("v1", "ConfigMap", "from-a", ns) is None  # child-a pruned what it owned
+    assert client.get("v1", "ConfigMap", "from-b", ns)["data"] == {"v": "1"}  # child-b (prune: false) did not

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from secretsync.httpserver import HTTPServer, json_response
+from secretsync.runtime.httpserver import HTTPServer, json_response
 from tests.agent.conftest import configmap, wait_until, write_tree
 
 pytestmark = pytest.mark.timeout(120)
@@ -47,16 +47,23 @@ def test_kubectl_edit_reverted_without_rerender(agent_kube, syncs, make_agent, t
     assert state.renderer.builds == builds
     assert runtime.drift.corrections == 1
     assert runtime.metrics.drift_corrections.labels(ns, "drift", "ConfigMap")._value.get() == 1
-    assert wait_until(lambda: any(e.get("reason") == "DriftCorrected"
-                            for e in client.list("v1", "Event", ns)["items"]), 5)
+    assert wait_until(
+        lambda: any(e.get("reason") == "DriftCorrected" for e in client.list("v1", "Event", ns)["items"]), 5
+    )
 
 
 def test_unmanaged_field_left_alone_and_deletion_repaired(agent_kube, syncs, make_agent, tmp_path):
     ns, client = agent_kube.namespace, agent_kube.client
     runtime, _ = start(agent_kube, syncs, make_agent, tmp_path)
     live = client.get("v1", "ConfigMap", "app", ns)
-    client.patch("v1", "ConfigMap", "app", ns, {"metadata": {"labels": {"team": "ops"}}, "data": {"extra": "x"}},
-                 field_manager="someone")
+    client.patch(
+        "v1",
+        "ConfigMap",
+        "app",
+        ns,
+        {"metadata": {"labels": {"team": "ops"}}, "data": {"extra": "x"}},
+        field_manager="someone",
+    )
     time.sleep(1.0)
     after = client.get("v1", "ConfigMap", "app", ns)
     assert after["metadata"]["labels"]["team"] == "ops" and after["data"] == {"mode": "ours", "extra": "x"}
@@ -73,13 +80,14 @@ def test_fight_detected_as_loop_and_reported(agent_kube, syncs, make_agent, tmp_
     stop = threading.Event()
     fights = []
 
-    def mutator():      # plays a mutating webhook that injects its own default over ours
+    def mutator():  # plays a mutating webhook that injects its own default over ours
         while not stop.is_set():
             cm = client.get_or_none("v1", "ConfigMap", "app", ns)
             if cm is not None and cm["data"].get("mode") != "injected":
                 client.update({**cm, "data": {"mode": "injected"}}, field_manager="mutator")
                 fights.append(1)
             time.sleep(0.03)
+
     thread = threading.Thread(target=mutator, daemon=True)
     thread.start()
     try:
@@ -92,12 +100,12 @@ def test_fight_detected_as_loop_and_reported(agent_kube, syncs, make_agent, tmp_
     ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False"
     assert f"ConfigMap/{ns}/app" in ready["message"] and "mutator" in ready["message"]
-    assert runtime.drift.corrections == settled == 4          # stopped fighting
+    assert runtime.drift.corrections == settled == 4  # stopped fighting
     assert runtime.metrics.ready.labels(ns, "drift")._value.get() == 0
 
 
 def test_failed_apply_then_recovery_notifies(agent_kube, syncs, make_agent, tmp_path):
-    ns, client = agent_kube.namespace, agent_kube.client
+    ns, _client = agent_kube.namespace, agent_kube.client
     received = []
     hook = HTTPServer("127.0.0.1", 0, name="chat")
     hook.route("POST", "/hook", lambda req: (received.append(req.json()), json_response({"ok": True}))[1])
@@ -106,16 +114,24 @@ def test_failed_apply_then_recovery_notifies(agent_kube, syncs, make_agent, tmp_
         bad = configmap("app", ns, {"mode": "ours"}).replace("name: app", "name: Bad_Name")
         root = write_tree(tmp_path / "src", {"cm.yaml": bad})
         make_agent()
-        syncs.create("flaky", {"source": {"path": str(root)}, "interval": "10m", "prune": True,
-                               "notifications": {"webhooks": [{"url": hook.url + "/hook"}]}})
+        syncs.create(
+            "flaky",
+            {
+                "source": {"path": str(root)},
+                "interval": "10m",
+                "prune": True,
+                "notifications": {"webhooks": [{"url": hook.url + "/hook"}]},
+            },
+        )
         obj = syncs.wait_reason("flaky", "ApplyFailed")
         ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
         assert "Bad_Name" in ready["message"]
         entries = (obj["status"].get("inventory") or {}).get("entries") or []
-        assert not any("Bad_Name" in e["id"] for e in entries)     # refused by the server: never owned
-        assert any(c["type"] == "Reconciling" and c["reason"] == "ProgressingWithRetry"
-                   for c in obj["status"]["conditions"])
-        write_tree(root, {"cm.yaml": configmap("app", ns, {"mode": "ours"})})   # fixed; the retry picks it up
+        assert not any("Bad_Name" in e["id"] for e in entries)  # refused by the server: never owned
+        assert any(
+            c["type"] == "Reconciling" and c["reason"] == "ProgressingWithRetry" for c in obj["status"]["conditions"]
+        )
+        write_tree(root, {"cm.yaml": configmap("app", ns, {"mode": "ours"})})  # fixed; the retry picks it up
         syncs.wait_ready("flaky", timeout=20)
         assert wait_until(lambda: len(received) >= 2, 5)
     finally:
@@ -123,7 +139,7 @@ def test_failed_apply_then_recovery_notifies(agent_kube, syncs, make_agent, tmp_
     assert received[0]["text"].startswith(f"Sync {ns}/flaky failed: ApplyFailed")
     assert received[-1]["text"].startswith(f"Sync {ns}/flaky recovered")
     assert received[-1]["attachments"][0]["color"] == "good"
-    assert len([r for r in received if "failed" in r["text"]]) == 1      # one per outage, not per retry
+    assert len([r for r in received if "failed" in r["text"]]) == 1  # one per outage, not per retry
     assert "ours" not in json.dumps(received)
 
 
@@ -131,6 +147,7 @@ def test_ignored_field_owned_by_another_manager_costs_no_request(agent_kube, syn
     """An ignoreDifferences field another manager keeps changing is neither fought over nor re-planned (no list,
     no dry-run) on each of its watch events."""
     from secretsync.kube.client import KubeClient
+
     ns, client = agent_kube.namespace, agent_kube.client
     own = KubeClient.from_kubeconfig(str(agent_kube.cluster.kubeconfig))
     requests = []
@@ -145,19 +162,26 @@ def test_ignored_field_owned_by_another_manager_costs_no_request(agent_kube, syn
         if kind == "ConfigMap":
             requests.append("list")
         return original_list(api_version, kind, *args, **kw)
+
     own.apply, own.list = counting_apply, counting_list
     root = write_tree(tmp_path / "src", {"cm.yaml": configmap("app", ns, {"mode": "ours", "replicas": "1"})})
     runtime = make_agent(client=own)
-    syncs.create("ignored", {"source": {"path": str(root)}, "interval": "10m", "prune": True,
-                             "ignoreDifferences": [{"kind": "ConfigMap", "name": "app",
-                                                    "jsonPointers": ["/data/replicas"]}]})
+    syncs.create(
+        "ignored",
+        {
+            "source": {"path": str(root)},
+            "interval": "10m",
+            "prune": True,
+            "ignoreDifferences": [{"kind": "ConfigMap", "name": "app", "jsonPointers": ["/data/replicas"]}],
+        },
+    )
     syncs.wait_ready("ignored")
     assert runtime.drift.wait_synced(10)
     requests.clear()
-    for replicas in ("3", "4", "5"):        # e.g. an autoscaler owning the field
+    for replicas in ("3", "4", "5"):  # e.g. an autoscaler owning the field
         client.patch("v1", "ConfigMap", "app", ns, {"data": {"replicas": replicas}}, field_manager="autoscaler")
     client.patch("v1", "ConfigMap", "app", ns, {"data": {"mode": "edited"}}, field_manager="someone")  # sentinel
     assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"]["mode"] == "ours", 5)
-    assert client.get("v1", "ConfigMap", "app", ns)["data"]["replicas"] == "5"     # not fought over
+    assert client.get("v1", "ConfigMap", "app", ns)["data"]["replicas"] == "5"  # not fought over
     assert runtime.drift.corrections == 1
     assert requests == ["list", "dry-run"]  # the sentinel's repair only; nothing for the ignored field's events

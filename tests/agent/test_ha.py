@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from secretsync.controller.agent import shard_of
+from secretsync.agent.runtime import shard_of
 from secretsync.kube.client import KubeClient
 from tests.agent.conftest import configmap, write_tree
 
@@ -32,6 +32,7 @@ def counted(cluster):
         if req.is_resource and req.verb in WRITES and req.user is not None and not dry:
             counter[(req.user.name, req.resource)] += 1
         return original(handler, req)
+
     faults.intercept = count
     return counter
 
@@ -60,7 +61,7 @@ def test_leader_failover_without_double_writes(agent_kube, syncs, make_agent, tm
     assert not b.is_active()
     assert not any(user == "agent-b" and res != "leases" for user, res in writes)
 
-    a.stop(release=False)                       # killed: the Lease is not released
+    a.stop(release=False)  # killed: the Lease is not released
     a_writes = {k: v for k, v in writes.items() if k[0] == "agent-a" and k[1] != "leases"}
     write_tree(root, {"cm.yaml": configmap("app", ns, {"v": "2"})})
     deadline = time.monotonic() + 15
@@ -68,8 +69,12 @@ def test_leader_failover_without_double_writes(agent_kube, syncs, make_agent, tm
         assert time.monotonic() < deadline, "the standby did not take over"
         time.sleep(0.05)
     syncs.patch("ha", {"metadata": {"annotations": {"secretsync.io/requestedAt": "failover"}}})
-    syncs.wait(("ha"), lambda o: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "2"}, 15,
-               what="the new leader applied the change")
+    syncs.wait(
+        ("ha"),
+        lambda o: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "2"},
+        15,
+        what="the new leader applied the change",
+    )
     assert writes[("agent-b", "configmaps")] == 1
     assert {k: v for k, v in writes.items() if k[0] == "agent-a" and k[1] != "leases"} == a_writes
     lease = client.get("coordination.k8s.io/v1", "Lease", "secretsync-agent", ns)

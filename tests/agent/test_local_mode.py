@@ -15,24 +15,45 @@ import time
 import pytest
 
 from tests.agent.conftest import configmap, sops_secret, wait_until, write_tree
-from tests.pipeline.conftest import age_key  # noqa: F401 - session fixture (real age-keygen)
+from tests.render.conftest import age_key  # noqa: F401 - session fixture (real age-keygen)
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.peer]
 
 
 def test_local_mode_applies_saved_files_fast(apiserver, tmp_path, age_key):  # noqa: F811
     from secretsync.kube.client import KubeClient
+
     ns = apiserver.namespace
     client = KubeClient.from_kubeconfig(str(apiserver.kubeconfig))
-    root = write_tree(tmp_path / "src", {"cm.yaml": configmap("app", ns, {"v": "1"}),
-                                         "gone.yaml": configmap("gone", ns, {"v": "1"})})
-    (root / "db.sops.yaml").write_bytes(sops_secret(tmp_path, age_key.recipient, ns, "db",
-                                                    {"password": "local-mode-test-value"}))
+    root = write_tree(
+        tmp_path / "src", {"cm.yaml": configmap("app", ns, {"v": "1"}), "gone.yaml": configmap("gone", ns, {"v": "1"})}
+    )
+    (root / "db.sops.yaml").write_bytes(
+        sops_secret(tmp_path, age_key.recipient, ns, "db", {"password": "local-mode-test-value"})
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "VAULT_", "AVP_"))}
-    proc = subprocess.Popen([sys.executable, "-m", "secretsync", "agent", "--source", str(root), "--kubeconfig",
-                             str(apiserver.kubeconfig), "--prune", "--interval", "1h", "--metrics-addr",
-                             "127.0.0.1:0", "--age-key-file", str(age_key.identity_file)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "secretsync",
+            "agent",
+            "--source",
+            str(root),
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "--prune",
+            "--interval",
+            "1h",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--age-key-file",
+            str(age_key.identity_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     try:
         assert wait_until(lambda: client.get_or_none("v1", "Secret", "db", ns) is not None, 30), "first apply"
         assert client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() == b"local-mode-test-value"
@@ -55,12 +76,18 @@ def test_local_mode_applies_saved_files_fast(apiserver, tmp_path, age_key):  # n
     assert b"watching for changes" in err
 
 
-@pytest.mark.parametrize("flags,text", [
-    (["--source", "/nonexistent-dir"], "not a folder"),
-    (["--shard-index", "2", "--shard-count", "2"], "--shard-index"),
-    (["--concurrent", "0"], "--concurrent"),
-])
+@pytest.mark.parametrize(
+    "flags,text",
+    [
+        (["--source", "/nonexistent-dir"], "not a folder"),
+        (["--shard-index", "2", "--shard-count", "2"], "--shard-index"),
+        (["--concurrent", "0"], "--concurrent"),
+    ],
+)
 def test_bad_flags_are_usage_errors(tmp_path, flags, text):
-    proc = subprocess.run([sys.executable, "-m", "secretsync", "agent", "--kubeconfig", str(tmp_path / "none"),
-                           *flags], capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "secretsync", "agent", "--kubeconfig", str(tmp_path / "none"), *flags],
+        capture_output=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and text in proc.stderr.decode()

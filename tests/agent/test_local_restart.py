@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import pytest
 
+from secretsync.api.syncspec import API_VERSION, KIND
 from secretsync.kube.inventory import CONTAINS_GROUP_KINDS, ID_LABEL, PART_OF, local_applyset_name
-from secretsync.syncspec import API_VERSION, KIND
 from tests.agent.conftest import configmap, wait_until, write_tree
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def local_sync(ns: str, root, **spec) -> dict:
-    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": "local", "namespace": ns, "generation": 1},
-            "spec": {"source": {"path": str(root)}, "path": ".", "interval": "1h", "prune": True, **spec}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": "local", "namespace": ns, "generation": 1},
+        "spec": {"source": {"path": str(root)}, "path": ".", "interval": "1h", "prune": True, **spec},
+    }
 
 
 def ready_condition(runtime, ns) -> dict | None:
@@ -30,15 +34,17 @@ def ready_condition(runtime, ns) -> dict | None:
 
 def run_once(make_agent, ns, root):
     runtime = make_agent(local_sync=local_sync(ns, root))
-    assert wait_until(lambda: (ready_condition(runtime, ns) or {}).get("status") in ("True", "False"), 30), \
+    assert wait_until(lambda: (ready_condition(runtime, ns) or {}).get("status") in ("True", "False"), 30), (
         "no reconcile finished"
+    )
     return runtime
 
 
 def test_restart_prunes_what_left_the_folder(agent_kube, make_agent, tmp_path):
     ns, client = agent_kube.namespace, agent_kube.client
-    root = write_tree(tmp_path / "src", {"a.yaml": configmap("a", ns, {"v": "1"}),
-                                         "b.yaml": configmap("b", ns, {"v": "1"})})
+    root = write_tree(
+        tmp_path / "src", {"a.yaml": configmap("a", ns, {"v": "1"}), "b.yaml": configmap("b", ns, {"v": "1"})}
+    )
     first = run_once(make_agent, ns, root)
     assert client.get_or_none("v1", "ConfigMap", "b", ns) is not None
     parent = client.get("v1", "Secret", local_applyset_name(str(root), "."), ns)
@@ -46,13 +52,13 @@ def test_restart_prunes_what_left_the_folder(agent_kube, make_agent, tmp_path):
     assert parent["metadata"]["annotations"][CONTAINS_GROUP_KINDS] == "ConfigMap"
     labels = client.get("v1", "ConfigMap", "a", ns)["metadata"]["labels"]
     assert labels[PART_OF] == parent["metadata"]["labels"][ID_LABEL] and labels["secretsync.io/name"] == "local"
-    if first.drift is not None:     # drift repair re-applies with the same labels (part-of kept)
+    if first.drift is not None:  # drift repair re-applies with the same labels (part-of kept)
         assert first.drift.wait_synced(10)
         client.patch("v1", "ConfigMap", "a", ns, {"data": {"v": "edited"}}, field_manager="someone")
         assert wait_until(lambda: client.get("v1", "ConfigMap", "a", ns)["data"] == {"v": "1"}, 5)
         assert client.get("v1", "ConfigMap", "a", ns)["metadata"]["labels"].get(PART_OF) == labels[PART_OF]
     first.stop()
-    write_tree(root, {"b.yaml": None})                      # removed while the agent was not running
+    write_tree(root, {"b.yaml": None})  # removed while the agent was not running
     run_once(make_agent, ns, root)
     assert wait_until(lambda: client.get_or_none("v1", "ConfigMap", "b", ns) is None, 10)
     assert client.get_or_none("v1", "ConfigMap", "a", ns) is not None

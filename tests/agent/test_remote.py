@@ -24,22 +24,64 @@ def test_remote_cluster_and_substitute_from(agent_kube, syncs, make_agent, tmp_p
     remote_client = KubeClient.from_kubeconfig(str(remote.kubeconfig))
     try:
         remote_client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "spoke"}})
-        client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "spoke-kubeconfig", "namespace": ns},
-                       "data": {"value": SecretBytes(remote.kubeconfig.read_bytes())}})
-        client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "vars", "namespace": ns},
-                       "data": {"COLOR": "teal"}})
-        client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "secret-vars", "namespace": ns},
-                       "data": {"API_KEY": SecretBytes(b"substituted-secret-value")}})
-        root = write_tree(tmp_path / "src", {"cm.yaml": yaml.safe_dump({
-            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": "spoke"},
-            "data": {"color": "${COLOR}"}}), "secret.yaml": yaml.safe_dump({
-                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api", "namespace": "spoke"},
-                "stringData": {"key": "${API_KEY}"}})})
+        client.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "spoke-kubeconfig", "namespace": ns},
+                "data": {"value": SecretBytes(remote.kubeconfig.read_bytes())},
+            }
+        )
+        client.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "vars", "namespace": ns},
+                "data": {"COLOR": "teal"},
+            }
+        )
+        client.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "secret-vars", "namespace": ns},
+                "data": {"API_KEY": SecretBytes(b"substituted-secret-value")},
+            }
+        )
+        root = write_tree(
+            tmp_path / "src",
+            {
+                "cm.yaml": yaml.safe_dump(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": "app", "namespace": "spoke"},
+                        "data": {"color": "${COLOR}"},
+                    }
+                ),
+                "secret.yaml": yaml.safe_dump(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": "api", "namespace": "spoke"},
+                        "stringData": {"key": "${API_KEY}"},
+                    }
+                ),
+            },
+        )
         agent = make_agent()
-        syncs.create("spoke", {"source": {"path": str(root)}, "interval": "1h", "prune": True,
-                               "kubeConfig": {"secretRef": {"name": "spoke-kubeconfig", "key": "value"}},
-                               "postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "vars"},
-                                                                {"kind": "Secret", "name": "secret-vars"}]}})
+        syncs.create(
+            "spoke",
+            {
+                "source": {"path": str(root)},
+                "interval": "1h",
+                "prune": True,
+                "kubeConfig": {"secretRef": {"name": "spoke-kubeconfig", "key": "value"}},
+                "postBuild": {
+                    "substituteFrom": [{"kind": "ConfigMap", "name": "vars"}, {"kind": "Secret", "name": "secret-vars"}]
+                },
+            },
+        )
         obj = syncs.wait_ready("spoke")
         assert remote_client.get("v1", "ConfigMap", "app", "spoke")["data"] == {"color": "teal"}
         assert remote_client.get("v1", "Secret", "api", "spoke")["data"]["key"].reveal() == b"substituted-secret-value"
@@ -50,10 +92,11 @@ def test_remote_cluster_and_substitute_from(agent_kube, syncs, make_agent, tmp_p
         assert ("v1", "ConfigMap") in agent.drift.watched_clusters().get(remote_key, set())
         assert agent.drift.wait_synced(10)
         remote_client.patch("v1", "ConfigMap", "app", "spoke", {"data": {"color": "red"}}, field_manager="someone")
-        assert wait_until(lambda: remote_client.get("v1", "ConfigMap", "app", "spoke")["data"] == {"color": "teal"},
-                          5), "remote drift was not repaired"
+        assert wait_until(
+            lambda: remote_client.get("v1", "ConfigMap", "app", "spoke")["data"] == {"color": "teal"}, 5
+        ), "remote drift was not repaired"
         assert agent.drift.corrections == 1
-        client.delete("secretsync.io/v1alpha1", "Sync", "spoke", ns)        # the last Sync on it: watchers stop
+        client.delete("secretsync.io/v1alpha1", "Sync", "spoke", ns)  # the last Sync on it: watchers stop
         assert wait_until(lambda: remote_key not in agent.drift.watched_clusters(), 10)
         assert remote_key not in agent.reconciler.remotes
     finally:

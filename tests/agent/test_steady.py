@@ -19,6 +19,7 @@ pytestmark = pytest.mark.timeout(120)
 
 def test_no_change_reconciles_reuse_the_render_but_check_live(agent_kube, syncs, make_agent, tmp_path):
     from tests.agent.conftest import write_tree
+
     ns, client = agent_kube.namespace, agent_kube.client
     root = write_tree(tmp_path / "src", {"cm.yaml": configmap("app", ns, {"v": "1"})})
     agent = make_agent(drift=False)
@@ -30,12 +31,12 @@ def test_no_change_reconciles_reuse_the_render_but_check_live(agent_kube, syncs,
     state.renderer.transform = lambda *a, **kw: (transforms.append(1), original(*a, **kw))[1]
     done = agent.metrics.total.labels("success")._value.get()
     assert wait_until(lambda: agent.metrics.total.labels("success")._value.get() >= done + 2, 10)
-    assert transforms == []                                   # nothing changed: no re-render
+    assert transforms == []  # nothing changed: no re-render
     client.patch("v1", "ConfigMap", "app", ns, {"data": {"v": "edited"}}, field_manager="someone")
     assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "1"}, 10)
-    assert transforms == []                                   # live state still checked each interval
+    assert transforms == []  # live state still checked each interval
     syncs.patch("steady", {"metadata": {"annotations": {"secretsync.io/requestedAt": "now-1"}}})
-    assert wait_until(lambda: transforms, 10)                 # a manual trigger renders again
+    assert wait_until(lambda: transforms, 10)  # a manual trigger renders again
 
 
 def test_syncs_on_one_repository_share_ls_remote(agent_kube, syncs, make_agent, gitrepo, monkeypatch):
@@ -47,15 +48,14 @@ def test_syncs_on_one_repository_share_ls_remote(agent_kube, syncs, make_agent, 
     first = repo.commit({f"s{i}/cm.yaml": configmap(f"app{i}", ns, {"v": "1"}) for i in range(3)})
     agent = make_agent(source_poll=3600)
     for i in range(3):
-        syncs.create(f"s{i}", {"source": {"git": {"url": repo.url}}, "path": f"s{i}", "interval": "1s",
-                               "prune": True})
+        syncs.create(f"s{i}", {"source": {"git": {"url": repo.url}}, "path": f"s{i}", "interval": "1s", "prune": True})
     for i in range(3):
         syncs.wait_ready(f"s{i}", revision=first)
     calls.clear()
     done = agent.metrics.total.labels("success")._value.get()
     assert wait_until(lambda: agent.metrics.total.labels("success")._value.get() >= done + 9, 20)
     reconciles = agent.metrics.total.labels("success")._value.get() - done
-    assert len(calls) * 2 <= reconciles, (len(calls), reconciles)     # shared, not one per reconcile
+    assert len(calls) * 2 <= reconciles, (len(calls), reconciles)  # shared, not one per reconcile
     second = repo.commit({f"s{i}/cm.yaml": configmap(f"app{i}", ns, {"v": "2"}) for i in range(3)})
     for i in range(3):
         syncs.wait_ready(f"s{i}", revision=second, timeout=20)

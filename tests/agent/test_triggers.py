@@ -24,7 +24,7 @@ import yaml
 
 from secretsync.secretvalue import SecretBytes
 from tests.agent.conftest import configmap, sops_secret, write_tree
-from tests.pipeline.conftest import age_key  # noqa: F401 - session fixture (real age-keygen)
+from tests.render.conftest import age_key  # noqa: F401 - session fixture (real age-keygen)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,8 +39,14 @@ def post(url: str, body: bytes, headers: dict) -> int:
 
 
 def secret(client, ns: str, name: str, data: dict) -> None:
-    client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
-                   "data": {k: SecretBytes(v) for k, v in data.items()}})
+    client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": ns},
+            "data": {k: SecretBytes(v) for k, v in data.items()},
+        }
+    )
 
 
 def kv2_mount(openbao, password: str):
@@ -82,28 +88,40 @@ def test_webhooks(agent_kube, syncs, make_agent, gitrepo, kind):
     token = b"webhook-token-for-tests"
     secret(client, ns, "hook-token", {"token": token})
     agent = make_agent(source_poll=3600)
-    syncs.create("hooked", {"source": {"git": {"url": repo.url}}, "interval": "1h", "prune": True,
-                            "webhook": {"type": kind, "secretRef": {"name": "hook-token"}}})
+    syncs.create(
+        "hooked",
+        {
+            "source": {"git": {"url": repo.url}},
+            "interval": "1h",
+            "prune": True,
+            "webhook": {"type": kind, "secretRef": {"name": "hook-token"}},
+        },
+    )
     obj = syncs.wait_ready("hooked", revision=first)
     path = obj["status"]["webhookPath"]
     assert path == "/hook/" + hashlib.sha256(token + b"hooked" + ns.encode()).hexdigest()
     second = repo.commit({"cm.yaml": configmap("app", ns, {"v": "2"})})
     body = json.dumps({"ref": "refs/heads/main", "after": second}).encode()
     good = hmac.new(token, body, hashlib.sha256).hexdigest()
-    headers = {"github": {"X-Hub-Signature-256": f"sha256={good}", "X-GitHub-Event": "push"},
-               "gitlab": {"X-Gitlab-Token": token.decode()},
-               "generic-hmac": {"X-Signature": f"sha256={good}"}}[kind]
-    wrong = {"github": {"X-Hub-Signature-256": "sha256=" + "0" * 64},
-             "gitlab": {"X-Gitlab-Token": "nope"}, "generic-hmac": {"X-Signature": "sha256=" + "1" * 64}}[kind]
+    headers = {
+        "github": {"X-Hub-Signature-256": f"sha256={good}", "X-GitHub-Event": "push"},
+        "gitlab": {"X-Gitlab-Token": token.decode()},
+        "generic-hmac": {"X-Signature": f"sha256={good}"},
+    }[kind]
+    wrong = {
+        "github": {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+        "gitlab": {"X-Gitlab-Token": "nope"},
+        "generic-hmac": {"X-Signature": "sha256=" + "1" * 64},
+    }[kind]
     assert post(agent.http_url + path, body, wrong) == 401
     assert post(agent.http_url + "/hook/" + "f" * 64, body, headers) == 404
     time.sleep(0.5)
-    assert syncs.get("hooked")["status"]["lastAppliedRevision"].endswith(first)   # no trigger yet
+    assert syncs.get("hooked")["status"]["lastAppliedRevision"].endswith(first)  # no trigger yet
     assert post(agent.http_url + path, body, headers) == 200
     syncs.wait_ready("hooked", revision=second, timeout=10)
     assert client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "2"}
     assert agent.webhooks.refused == 1
-    syncs.patch("hooked", {"spec": {"webhook": None}})          # removing the webhook removes its path
+    syncs.patch("hooked", {"spec": {"webhook": None}})  # removing the webhook removes its path
     syncs.wait("hooked", lambda o: "webhookPath" not in (o.get("status") or {}), 10, what="webhookPath gone")
     assert post(agent.http_url + path, body, headers) == 404
 
@@ -112,18 +130,43 @@ def test_webhooks(agent_kube, syncs, make_agent, gitrepo, kind):
 def test_vault_change_reaches_secret(agent_kube, syncs, make_agent, tmp_path, openbao):
     ns, client = agent_kube.namespace, agent_kube.client
     mount, bao = kv2_mount(openbao, "first-vault-value")
-    root = write_tree(tmp_path / "src", {"secret.yaml": yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": ns, "annotations": {
-            "avp.kubernetes.io/path": f"{mount}/data/app"}}, "stringData": {"password": "<password>"}})})
+    root = write_tree(
+        tmp_path / "src",
+        {
+            "secret.yaml": yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {
+                        "name": "db",
+                        "namespace": ns,
+                        "annotations": {"avp.kubernetes.io/path": f"{mount}/data/app"},
+                    },
+                    "stringData": {"password": "<password>"},
+                }
+            )
+        },
+    )
     secret(client, ns, "vault-token", {"token": openbao.token.encode()})
     agent = make_agent()
-    syncs.create("vaulted", {"source": {"path": str(root)}, "interval": "1h", "prune": True,
-                             "vault": {"address": openbao.addr, "authMethod": "token",
-                                       "secretRef": {"name": "vault-token"}, "refreshInterval": "1s"}})
+    syncs.create(
+        "vaulted",
+        {
+            "source": {"path": str(root)},
+            "interval": "1h",
+            "prune": True,
+            "vault": {
+                "address": openbao.addr,
+                "authMethod": "token",
+                "secretRef": {"name": "vault-token"},
+                "refreshInterval": "1s",
+            },
+        },
+    )
     syncs.wait_ready("vaulted")
     assert client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() == b"first-vault-value"
     backend = agent.reconciler.states[(ns, "vaulted")].vault
-    time.sleep(2.5)                       # two refreshes with no change: no re-render, no write
+    time.sleep(2.5)  # two refreshes with no change: no re-render, no write
     rv = client.get("v1", "Secret", "db", ns)["metadata"]["resourceVersion"]
     assert agent.metrics.total.labels("success")._value.get() == 1
     change_and_wait(bao, mount, client, ns, "second-vault-value")
@@ -137,8 +180,9 @@ def test_depends_on_and_suspend(agent_kube, syncs, make_agent, tmp_path):
     base = write_tree(tmp_path / "base", {"cm.yaml": configmap("base", ns, {"v": "1"})})
     app = write_tree(tmp_path / "app", {"cm.yaml": configmap("app", ns, {"v": "1"})})
     make_agent()
-    syncs.create("app", {"source": {"path": str(app)}, "interval": "1h", "prune": True,
-                         "dependsOn": [{"name": "base"}]})
+    syncs.create(
+        "app", {"source": {"path": str(app)}, "interval": "1h", "prune": True, "dependsOn": [{"name": "base"}]}
+    )
     syncs.wait_reason("app", "DependencyNotReady")
     assert client.get_or_none("v1", "ConfigMap", "app", ns) is None
     syncs.create("base", {"source": {"path": str(base)}, "interval": "1h", "prune": True})
@@ -151,8 +195,12 @@ def test_depends_on_and_suspend(agent_kube, syncs, make_agent, tmp_path):
     time.sleep(1.0)
     assert client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "1"}
     syncs.patch("app", {"spec": {"suspend": False}})
-    syncs.wait(("app"), lambda o: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "2"}, 10,
-               what="applied after resume")
+    syncs.wait(
+        ("app"),
+        lambda o: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "2"},
+        10,
+        what="applied after resume",
+    )
 
 
 @pytest.mark.peer
@@ -164,14 +212,21 @@ def test_broken_sops_file_is_isolated(agent_kube, syncs, make_agent, tmp_path, a
     other_root = write_tree(tmp_path / "other", {"cm.yaml": configmap("other", ns, {"v": "1"})})
     secret(client, ns, "sops-age", {"identity.agekey": age_key.identity_file.read_bytes()})
     agent = make_agent(concurrent=2)
-    syncs.create("secrets", {"source": {"path": str(broken_root)}, "interval": "1h", "prune": True,
-                             "decryption": {"secretRef": {"name": "sops-age"}}})
+    syncs.create(
+        "secrets",
+        {
+            "source": {"path": str(broken_root)},
+            "interval": "1h",
+            "prune": True,
+            "decryption": {"secretRef": {"name": "sops-age"}},
+        },
+    )
     syncs.create("other", {"source": {"path": str(other_root)}, "interval": "1h", "prune": True})
     syncs.wait_ready("secrets")
     live = client.get("v1", "Secret", "db", ns)
     assert live["data"]["password"].reveal() == b"sops-test-value-1"
     doc = yaml.safe_load(encrypted)
-    doc["stringData"]["password"] = doc["stringData"]["password"].replace("data:", "data:AAAA", 1)   # corrupt
+    doc["stringData"]["password"] = doc["stringData"]["password"].replace("data:", "data:AAAA", 1)  # corrupt
     (broken_root / "db.sops.yaml").write_text(yaml.safe_dump(doc))
     write_tree(other_root, {"cm.yaml": configmap("other", ns, {"v": "2"})})
     syncs.patch("secrets", {"metadata": {"annotations": {"secretsync.io/requestedAt": "a"}}})
@@ -179,17 +234,26 @@ def test_broken_sops_file_is_isolated(agent_kube, syncs, make_agent, tmp_path, a
     obj = syncs.wait_reason("secrets", "DecryptionFailed")
     message = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")["message"]
     assert "db.sops.yaml" in message and "sops-test-value" not in message
-    syncs.wait(("other"), lambda o: client.get("v1", "ConfigMap", "other", ns)["data"] == {"v": "2"}, 10,
-               what="the other Sync applied")
+    syncs.wait(
+        ("other"),
+        lambda o: client.get("v1", "ConfigMap", "other", ns)["data"] == {"v": "2"},
+        10,
+        what="the other Sync applied",
+    )
     assert syncs.condition("other")["status"] == "True"
     after = client.get("v1", "Secret", "db", ns)
     assert after["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
     assert after["data"]["password"].reveal() == b"sops-test-value-1"
     assert agent.metrics.decrypt_failures.labels(ns, "secrets")._value.get() >= 1
     text = urllib.request.urlopen(agent.http_url + "/metrics", timeout=5).read().decode()
-    for name in ("secretsync_reconcile_duration_seconds_bucket", "secretsync_reconcile_total",
-                 "secretsync_sync_ready", "secretsync_vault_reads_total", "secretsync_decrypt_failures_total",
-                 "secretsync_drift_corrections_total"):
+    for name in (
+        "secretsync_reconcile_duration_seconds_bucket",
+        "secretsync_reconcile_total",
+        "secretsync_sync_ready",
+        "secretsync_vault_reads_total",
+        "secretsync_decrypt_failures_total",
+        "secretsync_drift_corrections_total",
+    ):
         assert name in text
     assert f'secretsync_sync_ready{{name="other",namespace="{ns}"}} 1.0' in text
     assert f'secretsync_sync_ready{{name="secrets",namespace="{ns}"}} 0.0' in text
@@ -197,8 +261,9 @@ def test_broken_sops_file_is_isolated(agent_kube, syncs, make_agent, tmp_path, a
 
 @pytest.mark.peer
 @pytest.mark.parametrize("style", ["inline", "annotation"])
-def test_vault_change_inside_a_sops_file_reaches_secret(agent_kube, syncs, make_agent, tmp_path, openbao,
-                                                        age_key, style):  # noqa: F811
+def test_vault_change_inside_a_sops_file_reaches_secret(
+    agent_kube, syncs, make_agent, tmp_path, openbao, age_key, style
+):  # noqa: F811
     """Placeholders inside a sops-encrypted Secret (an inline ``<path:...>`` in an encrypted value, or an
     encrypted ``avp.kubernetes.io/path`` annotation) are resolved and are part of the Vault change check:
     a new Vault value reaches the Secret without waiting for the interval."""
@@ -208,21 +273,33 @@ def test_vault_change_inside_a_sops_file_reaches_secret(agent_kube, syncs, make_
         values, annotations = {"password": f"<path:{mount}/data/app#password>"}, None
     else:
         values, annotations = {"password": "<password>"}, {"avp.kubernetes.io/path": f"{mount}/data/app"}
-    encrypted = sops_secret(tmp_path, age_key.recipient, ns, "db", values, annotations,
-                            encrypted_regex="^(annotations|stringData)$")
+    encrypted = sops_secret(
+        tmp_path, age_key.recipient, ns, "db", values, annotations, encrypted_regex="^(annotations|stringData)$"
+    )
     assert b"<path:" not in encrypted and b"data/app" not in encrypted
     root = write_tree(tmp_path / "src", {})
     (root / "db.sops.yaml").write_bytes(encrypted)
     secret(client, ns, "vault-token", {"token": openbao.token.encode()})
     secret(client, ns, "sops-age", {"key.agekey": age_key.identity_file.read_bytes()})
     agent = make_agent()
-    syncs.create("sopsvault", {"source": {"path": str(root)}, "interval": "1h", "prune": True,
-                               "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
-                               "vault": {"address": openbao.addr, "authMethod": "token",
-                                         "secretRef": {"name": "vault-token"}, "refreshInterval": "1s"}})
+    syncs.create(
+        "sopsvault",
+        {
+            "source": {"path": str(root)},
+            "interval": "1h",
+            "prune": True,
+            "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
+            "vault": {
+                "address": openbao.addr,
+                "authMethod": "token",
+                "secretRef": {"name": "vault-token"},
+                "refreshInterval": "1s",
+            },
+        },
+    )
     syncs.wait_ready("sopsvault")
     assert client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() == b"first-sops-vault-value"
     state = agent.reconciler.states[(ns, "sopsvault")]
     assert state.vault_fingerprints == {f"kv2:{mount}/data/app": "kv2:current_version=1"}
     change_and_wait(bao, mount, client, ns, "second-sops-vault-value")
-    assert agent.metrics.total.labels("success")._value.get() == 2     # the Vault check, not the 1h interval
+    assert agent.metrics.total.labels("success")._value.get() == 2  # the Vault check, not the 1h interval

@@ -8,11 +8,11 @@ import subprocess
 
 import pytest
 
-from secretsync.controller.agent import shard_of
-from secretsync.controller.notify import payload
-from secretsync.controller.webhooks import WebhookReceiver
-from secretsync.httpserver import Request
-from secretsync.syncspec import InvalidSyncSpec, SyncSpec, parse_duration
+from secretsync.agent.notify import payload
+from secretsync.agent.runtime import shard_of
+from secretsync.agent.webhooks import WebhookReceiver
+from secretsync.api.syncspec import InvalidSyncSpec, SyncSpec, parse_duration
+from secretsync.runtime.httpserver import Request
 from tests.fixtures.peers import peer_binary
 
 
@@ -24,10 +24,23 @@ def test_defaults_and_durations():
     spec = SyncSpec.parse(sync({"source": {"path": "/x"}, "interval": "10m", "prune": False}))
     assert (spec.interval, spec.retry, spec.effective_timeout, spec.path, spec.generation) == (600, 600, 570, ".", 3)
     assert spec.notify_on_failure and spec.notify_on_recovery and spec.vault is None
-    short = SyncSpec.parse(sync({"source": {"path": "/x"}, "interval": "45s", "retryInterval": "1m30s",
-                                 "prune": True, "vault": {"address": "http://v"}}))
-    assert (short.effective_timeout, short.retry, short.vault.refresh_interval, short.vault.kv_version) == \
-        (30, 90, 300, "2")
+    short = SyncSpec.parse(
+        sync(
+            {
+                "source": {"path": "/x"},
+                "interval": "45s",
+                "retryInterval": "1m30s",
+                "prune": True,
+                "vault": {"address": "http://v"},
+            }
+        )
+    )
+    assert (short.effective_timeout, short.retry, short.vault.refresh_interval, short.vault.kv_version) == (
+        30,
+        90,
+        300,
+        "2",
+    )
     assert parse_duration("1h2m3.5s", "x") == 3723.5 and parse_duration("250ms", "x") == 0.25
     for bad in ("", "10", "1d", "-1s", "1 m"):
         with pytest.raises(InvalidSyncSpec):
@@ -35,14 +48,24 @@ def test_defaults_and_durations():
 
 
 def _openssl_hmac(key: bytes, body: bytes, algo: str = "sha256") -> str:
-    out = subprocess.run([peer_binary("openssl"), "dgst", f"-{algo}", "-hmac", key.decode(), "-r"], input=body,
-                         capture_output=True, check=True, timeout=30).stdout.decode()
+    out = subprocess.run(
+        [peer_binary("openssl"), "dgst", f"-{algo}", "-hmac", key.decode(), "-r"],
+        input=body,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout.decode()
     return out.split()[0]
 
 
-@pytest.mark.parametrize("kind,header,algo", [("github", "X-Hub-Signature-256", "sha256"),
-                                              ("generic-hmac", "X-Signature", "sha256"),
-                                              ("generic-hmac", "X-Signature", "sha1")])
+@pytest.mark.parametrize(
+    "kind,header,algo",
+    [
+        ("github", "X-Hub-Signature-256", "sha256"),
+        ("generic-hmac", "X-Signature", "sha256"),
+        ("generic-hmac", "X-Signature", "sha1"),
+    ],
+)
 def test_signatures_match_openssl(kind, header, algo):
     hits = []
     receiver = WebhookReceiver(hits.append)
@@ -52,6 +75,7 @@ def test_signatures_match_openssl(kind, header, algo):
 
     def send(value: str) -> int:
         return receiver.handle(Request("POST", path, {}, {header: value}, body, ("127.0.0.1", 1))).status
+
     assert send(f"{algo}={signature}") == 200 and hits == [("n", "s")]
     assert send(f"{algo}={signature[:-1]}0" if not signature.endswith("0") else f"{algo}={signature[:-1]}1") == 401
     assert send("md5=" + signature) == 401 and send("") == 401
@@ -70,5 +94,7 @@ def test_notification_payload():
     body = payload("n/s", "main@sha1:abc", False, "DecryptionFailed", "db.sops.yaml: MAC mismatch")
     assert body["text"] == "Sync n/s failed: DecryptionFailed"
     assert body["attachments"][0]["color"] == "danger"
-    assert {f["title"]: f["value"] for f in body["attachments"][0]["fields"]} == \
-        {"Revision": "main@sha1:abc", "Reason": "DecryptionFailed"}
+    assert {f["title"]: f["value"] for f in body["attachments"][0]["fields"]} == {
+        "Revision": "main@sha1:abc",
+        "Reason": "DecryptionFailed",
+    }

@@ -20,8 +20,12 @@ pytestmark = [pytest.mark.timeout(120), pytest.mark.peer]
 
 def ssh_key(tmp_path, name: str):
     path = tmp_path / name
-    subprocess.run([peer_binary("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
-                   check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [peer_binary("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     return path, path.with_suffix(".pub").read_bytes()
 
 
@@ -29,13 +33,39 @@ def gpg_key(tmp_path):
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     env = isolated_env(tmp_path, GNUPGHOME=str(home))
-    subprocess.run([peer_binary("gpg"), "--batch", "--passphrase", "", "--quick-gen-key", "Signer <s@example.test>",
-                    "ed25519", "sign", "never"], check=True, capture_output=True, env=env, timeout=60)
-    out = subprocess.run([peer_binary("gpg"), "--batch", "--with-colons", "--list-secret-keys"], check=True,
-                         capture_output=True, env=env, text=True, timeout=30).stdout
+    subprocess.run(
+        [
+            peer_binary("gpg"),
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Signer <s@example.test>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    out = subprocess.run(
+        [peer_binary("gpg"), "--batch", "--with-colons", "--list-secret-keys"],
+        check=True,
+        capture_output=True,
+        env=env,
+        text=True,
+        timeout=30,
+    ).stdout
     fingerprint = next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
-    public = subprocess.run([peer_binary("gpg"), "--batch", "--armor", "--export", fingerprint], check=True,
-                            capture_output=True, env=env, timeout=30).stdout
+    public = subprocess.run(
+        [peer_binary("gpg"), "--batch", "--armor", "--export", fingerprint],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=30,
+    ).stdout
     return home, fingerprint, public
 
 
@@ -50,8 +80,15 @@ def signing(repo, **config):
 
 def refused(syncs, sha: str) -> str:
     """Wait until commit ``sha`` was attempted and refused; the Ready message."""
-    obj = syncs.wait("signed", lambda o: (o.get("status") or {}).get("lastAttemptedRevision", "").endswith(sha)
-                     and syncs.condition("signed")["reason"] == "VerificationFailed", 20, what=f"{sha[:8]} refused")
+    obj = syncs.wait(
+        "signed",
+        lambda o: (
+            (o.get("status") or {}).get("lastAttemptedRevision", "").endswith(sha)
+            and syncs.condition("signed")["reason"] == "VerificationFailed"
+        ),
+        20,
+        what=f"{sha[:8]} refused",
+    )
     return next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")["message"]
 
 
@@ -60,19 +97,36 @@ def test_signed_commits_accepted_unsigned_and_foreign_refused(agent_kube, syncs,
     trusted, trusted_pub = ssh_key(tmp_path, "trusted")
     foreign, _ = ssh_key(tmp_path, "foreign")
     gnupg, fingerprint, pgp_pub = gpg_key(tmp_path)
-    client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "signers", "namespace": ns},
-                   "data": {"ci.sshpub": SecretBytes(trusted_pub), "release.asc": SecretBytes(pgp_pub)}})
+    client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "signers", "namespace": ns},
+            "data": {"ci.sshpub": SecretBytes(trusted_pub), "release.asc": SecretBytes(pgp_pub)},
+        }
+    )
     repo = gitrepo("signed")
     ssh_signed = dict(**{"gpg.format": "ssh", "user.signingkey": str(trusted), "commit.gpgsign": "true"})
     signing(repo, **ssh_signed)
     first = repo.commit({"cm.yaml": configmap("app", ns, {"v": "1"})})
     make_agent()
-    syncs.create("signed", {"source": {"git": {"url": repo.url, "ref": {"branch": "main"},
-                                               "verify": {"mode": "HEAD", "secretRef": {"name": "signers"}}}},
-                            "interval": "1h", "prune": True})
+    syncs.create(
+        "signed",
+        {
+            "source": {
+                "git": {
+                    "url": repo.url,
+                    "ref": {"branch": "main"},
+                    "verify": {"mode": "HEAD", "secretRef": {"name": "signers"}},
+                }
+            },
+            "interval": "1h",
+            "prune": True,
+        },
+    )
     syncs.wait_ready("signed", revision=first)
 
-    signing(repo)                                                     # unsigned
+    signing(repo)  # unsigned
     unsigned = repo.commit({"cm.yaml": configmap("app", ns, {"v": "2"})})
     message = refused(syncs, unsigned)
     assert f"commit {unsigned[:12]}" in message and "not signed" in message

@@ -23,8 +23,12 @@ def test_no_secret_value_reaches_logs_or_errors(kube, namespace, apiserver, capl
     texts = []
 
     def secret(name, key="k"):
-        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
-                "data": {key: SecretBytes(plaintext)}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {key: SecretBytes(plaintext)},
+        }
 
     kube.create(secret("a"))
     texts.append(repr(kube.get("v1", "Secret", "a", namespace)))
@@ -35,9 +39,11 @@ def test_no_secret_value_reaches_logs_or_errors(kube, namespace, apiserver, capl
     texts.append(repr(next(events)))
     inf.stop()
     events.close()
-    failures = [lambda: kube.create(secret("a")),                           # 409 AlreadyExists
-                lambda: kube.create(secret("c", key="bad key!")),           # 422 Invalid
-                lambda: kube.apply(secret("b", key="other"), field_manager="intruder")]
+    failures = [
+        lambda: kube.create(secret("a")),  # 409 AlreadyExists
+        lambda: kube.create(secret("c", key="bad key!")),  # 422 Invalid
+        lambda: kube.apply(secret("b", key="other"), field_manager="intruder"),
+    ]
     if apiserver.is_emulator:
         apiserver.faults.fail_next(1, verb="get", resource="secrets", code=500)
         failures.append(lambda: kube.get("v1", "Secret", "a", namespace))

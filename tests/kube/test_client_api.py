@@ -15,8 +15,17 @@ import uuid
 import pytest
 
 from secretsync import SecretBytes
-from secretsync.kube.client import (AlreadyExists, Conflict, Forbidden, Invalid, KubeClient, KubeConfigError,
-                                    KubeUnavailable, NotFound, UnknownResource)
+from secretsync.kube.client import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    Invalid,
+    KubeClient,
+    KubeConfigError,
+    KubeUnavailable,
+    NotFound,
+    UnknownResource,
+)
 from tests.fixtures.apiserver import make_cluster
 from tests.kube.conftest import client_for
 
@@ -24,8 +33,12 @@ PLAINTEXT = "s3cr3t-value-" + uuid.uuid4().hex
 
 
 def cm(name, ns, data=None, labels=None):
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": ns, "labels": labels or {}}, "data": data or {"a": "1"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+        "data": data or {"a": "1"},
+    }
 
 
 def test_discovery_core_and_grouped_kinds(kube):
@@ -43,18 +56,29 @@ def test_discovery_core_and_grouped_kinds(kube):
 def test_a_new_crd_is_found_without_a_new_client(kube):
     group = f"g{uuid.uuid4().hex[:8]}.example.com"
     with pytest.raises(UnknownResource):
-        kube.resource(f"{group}/v1", "Widget")            # cached as a miss? must not be
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": f"widgets.{group}"},
-           "spec": {"group": group, "scope": "Namespaced",
-                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-                    "versions": [{"name": "v1", "served": True, "storage": True,
-                                  "schema": {"openAPIV3Schema": {"type": "object",
-                                                                 "x-kubernetes-preserve-unknown-fields": True}}}]}}
+        kube.resource(f"{group}/v1", "Widget")  # cached as a miss? must not be
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
     kube.create(crd)
     try:
         deadline = time.monotonic() + 10
-        while True:                                        # a real cluster needs a moment to establish it
+        while True:  # a real cluster needs a moment to establish it
             try:
                 info = kube.resource(f"{group}/v1", "Widget")
                 break
@@ -77,7 +101,7 @@ def test_crud_with_optimistic_concurrency(kube, namespace):
     got["data"]["k"] = "v2"
     updated = kube.update(got)
     assert updated["data"]["k"] == "v2"
-    got["data"]["k"] = "stale"                             # still carries the old resourceVersion
+    got["data"]["k"] = "stale"  # still carries the old resourceVersion
     with pytest.raises(Conflict):
         kube.update(got)
     assert kube.get("v1", "ConfigMap", "one", namespace)["data"]["k"] == "v2"
@@ -125,8 +149,9 @@ def test_patches(kube, namespace):
     kube.create(cm("p", namespace, {"a": "1", "b": "2"}))
     merged = kube.patch("v1", "ConfigMap", "p", namespace, {"data": {"a": "x", "b": None}})
     assert merged["data"] == {"a": "x"}
-    jp = kube.patch("v1", "ConfigMap", "p", namespace, [{"op": "add", "path": "/data/c", "value": "3"}],
-                    patch_type="json")
+    jp = kube.patch(
+        "v1", "ConfigMap", "p", namespace, [{"op": "add", "path": "/data/c", "value": "3"}], patch_type="json"
+    )
     assert jp["data"] == {"a": "x", "c": "3"}
     with pytest.raises(ValueError):
         kube.patch("v1", "ConfigMap", "p", namespace, {"x": 1}, patch_type="json")
@@ -143,12 +168,17 @@ def test_delete_preconditions_and_propagation(kube, namespace):
     with pytest.raises(ValueError):
         kube.delete("v1", "ConfigMap", "d", namespace, propagation_policy="Sometimes")
     with pytest.raises(ValueError):
-        kube.get("v1", "ConfigMap", "d")                    # namespaced kind without a namespace
+        kube.get("v1", "ConfigMap", "d")  # namespaced kind without a namespace
 
 
 def secret_obj(name, ns, **data):
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "type": "Opaque",
-            "data": {k: SecretBytes(v) for k, v in data.items()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns},
+        "type": "Opaque",
+        "data": {k: SecretBytes(v) for k, v in data.items()},
+    }
 
 
 def test_secret_values_are_secretbytes_both_ways(kube, namespace):
@@ -160,8 +190,15 @@ def test_secret_values_are_secretbytes_both_ways(kube, namespace):
     listed = kube.list("v1", "Secret", namespace)
     item = [o for o in listed["items"] if o["metadata"]["name"] == "s"][0]
     assert isinstance(item["data"]["password"], SecretBytes)
-    applied = kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s2", "namespace": namespace},
-                          "stringData": {"token": SecretBytes(PLAINTEXT)}}, field_manager="secretsync")
+    applied = kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s2", "namespace": namespace},
+            "stringData": {"token": SecretBytes(PLAINTEXT)},
+        },
+        field_manager="secretsync",
+    )
     assert applied["data"]["token"] == SecretBytes(PLAINTEXT)
 
 
@@ -239,14 +276,26 @@ def test_watch_sees_changes_and_closes_from_another_thread(kube, namespace):
 
 
 def test_metadata_only_list_and_watch_carry_no_values(kube, namespace):
-    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m0", "namespace": namespace,
-                 "labels": {"x": "y"}}, "stringData": {"k": PLAINTEXT}})
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "m0", "namespace": namespace, "labels": {"x": "y"}},
+            "stringData": {"k": PLAINTEXT},
+        }
+    )
     listed = kube.list("v1", "Secret", namespace, metadata_only=True)
     item = next(i for i in listed["items"] if i["metadata"]["name"] == "m0")
     assert item["kind"] == "PartialObjectMetadata" and item["metadata"]["labels"] == {"x": "y"}
     assert set(item) == {"apiVersion", "kind", "metadata"}
-    stream = kube.watch("v1", "Secret", namespace, resource_version=listed["metadata"]["resourceVersion"],
-                        timeout_seconds=30, metadata_only=True)
+    stream = kube.watch(
+        "v1",
+        "Secret",
+        namespace,
+        resource_version=listed["metadata"]["resourceVersion"],
+        timeout_seconds=30,
+        metadata_only=True,
+    )
     seen = []
 
     def consume():
@@ -256,8 +305,14 @@ def test_metadata_only_list_and_watch_carry_no_values(kube, namespace):
 
     t = threading.Thread(target=consume, daemon=True)
     t.start()
-    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m1", "namespace": namespace},
-                 "stringData": {"k": PLAINTEXT}})
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "m1", "namespace": namespace},
+            "stringData": {"k": PLAINTEXT},
+        }
+    )
     kube.delete("v1", "Secret", "m1", namespace)
     deadline = time.monotonic() + 10
     while len(seen) < 2 and time.monotonic() < deadline:
@@ -265,8 +320,9 @@ def test_metadata_only_list_and_watch_carry_no_values(kube, namespace):
     stream.close()
     t.join(5)
     assert [(etype, obj["metadata"]["name"]) for etype, obj in seen] == [("ADDED", "m1"), ("DELETED", "m1")]
-    assert all(obj["kind"] == "PartialObjectMetadata" and set(obj) == {"apiVersion", "kind", "metadata"}
-               for _, obj in seen)
+    assert all(
+        obj["kind"] == "PartialObjectMetadata" and set(obj) == {"apiVersion", "kind", "metadata"} for _, obj in seen
+    )
     assert PLAINTEXT not in repr(seen) + repr(listed)
     # whole objects still come when not asked otherwise
     assert "data" in kube.list("v1", "Secret", namespace)["items"][0]
@@ -274,7 +330,7 @@ def test_metadata_only_list_and_watch_carry_no_values(kube, namespace):
 
 def test_requests_go_on_after_the_pool_manager_closed_its_pools(kube, namespace):
     kube.create(cm("p", namespace))
-    kube._api.rest_client.pool_manager.clear()       # what an evicting or closing manager does
+    kube._api.rest_client.pool_manager.clear()  # what an evicting or closing manager does
     assert kube.get("v1", "ConfigMap", "p", namespace)["data"] == {"a": "1"}
 
 
@@ -305,17 +361,27 @@ def test_impersonation_sends_user_and_every_group(rbac_kube):
         with pytest.raises(Forbidden) as info:
             alice.list("v1", "Secret", ns)
         assert '"alice"' in info.value.message and info.value.status == 403
-        kube.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                     "metadata": {"name": "read-secrets", "namespace": ns},
-                     "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]})
-        kube.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                     "metadata": {"name": "team-b-reads", "namespace": ns},
-                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-secrets"},
-                     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "team-b"}]})
-        deadline = time.monotonic() + 10                  # RBAC caches on a real cluster need a moment
+        kube.create(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": "read-secrets", "namespace": ns},
+                "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}],
+            }
+        )
+        kube.create(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": "team-b-reads", "namespace": ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-secrets"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "team-b"}],
+            }
+        )
+        deadline = time.monotonic() + 10  # RBAC caches on a real cluster need a moment
         while True:
             try:
-                assert alice.list("v1", "Secret", ns)["items"] == []    # allowed only through the SECOND group
+                assert alice.list("v1", "Secret", ns)["items"] == []  # allowed only through the SECOND group
                 break
             except Forbidden:
                 if time.monotonic() > deadline:
@@ -338,7 +404,8 @@ def test_kubeconfig_content_from_a_secret_stays_in_memory(apiserver, tmp_path, m
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     import tempfile
-    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))     # where the library would put temp files
+
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))  # where the library would put temp files
     with KubeClient.from_kubeconfig_data(content, source="Secret flux-system/remote (key value)") as client:
         assert client.get("v1", "Namespace", apiserver.namespace)["metadata"]["name"] == apiserver.namespace
     assert list(private_tmp.iterdir()) == [], "no CA, token or discovery cache file was written"
@@ -355,6 +422,7 @@ clusters: [{{name: k, cluster: {{server: "https://127.0.0.1:1"}}}}]
 users: [{{name: u, user: {{client-certificate-data: Zm9v, client-key-data: {key_text}}}}}]
 """
     from secretsync.kube.client import KubeConfigError
+
     with pytest.raises(KubeConfigError) as info:
         KubeClient.from_kubeconfig_data(SecretBytes(content), source="Secret ns/remote")
     assert "Secret ns/remote" in info.value.message and "client-certificate-data" in info.value.message
@@ -368,22 +436,40 @@ users: [{{name: u, user: {{client-certificate-data: Zm9v, client-key-data: {key_
 
 def test_status_subresource_writes(kube, namespace):
     group = f"s{uuid.uuid4().hex[:8]}.example.com"
-    kube.create({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-                 "metadata": {"name": f"gadgets.{group}"},
-                 "spec": {"group": group, "scope": "Namespaced",
-                          "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget",
-                                    "listKind": "GadgetList"},
-                          "versions": [{"name": "v1", "served": True, "storage": True,
-                                        "subresources": {"status": {}},
-                                        "schema": {"openAPIV3Schema": {
-                                            "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
+    kube.create(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"gadgets.{group}"},
+            "spec": {
+                "group": group,
+                "scope": "Namespaced",
+                "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "subresources": {"status": {}},
+                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    }
+                ],
+            },
+        }
+    )
     try:
         api = f"{group}/v1"
         deadline = time.monotonic() + 10
         while True:
             try:
-                created = kube.create({"apiVersion": api, "kind": "Gadget",
-                                       "metadata": {"name": "g", "namespace": namespace}, "spec": {"size": 1}})
+                created = kube.create(
+                    {
+                        "apiVersion": api,
+                        "kind": "Gadget",
+                        "metadata": {"name": "g", "namespace": namespace},
+                        "spec": {"size": 1},
+                    }
+                )
                 break
             except UnknownResource:
                 if time.monotonic() > deadline:
@@ -391,16 +477,15 @@ def test_status_subresource_writes(kube, namespace):
                 time.sleep(0.2)
         assert kube.resource(api, "Gadget").subresources == ("status",)
         created["status"] = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}
-        created["spec"]["size"] = 99                      # ignored by the status endpoint
+        created["spec"]["size"] = 99  # ignored by the status endpoint
         after = kube.update_status(created)
         assert after["status"]["observedGeneration"] == 1 and after["spec"]["size"] == 1
-        patched = kube.patch(api, "Gadget", "g", namespace, {"status": {"observedGeneration": 2}},
-                             subresource="status")
+        patched = kube.patch(api, "Gadget", "g", namespace, {"status": {"observedGeneration": 2}}, subresource="status")
         assert patched["status"]["observedGeneration"] == 2
         got = kube.get(api, "Gadget", "g", namespace)
         got["status"] = {"observedGeneration": 7}
         got["spec"]["size"] = 3
-        main = kube.update(got)                           # the main endpoint ignores status
+        main = kube.update(got)  # the main endpoint ignores status
         assert main["spec"]["size"] == 3 and main["status"]["observedGeneration"] == 2
     finally:
         kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"gadgets.{group}")
@@ -409,6 +494,7 @@ def test_status_subresource_writes(kube, namespace):
 def test_kubeconfig_file_credentials_go_to_ram_not_the_temp_dir(apiserver, tmp_path, monkeypatch):
     import os
     import tempfile
+
     if not (os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)):
         pytest.skip("no /dev/shm on this system")
     private_tmp = tmp_path / "tmp"
@@ -421,13 +507,24 @@ def test_kubeconfig_file_credentials_go_to_ram_not_the_temp_dir(apiserver, tmp_p
 
 def test_writes_without_an_answer(kube, namespace):
     """answer=False: the write happens, the reply is not decoded (the caller gets None)."""
-    assert kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "quiet", "namespace": namespace},
-                        "stringData": {"k": PLAINTEXT}}, answer=False) is None
+    assert (
+        kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "quiet", "namespace": namespace},
+                "stringData": {"k": PLAINTEXT},
+            },
+            answer=False,
+        )
+        is None
+    )
     live = kube.get("v1", "Secret", "quiet", namespace)
     assert live["data"]["k"].reveal() == PLAINTEXT.encode()
     live["metadata"]["labels"] = {"edited": "yes"}
     assert kube.update(live, answer=False) is None
     assert kube.get("v1", "Secret", "quiet", namespace)["metadata"]["labels"] == {"edited": "yes"}
-    with pytest.raises(AlreadyExists):          # errors still come through
-        kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "quiet", "namespace": namespace}},
-                    answer=False)
+    with pytest.raises(AlreadyExists):  # errors still come through
+        kube.create(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "quiet", "namespace": namespace}}, answer=False
+        )

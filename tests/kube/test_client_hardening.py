@@ -15,8 +15,12 @@ from secretsync.kube.client import KubeClient, KubeUnavailable
 
 
 def cm(name, ns, **meta):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, **meta},
-            "data": {"a": "1"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns, **meta},
+        "data": {"a": "1"},
+    }
 
 
 def test_the_proxy_environment_is_read_once_not_per_request(apiserver, monkeypatch):
@@ -46,13 +50,17 @@ def test_a_proxy_url_of_the_kubeconfig_still_applies(apiserver, tmp_path):
     config = yaml.safe_load(path.read_text())
     config["clusters"][0]["cluster"]["proxy-url"] = "http://127.0.0.1:9"
     path.write_text(yaml.safe_dump(config))
-    with pytest.raises(Exception):   # the discovery request goes to the (closed) proxy port
+    with pytest.raises(Exception):  # the discovery request goes to the (closed) proxy port
         KubeClient.from_kubeconfig(str(path), timeout=3, connect_timeout=1)
 
 
 def test_create_with_generate_name(kube, namespace):
-    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gen-", "namespace": namespace},
-           "data": {"a": "1"}}
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"generateName": "gen-", "namespace": namespace},
+        "data": {"a": "1"},
+    }
     first, second = kube.create(obj), kube.create(obj)
     names = {first["metadata"]["name"], second["metadata"]["name"]}
     assert len(names) == 2 and all(n.startswith("gen-") and len(n) > 4 for n in names)
@@ -69,8 +77,7 @@ def test_create_with_generate_name_needs_a_namespace_for_namespaced_kinds(kube):
 def _open_watch_with_one_event(kube, namespace):
     kube.create(cm("seen", namespace))
     rv = kube.list("v1", "ConfigMap", namespace)["metadata"]["resourceVersion"]
-    stream = kube.watch("v1", "ConfigMap", namespace, resource_version=rv, timeout_seconds=30,
-                        allow_bookmarks=False)
+    stream = kube.watch("v1", "ConfigMap", namespace, resource_version=rv, timeout_seconds=30, allow_bookmarks=False)
     events = iter(stream)
     kube.patch("v1", "ConfigMap", "seen", namespace, {"data": {"a": "2"}})
     assert next(events)[0] == "MODIFIED"
@@ -107,11 +114,11 @@ def test_time_limit_bounds_a_hanging_request_and_refuses_once_used_up(kube, name
             kube.get("v1", "ConfigMap", "any", namespace)
         took = time.monotonic() - started
         assert took < 2.0, f"the request ran {took:.2f}s past a 1s limit (client timeout is 20s)"
-        with pytest.raises(Timeout):                  # the limit is used up: nothing is sent
+        with pytest.raises(Timeout):  # the limit is used up: nothing is sent
             kube.get("v1", "ConfigMap", "any", namespace)
     assert emulator.faults.pending() == 4
     emulator.faults.clear()
-    assert kube.list("v1", "ConfigMap", namespace)["items"] is not None   # outside the block: no limit
+    assert kube.list("v1", "ConfigMap", namespace)["items"] is not None  # outside the block: no limit
 
 
 def test_a_server_url_with_a_path_keeps_it_on_every_request():
@@ -125,11 +132,25 @@ def test_a_server_url_with_a_path_keeps_it_on_every_request():
         "/prefix/version": {"major": "1", "minor": "31", "gitVersion": "v1.31.0"},
         "/prefix/api": {"kind": "APIVersions", "versions": ["v1"]},
         "/prefix/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
-        "/prefix/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
-            {"name": "configmaps", "singularName": "configmap", "namespaced": True, "kind": "ConfigMap",
-             "verbs": ["get", "list", "create"]}]},
-        "/prefix/api/v1/namespaces/ns/configmaps/x": {"apiVersion": "v1", "kind": "ConfigMap",
-                                                      "metadata": {"name": "x", "namespace": "ns"}, "data": {"a": "1"}},
+        "/prefix/api/v1": {
+            "kind": "APIResourceList",
+            "groupVersion": "v1",
+            "resources": [
+                {
+                    "name": "configmaps",
+                    "singularName": "configmap",
+                    "namespaced": True,
+                    "kind": "ConfigMap",
+                    "verbs": ["get", "list", "create"],
+                }
+            ],
+        },
+        "/prefix/api/v1/namespaces/ns/configmaps/x": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "x", "namespace": "ns"},
+            "data": {"a": "1"},
+        },
     }
 
     class Handler(BaseHTTPRequestHandler):

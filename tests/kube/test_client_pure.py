@@ -9,25 +9,60 @@ import json
 import pytest
 
 from secretsync import SecretBytes
-from secretsync.kube.client import (AlreadyExists, Conflict, Forbidden, Gone, Invalid, KubeAPIError, NotFound,
-                                    ResourceInfo, ServerError, Timeout, TooManyRequests, Unauthorized,
-                                    error_from_status, from_wire, to_wire)
+from secretsync.kube.client import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    KubeAPIError,
+    NotFound,
+    ResourceInfo,
+    ServerError,
+    Timeout,
+    TooManyRequests,
+    Unauthorized,
+    error_from_status,
+    from_wire,
+    to_wire,
+)
 
 PLAINTEXT = "hunter2-do-not-log"
 
 
 def status(code, reason, message, **details):
-    return json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-                       "reason": reason, "message": message, "details": details})
+    return json.dumps(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": code,
+            "reason": reason,
+            "message": message,
+            "details": details,
+        }
+    )
 
 
-@pytest.mark.parametrize("code,reason,cls", [
-    (404, "NotFound", NotFound), (409, "AlreadyExists", AlreadyExists), (409, "Conflict", Conflict),
-    (422, "Invalid", Invalid), (403, "Forbidden", Forbidden), (401, "Unauthorized", Unauthorized),
-    (410, "Expired", Gone), (410, "Gone", Gone), (429, "TooManyRequests", TooManyRequests),
-    (500, "InternalError", ServerError), (503, "ServiceUnavailable", ServerError), (504, "Timeout", Timeout),
-    (500, "Timeout", Timeout), (418, "", KubeAPIError),
-])
+@pytest.mark.parametrize(
+    "code,reason,cls",
+    [
+        (404, "NotFound", NotFound),
+        (409, "AlreadyExists", AlreadyExists),
+        (409, "Conflict", Conflict),
+        (422, "Invalid", Invalid),
+        (403, "Forbidden", Forbidden),
+        (401, "Unauthorized", Unauthorized),
+        (410, "Expired", Gone),
+        (410, "Gone", Gone),
+        (429, "TooManyRequests", TooManyRequests),
+        (500, "InternalError", ServerError),
+        (503, "ServiceUnavailable", ServerError),
+        (504, "Timeout", Timeout),
+        (500, "Timeout", Timeout),
+        (418, "", KubeAPIError),
+    ],
+)
 def test_status_mapping(code, reason, cls):
     err = error_from_status("get Secret ns/a", code, status(code, reason, "the message"))
     assert type(err) is cls
@@ -53,9 +88,18 @@ def test_non_status_json_body_is_dropped():
 
 def test_long_messages_and_causes_are_clipped():
     long = "x" * 5000
-    err = error_from_status("apply ConfigMap ns/a", 422, status(422, "Invalid", long, name="a", kind="ConfigMap",
-                                                               causes=[{"reason": "FieldValueInvalid",
-                                                                        "field": "data.k", "message": long}]))
+    err = error_from_status(
+        "apply ConfigMap ns/a",
+        422,
+        status(
+            422,
+            "Invalid",
+            long,
+            name="a",
+            kind="ConfigMap",
+            causes=[{"reason": "FieldValueInvalid", "field": "data.k", "message": long}],
+        ),
+    )
     assert len(err.api_message) == 256 and err.api_message.endswith("...")
     assert err.details["causes"][0]["field"] == "data.k"
     assert len(err.details["causes"][0]["message"]) == 256
@@ -76,13 +120,17 @@ def test_exceptions_never_carry_the_raw_body_even_as_a_cause():
 
 
 def test_to_wire_encodes_secret_data_and_string_data():
-    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"},
-           "data": {"bin": SecretBytes(b"\x00\xff"), "already": "YQ=="},
-           "stringData": {"s": SecretBytes(PLAINTEXT)}}
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "a"},
+        "data": {"bin": SecretBytes(b"\x00\xff"), "already": "YQ=="},
+        "stringData": {"s": SecretBytes(PLAINTEXT)},
+    }
     wire = to_wire(obj)
     assert wire["data"] == {"bin": "AP8=", "already": "YQ=="}
     assert wire["stringData"] == {"s": PLAINTEXT}
-    json.dumps(wire)                                   # JSON-ready
+    json.dumps(wire)  # JSON-ready
     assert isinstance(obj["data"]["bin"], SecretBytes), "the caller's object is not modified"
 
 
@@ -99,8 +147,12 @@ def test_to_wire_outside_secret_data_gives_text():
 
 
 def test_from_wire_turns_secret_values_into_secretbytes():
-    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "n"},
-           "data": {"p": base64.b64encode(PLAINTEXT.encode()).decode(), "bad": "%%%"}}
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "a", "namespace": "n"},
+        "data": {"p": base64.b64encode(PLAINTEXT.encode()).decode(), "bad": "%%%"},
+    }
     out = from_wire(obj)
     assert out["data"]["p"] == SecretBytes(PLAINTEXT)
     assert isinstance(out["data"]["bad"], SecretBytes)
@@ -125,6 +177,7 @@ def test_resource_paths():
 
 def test_config_errors_name_the_file_and_context(tmp_path, monkeypatch):
     from secretsync.kube.client import KubeClient, KubeConfigError
+
     with pytest.raises(KubeConfigError) as info:
         KubeClient.from_kubeconfig(str(tmp_path / "missing"))
     assert str(tmp_path / "missing") in info.value.message and info.value.hint
@@ -139,21 +192,28 @@ def test_config_errors_name_the_file_and_context(tmp_path, monkeypatch):
     assert "--kubeconfig" in info.value.hint
 
 
-from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st
 
 
-@given(data=st.dictionaries(st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True), st.binary(max_size=64),
-                            max_size=5))
+@given(data=st.dictionaries(st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True), st.binary(max_size=64), max_size=5))
 def test_secret_data_round_trips_through_the_wire_form(data):
-    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-           "data": {k: SecretBytes(v) for k, v in data.items()}}
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {k: SecretBytes(v) for k, v in data.items()},
+    }
     wire = json.loads(json.dumps(to_wire(obj)))
     assert wire["data"] == {k: base64.b64encode(v).decode() for k, v in data.items()}
     back = from_wire(wire)
     assert {k: v.reveal() for k, v in back["data"].items()} == data
 
 
-@given(status_code=st.integers(min_value=400, max_value=599), body=st.one_of(st.text(max_size=2000), st.binary(max_size=300)))
+@given(
+    status_code=st.integers(min_value=400, max_value=599),
+    body=st.one_of(st.text(max_size=2000), st.binary(max_size=300)),
+)
 def test_any_error_body_gives_a_short_message(status_code, body):
     err = error_from_status("get Secret ns/a", status_code, body)
     assert isinstance(err, KubeAPIError)
@@ -164,10 +224,20 @@ def test_any_error_body_gives_a_short_message(status_code, body):
 def test_encode_body_is_to_wire_in_one_pass():
     from secretsync.kube.client import encode_body, to_wire
 
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "labels": {"a": "ü"}},
-              "data": {"k": SecretBytes(b"\x00\xffbin")}, "stringData": {"t": SecretBytes("text")}}
-    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"v": SecretBytes("x")},
-             "list": (1, 2)}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "labels": {"a": "ü"}},
+        "data": {"k": SecretBytes(b"\x00\xffbin")},
+        "stringData": {"t": SecretBytes("text")},
+    }
+    other = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"v": SecretBytes("x")},
+        "list": (1, 2),
+    }
     for obj in (secret, other, {"kind": "List", "items": [secret, other]}):
         assert json.loads(encode_body(obj)) == json.loads(json.dumps(to_wire(obj)))
     assert isinstance(secret["data"]["k"], SecretBytes), "the caller's object is left alone"

@@ -18,8 +18,7 @@ from tests.kube.conftest import client_for
 
 
 def cm(name, ns, value="1"):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
-            "data": {"v": value}}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": {"v": value}}
 
 
 def test_server_errors_are_transient_and_retried(kube, namespace, emulator):
@@ -29,8 +28,12 @@ def test_server_errors_are_transient_and_retried(kube, namespace, emulator):
         kube.get("v1", "ConfigMap", "r", namespace)
     assert info.value.transient and info.value.status == 500
     sleeps = []
-    got = retry_call(lambda: kube.get("v1", "ConfigMap", "r", namespace), peer="Kubernetes API",
-                     operation="get ConfigMap", policy=RetryPolicy(attempts=3, sleep=sleeps.append))
+    got = retry_call(
+        lambda: kube.get("v1", "ConfigMap", "r", namespace),
+        peer="Kubernetes API",
+        operation="get ConfigMap",
+        policy=RetryPolicy(attempts=3, sleep=sleeps.append),
+    )
     assert got["data"]["v"] == "1" and len(sleeps) == 1
 
 
@@ -57,11 +60,11 @@ def test_informer_survives_dropped_watches_without_losing_events(kube, namespace
     inf = Informer(kube, "v1", "ConfigMap", namespace, backoff_base=0.05, backoff_cap=0.1)
     events = inf.events()
     kube.create(cm("a", namespace))
-    seen = [next(events)]                                # initial list or the watch: both report "a"
+    seen = [next(events)]  # initial list or the watch: both report "a"
     for i in range(3):
         kube.patch("v1", "ConfigMap", "a", namespace, {"data": {"v": str(i + 2)}})
         seen.append(next(events))
-        emulator.faults.close_watches()                  # dropped; the next change must still arrive
+        emulator.faults.close_watches()  # dropped; the next change must still arrive
     kube.delete("v1", "ConfigMap", "a", namespace)
     seen.append(next(events))
     inf.stop()
@@ -82,10 +85,10 @@ def test_expired_resource_version_relists_and_reports_the_difference(tmp_path):
         kube.create(cm("drop", "w"))
         inf = Informer(kube, "v1", "ConfigMap", "w")
         events = inf.events()
-        first = [next(events), next(events)]             # the initial list; the watch is not open yet
+        first = [next(events), next(events)]  # the initial list; the watch is not open yet
         assert {e.object["metadata"]["name"] for e in first} == {"keep", "drop"}
         kube.delete("v1", "ConfigMap", "drop", "w")
-        for i in range(10):                              # push the list's resourceVersion out of the window
+        for i in range(10):  # push the list's resourceVersion out of the window
             kube.patch("v1", "ConfigMap", "keep", "w", {"data": {"v": str(i)}})
         kube.create(cm("new", "w"))
         got = {}

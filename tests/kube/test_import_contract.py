@@ -19,17 +19,22 @@ def imports(text: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def modules() -> tuple[tuple[str, frozenset[str]], ...]:
-    return tuple((path.relative_to(ROOT.parent).as_posix(), imports(path.read_text()))
-                 for path in sorted(ROOT.rglob("*.py")))
+    return tuple(
+        (path.relative_to(ROOT.parent).as_posix(), imports(path.read_text())) for path in sorted(ROOT.rglob("*.py"))
+    )
 
 
 def test_only_the_client_imports_kubernetes():
-    offenders = [name for name, imported in modules()
-                 if any(i == "kubernetes" or i.startswith("kubernetes.") for i in imported)
-                 and name != "secretsync/kube/client.py"]
+    offenders = [
+        name
+        for name, imported in modules()
+        if any(i == "kubernetes" or i.startswith("kubernetes.") for i in imported)
+        and name != "secretsync/kube/client.py"
+    ]
     assert offenders == []
-    assert any(name == "secretsync/kube/client.py" and "kubernetes.dynamic" in imported
-               for name, imported in modules()), "the scan must see the client's own imports"
+    assert any(
+        name == "secretsync/kube/client.py" and "kubernetes.dynamic" in imported for name, imported in modules()
+    ), "the scan must see the client's own imports"
 
 
 def test_kube_and_crypto_do_not_import_each_other():

@@ -14,8 +14,7 @@ from secretsync.kube.watch import ADDED, DELETED, MODIFIED, Informer
 
 
 def cm(name, ns, value="1"):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
-            "data": {"v": value}}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": {"v": value}}
 
 
 def collect(events, n, timeout=10):
@@ -46,13 +45,17 @@ def test_initial_list_then_watch_events_with_old_object(kube, namespace):
     got = collect(events, 3)
     inf.stop()
     events.close()
-    assert [(e.type, e.object["metadata"]["name"]) for e in got] == [(ADDED, "new"), (MODIFIED, "pre"),
-                                                                     (DELETED, "new")]
+    assert [(e.type, e.object["metadata"]["name"]) for e in got] == [
+        (ADDED, "new"),
+        (MODIFIED, "pre"),
+        (DELETED, "new"),
+    ]
     modified = got[1]
     assert modified.old["data"]["v"] == "1" and modified.object["data"]["v"] == "2"
     assert inf.get(namespace, "new") is None and inf.get(namespace, "pre")["data"]["v"] == "2"
-    assert inf.resource_version == modified.object["metadata"]["resourceVersion"] or \
-        int(inf.resource_version) >= int(modified.object["metadata"]["resourceVersion"])
+    assert inf.resource_version == modified.object["metadata"]["resourceVersion"] or int(inf.resource_version) >= int(
+        modified.object["metadata"]["resourceVersion"]
+    )
 
 
 def test_relist_reports_the_difference_against_the_store(kube, namespace):
@@ -81,8 +84,14 @@ def test_callback_mode_and_stop_ends_a_blocked_watch(kube, namespace):
 
     inf = Informer(kube, "v1", "Secret", namespace, handler=handler, watch_timeout=60).start()
     assert inf.wait_synced(10)
-    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": namespace},
-                 "data": {"k": SecretBytes(b"v")}})
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s", "namespace": namespace},
+            "data": {"k": SecretBytes(b"v")},
+        }
+    )
     kube.create(cm("not-a-secret", namespace))
     kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "t", "namespace": namespace}})
     assert got_two.wait(10)
@@ -109,6 +118,7 @@ def test_label_selector_limits_the_informer(kube, namespace):
 def test_bookmarks_move_the_resource_version_without_events(tmp_path):
     from tests.fixtures.apiserver import make_cluster
     from tests.kube.conftest import client_for
+
     cluster = make_cluster(tmp_path / "bookmarks", bookmark_interval=0.1)
     cluster.require_emulator("a bookmark interval short enough for a test")
     kube = client_for(cluster)
@@ -120,7 +130,7 @@ def test_bookmarks_move_the_resource_version_without_events(tmp_path):
         assert inf.wait_synced(5)
         assert cluster.faults.wait_for_watches(1, timeout=5)
         for i in range(3):
-            kube.create(cm(f"b{i}", "busy"))              # moves the global resourceVersion only
+            kube.create(cm(f"b{i}", "busy"))  # moves the global resourceVersion only
         latest = int(kube.list("v1", "ConfigMap", "busy")["metadata"]["resourceVersion"])
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and int(inf.resource_version) < latest:
@@ -135,6 +145,7 @@ def test_bookmarks_move_the_resource_version_without_events(tmp_path):
 
 def test_a_failing_handler_is_logged_by_type_and_place_never_by_its_text(kube, namespace, caplog):
     import logging
+
     caplog.set_level(logging.DEBUG, logger="secretsync.kube.watch")
     failed = threading.Event()
 
@@ -144,8 +155,14 @@ def test_a_failing_handler_is_logged_by_type_and_place_never_by_its_text(kube, n
 
     inf = Informer(kube, "v1", "Secret", namespace, handler=handler, watch_timeout=60).start()
     assert inf.wait_synced(10)
-    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": namespace},
-                 "data": {"k": SecretBytes(b"canary-watch-7c2e")}})
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s", "namespace": namespace},
+            "data": {"k": SecretBytes(b"canary-watch-7c2e")},
+        }
+    )
     assert failed.wait(10)
     inf.stop()
     assert "canary-watch-7c2e" not in caplog.text
@@ -156,7 +173,7 @@ def test_stop_racing_start_does_not_raise_and_the_late_thread_ends(kube, namespa
     """A runtime may stop an informer while another thread is inside start(): the thread object exists but
     has not started yet. stop() must not fail on joining it, and the thread, once started, sees the stop."""
     inf = Informer(kube, "v1", "ConfigMap", namespace, handler=lambda ev: None)
-    inf._thread = threading.Thread(target=inf.run, daemon=True)     # start() between its two statements
+    inf._thread = threading.Thread(target=inf.run, daemon=True)  # start() between its two statements
     inf.stop(timeout=1)
     inf._thread.start()
     inf._thread.join(5)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from secretsync import keyring as keyring_mod
+from secretsync.sealing import keyring as keyring_mod
 
 CANARY = "canary-Zq9xW2-plaintext"  # a plaintext that must never appear in errors or logs
 
@@ -28,9 +28,12 @@ def key4096():
 def key_pool():
     """Five 2048-bit keys with distinct, increasing NotBefore (index 4 is the newest)."""
     import datetime as dt
-    base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-    return [keyring_mod.generate_key(2048, now=base + dt.timedelta(days=i), name=f"sealed-secrets-key{i}abcd")
-            for i in range(5)]
+
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    return [
+        keyring_mod.generate_key(2048, now=base + dt.timedelta(days=i), name=f"sealed-secrets-key{i}abcd")
+        for i in range(5)
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -56,11 +59,18 @@ def run_cli(*args, input: bytes | str | None = None, env: dict | None = None, cw
     if isinstance(input, str):
         input = input.encode()
     import os
+
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEALED_SECRETS_")}
     full_env["KUBECONFIG"] = "/nonexistent/secretsync-test-kubeconfig"  # namespace falls back to default
     full_env.update(env or {})
-    result = subprocess.run([sys.executable, "-m", "secretsync", *args], input=input, capture_output=True,
-                            env=full_env, cwd=cwd, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "secretsync", *args],
+        input=input,
+        capture_output=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+    )
     result.stdout_text = result.stdout.decode("utf-8", "replace")
     result.stderr_text = result.stderr.decode("utf-8", "replace")
     return result

@@ -40,7 +40,7 @@ def encrypt(public_key, plaintext: bytes, lbl: bytes, session_key: bytes | None 
 def split(value: bytes) -> tuple[bytes, bytes]:
     n = int.from_bytes(value[:2], "big")
     assert len(value) >= 2 + n, "too short"
-    return value[2:2 + n], value[2 + n:]
+    return value[2 : 2 + n], value[2 + n :]
 
 
 def decrypt(private_key, value: bytes, lbl: bytes) -> bytes:

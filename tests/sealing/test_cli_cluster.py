@@ -28,18 +28,20 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from secretsync.controller.endpoints import ControllerEndpoints, ControllerMetrics
 from secretsync.crypto import sealing
-from secretsync.keyring import Keyring
-from secretsync.sealedsecret import seal_secret, unseal_sealed_secret
+from secretsync.sealedcontroller.endpoints import ControllerEndpoints, ControllerMetrics
+from secretsync.sealing.keyring import Keyring
+from secretsync.sealing.objects import seal_secret, unseal_sealed_secret
 from tests.fixtures.openbao import free_port
 from tests.kube.conftest import client_for
 from tests.sealing.test_cli_seal import SECRET
 from tests.vault.inprocess import call_main
 
 NAME = "sealed-secrets-controller"
-SERVICE_HINT = ("Please, use the flag --controller-name and --controller-namespace to set up the name and "
-                "namespace of the sealed secrets controller")
+SERVICE_HINT = (
+    "Please, use the flag --controller-name and --controller-namespace to set up the name and "
+    "namespace of the sealed secrets controller"
+)
 
 
 class FakeCluster:
@@ -50,14 +52,21 @@ class FakeCluster:
         self.apiserver, self.namespace = apiserver, apiserver.namespace
         self.ring = Keyring(keys)
         self.serving = True
-        self.endpoints = ControllerEndpoints(lambda: self.ring if self.serving else None, ControllerMetrics(),
-                                             host="127.0.0.1", port=0)
+        self.endpoints = ControllerEndpoints(
+            lambda: self.ring if self.serving else None, ControllerMetrics(), host="127.0.0.1", port=0
+        )
         self.endpoints.start()
 
     def service(self, name=NAME, port_name="http"):
         kube = client_for(self.apiserver)
-        kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": self.namespace},
-                     "spec": {"ports": [{"name": port_name, "port": 8080, "targetPort": 8080}]}})
+        kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": self.namespace},
+                "spec": {"ports": [{"name": port_name, "port": 8080, "targetPort": 8080}]},
+            }
+        )
         kube.close()
 
     def expose(self, name=NAME, port_name="http"):
@@ -65,8 +74,14 @@ class FakeCluster:
         self.apiserver.server.register_service_backend(self.namespace, name, port_name, self.endpoints.url)
 
     def args(self, *extra):
-        return ("seal", "--kubeconfig", str(self.apiserver.kubeconfig), "--controller-namespace", self.namespace,
-                *extra)
+        return (
+            "seal",
+            "--kubeconfig",
+            str(self.apiserver.kubeconfig),
+            "--controller-namespace",
+            self.namespace,
+            *extra,
+        )
 
 
 @pytest.fixture
@@ -94,15 +109,19 @@ def cli(capsysbinary, monkeypatch):
 @pytest.fixture
 def cluster(apiserver, key_pool, monkeypatch):
     # the controller's own log lines would land in the in-process CLI's stderr
-    monkeypatch.setattr(logging.getLogger("secretsync.controller.endpoints"), "disabled", True)
-    c = FakeCluster(apiserver, key_pool[:2])      # key 1 is the newest
+    monkeypatch.setattr(logging.getLogger("secretsync.sealedcontroller.endpoints"), "disabled", True)
+    c = FakeCluster(apiserver, key_pool[:2])  # key 1 is the newest
     yield c
     c.endpoints.stop()
 
 
 def sealed_with(key, name="s", namespace="ns") -> dict:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
-              "data": {"k": "dmFsdWU="}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {"k": "dmFsdWU="},
+    }
     return seal_secret(secret, key.certificate, sealing.Scope.STRICT)
 
 
@@ -112,8 +131,12 @@ def values(obj, keys) -> dict:
 
 def test_fetch_cert_and_seal_through_the_service_proxy(cli, cluster, key_pool):
     cluster.expose()
-    proc = subprocess.run([sys.executable, "-m", "secretsync", *cluster.args("--fetch-cert")], capture_output=True,
-                          timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(cluster.apiserver.workdir)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "secretsync", *cluster.args("--fetch-cert")],
+        capture_output=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cluster.apiserver.workdir)},
+    )
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
     assert proc.stdout == key_pool[1].certificate_pem()
     r = cli(*cluster.args(), input=SECRET)
@@ -123,10 +146,9 @@ def test_fetch_cert_and_seal_through_the_service_proxy(cli, cluster, key_pool):
 
 def test_controller_flags_from_the_environment_and_unnamed_port(cli, cluster, key_pool):
     cluster.expose(name="sealed-secrets", port_name="")
-    r = cli(*cluster.args("--fetch-cert"))      # the default name has no Service
+    r = cli(*cluster.args("--fetch-cert"))  # the default name has no Service
     assert r.returncode == 1
-    assert r.stderr_text == (f'error: cannot get sealed secret service: services "{NAME}" not found.\n'
-                             f"{SERVICE_HINT}\n")
+    assert r.stderr_text == (f'error: cannot get sealed secret service: services "{NAME}" not found.\n{SERVICE_HINT}\n')
     r = cli(*cluster.args("--fetch-cert"), env={"SEALED_SECRETS_CONTROLLER_NAME": "sealed-secrets"})
     assert r.returncode == 0, r.stderr_text
     assert r.stdout == key_pool[1].certificate_pem()
@@ -150,12 +172,12 @@ def test_context_flag_picks_the_cluster(cli, cluster, key_pool, tmp_path):
 
 def test_validate_online(cli, cluster, key_pool, key4096):
     cluster.expose()
-    good = sealed_with(key_pool[0], "old")          # a retained key still decrypts
-    good["metadata"]["creationTimestamp"] = "2026-01-02T03:04:05Z"   # as kubectl get -o yaml has it (unquoted)
-    bad = sealed_with(key4096, "foreign")           # no key of the controller
+    good = sealed_with(key_pool[0], "old")  # a retained key still decrypts
+    good["metadata"]["creationTimestamp"] = "2026-01-02T03:04:05Z"  # as kubectl get -o yaml has it (unquoted)
+    bad = sealed_with(key4096, "foreign")  # no key of the controller
     docs = "---\n" + yaml.safe_dump(good) + "---\n" + yaml.safe_dump(bad)
     good_yaml = yaml.safe_dump(good).replace("'2026-01-02T03:04:05Z'", "2026-01-02T03:04:05Z")
-    assert "creationTimestamp: 2026-01-02T03:04:05Z\n" in good_yaml             # a YAML timestamp, not a string
+    assert "creationTimestamp: 2026-01-02T03:04:05Z\n" in good_yaml  # a YAML timestamp, not a string
     r = cli(*cluster.args("--validate"), input=good_yaml)
     assert r.returncode == 0 and r.stdout == b"" and r.stderr_text == ""
     r = cli(*cluster.args("--validate"), input=docs)
@@ -172,7 +194,7 @@ def test_re_encrypt_online(cli, cluster, key_pool, tmp_path):
     resealed = json.loads(path.read_text())
     assert resealed["kind"] == "SealedSecret" and resealed["apiVersion"] == "bitnami.com/v1alpha1"
     assert "creationTimestamp" not in resealed["metadata"]
-    assert values(resealed, [key_pool[1]]) == {"k": b"value"}          # the newest key alone opens it
+    assert values(resealed, [key_pool[1]]) == {"k": b"value"}  # the newest key alone opens it
     with pytest.raises(Exception):
         values(resealed, [key_pool[0]])
 
@@ -194,21 +216,25 @@ def test_offline_key_dir_is_used_when_given(cli, cluster, key_pool, key_dir):
 
 
 def test_controller_errors_as_kubeseal_prints_them(cli, cluster, key_pool):
-    cluster.service()                               # a Service without endpoints
+    cluster.service()  # a Service without endpoints
     r = cli(*cluster.args("--fetch-cert"))
     assert r.returncode == 1
     assert r.stderr_text == f'error: cannot fetch certificate: no endpoints available for service "{NAME}"\n'
 
     cluster.apiserver.server.register_service_backend(cluster.namespace, NAME, "http", cluster.endpoints.url)
-    cluster.serving = False                         # the controller has no key yet: 500 "cannot get certificate"
+    cluster.serving = False  # the controller has no key yet: 500 "cannot get certificate"
     r = cli(*cluster.args(), input=SECRET)
     assert r.returncode == 1 and r.stdout == b""
-    assert r.stderr_text == ('error: cannot fetch certificate: an error on the server ("cannot get certificate") '
-                             f"has prevented the request from succeeding (get services http:{NAME}:http)\n")
+    assert r.stderr_text == (
+        'error: cannot fetch certificate: an error on the server ("cannot get certificate") '
+        f"has prevented the request from succeeding (get services http:{NAME}:http)\n"
+    )
     cluster.serving = True
     r = cli(*cluster.args("--validate"), input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     assert r.returncode == 1
-    assert r.stderr_text == ('error: cannot validate sealed secret: an error on the server ("") has prevented the '
-                             f"request from succeeding (post services http:{NAME}:http)\n")
+    assert r.stderr_text == (
+        'error: cannot validate sealed secret: an error on the server ("") has prevented the '
+        f"request from succeeding (post services http:{NAME}:http)\n"
+    )
     r = cli(*cluster.args("--re-encrypt"), input=json.dumps(sealed_with(sealing_key := key_pool[0], "x")))
     assert r.returncode == 0 and values(json.loads(r.stdout), [key_pool[1]]) == {"k": b"value"}, sealing_key

@@ -20,8 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from secretsync import keyring as keyring_mod
-from secretsync.sealedsecret import seal_secret
+from secretsync.sealing import keyring as keyring_mod
+from secretsync.sealing.objects import seal_secret
 from tests.sealing.conftest import write_key_dir
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: ns\nstringData:\n  k: value\n"
@@ -36,19 +36,31 @@ def seal_with(cli, key, tmp_path, text=SECRET):
 
 
 def backup_list(keys):
-    return yaml.safe_dump({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
-                           "items": [keyring_mod.key_secret(k) for k in keys]})
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+            "items": [keyring_mod.key_secret(k) for k in keys],
+        }
+    )
 
 
 def test_recovery_from_list_backup(cli, key_pool, tmp_path):
     backup = tmp_path / "backup.yaml"
     backup.write_text(backup_list(key_pool[:3]))
     # one SealedSecret per key of the backup (sealed by the library; the CLI path is covered elsewhere)
-    docs = [seal_secret({"metadata": {"name": f"s{i}", "namespace": "ns"}, "stringData": {"k": f"value{i}"}},
-                        key.certificate) for i, key in enumerate(key_pool[:3])]
+    docs = [
+        seal_secret(
+            {"metadata": {"name": f"s{i}", "namespace": "ns"}, "stringData": {"k": f"value{i}"}}, key.certificate
+        )
+        for i, key in enumerate(key_pool[:3])
+    ]
     sealed = "".join("---\n" + yaml.safe_dump(d) for d in docs)
-    for args in (["unseal", "--key", str(backup)],
-                 ["seal", "--recovery-unseal", "--recovery-private-key", str(backup)]):
+    for args in (
+        ["unseal", "--key", str(backup)],
+        ["seal", "--recovery-unseal", "--recovery-private-key", str(backup)],
+    ):
         r = cli(*args, "-o", "yaml", input=sealed)
         assert r.returncode == 0, r.stderr_text
         secrets = list(yaml.safe_load_all(r.stdout))
@@ -60,11 +72,17 @@ def test_recovery_from_list_backup(cli, key_pool, tmp_path):
 def test_recovery_with_pem_keys(cli, key_pool, tmp_path):
     sealed = seal_with(cli, key_pool[2], tmp_path)
     pkcs1 = tmp_path / "a.key"
-    pkcs1.write_bytes(key_pool[0].private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    pkcs1.write_bytes(
+        key_pool[0].private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
     pkcs8 = tmp_path / "b.key"
-    pkcs8.write_bytes(key_pool[2].private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    pkcs8.write_bytes(
+        key_pool[2].private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     r = cli("seal", "--recovery-unseal", "--recovery-private-key", f"{pkcs1},{pkcs8}", input=sealed)
     assert r.returncode == 0, r.stderr_text
     assert base64.b64decode(json.loads(r.stdout)["data"]["k"]) == b"value"
@@ -83,8 +101,11 @@ def test_recovery_refuses_bad_input(cli, key_pool, tmp_path):
     r = cli("unseal", "--key", str(keyfile), input=SECRET)
     assert r.returncode == 1 and "document 1 is a Secret, not a SealedSecret" in r.stderr_text
     ec_key = tmp_path / "ec.pem"
-    ec_key.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    ec_key.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     r = cli("unseal", "--key", str(ec_key), input=SECRET)
     assert r.returncode == 1 and f"key file {ec_key}: the private key is not an RSA key" in r.stderr_text
     r = cli("unseal", "--key", str(tmp_path / "missing.pem"), input=SECRET)
@@ -105,12 +126,12 @@ def test_keys_generate_files_are_upstream_key_secrets(cli, tmp_path):
     assert base64.b64decode(secret["data"]["tls.key"]).startswith(b"-----BEGIN RSA PRIVATE KEY-----")
     cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
     assert cert.subject == x509.Name([]) and cert.issuer == x509.Name([])
-    assert 0 < cert.serial_number < 2 ** 128
+    assert 0 < cert.serial_number < 2**128
     assert isinstance(cert.signature_hash_algorithm, hashes.SHA256)
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 3650
     der = cert.public_bytes(serialization.Encoding.DER)
     assert bytes.fromhex("300e0603551d0f0101ff0404030200 01".replace(" ", "")) in der  # KeyUsage: encipherOnly
-    assert bytes.fromhex("300f0603551d130101ff040530030101ff") in der                 # CA: true
+    assert bytes.fromhex("300f0603551d130101ff040530030101ff") in der  # CA: true
     r = cli("keys", "generate", "--key-dir", str(kd), "--key-size", "2048")
     assert r.returncode == 1 and "already holds keys" in r.stderr_text
     r = cli("keys", "cert", "--key-dir", str(kd))
@@ -142,9 +163,11 @@ def test_rotation_keeps_old_secrets_readable(cli, tmp_path):
 
 def test_corrupt_file_in_key_dir_is_skipped_with_warning(cli, key_pool, tmp_path):
     kd = write_key_dir(tmp_path / "kd", key_pool[:1])
-    (kd / "broken.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n  labels:\n"
-                                    "    sealedsecrets.bitnami.com/sealed-secrets-key: active\n"
-                                    "data:\n  tls.key: bm90IGEga2V5\n")
+    (kd / "broken.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n  labels:\n"
+        "    sealedsecrets.bitnami.com/sealed-secrets-key: active\n"
+        "data:\n  tls.key: bm90IGEga2V5\n"
+    )
     (kd / "garbage.yaml").write_text("::: [not yaml")
     sealed = seal_with(cli, key_pool[0], tmp_path)
     r = cli("unseal", "--key-dir", str(kd), input=sealed)
@@ -164,8 +187,10 @@ def test_write_output_never_follows_a_planted_temp_symlink(tmp_path):
     """-w writes through a fresh temp file: a symlink planted at a guessable temp name (shared
     folders such as /tmp) must not redirect the write; an unwritable target is a clear error."""
     import os
+
     from secretsync.cli.unseal import write_output
     from secretsync.errors import SecretsyncError
+
     victim = tmp_path / "victim"
     victim.write_text("keep me\n")
     out_dir = tmp_path / "shared"

@@ -21,9 +21,9 @@ import threading
 import pytest
 import yaml
 
-from secretsync import keyring as keyring_mod
-from secretsync.keyring import Keyring
-from secretsync.sealedsecret import unseal_sealed_secret
+from secretsync.sealing import keyring as keyring_mod
+from secretsync.sealing.keyring import Keyring
+from secretsync.sealing.objects import unseal_sealed_secret
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: ns\ndata:\n  k: dmFsdWU=\n"
 
@@ -54,8 +54,14 @@ def test_yaml_output_and_file(cli, cert_file, key_dir, tmp_path):
 
 def test_output_written_only_on_success(cli, cert_file, tmp_path):
     out = tmp_path / "out.json"
-    r = cli("seal", "--cert", str(cert_file), "-w", str(out), input="apiVersion: v1\nkind: Secret\nmetadata: {}\n"
-                                                                     "data: {k: dg==}\n")
+    r = cli(
+        "seal",
+        "--cert",
+        str(cert_file),
+        "-w",
+        str(out),
+        input="apiVersion: v1\nkind: Secret\nmetadata: {}\ndata: {k: dg==}\n",
+    )
     assert r.returncode == 1
     assert r.stderr_text == "error: missing metadata.name in input Secret\n"
     assert not out.exists() and list(tmp_path.iterdir()) == [cert_file]
@@ -66,25 +72,44 @@ def test_multiple_documents(cli, cert_file, key_dir):
     r = cli("seal", "--cert", str(cert_file), "-o", "yaml", input=two)
     docs = list(yaml.safe_load_all(r.stdout_text))
     assert [d["metadata"]["name"] for d in docs] == ["s", "t"]
-    r = cli("seal", "--cert", str(cert_file), input='{"metadata": {"name": "a", "namespace": "n"}, "data": {"k": "dg=="}}'
-                                                     '{"metadata": {"name": "b", "namespace": "n"}, "data": {"k": "dg=="}}')
+    r = cli(
+        "seal",
+        "--cert",
+        str(cert_file),
+        input='{"metadata": {"name": "a", "namespace": "n"}, "data": {"k": "dg=="}}'
+        '{"metadata": {"name": "b", "namespace": "n"}, "data": {"k": "dg=="}}',
+    )
     assert r.returncode == 0 and r.stdout_text.count('"kind": "SealedSecret"') == 2
 
 
-@pytest.mark.parametrize("args,stdin,message", [
-    (["-n", "other"], SECRET, 'error: namespace mismatch: input secret is in namespace "ns" but "other" was specified'),
-    ([], "kind: Secret\nmetadata:\n  name: s\n", "error: secret.data is empty in input Secret, assuming this is an "
-                                                 "error and aborting. To work with empty data, --allow-empty-data "
-                                                 "can be used"),
-    ([], "", "error: no secrets found. Ensure the input is valid and UTF-8 encoded"),
-    (["--scope", "global"], SECRET, "error: must be one of: strict, namespace-wide, cluster-wide"),
-    (["-o", "xml"], SECRET, "error: unsupported output format: xml"),
-    (["--from-file", "x"], SECRET, "error: --from-file requires --raw"),
-    (["--raw", "--name", "n"], "v", "error: must provide the --namespace flag with --raw and --scope strict"),
-    (["--raw", "-n", "ns"], "v", "error: must provide the --name flag with --raw and --scope strict"),
-    (["--raw", "--scope", "namespace-wide"], "v",
-     "error: must provide the --namespace flag with --raw and --scope namespace-wide"),
-])
+@pytest.mark.parametrize(
+    "args,stdin,message",
+    [
+        (
+            ["-n", "other"],
+            SECRET,
+            'error: namespace mismatch: input secret is in namespace "ns" but "other" was specified',
+        ),
+        (
+            [],
+            "kind: Secret\nmetadata:\n  name: s\n",
+            "error: secret.data is empty in input Secret, assuming this is an "
+            "error and aborting. To work with empty data, --allow-empty-data "
+            "can be used",
+        ),
+        ([], "", "error: no secrets found. Ensure the input is valid and UTF-8 encoded"),
+        (["--scope", "global"], SECRET, "error: must be one of: strict, namespace-wide, cluster-wide"),
+        (["-o", "xml"], SECRET, "error: unsupported output format: xml"),
+        (["--from-file", "x"], SECRET, "error: --from-file requires --raw"),
+        (["--raw", "--name", "n"], "v", "error: must provide the --namespace flag with --raw and --scope strict"),
+        (["--raw", "-n", "ns"], "v", "error: must provide the --name flag with --raw and --scope strict"),
+        (
+            ["--raw", "--scope", "namespace-wide"],
+            "v",
+            "error: must provide the --namespace flag with --raw and --scope namespace-wide",
+        ),
+    ],
+)
 def test_kubeseal_error_texts(cli, cert_file, args, stdin, message):
     r = cli("seal", "--cert", str(cert_file), *args, input=stdin)
     assert r.returncode == 1
@@ -102,8 +127,8 @@ def test_raw_mode_is_byte_exact(cli, cert_file, key_pool, tmp_path):
     src = tmp_path / "value.bin"
     src.write_bytes(value)
     ring = Keyring([key_pool[1]])
-    from secretsync.crypto import sealing
     import base64
+
     r = cli("seal", "--cert", str(cert_file), "--raw", "-n", "ns", "--name", "s", "--from-file", f"key={src}")
     assert r.returncode == 0 and not r.stdout.endswith(b"\n")
     assert ring.unseal(base64.b64decode(r.stdout), b"ns/s").reveal() == value
@@ -114,8 +139,7 @@ def test_raw_mode_is_byte_exact(cli, cert_file, key_pool, tmp_path):
 
 
 def test_expired_certificate_refused(cli, tmp_path):
-    old = keyring_mod.generate_key(1024, ttl=dt.timedelta(days=1),
-                                   now=dt.datetime(2020, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc))
+    old = keyring_mod.generate_key(1024, ttl=dt.timedelta(days=1), now=dt.datetime(2020, 3, 4, 5, 6, 7, tzinfo=dt.UTC))
     cert = tmp_path / "old.pem"
     cert.write_bytes(old.certificate_pem())
     r = cli("seal", "--cert", str(cert), input=SECRET)
@@ -172,6 +196,7 @@ def test_validate_and_re_encrypt_offline(cli, cert_file, key_dir, key_pool, tmp_
     assert r.returncode == 0
     other = tmp_path / "other"
     from tests.sealing.conftest import write_key_dir
+
     write_key_dir(other, [key_pool[3]])
     r = cli("seal", "--validate", "--key-dir", str(other), input=good)
     assert r.returncode == 3 and r.stderr_text.splitlines()[0] == "error: unable to decrypt sealed secret: s"
@@ -186,11 +211,15 @@ def test_validate_and_re_encrypt_offline(cli, cert_file, key_dir, key_pool, tmp_
 
 def test_json_and_yaml_text_exactly(cli, cert_file):
     """The whole output text, ciphertexts masked: Go pretty JSON in struct order; YAML sorted, quoted "true"."""
-    inp = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysecret\n  namespace: myns\n  labels: {app: a&b}\n"
-           "type: Opaque\nstringData:\n  foo: bar\n")
+    inp = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysecret\n  namespace: myns\n  labels: {app: a&b}\n"
+        "type: Opaque\nstringData:\n  foo: bar\n"
+    )
     r = cli("seal", "--cert", str(cert_file), "--scope", "namespace-wide", input=inp)
     text = re.sub(r'"(A[gQ][A-Za-z0-9+/=]+)"', '"X"', r.stdout_text)
-    assert text == """{
+    assert (
+        text
+        == """{
   "kind": "SealedSecret",
   "apiVersion": "bitnami.com/v1alpha1",
   "metadata": {
@@ -220,9 +249,12 @@ def test_json_and_yaml_text_exactly(cli, cert_file):
   }
 }
 """
+    )
     r = cli("seal", "--cert", str(cert_file), "--scope", "namespace-wide", "-o", "yaml", input=inp)
     text = re.sub(r"(A[gQ][A-Za-z0-9+/=]+)", "X", r.stdout_text)
-    assert text == """---
+    assert (
+        text
+        == """---
 apiVersion: bitnami.com/v1alpha1
 kind: SealedSecret
 metadata:
@@ -243,29 +275,38 @@ spec:
       namespace: myns
     type: Opaque
 """
+    )
 
 
 def test_cert_from_https_url(cli, cert_file, key_dir, tmp_path):
     """https:// with certificate verification: the test server's CA is trusted via SSL_CERT_FILE."""
+    import ipaddress
     import ssl
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    tls_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(1).not_valid_before(now - dt.timedelta(minutes=1))
-                .not_valid_after(now + dt.timedelta(hours=1))
-                .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                               critical=False)
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                .sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    tls_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "tls.crt").write_bytes(tls_cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "tls.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
+    (tmp_path / "tls.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(cert_file.parent))

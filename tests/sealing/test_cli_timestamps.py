@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import yaml
 
-from secretsync.sealedsecret import load_documents
+from secretsync.sealing.objects import load_documents
 from tests.fixtures.peers import isolated_env, peer_binary
 from tests.sealing.test_cli_seal import SECRET, unsealed
 
@@ -28,8 +28,10 @@ def sealed_file_with_timestamps(cli, cert_file) -> str:
     """A SealedSecret as YAML, with an unquoted creationTimestamp and managedFields time."""
     text = cli("seal", "--cert", str(cert_file), "-o", "yaml", input=SECRET).stdout_text
     head, rest = text.split("metadata:\n", 1)
-    extra = (f"  creationTimestamp: {STAMP}\n  managedFields:\n  - manager: kubectl\n    operation: Update\n"
-             f"    time: {STAMP}\n")
+    extra = (
+        f"  creationTimestamp: {STAMP}\n  managedFields:\n  - manager: kubectl\n    operation: Update\n"
+        f"    time: {STAMP}\n"
+    )
     text = head + "metadata:\n" + extra + rest
     assert f"creationTimestamp: {STAMP}\n" in text and f'"{STAMP}"' not in text  # unquoted: a YAML timestamp
     return text
@@ -37,8 +39,9 @@ def sealed_file_with_timestamps(cli, cert_file) -> str:
 
 def kubectl_prints(tmp_path, path, fmt: str) -> str:
     args = ["patch", "--local", "-f", str(path), "--type", "merge", "-p", "{}", "-o", fmt, "--show-managed-fields"]
-    proc = subprocess.run([peer_binary("kubectl"), *args], capture_output=True, text=True,
-                          env=isolated_env(tmp_path), timeout=60)
+    proc = subprocess.run(
+        [peer_binary("kubectl"), *args], capture_output=True, text=True, env=isolated_env(tmp_path), timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -72,15 +75,22 @@ def test_merge_into_a_json_file_keeps_its_timestamp(cli, cert_file, key_dir, tmp
     for fmt in ("yaml", "json"):
         r = cli("seal", "--cert", str(cert_file), "--merge-into", str(target), "-o", fmt, input=ADDITION)
         assert r.returncode == 0 and r.stderr_text == "", r.stderr_text
-        assert f'creationTimestamp": "{STAMP}"' in target.read_text() or \
-            f'creationTimestamp: "{STAMP}"' in target.read_text()
+        assert (
+            f'creationTimestamp": "{STAMP}"' in target.read_text()
+            or f'creationTimestamp: "{STAMP}"' in target.read_text()
+        )
     assert unsealed(json.loads(target.read_text()), key_dir) == {"k": b"value", "new": b"added"}
 
 
 def test_load_documents_keeps_timestamps_as_written():
-    text = (b"kind: SealedSecret\nmetadata:\n  name: x\n  creationTimestamp: 2024-01-01T02:00:00+02:00\n"
-            b"  annotations: {day: 2024-01-01, spaced: 2001-12-14 21:59:43.10 -5, quoted: '2024-01-01'}\n")
+    text = (
+        b"kind: SealedSecret\nmetadata:\n  name: x\n  creationTimestamp: 2024-01-01T02:00:00+02:00\n"
+        b"  annotations: {day: 2024-01-01, spaced: 2001-12-14 21:59:43.10 -5, quoted: '2024-01-01'}\n"
+    )
     (doc,) = load_documents(text, "t.yaml")
     assert doc["metadata"]["creationTimestamp"] == "2024-01-01T02:00:00+02:00"
-    assert doc["metadata"]["annotations"] == {"day": "2024-01-01", "spaced": "2001-12-14 21:59:43.10 -5",
-                                              "quoted": "2024-01-01"}
+    assert doc["metadata"]["annotations"] == {
+        "day": "2024-01-01",
+        "spaced": "2001-12-14 21:59:43.10 -5",
+        "quoted": "2024-01-01",
+    }

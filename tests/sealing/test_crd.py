@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from secretsync.crypto.sealing import Scope
-from secretsync.sealedsecret import seal_secret
+from secretsync.sealing.objects import seal_secret
 
 CRD = yaml.safe_load((Path(__file__).parents[2] / "crds" / "sealedsecret.yaml").read_text())
 TYPES = {"object": dict, "string": str, "boolean": bool, "integer": int, "array": list}
@@ -45,14 +45,20 @@ def test_crd_identity():
     assert CRD["metadata"]["name"] == "sealedsecrets.bitnami.com"
     spec = CRD["spec"]
     assert spec["group"] == "bitnami.com" and spec["scope"] == "Namespaced"
-    assert spec["names"] == {"kind": "SealedSecret", "listKind": "SealedSecretList", "plural": "sealedsecrets",
-                             "singular": "sealedsecret"}
+    assert spec["names"] == {
+        "kind": "SealedSecret",
+        "listKind": "SealedSecretList",
+        "plural": "sealedsecrets",
+        "singular": "sealedsecret",
+    }
     (version,) = spec["versions"]
     assert version["name"] == "v1alpha1" and version["served"] and version["storage"]
     assert version["subresources"] == {"status": {}}
     assert [(c["name"], c["jsonPath"]) for c in version["additionalPrinterColumns"]] == [
-        ("Status", ".status.conditions[0].message"), ("Synced", ".status.conditions[0].status"),
-        ("Age", ".metadata.creationTimestamp")]
+        ("Status", ".status.conditions[0].message"),
+        ("Synced", ".status.conditions[0].status"),
+        ("Age", ".metadata.creationTimestamp"),
+    ]
     schema = version["schema"]["openAPIV3Schema"]
     assert schema["required"] == ["spec"] and schema["properties"]["spec"]["required"] == ["encryptedData"]
     enc = schema["properties"]["spec"]["properties"]["encryptedData"]
@@ -64,15 +70,23 @@ def test_crd_identity():
 
 @pytest.mark.parametrize("scope", list(Scope))
 def test_sealed_output_fits_schema(key_pool, scope):
-    secret = {"metadata": {"name": "s", "namespace": "n", "labels": {"a": "b"}, "finalizers": ["x"]},
-              "type": "Opaque", "immutable": True, "stringData": {"k": "v"}}
+    secret = {
+        "metadata": {"name": "s", "namespace": "n", "labels": {"a": "b"}, "finalizers": ["x"]},
+        "type": "Opaque",
+        "immutable": True,
+        "stringData": {"k": "v"},
+    }
     obj = seal_secret(secret, key_pool[0].certificate, scope)
     check(CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"], obj)
 
 
 def test_checker_rejects_bad_objects():
     schema = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    for bad in ({"kind": "SealedSecret"}, {"spec": {}}, {"spec": {"encryptedData": {"k": 1}}},
-                {"spec": {"encryptedData": {}, "template": {"immutable": "yes"}}}):
+    for bad in (
+        {"kind": "SealedSecret"},
+        {"spec": {}},
+        {"spec": {"encryptedData": {"k": 1}}},
+        {"spec": {"encryptedData": {}, "template": {"immutable": "yes"}}},
+    ):
         with pytest.raises(AssertionError):
             check(schema, bad)

@@ -15,15 +15,19 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secretsync.crypto import sealing
-from secretsync.keyring import load_certificate
+from secretsync.sealing.keyring import load_certificate
 from tests.sealing import refcodec
 
 VECTORS = Path(__file__).parent.parent / "vectors" / "sealed_secrets"
-SCOPES = [("strict", sealing.Scope.STRICT), ("namespace-wide", sealing.Scope.NAMESPACE_WIDE),
-          ("cluster-wide", sealing.Scope.CLUSTER_WIDE)]
+SCOPES = [
+    ("strict", sealing.Scope.STRICT),
+    ("namespace-wide", sealing.Scope.NAMESPACE_WIDE),
+    ("cluster-wide", sealing.Scope.CLUSTER_WIDE),
+]
 
 
 @pytest.mark.parametrize("name,scope", SCOPES)
@@ -63,12 +67,13 @@ def test_byte_layout_2048(key_pool):
 def test_non_deterministic(key_pool):
     pub = key_pool[0].private_key.public_key()
     a, b = sealing.seal(pub, b"same", b"l"), sealing.seal(pub, b"same", b"l")
-    assert a != b and a[2 + 256:] != b[2 + 256:]  # fresh session key each time
+    assert a != b and a[2 + 256 :] != b[2 + 256 :]  # fresh session key each time
 
 
 @settings(max_examples=25, deadline=None)
-@given(plaintext=st.binary(max_size=300), ns=st.text(max_size=20), name=st.text(max_size=20),
-       scope=st.sampled_from(SCOPES))
+@given(
+    plaintext=st.binary(max_size=300), ns=st.text(max_size=20), name=st.text(max_size=20), scope=st.sampled_from(SCOPES)
+)
 def test_property_both_directions(key_pool, plaintext, ns, name, scope):
     priv = key_pool[0].private_key
     lbl = refcodec.label(scope[0], ns, name)
@@ -76,15 +81,18 @@ def test_property_both_directions(key_pool, plaintext, ns, name, scope):
     assert sealing.unseal([priv], refcodec.encrypt(priv.public_key(), plaintext, lbl), lbl).reveal() == plaintext
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda v: v[:1],                          # shorter than the length prefix
-    lambda v: v[:100],                        # shorter than the RSA block
-    lambda v: v[:-1],                         # truncated tag
-    lambda v: v[:-1] + bytes([v[-1] ^ 1]),    # flipped tag byte
-    lambda v: v[:10] + bytes([v[10] ^ 1]) + v[11:],  # damaged RSA block
-    lambda v: b"\x02\x00" + v[2:],            # length larger than a 2048-bit block
-    lambda v: b"",
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda v: v[:1],  # shorter than the length prefix
+        lambda v: v[:100],  # shorter than the RSA block
+        lambda v: v[:-1],  # truncated tag
+        lambda v: v[:-1] + bytes([v[-1] ^ 1]),  # flipped tag byte
+        lambda v: v[:10] + bytes([v[10] ^ 1]) + v[11:],  # damaged RSA block
+        lambda v: b"\x02\x00" + v[2:],  # length larger than a 2048-bit block
+        lambda v: b"",
+    ],
+)
 def test_damaged_values_fail_with_kubeseal_text(key_pool, mangle):
     priv = key_pool[0].private_key
     value = refcodec.encrypt(priv.public_key(), b"x", b"a/b")
@@ -134,10 +142,12 @@ def test_parse_scope_texts():
 
 def test_upstream_test_certificate_modulus():
     pem = (VECTORS / "upstream_test_cert.pem").read_bytes()
-    modulus = int([l for l in (VECTORS / "upstream_test_cert.modulus").read_text().splitlines()
-                   if not l.startswith("#")][0])
+    modulus = int(
+        [l for l in (VECTORS / "upstream_test_cert.modulus").read_text().splitlines() if not l.startswith("#")][0]
+    )
     import datetime as dt
-    cert = load_certificate(pem, "upstream testCert", now=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+
+    cert = load_certificate(pem, "upstream testCert", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     numbers = cert.public_key().public_numbers()
     assert numbers.n == modulus and numbers.e == 65537
     # and we can seal to it in the 4096-bit layout
@@ -164,19 +174,30 @@ def test_openssl_interop_both_ways(tmp_path, key_pool):
     """The RSA-OAEP(SHA-256, label) part against the openssl CLI, in both directions."""
     priv = key_pool[0].private_key
     key_pem = tmp_path / "key.pem"
-    key_pem.write_bytes(priv.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_pem.write_bytes(
+        priv.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     pub_pem = tmp_path / "pub.pem"
-    pub_pem.write_bytes(priv.public_key().public_bytes(serialization.Encoding.PEM,
-                                                       serialization.PublicFormat.SubjectPublicKeyInfo))
+    pub_pem.write_bytes(
+        priv.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     lbl = b"myns/myname"
-    opts = ["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256",
-            "-pkeyopt", f"rsa_oaep_label:{lbl.hex()}"]
+    opts = [
+        "-pkeyopt",
+        "rsa_padding_mode:oaep",
+        "-pkeyopt",
+        "rsa_oaep_md:sha256",
+        "-pkeyopt",
+        "rsa_mgf1_md:sha256",
+        "-pkeyopt",
+        f"rsa_oaep_label:{lbl.hex()}",
+    ]
     # ours -> openssl: openssl recovers the session key, which opens the AES-GCM body
     value = sealing.seal(priv.public_key(), b"from-us", lbl)
     block, body = refcodec.split(value)
     session_key = _openssl("pkeyutl", "-decrypt", "-inkey", str(key_pem), *opts, input=block)
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     assert AESGCM(session_key).decrypt(bytes(12), body, None) == b"from-us"
     # openssl -> ours: openssl wraps the session key
     session_key = bytes(range(32))

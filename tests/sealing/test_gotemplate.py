@@ -8,9 +8,9 @@ wording, never render something else.
 
 import pytest
 
-from secretsync.gotemplate import TemplateError, render
+from secretsync.sealing.template import TemplateError, render
 
-DATA = {"user": b"admin", "password": b"p<&>\"w", "raw": b"\xff\x00a", "spaced": b"  x  ", "empty": b""}
+DATA = {"user": b"admin", "password": b'p<&>"w', "raw": b"\xff\x00a", "spaced": b"  x  ", "empty": b""}
 
 FIXTURES = [
     ('{{ index . "user" }}', b"admin"),
@@ -37,7 +37,7 @@ FIXTURES = [
     ("{{ .raw }}", b"\xff\x00a"),
     ("{{ len .user }}", b"5"),
     ("no actions at all\n", b"no actions at all\n"),
-    ('{{ `raw {{ string }}` }}', b"raw {{ string }}"),
+    ("{{ `raw {{ string }}` }}", b"raw {{ string }}"),
     ('{"u": {{ toJson .user }}, "p": {{ toJson .password }}}', b'{"u": "admin", "p": "p\\u003c\\u0026\\u003e\\"w"}'),
 ]
 
@@ -47,16 +47,19 @@ def test_fixture(source, expected):
     assert render("item", source, DATA) == expected
 
 
-@pytest.mark.parametrize("source,message", [
-    ("{{ sha256sum .user }}", 'template: item:1: function "sha256sum" not defined'),
-    ("line1\n{{ env \"HOME\" }}", 'template: item:2: function "env" not defined'),
-    ("{{ getHostByName \"x\" }}", 'template: item:1: function "getHostByName" not defined'),
-    ("{{ if .user }}x{{ end }}", 'template: item:1: unsupported action "if"'),
-    ("{{ range . }}x{{ end }}", 'template: item:1: unsupported action "range"'),
-    ("{{ .user", "template: item:1: unclosed action"),
-    ('{{ .user "x" }}', "template: item:1: can't give argument to non-function .user"),
-    ("{{ .user.name }}", 'template: item: executing "item": can\'t evaluate field name in type string'),
-])
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        ("{{ sha256sum .user }}", 'template: item:1: function "sha256sum" not defined'),
+        ('line1\n{{ env "HOME" }}', 'template: item:2: function "env" not defined'),
+        ('{{ getHostByName "x" }}', 'template: item:1: function "getHostByName" not defined'),
+        ("{{ if .user }}x{{ end }}", 'template: item:1: unsupported action "if"'),
+        ("{{ range . }}x{{ end }}", 'template: item:1: unsupported action "range"'),
+        ("{{ .user", "template: item:1: unclosed action"),
+        ('{{ .user "x" }}', "template: item:1: can't give argument to non-function .user"),
+        ("{{ .user.name }}", 'template: item: executing "item": can\'t evaluate field name in type string'),
+    ],
+)
 def test_fails_closed(source, message):
     with pytest.raises(TemplateError) as info:
         render("item", source, DATA)

@@ -13,11 +13,11 @@ import datetime as dt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from secretsync import keyring as keyring_mod
-from secretsync.keyring import Keyring, SealingKeyError, fingerprint, key_secret, load_certificate, parse_keys
+from secretsync.sealing import keyring as keyring_mod
+from secretsync.sealing.keyring import Keyring, SealingKeyError, fingerprint, key_secret, load_certificate, parse_keys
 from tests.sealing import refcodec
 
-NOW = dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
 class MemoryStore:
@@ -61,16 +61,19 @@ def test_duplicate_keys_are_merged(key_pool):
 
 
 def serialization_pkcs1(key):
-    return key.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                         serialization.NoEncryption())
+    return key.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
 
 
 def test_key_secret_variants(key_pool):
     secret = key_secret(key_pool[0])
-    pkcs8 = key_pool[0].private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption())
+    pkcs8 = key_pool[0].private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     secret["data"]["tls.key"] = base64.b64encode(pkcs8).decode()
     import json
+
     (loaded,) = parse_keys(json.dumps(secret).encode(), "k.json")
     assert loaded.fingerprint == key_pool[0].fingerprint and loaded.certificate is not None
     del secret["data"]["tls.crt"]
@@ -79,8 +82,11 @@ def test_key_secret_variants(key_pool):
     with pytest.raises(SealingKeyError, match="has no certificate"):
         bare.certificate_pem()
     secret["data"]["tls.key"] = "%%%"
-    with pytest.raises(SealingKeyError, match=r'k.json \(Secret sealed-secrets-key0abcd\): data\["tls.key"\] is not '
-                                               r'valid base64'):
+    with pytest.raises(
+        SealingKeyError,
+        match=r'k.json \(Secret sealed-secrets-key0abcd\): data\["tls.key"\] is not '
+        r"valid base64",
+    ):
         parse_keys(json.dumps(secret).encode(), "k.json")
     with pytest.raises(SealingKeyError, match="no sealing key found"):
         parse_keys(b"kind: ConfigMap\nmetadata: {name: x}\n", "cm.yaml")
@@ -98,11 +104,16 @@ def test_key_dir_ignores_inactive_keys(tmp_path, key_pool):
 @pytest.mark.peer
 def test_fingerprint_is_openssh_sha256(key_pool, tmp_path):
     import subprocess
+
     pub = tmp_path / "k.pub"
-    pub.write_bytes(key_pool[0].private_key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                                                      serialization.PublicFormat.OpenSSH))
-    out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(pub)], capture_output=True, text=True,
-                         check=True).stdout
+    pub.write_bytes(
+        key_pool[0]
+        .private_key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(pub)], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split()[1] == fingerprint(key_pool[0].private_key.public_key())
 
 
@@ -119,11 +130,14 @@ def test_load_certificate_errors(key_pool):
 def test_inconsistent_private_key_is_refused(key_pool):
     """Keys load without OpenSSL's slow full check; a round trip must still catch a damaged key."""
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     n = key_pool[0].private_key.private_numbers()
-    damaged = rsa.RSAPrivateNumbers(p=n.p, q=n.q, d=n.d ^ 2, dmp1=n.dmp1 ^ 2, dmq1=n.dmq1, iqmp=n.iqmp,
-                                    public_numbers=n.public_numbers).private_key(unsafe_skip_rsa_key_validation=True)
-    pem = damaged.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
+    damaged = rsa.RSAPrivateNumbers(
+        p=n.p, q=n.q, d=n.d ^ 2, dmp1=n.dmp1 ^ 2, dmq1=n.dmq1, iqmp=n.iqmp, public_numbers=n.public_numbers
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    pem = damaged.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     with pytest.raises(SealingKeyError, match="bad.pem: the RSA private key is inconsistent"):
         parse_keys(pem, "bad.pem")
     assert parse_keys(serialization_pkcs1(key_pool[0]), "good.pem")[0].fingerprint == key_pool[0].fingerprint
@@ -131,7 +145,8 @@ def test_inconsistent_private_key_is_refused(key_pool):
 
 def test_order_by_secret_creation_timestamp(key_pool):
     import dataclasses
-    late = dataclasses.replace(key_pool[0], created=NOW)   # oldest certificate, newest Secret
+
+    late = dataclasses.replace(key_pool[0], created=NOW)  # oldest certificate, newest Secret
     early = dataclasses.replace(key_pool[4], created=NOW - dt.timedelta(days=1))
     assert Keyring([late, early]).newest() is early
     ring = Keyring([late, early], order="SecretCreationTimestamp")

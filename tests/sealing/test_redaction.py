@@ -8,15 +8,19 @@ checks the reprs of keys, keyrings and unsealed Secrets.
 import base64
 import json
 
-from secretsync import keyring as keyring_mod
-from secretsync.keyring import Keyring
-from secretsync.sealedsecret import seal_secret, unseal_sealed_secret
+from secretsync.sealing import keyring as keyring_mod
+from secretsync.sealing.keyring import Keyring
+from secretsync.sealing.objects import seal_secret, unseal_sealed_secret
 from tests.sealing.conftest import CANARY, write_key_dir
 
 
 def canary_secret(**extra):
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns"},
-              "stringData": {"password": CANARY}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "ns"},
+        "stringData": {"password": CANARY},
+    }
     secret.update(extra)
     return json.dumps(secret)
 
@@ -27,11 +31,13 @@ def assert_clean(result):
 
 
 def test_seal_failures_do_not_echo_values(cli, cert_file):
-    for args, text in ((["-n", "other"], canary_secret()),
-                       ([], canary_secret(metadata={"namespace": "ns"})),
-                       ([], canary_secret(data={"x": CANARY + "!!"})),
-                       ([], canary_secret().replace("}", "", 1)),
-                       ([], "stringData:\n  k: " + CANARY + "\n  bad: [\n")):
+    for args, text in (
+        (["-n", "other"], canary_secret()),
+        ([], canary_secret(metadata={"namespace": "ns"})),
+        ([], canary_secret(data={"x": CANARY + "!!"})),
+        ([], canary_secret().replace("}", "", 1)),
+        ([], "stringData:\n  k: " + CANARY + "\n  bad: [\n"),
+    ):
         r = cli("--log-level", "debug", "seal", "--cert", str(cert_file), *args, input=text)
         assert r.returncode != 0
         assert_clean(r)

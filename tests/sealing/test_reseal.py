@@ -16,9 +16,9 @@ import re
 
 import yaml
 
-from secretsync.keyring import Keyring
-from secretsync.sealedsecret import seal_secret, unseal_sealed_secret, dump
 from secretsync.crypto.sealing import Scope
+from secretsync.sealing.keyring import Keyring
+from secretsync.sealing.objects import seal_secret, unseal_sealed_secret
 from tests.sealing.conftest import write_key_dir
 
 CW = "sealedsecrets.bitnami.com/cluster-wide"
@@ -52,6 +52,7 @@ data: {a: b}
 
 def seal_item(key, value, label):
     from tests.sealing import refcodec
+
     return base64.b64encode(refcodec.encrypt(key.private_key.public_key(), value, label)).decode()
 
 
@@ -62,8 +63,11 @@ def make_tree(tmp_path, old_key):
     for item in ("PASSWORD", "TOKEN", "PLAIN"):
         text = text.replace(item, seal_item(old_key, item.lower().encode(), b"prod/app"), 1)
     (tree / "apps" / "app.yaml").write_text(text)
-    cluster = seal_secret({"metadata": {"name": "c", "namespace": "x"}, "stringData": {"k": "cw"}},
-                          old_key.certificate, Scope.CLUSTER_WIDE)
+    cluster = seal_secret(
+        {"metadata": {"name": "c", "namespace": "x"}, "stringData": {"k": "cw"}},
+        old_key.certificate,
+        Scope.CLUSTER_WIDE,
+    )
     listing = {"apiVersion": "v1", "kind": "List", "items": [cluster]}
     (tree / "apps" / "list.json").write_text(json.dumps(listing, indent="\t"))  # tab-indented JSON
     (tree / "notes.yaml").write_text("value: {{ .Values.x }\n  broken: [\n")  # a Helm template, not YAML
@@ -86,8 +90,11 @@ def test_reseal_tree(cli, key_pool, tmp_path):
     newest_only = Keyring([new])
     docs = [d for d in yaml.safe_load_all(after)]
     secret = unseal_sealed_secret(docs[0], newest_only)
-    assert {k: v.reveal() for k, v in secret["data"].items()} == {"password": b"password", "token": b"token",
-                                                                   "plain": b"plain"}
+    assert {k: v.reveal() for k, v in secret["data"].items()} == {
+        "password": b"password",
+        "token": b"token",
+        "plain": b"plain",
+    }
     assert secret["metadata"]["labels"] == {"only-in-template": "yes"}
     assert secret["metadata"]["annotations"] == {"note": "keep me"}
     listing_text = (tree / "apps" / "list.json").read_text()
@@ -135,11 +142,15 @@ def test_reseal_requires_key_dir(cli, tmp_path):
 def test_hostile_yaml_is_skipped_as_unreadable_not_walked(key_pool):
     """An alias bomb or deeply nested file in the repository is reported, neither walked for ever nor fatal."""
     from secretsync.cli.reseal import reseal_text
+
     ring = Keyring([key_pool[0]])
     lines = ["a0: &a0 [l, l, l, l, l, l, l, l, l]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 25)]
-    for name, text in (("bomb.yaml", "\n".join(lines) + "\n"), ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000),
-                       ("deep.json", '{"a": ' + "[" * 5000 + "]" * 5000 + "}")):
+    for name, text in (
+        ("bomb.yaml", "\n".join(lines) + "\n"),
+        ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000),
+        ("deep.json", '{"a": ' + "[" * 5000 + "]" * 5000 + "}"),
+    ):
         new_text, result = reseal_text(text, name, ring)
         assert new_text == text and not result.changed and result.unreadable, name
 

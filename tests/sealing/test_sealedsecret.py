@@ -17,9 +17,17 @@ import pytest
 
 from secretsync import SecretBytes
 from secretsync.crypto import sealing
-from secretsync.keyring import Keyring
-from secretsync.sealedsecret import (InputError, SealError, UnsealError, dump, load_documents, merge_into,
-                                     seal_secret, unseal_sealed_secret)
+from secretsync.sealing.keyring import Keyring
+from secretsync.sealing.objects import (
+    InputError,
+    SealError,
+    UnsealError,
+    dump,
+    load_documents,
+    merge_into,
+    seal_secret,
+    unseal_sealed_secret,
+)
 from tests.sealing import refcodec
 
 CW = "sealedsecrets.bitnami.com/cluster-wide"
@@ -28,15 +36,22 @@ NW = "sealedsecrets.bitnami.com/namespace-wide"
 
 def sealed_obj(key, ns, name, items, scope="strict", annotations=None, template=None, label_ns=None, label_name=None):
     """A SealedSecret whose values the reference codec sealed for (label_ns/label_name, scope)."""
-    lbl = refcodec.label(scope, label_ns if label_ns is not None else ns, label_name if label_name is not None else name)
+    lbl = refcodec.label(
+        scope, label_ns if label_ns is not None else ns, label_name if label_name is not None else name
+    )
     pub = key.private_key.public_key()
     meta = {"name": name, "namespace": ns}
     if annotations:
         meta["annotations"] = annotations
-    return {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": meta,
-            "spec": {"template": template or {"metadata": {}},
-                     "encryptedData": {k: base64.b64encode(refcodec.encrypt(pub, v, lbl)).decode()
-                                       for k, v in items.items()}}}
+    return {
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": meta,
+        "spec": {
+            "template": template or {"metadata": {}},
+            "encryptedData": {k: base64.b64encode(refcodec.encrypt(pub, v, lbl)).decode() for k, v in items.items()},
+        },
+    }
 
 
 def plain(secret):
@@ -74,8 +89,7 @@ def test_cluster_wide_binding(key_pool, ring):
 
 
 def test_both_annotations_mean_cluster_wide(key_pool, ring):
-    obj = sealed_obj(key_pool[0], "a", "b", {"k": b"v"}, scope="cluster-wide",
-                     annotations={CW: "true", NW: "true"})
+    obj = sealed_obj(key_pool[0], "a", "b", {"k": b"v"}, scope="cluster-wide", annotations={CW: "true", NW: "true"})
     assert plain(unseal_sealed_secret(obj, ring)) == {"k": b"v"}
 
 
@@ -124,22 +138,45 @@ def test_invalid_base64_does_not_mention_decrypt(key_pool, ring):
 
 
 def test_template_to_secret(key_pool, ring):
-    template = {"metadata": {"labels": {"app": "x"}, "annotations": {"a": "1"}, "finalizers": ["f"],
-                             "name": "ignored", "namespace": "ignored"},
-                "type": "kubernetes.io/basic-auth", "immutable": True,
-                "data": {"config.json": '{"user": {{ toJson .user }}, "pw": {{ index . "password" | toJson }}}',
-                         "b64": "{{ .user | b64enc }}", "static": "plain text"}}
+    template = {
+        "metadata": {
+            "labels": {"app": "x"},
+            "annotations": {"a": "1"},
+            "finalizers": ["f"],
+            "name": "ignored",
+            "namespace": "ignored",
+        },
+        "type": "kubernetes.io/basic-auth",
+        "immutable": True,
+        "data": {
+            "config.json": '{"user": {{ toJson .user }}, "pw": {{ index . "password" | toJson }}}',
+            "b64": "{{ .user | b64enc }}",
+            "static": "plain text",
+        },
+    }
     obj = sealed_obj(key_pool[0], "ns", "creds", {"user": b"admin", "password": b"p<&>w"}, template=template)
     obj["metadata"]["uid"] = "1234-uid"
     secret = unseal_sealed_secret(obj, ring)
     assert all(isinstance(v, SecretBytes) for v in secret["data"].values())
-    assert plain(secret) == {"user": b"admin", "password": b"p<&>w", "b64": b"YWRtaW4=", "static": b"plain text",
-                             "config.json": b'{"user": "admin", "pw": "p\\u003c\\u0026\\u003ew"}'}
+    assert plain(secret) == {
+        "user": b"admin",
+        "password": b"p<&>w",
+        "b64": b"YWRtaW4=",
+        "static": b"plain text",
+        "config.json": b'{"user": "admin", "pw": "p\\u003c\\u0026\\u003ew"}',
+    }
     meta = secret["metadata"]
     assert (meta["name"], meta["namespace"]) == ("creds", "ns")
     assert meta["labels"] == {"app": "x"} and meta["annotations"] == {"a": "1"} and meta["finalizers"] == ["f"]
-    assert meta["ownerReferences"] == [{"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
-                                        "name": "creds", "uid": "1234-uid", "controller": True}]
+    assert meta["ownerReferences"] == [
+        {
+            "apiVersion": "bitnami.com/v1alpha1",
+            "kind": "SealedSecret",
+            "name": "creds",
+            "uid": "1234-uid",
+            "controller": True,
+        }
+    ]
     assert secret["type"] == "kubernetes.io/basic-auth" and secret["immutable"] is True
 
 
@@ -166,14 +203,19 @@ def test_unsupported_template_function_names_it(key_pool, ring):
 def test_deprecated_v1_data(key_pool, ring):
     inner = json.dumps({"apiVersion": "v1", "kind": "Secret", "data": {"k": base64.b64encode(b"v1").decode()}})
     value = refcodec.encrypt(key_pool[0].private_key.public_key(), inner.encode(), b"ns/n")
-    obj = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "n", "namespace": "ns"},
-           "spec": {"data": base64.b64encode(value).decode()}}
+    obj = {
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": "n", "namespace": "ns"},
+        "spec": {"data": base64.b64encode(value).decode()},
+    }
     assert plain(unseal_sealed_secret(obj, ring)) == {"k": b"v1"}
     with pytest.raises(UnsealError, match="deprecated"):
         unseal_sealed_secret(obj, ring, accept_deprecated_v1=False)
     obj["spec"]["encryptedData"] = {"x": "AgA="}
-    with pytest.raises(UnsealError, match="cannot use the field 'encryptedData' and the deprecated field 'data' "
-                                          "at the same time"):
+    with pytest.raises(
+        UnsealError, match="cannot use the field 'encryptedData' and the deprecated field 'data' at the same time"
+    ):
         unseal_sealed_secret(obj, ring)
 
 
@@ -184,28 +226,38 @@ def test_non_map_encrypted_data_is_empty_like_the_controller(ring):
 
 # ---- seal rules (kubeseal's default seal)
 
+
 def secret(**meta):
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", **meta}, "data": {"k": "dg=="}}
 
 
 def test_seal_output_shape(key_pool, ring):
-    inp = secret(namespace="ns", labels={"l": "1"}, uid="u", resourceVersion="9", creationTimestamp="2020-01-01T00:00:00Z",
-                 ownerReferences=[{"kind": "X"}],
-                 annotations={"kubectl.kubernetes.io/last-applied-configuration": "{}", "keep": "me"})
+    inp = secret(
+        namespace="ns",
+        labels={"l": "1"},
+        uid="u",
+        resourceVersion="9",
+        creationTimestamp="2020-01-01T00:00:00Z",
+        ownerReferences=[{"kind": "X"}],
+        annotations={"kubectl.kubernetes.io/last-applied-configuration": "{}", "keep": "me"},
+    )
     inp["stringData"] = {"k": "wins", "s": "str"}
     inp["type"] = "Opaque"
     out = seal_secret(inp, key_pool[0].certificate)
     assert list(out) == ["kind", "apiVersion", "metadata", "spec"]
     assert out["metadata"] == {"name": "s", "namespace": "ns"}
-    assert out["spec"]["template"] == {"metadata": {"name": "s", "namespace": "ns", "labels": {"l": "1"},
-                                                    "annotations": {"keep": "me"}}, "type": "Opaque"}
+    assert out["spec"]["template"] == {
+        "metadata": {"name": "s", "namespace": "ns", "labels": {"l": "1"}, "annotations": {"keep": "me"}},
+        "type": "Opaque",
+    }
     assert plain(unseal_sealed_secret(out, ring)) == {"k": b"wins", "s": b"str"}
 
 
 @pytest.mark.parametrize("scope,ann", [(sealing.Scope.NAMESPACE_WIDE, NW), (sealing.Scope.CLUSTER_WIDE, CW)])
 def test_seal_scope_rewrites_annotations(key_pool, scope, ann):
-    out = seal_secret(secret(namespace="ns", annotations={CW: "true", NW: "true", "x": "y"}), key_pool[0].certificate,
-                      scope)
+    out = seal_secret(
+        secret(namespace="ns", annotations={CW: "true", NW: "true", "x": "y"}), key_pool[0].certificate, scope
+    )
     assert out["metadata"]["annotations"] == {ann: "true"}
     assert out["spec"]["template"]["metadata"]["annotations"] == {ann: "true", "x": "y"}
 
@@ -223,18 +275,26 @@ def test_namespace_rules(key_pool):
     assert seal_secret(secret(), cert, default_namespace="ctx")["metadata"]["namespace"] == "ctx"
     cluster = seal_secret(secret(annotations={CW: "true"}), cert, namespace="b")
     assert "namespace" not in cluster["metadata"]
-    assert seal_secret(secret(namespace="a", annotations={CW: "true"}), cert, namespace="b")["metadata"]["namespace"] == "a"
+    assert (
+        seal_secret(secret(namespace="a", annotations={CW: "true"}), cert, namespace="b")["metadata"]["namespace"]
+        == "a"
+    )
     with pytest.raises(SealError, match="^secret must declare a namespace$"):
         seal_secret(secret(), cert, default_namespace="")
 
 
 def test_seal_refusals(key_pool):
     cert = key_pool[0].certificate
-    with pytest.raises(SealError, match="^secret.data is empty in input Secret, assuming this is an error and "
-                                        "aborting. To work with empty data, --allow-empty-data can be used$"):
+    with pytest.raises(
+        SealError,
+        match="^secret.data is empty in input Secret, assuming this is an error and "
+        "aborting. To work with empty data, --allow-empty-data can be used$",
+    ):
         seal_secret({"metadata": {"name": "s", "namespace": "n"}}, cert)
-    assert seal_secret({"metadata": {"name": "s", "namespace": "n"}}, cert, allow_empty_data=True)["spec"][
-        "encryptedData"] == {}
+    assert (
+        seal_secret({"metadata": {"name": "s", "namespace": "n"}}, cert, allow_empty_data=True)["spec"]["encryptedData"]
+        == {}
+    )
     with pytest.raises(SealError, match="^missing metadata.name in input Secret$"):
         seal_secret({"metadata": {"namespace": "n"}, "data": {"k": "dg=="}}, cert)
     with pytest.raises(InputError, match='data\\["k"\\] is not valid base64'):
@@ -244,8 +304,9 @@ def test_seal_refusals(key_pool):
 def test_merge_into(key_pool, ring):
     cert = key_pool[0].certificate
     base = seal_secret(secret(namespace="ns", labels={"a": "1"}), cert)
-    extra = seal_secret({"metadata": {"name": "s", "namespace": "ns", "labels": {"b": "2"}},
-                         "stringData": {"new": "n"}}, cert)
+    extra = seal_secret(
+        {"metadata": {"name": "s", "namespace": "ns", "labels": {"b": "2"}}, "stringData": {"new": "n"}}, cert
+    )
     merged = merge_into(base, extra)
     assert merged["metadata"] == base["metadata"]
     assert merged["spec"]["template"]["metadata"]["labels"] == {"a": "1", "b": "2"}
@@ -260,9 +321,17 @@ def test_load_documents_and_dump():
     for bad in (b"kind: [unclosed", b'{"kind": ', b"- a\n- b\n", b"just a string"):
         with pytest.raises(InputError):
             load_documents(bad, "bad.yaml")
-    text = dump([{"kind": "SealedSecret", "apiVersion": "bitnami.com/v1alpha1",
-                  "metadata": {"name": "n", "annotations": {CW: "true"}},
-                  "spec": {"encryptedData": {"b": "x<y", "a": "1"}, "template": {"metadata": {}}}}], "json")
+    text = dump(
+        [
+            {
+                "kind": "SealedSecret",
+                "apiVersion": "bitnami.com/v1alpha1",
+                "metadata": {"name": "n", "annotations": {CW: "true"}},
+                "spec": {"encryptedData": {"b": "x<y", "a": "1"}, "template": {"metadata": {}}},
+            }
+        ],
+        "json",
+    )
     assert text.endswith("}\n") and "\\u003c" in text and text.index('"a"') < text.index('"b"')
     text = dump([{"kind": "SealedSecret", "metadata": {"annotations": {CW: "true"}, "name": "n"}}], "yaml")
     assert text.startswith("---\n") and f'{CW}: "true"' in text
@@ -274,7 +343,8 @@ def test_key_order_json_bytewise_yaml_goyaml():
     obj = {"kind": "Secret", "apiVersion": "v1", "data": {"k10": "a", "k2": "b", "a_b": "c", "aB": "d"}}
     text = dump([obj], "json")
     assert [text.index(f'"{k}"') for k in ("aB", "a_b", "k10", "k2")] == sorted(
-        text.index(f'"{k}"') for k in ("aB", "a_b", "k10", "k2"))
+        text.index(f'"{k}"') for k in ("aB", "a_b", "k10", "k2")
+    )
     lines = dump([obj], "yaml").splitlines()
     assert lines == ["---", "apiVersion: v1", "data:", "  a_b: c", "  aB: d", "  k2: b", "  k10: a", "kind: Secret"]
 
@@ -288,23 +358,35 @@ def test_null_template_item_removes_key_and_errors_combine(key_pool, ring):
     with pytest.raises(UnsealError) as info:
         unseal_sealed_secret(obj, ring)
     assert sorted(info.value.kubeseal_text.splitlines()) == [
-        "no key could decrypt secret (x)", 'template: t:1: function "nosuch" not defined (t)']
+        "no key could decrypt secret (x)",
+        'template: t:1: function "nosuch" not defined (t)',
+    ]
 
 
 def test_deprecated_v1_takes_metadata_from_the_sealed_secret_inside(key_pool, ring):
-    inner = json.dumps({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                        "metadata": {"name": "x", "namespace": "y", "labels": {"from": "inside"}},
-                        "data": {"k": base64.b64encode(b"v1").decode()}})
+    inner = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": "x", "namespace": "y", "labels": {"from": "inside"}},
+            "data": {"k": base64.b64encode(b"v1").decode()},
+        }
+    )
     value = refcodec.encrypt(key_pool[0].private_key.public_key(), inner.encode(), b"ns/n")
-    obj = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
-           "metadata": {"name": "n", "namespace": "ns", "uid": "u1"},
-           "spec": {"data": base64.b64encode(value).decode()}}
+    obj = {
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": "n", "namespace": "ns", "uid": "u1"},
+        "spec": {"data": base64.b64encode(value).decode()},
+    }
     secret = unseal_sealed_secret(obj, ring)
     assert secret["metadata"]["labels"] == {"from": "inside"} and secret["type"] == "Opaque"
     assert (secret["metadata"]["namespace"], secret["metadata"]["name"]) == ("ns", "n")
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "u1"
-    with pytest.raises(UnsealError, match="using deprecated 'data' field, use 'encryptedData' or flip the "
-                                          "feature flag"):
+    with pytest.raises(
+        UnsealError, match="using deprecated 'data' field, use 'encryptedData' or flip the feature flag"
+    ):
         unseal_sealed_secret(obj, ring, accept_deprecated_v1=False)
 
 

@@ -19,20 +19,24 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
 
-from tests.pipeline.conftest import age_key, sealing_key_dir  # noqa: F401 - fixtures
+from tests.render.conftest import age_key, sealing_key_dir  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = "cnry-8d41e7-plaintext"
 # Distinct canaries per template, so a failure says which path leaked.
 VALUES = {"db": f"{CANARY}-db", "redis": f"{CANARY}-redis", "token": f"{CANARY}-token", "vault": f"{CANARY}-vault"}
-TEMPLATE_VALUES = {"demo-db-password-not-secret": VALUES["db"], "demo-redis-password-not-secret": VALUES["redis"],
-                   "demo-api-token-not-secret": VALUES["token"], "demo-vault-password-not-secret": VALUES["vault"]}
+TEMPLATE_VALUES = {
+    "demo-db-password-not-secret": VALUES["db"],
+    "demo-redis-password-not-secret": VALUES["redis"],
+    "demo-api-token-not-secret": VALUES["token"],
+    "demo-vault-password-not-secret": VALUES["vault"],
+}
 NEEDLES = [CANARY.encode(), base64.b64encode(CANARY.encode())[:16]]
 
 
@@ -56,8 +60,9 @@ def load_prepare(examples: Path):
 @pytest.fixture
 def world(tmp_path, age_key, sealing_key_dir, openbao):  # noqa: F811
     """A prepared canary repo, a clean cwd and TMPDIR, and the runner for ``secretsync`` processes."""
-    from secretsync.keyring import Keyring
+    from secretsync.sealing.keyring import Keyring
     from tests.fixtures.peers import peer_binary
+
     examples = tmp_path / "examples"
     shutil.copytree(ROOT / "examples", examples, ignore=shutil.ignore_patterns("__pycache__"))
     canary_templates(examples)
@@ -66,22 +71,35 @@ def world(tmp_path, age_key, sealing_key_dir, openbao):  # noqa: F811
     values = yaml.safe_load((examples / "templates" / "vault-values.yaml").read_text())
     mount = openbao.unique_mount()
     openbao.client().sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
-    openbao.client().secrets.kv.v2.create_or_update_secret(path=values["path"], secret=values["data"],
-                                                           mount_point=mount)
+    openbao.client().secrets.kv.v2.create_or_update_secret(
+        path=values["path"], secret=values["data"], mount_point=mount
+    )
     vault_secret = repo / "vault-secret.yaml"
     vault_secret.write_text(vault_secret.read_text().replace("secret/data/demo/app", f"{mount}/data/demo/app"))
     shutil.rmtree(examples)  # the test's own plaintext input: gone before any secretsync process runs
     for d in ("cwd", "tmp", "home"):
         (tmp_path / d).mkdir()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8",
-           "TMPDIR": str(tmp_path / "tmp"), "SOPS_DISABLE_VERSION_CHECK": "1",
-           "AVP_TYPE": "vault", "AVP_AUTH_TYPE": "token", "VAULT_ADDR": openbao.addr, "VAULT_TOKEN": openbao.token,
-           "SECRETSYNC_REDACTION_KEY": "canary-test"}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path / "home"),
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(tmp_path / "tmp"),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+        "AVP_TYPE": "vault",
+        "AVP_AUTH_TYPE": "token",
+        "VAULT_ADDR": openbao.addr,
+        "VAULT_TOKEN": openbao.token,
+        "SECRETSYNC_REDACTION_KEY": "canary-test",
+    }
 
     def run(*args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "secretsync", "--log-level", "debug", *args],
-                              capture_output=True, env={**env, **(extra_env or {})}, timeout=120,
-                              cwd=tmp_path / "cwd")
+        proc = subprocess.run(
+            [sys.executable, "-m", "secretsync", "--log-level", "debug", *args],
+            capture_output=True,
+            env={**env, **(extra_env or {})},
+            timeout=120,
+            cwd=tmp_path / "cwd",
+        )
         assert CANARY.encode() not in proc.stderr, proc.stderr.decode(errors="replace")
         return proc
 
@@ -197,14 +215,15 @@ def test_failures_name_the_object_and_never_echo_the_canary(world, tmp_path_fact
     text = sops_file.read_text()
     start = text.index("password: ENC[AES256_GCM,data:") + len("password: ENC[AES256_GCM,data:")
     flipped = "B" if text[start] != "B" else "C"
-    (repo / "tampered.sops.yaml").write_text(text[:start] + flipped + text[start + 1:])
+    (repo / "tampered.sops.yaml").write_text(text[:start] + flipped + text[start + 1 :])
     tampered = run("sops", "decrypt", str(repo / "tampered.sops.yaml"), extra_env=age_env)
     assert tampered.returncode != 0 and tampered.stdout == b""
     assert b"tampered.sops.yaml" in tampered.stderr or b"MAC" in tampered.stderr
 
     # another key for the SealedSecret: no plaintext, a message naming the object
     other = world["tmp"] / "other-keys"
-    from secretsync.keyring import FileKeyStore, generate_key, key_secret
+    from secretsync.sealing.keyring import FileKeyStore, generate_key, key_secret
+
     FileKeyStore(other).put(key_secret(generate_key(bits=2048, name="sealed-secrets-keyother")))
     wrong = run("unseal", "-f", str(repo / "api-token.sealedsecret.yaml"), "--key-dir", str(other))
     assert wrong.returncode != 0 and wrong.stdout == b""
@@ -214,11 +233,11 @@ def test_failures_name_the_object_and_never_echo_the_canary(world, tmp_path_fact
     broken = {
         "unterminated.yaml": f'apiVersion: v1\nkind: Secret\nmetadata:\n  name: u\nstringData:\n  a: "{CANARY}\n',
         "badindent.yaml": f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: i\nstringData:\n  a: {CANARY}\n"
-                          f" b: {CANARY}: x\n",
+        f" b: {CANARY}: x\n",
         "bad64.yaml": f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: b\ndata:\n  k: {CANARY}!\n",
         "tab.yaml": f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: t\nstringData:\n\ta: {CANARY}\n",
         "dupkey.yaml": f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: d\nstringData:\n  a: {CANARY}\n"
-                       f"  a: {CANARY}2\n",
+        f"  a: {CANARY}2\n",
     }
     for name, content in broken.items():
         bad_repo = world["tmp"] / f"bad-{name}"

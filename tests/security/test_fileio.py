@@ -12,8 +12,10 @@ import stat
 
 import pytest
 
-from secretsync import fileio, keyring, sopsfiles
+from secretsync import fileio
 from secretsync.crypto.sops.errors import SopsError
+from secretsync.sealing import keyring
+from secretsync.sops import files as sopsfiles
 
 
 def mode_of(path) -> int:

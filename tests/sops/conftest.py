@@ -17,7 +17,7 @@ import pytest
 
 from tests.fixtures.peers import isolated_env, peer_binary
 
-CANARY = "canary-Kd83-plaintext"   # a plaintext that must never show up in errors or logs
+CANARY = "canary-Kd83-plaintext"  # a plaintext that must never show up in errors or logs
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,18 @@ class SopsRunner:
     tmp_path: Path
     workdir: Path
 
-    def __call__(self, *args: str, env: dict | None = None, input: bytes | None = None, cwd: Path | None = None,
-                 check: bool = True) -> subprocess.CompletedProcess:
+    def __call__(
+        self,
+        *args: str,
+        env: dict | None = None,
+        input: bytes | None = None,
+        cwd: Path | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess:
         full_env = isolated_env(self.tmp_path, SOPS_DISABLE_VERSION_CHECK="1", **(env or {}))
-        proc = subprocess.run([self.exe, *args], env=full_env, input=input, capture_output=True,
-                              cwd=str(cwd or self.workdir), timeout=60)
+        proc = subprocess.run(
+            [self.exe, *args], env=full_env, input=input, capture_output=True, cwd=str(cwd or self.workdir), timeout=60
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"sops {' '.join(args)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
         return proc
@@ -79,11 +86,11 @@ def sops_run(tmp_path, workdir) -> SopsRunner:
 @pytest.fixture
 def keys_for():
     """``keys_for(*age_test_keys)`` → our SopsKeys holding those identities (nothing else)."""
-    from secretsync.sops_keys import load_keys
+    from secretsync.sops.keys import load_keys
 
     def build(*keys: AgeTestKey, transit=None):
-        return load_keys(age_key_text="\n".join(k.secret for k in keys), env={}, use_defaults=False,
-                         transit=transit)
+        return load_keys(age_key_text="\n".join(k.secret for k in keys), env={}, use_defaults=False, transit=transit)
+
     return build
 
 
@@ -94,16 +101,30 @@ class OursRunner:
     tmp_path: Path
     workdir: Path
 
-    def __call__(self, *args: str, env: dict | None = None, input: bytes | None = None, cwd: Path | None = None,
-                 check: bool = False) -> subprocess.CompletedProcess:
+    def __call__(
+        self,
+        *args: str,
+        env: dict | None = None,
+        input: bytes | None = None,
+        cwd: Path | None = None,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess:
         import sys
+
         full_env = isolated_env(self.tmp_path, **(env or {}))
         full_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-        proc = subprocess.run([sys.executable, "-m", "secretsync", "sops", *args], env=full_env, input=input,
-                              capture_output=True, cwd=str(cwd or self.workdir), timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "secretsync", "sops", *args],
+            env=full_env,
+            input=input,
+            capture_output=True,
+            cwd=str(cwd or self.workdir),
+            timeout=60,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"secretsync sops {' '.join(args)} exited {proc.returncode}: "
-                                 f"{proc.stderr.decode()[-2000:]}")
+            raise AssertionError(
+                f"secretsync sops {' '.join(args)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}"
+            )
         return proc
 
 

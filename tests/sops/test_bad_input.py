@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.errors import SopsError
+from secretsync.sops import files as sopsfiles
 from tests.sops.conftest import CANARY
 
 
@@ -40,15 +41,14 @@ def _with(good: dict, **changes) -> bytes:
 
 
 def _enc_parts(value: str) -> dict:
-    inner = value[len("ENC[AES256_GCM,"):-1]
+    inner = value[len("ENC[AES256_GCM,") : -1]
     return dict(part.split(":", 1) for part in inner.split(","))
 
 
 CASES = {
     "truncated": lambda g: _with(g, secret=g["secret"][:40]),
     "invalid-base64": lambda g: _with(g, secret=g["secret"].replace("data:", "data:!!")),
-    "wrong-iv-length": lambda g: _with(g, secret=g["secret"].replace(
-        "iv:" + _enc_parts(g["secret"])["iv"], "iv:AAAA")),
+    "wrong-iv-length": lambda g: _with(g, secret=g["secret"].replace("iv:" + _enc_parts(g["secret"])["iv"], "iv:AAAA")),
     "clear-value": lambda g: _with(g, secret="I am not encrypted"),
     "clear-number": lambda g: _with(g, secret=42),
     "bad-lastmodified": lambda g: _with(g, sops_lastmodified="yesterday"),
@@ -105,9 +105,14 @@ def test_yaml_alias_bomb_is_refused(workdir, ours_run, age_keys):
 def test_deeply_nested_json_is_an_error(age_keys, keys_for):
     deep = b'{"a": ' * 100000 + b"1" + b"}" * 100000
     from secretsync.crypto.sops.keys.age import AgeKey
+
     with pytest.raises(SopsError) as info:
-        sopsfiles.encrypt_bytes(deep, "deep.json", keys_for(age_keys[0]), sopsfiles.EncryptSettings(
-            key_groups=[[AgeKey(age_keys[0].recipient)]]))
+        sopsfiles.encrypt_bytes(
+            deep,
+            "deep.json",
+            keys_for(age_keys[0]),
+            sopsfiles.EncryptSettings(key_groups=[[AgeKey(age_keys[0].recipient)]]),
+        )
     assert "deep.json" in info.value.message and info.value.exit_code == 2
 
 
@@ -122,12 +127,20 @@ def test_random_bytes_never_crash(noise, age_keys, keys_for):
             pass
 
 
-@given(text=st.text(max_size=200) | st.from_regex(r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=!]*,iv:[A-Za-z0-9+/=]*,"
-                                                  r"tag:[A-Za-z0-9+/=]*,type:[a-z]*\]", fullmatch=True))
+@given(
+    text=st.text(max_size=200)
+    | st.from_regex(
+        r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=!]*,iv:[A-Za-z0-9+/=]*,"
+        r"tag:[A-Za-z0-9+/=]*,type:[a-z]*\]",
+        fullmatch=True,
+    )
+)
 def test_value_cipher_fails_only_with_its_own_error(text):
     import os as _os
+
     from secretsync.crypto.sops.cipher import ValueCipher
     from secretsync.crypto.sops.errors import ValueDecryptError
+
     try:
         result = ValueCipher(_os.urandom(32)).decrypt(text, "a:b:", "f.yaml")
     except ValueDecryptError as exc:
@@ -140,13 +153,16 @@ def test_value_cipher_fails_only_with_its_own_error(text):
 def test_sops_yaml_alias_bomb_and_deep_nesting_are_config_errors(tmp_path):
     """A hostile .sops.yaml (a repository's, found by walking up) is refused by name, not expanded."""
     from secretsync.crypto.sops.errors import ConfigError
-    from secretsync.sops_config import load_config
+    from secretsync.sops.config import load_config
+
     lines = ["a0: &a0 [l, l, l, l, l, l, l, l, l]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 25)]
     lines.append("creation_rules: [{age: *a24}]")
-    for name, text, reason in ((".sops.yaml", "\n".join(lines), "alias"),
-                               ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000, "nest"),
-                               ("two.yaml", "creation_rules: []\n---\ncreation_rules: []\n", "documents")):
+    for name, text, reason in (
+        (".sops.yaml", "\n".join(lines), "alias"),
+        ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000, "nest"),
+        ("two.yaml", "creation_rules: []\n---\ncreation_rules: []\n", "documents"),
+    ):
         path = tmp_path / name
         path.write_text(text)
         with pytest.raises(ConfigError, match=f"{name}.*{reason}"):

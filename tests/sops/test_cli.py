@@ -26,8 +26,12 @@ def enc_file(age_keys, sops_run, workdir):
 def test_decrypt_forms_and_clean_stderr(enc_file, age_keys, ours_run, sops_run):
     env = {"SOPS_AGE_KEY_FILE": str(age_keys[0].path)}
     expected = sops_run("-d", enc_file.name, env=env).stdout
-    for args in (["-d", enc_file.name], ["decrypt", enc_file.name], [enc_file.name, "--decrypt"],
-                 ["decrypt", enc_file.name, "--ignore-mac"]):
+    for args in (
+        ["-d", enc_file.name],
+        ["decrypt", enc_file.name],
+        [enc_file.name, "--decrypt"],
+        ["decrypt", enc_file.name, "--ignore-mac"],
+    ):
         proc = ours_run(*args, env=env)
         assert proc.returncode == 0 and proc.stdout == expected and proc.stderr == b"", args
 
@@ -81,9 +85,13 @@ def test_exit_codes_match_sops(case, enc_file, age_keys, ours_run, sops_run, wor
         args = ["-e", "--age", age_keys[0].recipient, "empty.json"]
     else:
         doc = json.loads(enc_file.read_bytes())
-        doc["sops"]["pgp"] = [{"created_at": "2026-01-01T00:00:00Z", "enc": "-----BEGIN PGP MESSAGE-----\nx\n"
-                                                                            "-----END PGP MESSAGE-----\n",
-                               "fp": "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"}]
+        doc["sops"]["pgp"] = [
+            {
+                "created_at": "2026-01-01T00:00:00Z",
+                "enc": "-----BEGIN PGP MESSAGE-----\nx\n-----END PGP MESSAGE-----\n",
+                "fp": "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",
+            }
+        ]
         del doc["sops"]["age"]
         (workdir / "pgp.json").write_text(json.dumps(doc))
         args = ["-d", "pgp.json"]
@@ -97,7 +105,9 @@ def test_exit_codes_match_sops(case, enc_file, age_keys, ours_run, sops_run, wor
 
 @pytest.mark.parametrize("path", ['["s"]', '["i"]', '["f"]', '["b"]', '["t"]', '["m"]', '["l"]', '["l"][1]'])
 def test_extract_from_yaml_matches_sops(path, age_keys, ours_run, sops_run, workdir):
-    (workdir / "y.yaml").write_bytes(b"s: text\ni: 0x1F\nf: 1e20\nb: yes\nt: 2024-01-02\nm:\n    k: v\nl:\n    - 1\n    - two\n")
+    (workdir / "y.yaml").write_bytes(
+        b"s: text\ni: 0x1F\nf: 1e20\nb: yes\nt: 2024-01-02\nm:\n    k: v\nl:\n    - 1\n    - two\n"
+    )
     sops_run("-e", "-i", "--age", age_keys[0].recipient, "y.yaml")
     env = {"SOPS_AGE_KEY_FILE": str(age_keys[0].path)}
     theirs = sops_run("-d", "--extract", path, "y.yaml", env=env)

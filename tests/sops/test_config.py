@@ -14,7 +14,7 @@ import json
 import pytest
 
 from secretsync.crypto.sops.errors import NoMatchingCreationRule
-from secretsync.sops_config import creation_rule_for, find_config, load_config
+from secretsync.sops.config import creation_rule_for, find_config, load_config
 
 
 def _recipients(blob: bytes) -> list[list[str]]:

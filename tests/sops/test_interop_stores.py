@@ -15,20 +15,26 @@ import re
 
 import pytest
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.keys.age import AgeKey
-from secretsync.sopsfiles import EncryptSettings
+from secretsync.sops import files as sopsfiles
+from secretsync.sops.files import EncryptSettings
 
 SAMPLES = {
-    "json": (b'{"name": "app", "password": "s3cr\\u00e9t <&> \\"q\\"\\n\\t", "port": 8080, "ratio": 0.25,'
-             b' "big": 12345678901234567890, "neg": -3, "exp": 1e21, "tiny": 1e-7, "on": true, "off": false,'
-             b' "nothing": null, "empty": "", "nested": {"list": [1, "two", {"three": [3.5]}], "o": {}},'
-             b' "l": [], "dup": 1, "dup": 2, "uni": "\\u2028 \\ud83d\\ude00", "ctl": "\\u0001\\b\\f",'
-             b' "port_unencrypted": 5432}'),
-    "dotenv": (b"# a comment\nexport DB_USER=admin\nPASSWORD=p@ss=word\nEMPTY=\n SPACED = value with spaces \n"
-               b"MULTI=line1\\nline2\nQUOTED=\"quoted\"\n\n#\nUNI=\xc3\xa9\xe2\x82\xac\nCR=x\r\n"),
-    "ini": (b"top = level\n; comment for section\n[database]\n# about user\nuser = admin\npassword = hunter2\n"
-            b"port = 5432\n\n[empty]\n[other]\nkey = \"quoted value\"\nsemi = a ; inline\n"),
+    "json": (
+        b'{"name": "app", "password": "s3cr\\u00e9t <&> \\"q\\"\\n\\t", "port": 8080, "ratio": 0.25,'
+        b' "big": 12345678901234567890, "neg": -3, "exp": 1e21, "tiny": 1e-7, "on": true, "off": false,'
+        b' "nothing": null, "empty": "", "nested": {"list": [1, "two", {"three": [3.5]}], "o": {}},'
+        b' "l": [], "dup": 1, "dup": 2, "uni": "\\u2028 \\ud83d\\ude00", "ctl": "\\u0001\\b\\f",'
+        b' "port_unencrypted": 5432}'
+    ),
+    "dotenv": (
+        b"# a comment\nexport DB_USER=admin\nPASSWORD=p@ss=word\nEMPTY=\n SPACED = value with spaces \n"
+        b'MULTI=line1\\nline2\nQUOTED="quoted"\n\n#\nUNI=\xc3\xa9\xe2\x82\xac\nCR=x\r\n'
+    ),
+    "ini": (
+        b"top = level\n; comment for section\n[database]\n# about user\nuser = admin\npassword = hunter2\n"
+        b'port = 5432\n\n[empty]\n[other]\nkey = "quoted value"\nsemi = a ; inline\n'
+    ),
     "binary": bytes(range(256)) + b"\n\xff\xfe not utf-8",
 }
 SUFFIX = {"json": ".json", "dotenv": ".env", "ini": ".ini", "binary": ".bin"}
@@ -61,8 +67,9 @@ def test_sops_encrypted_decrypts_with_secretsync(fmt, age_keys, sops_run, workdi
 def test_secretsync_encrypted_decrypts_with_sops(fmt, age_keys, sops_run, workdir, keys_for):
     key = age_keys[0]
     plain = _write(workdir, "plain" + SUFFIX[fmt], SAMPLES[fmt])
-    ours = sopsfiles.encrypt_bytes(SAMPLES[fmt], plain.name, keys_for(key),
-                                   EncryptSettings(key_groups=[[AgeKey(key.recipient)]]))
+    ours = sopsfiles.encrypt_bytes(
+        SAMPLES[fmt], plain.name, keys_for(key), EncryptSettings(key_groups=[[AgeKey(key.recipient)]])
+    )
     assert b"ENC[AES256_GCM," in ours
     twin = sops_run("-e", "--age", key.recipient, plain.name).stdout
     theirs_of_ours = _sops_decrypt(sops_run, workdir, key, ours, fmt, "ours")
@@ -86,8 +93,9 @@ def test_json_numbers_are_floats_as_in_sops_3_11(age_keys, sops_run, workdir, ke
 
 def test_age_armor_is_64_columns_and_sops_reads_it(age_keys, sops_run, workdir, keys_for):
     key = age_keys[0]
-    ours = sopsfiles.encrypt_bytes(b'{"a": "b"}', "x.json", keys_for(key),
-                                   EncryptSettings(key_groups=[[AgeKey(key.recipient)]]))
+    ours = sopsfiles.encrypt_bytes(
+        b'{"a": "b"}', "x.json", keys_for(key), EncryptSettings(key_groups=[[AgeKey(key.recipient)]])
+    )
     enc = json.loads(ours)["sops"]["age"][0]["enc"]
     lines = enc.rstrip("\n").split("\n")
     assert lines[0] == "-----BEGIN AGE ENCRYPTED FILE-----" and lines[-1] == "-----END AGE ENCRYPTED FILE-----"
@@ -104,13 +112,17 @@ def test_empty_binary_file_both_ways(age_keys, sops_run, workdir, keys_for):
     theirs = sops_run("-e", "--age", key.recipient, "empty.bin").stdout
     assert json.loads(theirs)["data"] == ""
     assert sopsfiles.decrypt_bytes(theirs, "empty.bin", keys_for(key)) == b""
-    ours = sopsfiles.encrypt_bytes(b"", "empty.bin", keys_for(key), EncryptSettings(key_groups=[[AgeKey(key.recipient)]]))
+    ours = sopsfiles.encrypt_bytes(
+        b"", "empty.bin", keys_for(key), EncryptSettings(key_groups=[[AgeKey(key.recipient)]])
+    )
     assert _sops_decrypt(sops_run, workdir, key, ours, "binary").stdout == b""
 
 
 def test_binary_envelope_has_no_selector(age_keys, keys_for):
     key = age_keys[0]
-    ours = sopsfiles.encrypt_bytes(b"blob", "x.bin", keys_for(key), EncryptSettings(key_groups=[[AgeKey(key.recipient)]]))
+    ours = sopsfiles.encrypt_bytes(
+        b"blob", "x.bin", keys_for(key), EncryptSettings(key_groups=[[AgeKey(key.recipient)]])
+    )
     meta = json.loads(ours)["sops"]
     assert "unencrypted_suffix" not in meta and meta["version"] == "3.11.0"
     assert list(json.loads(ours)) == ["data", "sops"]
@@ -127,5 +139,5 @@ def test_invalid_utf8_values_in_json_output_as_sops_writes_them(age_keys, sops_r
     env = {"SOPS_AGE_KEY_FILE": str(age_keys[0].path)}
     theirs = sops_run("-d", "--output-type", "json", "enc.env", env=env).stdout
     ours = ours_run("-d", "--output-type", "json", "enc.env", env=env, check=True).stdout
-    assert theirs.count(b"\\ufffd") == 8      # x\xffy: 1, \xe2\x82: 2, \xc0\xaf and the encoded surrogate: 5
+    assert theirs.count(b"\\ufffd") == 8  # x\xffy: 1, \xe2\x82: 2, \xc0\xaf and the encoded surrogate: 5
     assert ours == theirs

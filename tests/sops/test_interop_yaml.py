@@ -15,9 +15,9 @@ import re
 
 import pytest
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.keys.age import AgeKey
-from secretsync.sopsfiles import EncryptSettings
+from secretsync.sops import files as sopsfiles
+from secretsync.sops.files import EncryptSettings
 
 TYPES = b"""\
 # head comment
@@ -119,8 +119,9 @@ def _tags(blob: bytes) -> dict[str, str]:
 def _both(data: bytes, name: str, key, sops_run, workdir, keys_for, *flags: str, selectors=None):
     (workdir / name).write_bytes(data)
     theirs = sops_run("-e", "--age", key.recipient, *flags, name).stdout
-    ours = sopsfiles.encrypt_bytes(data, name, keys_for(key), EncryptSettings(
-        key_groups=[[AgeKey(key.recipient)]], selectors=selectors or {}))
+    ours = sopsfiles.encrypt_bytes(
+        data, name, keys_for(key), EncryptSettings(key_groups=[[AgeKey(key.recipient)]], selectors=selectors or {})
+    )
     return theirs, ours
 
 
@@ -186,11 +187,16 @@ def test_list_comments_become_encrypted_items(age_keys, sops_run, workdir, keys_
 def test_yaml_comment_selectors_match_sops(selector, age_keys, sops_run, workdir, keys_for):
     key = age_keys[0]
     flag = "--" + selector.replace("_", "-")
-    theirs, ours = _both(COMMENTS, "c.yaml", key, sops_run, workdir, keys_for, flag, "sops:enc",
-                         selectors={selector: "sops:enc"})
+    theirs, ours = _both(
+        COMMENTS, "c.yaml", key, sops_run, workdir, keys_for, flag, "sops:enc", selectors={selector: "sops:enc"}
+    )
+
     def shape(blob):
-        return [re.sub(r"ENC\[AES256_GCM,[^\]]*type:(\w+)\]", r"ENC(\1)", line)
-                for line in blob.decode().split("\nsops:\n")[0].splitlines()]
+        return [
+            re.sub(r"ENC\[AES256_GCM,[^\]]*type:(\w+)\]", r"ENC(\1)", line)
+            for line in blob.decode().split("\nsops:\n")[0].splitlines()
+        ]
+
     assert shape(ours) == shape(theirs)
     assert any("ENC(" in line for line in shape(ours)) and any("ENC(" not in line for line in shape(ours))
     expected = _sops_d(theirs, "theirs.yaml", key, sops_run, workdir)

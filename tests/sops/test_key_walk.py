@@ -18,7 +18,8 @@ import datetime as _dt
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from secretsync.crypto.sops import document
 from secretsync.crypto.sops.cipher import ValueCipher
@@ -26,7 +27,7 @@ from secretsync.crypto.sops.errors import SopsError
 from secretsync.crypto.sops.metadata import SOPSMetadata
 from secretsync.crypto.sops.tree import Branch, Comment, Item
 from secretsync.crypto.sops.walk import Selectors, copy_tree
-from tests.sops_yaml.trees import shape
+from tests.sops.yaml.trees import shape
 
 SELECTORS = [
     Selectors.default(),
@@ -38,10 +39,15 @@ SELECTORS = [
 
 _keys = st.sampled_from(["data", "stringData", "meta", "a", "b_unencrypted", "c_enc", "x1", "sops", "é", "k:v"])
 _scalars = st.one_of(
-    st.text(max_size=6), st.just(""), st.integers(-2**63, 2**63 - 1), st.booleans(), st.none(),
+    st.text(max_size=6),
+    st.just(""),
+    st.integers(-(2**63), 2**63 - 1),
+    st.booleans(),
+    st.none(),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.datetimes(timezones=st.just(_dt.timezone.utc)).filter(lambda d: d.year > 1), st.binary(max_size=4).filter(
-        lambda b: not _utf8(b)))
+    st.datetimes(timezones=st.just(_dt.UTC)).filter(lambda d: d.year > 1),
+    st.binary(max_size=4).filter(lambda b: not _utf8(b)),
+)
 _comments = st.text(max_size=5).map(Comment)
 
 
@@ -58,8 +64,13 @@ def _tree(children):
     return st.one_of(st.lists(entry, max_size=4).map(Branch), st.lists(st.one_of(children, _comments), max_size=3))
 
 
-_documents = st.lists(st.one_of(st.tuples(_keys, st.recursive(_scalars, _tree, max_leaves=12)).map(lambda kv: Item(*kv)),
-                                _comments.map(Item)), min_size=1, max_size=5).map(Branch)
+_documents = st.lists(
+    st.one_of(
+        st.tuples(_keys, st.recursive(_scalars, _tree, max_leaves=12)).map(lambda kv: Item(*kv)), _comments.map(Item)
+    ),
+    min_size=1,
+    max_size=5,
+).map(Branch)
 
 
 def _both(encrypted, meta, data_key, where="f.yaml"):
@@ -112,9 +123,14 @@ def _leaves(node, found):
 
 @pytest.mark.parametrize("which", range(len(SELECTORS)))
 def test_tampering_raises_the_same_error(which):
-    doc = Branch([Item("data", Branch([Item("p", "one"), Item("q", "two"), Item("n", 5)])),
-                  Item("meta", Branch([Item("c_enc", "three"), Item("x1", [True, "four"])])), Item("d_enc", "five"),
-                  Item(Comment(" note"))])
+    doc = Branch(
+        [
+            Item("data", Branch([Item("p", "one"), Item("q", "two"), Item("n", 5)])),
+            Item("meta", Branch([Item("c_enc", "three"), Item("x1", [True, "four"])])),
+            Item("d_enc", "five"),
+            Item(Comment(" note")),
+        ]
+    )
     encrypted, meta, data_key, _ = _encrypt(doc, SELECTORS[which], False)
     leaves = _leaves(encrypted[0], [])
     assert len(leaves) >= 2
@@ -131,9 +147,19 @@ def test_tampering_raises_the_same_error(which):
         assert ours[0] == "error"
 
 
-@pytest.mark.parametrize("plain,type_name", [(b"true", "bool"), (b"+5", "int"), (b"007", "int"), (b"1e3", "float"),
-                                             (b"2024-01-02T03:04:05.500+01:00", "time"), (b"\xff", "str"),
-                                             (b"\xfe", "bytes"), (b"hi", "comment")])
+@pytest.mark.parametrize(
+    "plain,type_name",
+    [
+        (b"true", "bool"),
+        (b"+5", "int"),
+        (b"007", "int"),
+        (b"1e3", "float"),
+        (b"2024-01-02T03:04:05.500+01:00", "time"),
+        (b"\xff", "str"),
+        (b"\xfe", "bytes"),
+        (b"hi", "comment"),
+    ],
+)
 def test_non_canonical_plaintext_hashes_like_the_generic_walk(plain, type_name):
     """A ciphertext written by another tool may hold ``true`` or ``+5``: the MAC covers sops's re-rendering."""
     import base64
@@ -142,8 +168,10 @@ def test_non_canonical_plaintext_hashes_like_the_generic_walk(plain, type_name):
 
     data_key, iv = os.urandom(32), os.urandom(32)
     sealed = AESGCM(data_key).encrypt(iv, plain, b"data:v:")
-    value = (f"ENC[AES256_GCM,data:{base64.b64encode(sealed[:-16]).decode()},iv:{base64.b64encode(iv).decode()},"
-             f"tag:{base64.b64encode(sealed[-16:]).decode()},type:{type_name}]")
+    value = (
+        f"ENC[AES256_GCM,data:{base64.b64encode(sealed[:-16]).decode()},iv:{base64.b64encode(iv).decode()},"
+        f"tag:{base64.b64encode(sealed[-16:]).decode()},type:{type_name}]"
+    )
     doc = Branch([Item("data", Branch([Item("v", value)]))])
     meta = SOPSMetadata(selectors=Selectors(encrypted_regex="^data$"))
     ours, generic = _both([doc], meta, data_key)

@@ -13,20 +13,23 @@ import itertools
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops import shamir
 from secretsync.crypto.sops.errors import DataKeyUnavailable
 from secretsync.crypto.sops.keys.age import AgeKey
-from secretsync.sopsfiles import EncryptSettings
+from secretsync.sops import files as sopsfiles
+from secretsync.sops.files import EncryptSettings
 
 DATA = b'{"password": "correct horse", "n": 3}'
 
 
 def _config(workdir, recipients, threshold=2):
     groups = "\n".join(f"      - age: [{r}]" for r in recipients)
-    (workdir / ".sops.yaml").write_text(f"creation_rules:\n  - shamir_threshold: {threshold}\n    key_groups:\n{groups}\n")
+    (workdir / ".sops.yaml").write_text(
+        f"creation_rules:\n  - shamir_threshold: {threshold}\n    key_groups:\n{groups}\n"
+    )
 
 
 def test_sops_shamir_file_opens_with_any_two_identities(age_keys, sops_run, workdir, keys_for):
@@ -47,11 +50,16 @@ def test_sops_shamir_file_opens_with_any_two_identities(age_keys, sops_run, work
 
 def test_secretsync_shamir_file_opens_with_sops_for_any_two(age_keys, sops_run, workdir, keys_for):
     three = age_keys[:3]
-    ours = sopsfiles.encrypt_bytes(DATA, "s.json", keys_for(three[0]), EncryptSettings(
-        key_groups=[[AgeKey(k.recipient)] for k in three], shamir_threshold=2))
+    ours = sopsfiles.encrypt_bytes(
+        DATA,
+        "s.json",
+        keys_for(three[0]),
+        EncryptSettings(key_groups=[[AgeKey(k.recipient)] for k in three], shamir_threshold=2),
+    )
     meta = json.loads(ours)["sops"]
-    assert meta["shamir_threshold"] == 2 and [g["age"][0]["recipient"] for g in meta["key_groups"]] == \
-        [k.recipient for k in three]
+    assert meta["shamir_threshold"] == 2 and [g["age"][0]["recipient"] for g in meta["key_groups"]] == [
+        k.recipient for k in three
+    ]
     (workdir / "ours.json").write_bytes(ours)
     for pair in itertools.combinations(three, 2):
         out = sops_run("-d", "ours.json", env={"SOPS_AGE_KEY": "\n".join(k.secret for k in pair)})
@@ -62,8 +70,12 @@ def test_secretsync_shamir_file_opens_with_sops_for_any_two(age_keys, sops_run, 
 
 
 def test_threshold_defaults_to_group_count(age_keys, keys_for):
-    ours = sopsfiles.encrypt_bytes(DATA, "s.json", keys_for(age_keys[0]), EncryptSettings(
-        key_groups=[[AgeKey(age_keys[0].recipient)], [AgeKey(age_keys[1].recipient)]]))
+    ours = sopsfiles.encrypt_bytes(
+        DATA,
+        "s.json",
+        keys_for(age_keys[0]),
+        EncryptSettings(key_groups=[[AgeKey(age_keys[0].recipient)], [AgeKey(age_keys[1].recipient)]]),
+    )
     assert json.loads(ours)["sops"]["shamir_threshold"] == 2
     with pytest.raises(DataKeyUnavailable):
         sopsfiles.decrypt_bytes(ours, "s.json", keys_for(age_keys[0]))
@@ -71,11 +83,19 @@ def test_threshold_defaults_to_group_count(age_keys, keys_for):
 
 
 def test_unsupported_group_is_named_and_skipped(age_keys, keys_for):
-    ours = json.loads(sopsfiles.encrypt_bytes(DATA, "s.json", keys_for(age_keys[0]), EncryptSettings(
-        key_groups=[[AgeKey(k.recipient)] for k in age_keys[:3]], shamir_threshold=2)))
+    ours = json.loads(
+        sopsfiles.encrypt_bytes(
+            DATA,
+            "s.json",
+            keys_for(age_keys[0]),
+            EncryptSettings(key_groups=[[AgeKey(k.recipient)] for k in age_keys[:3]], shamir_threshold=2),
+        )
+    )
     # Replace group 0 by a PGP key (as a file shared with a PGP user would have).
-    ours["sops"]["key_groups"][0] = {"hc_vault": [], "pgp": [{"fp": "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",
-                                                               "created_at": "2026-01-01T00:00:00Z", "enc": "x"}]}
+    ours["sops"]["key_groups"][0] = {
+        "hc_vault": [],
+        "pgp": [{"fp": "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4", "created_at": "2026-01-01T00:00:00Z", "enc": "x"}],
+    }
     blob = json.dumps(ours).encode()
     assert b"correct horse" in sopsfiles.decrypt_bytes(blob, "s.json", keys_for(age_keys[1], age_keys[2]))
     with pytest.raises(DataKeyUnavailable) as info:

@@ -15,10 +15,10 @@ import subprocess
 
 import pytest
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.keys.age import AgeKey
-from secretsync.sops_keys import load_keys
-from secretsync.sopsfiles import EncryptSettings
+from secretsync.sops import files as sopsfiles
+from secretsync.sops.files import EncryptSettings
+from secretsync.sops.keys import load_keys
 from tests.fixtures.peers import peer_binary
 
 PLAIN = b'{"k": "v"}'
@@ -67,8 +67,9 @@ def ssh_keys(tmp_path_factory):
     out = {}
     for kind, extra in (("ed25519", []), ("rsa", ["-b", "2048"])):
         path = base / f"id_{kind}"
-        subprocess.run([peer_binary("ssh-keygen"), "-q", "-t", kind, *extra, "-N", "", "-f", str(path)], check=True,
-                       timeout=60)
+        subprocess.run(
+            [peer_binary("ssh-keygen"), "-q", "-t", kind, *extra, "-N", "", "-f", str(path)], check=True, timeout=60
+        )
         out[kind] = (path, path.with_suffix(".pub").read_text().strip())
     return out
 

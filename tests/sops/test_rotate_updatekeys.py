@@ -15,15 +15,16 @@ import json
 
 import pytest
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.errors import DataKeyUnavailable
+from secretsync.sops import files as sopsfiles
 
 PLAIN = b'{"db": {"user": "admin", "password": "pw"}, "list": ["a", "b"], "port_unencrypted": 1}'
 
 
 def _rule(workdir, *recipients):
-    (workdir / ".sops.yaml").write_text("creation_rules:\n  - path_regex: \\.json$\n    age: "
-                                        + ",".join(recipients) + "\n")
+    (workdir / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: \\.json$\n    age: " + ",".join(recipients) + "\n"
+    )
 
 
 def _strip_keys(doc: dict) -> dict:
@@ -61,14 +62,25 @@ def test_rotate_changes_data_key(age_keys, sops_run, ours_run, workdir, keys_for
     (workdir / "s.json").write_bytes(PLAIN)
     sops_run("-e", "-i", "--age", a.recipient, "s.json")
     before = json.loads((workdir / "s.json").read_bytes())
-    proc = ours_run("rotate", "-i", "--add-age", b.recipient, "--rm-age", a.recipient, "s.json",
-                    env={"SOPS_AGE_KEY_FILE": str(a.path)})
+    proc = ours_run(
+        "rotate",
+        "-i",
+        "--add-age",
+        b.recipient,
+        "--rm-age",
+        a.recipient,
+        "s.json",
+        env={"SOPS_AGE_KEY_FILE": str(a.path)},
+    )
     assert proc.returncode == 0, proc.stderr
     after = json.loads((workdir / "s.json").read_bytes())
     assert [k["recipient"] for k in after["sops"]["age"]] == [b.recipient]
     assert after["db"]["password"] != before["db"]["password"] and after["list"][0] != before["list"][0]
     # IVs are reused (as sops does), only the key changed.
-    assert after["db"]["password"].split(",iv:")[1].split(",")[0] == before["db"]["password"].split(",iv:")[1].split(",")[0]
+    assert (
+        after["db"]["password"].split(",iv:")[1].split(",")[0]
+        == before["db"]["password"].split(",iv:")[1].split(",")[0]
+    )
     assert sops_run("-d", "s.json", env={"SOPS_AGE_KEY_FILE": str(a.path)}, check=False).returncode == 128
     with pytest.raises(DataKeyUnavailable):
         sopsfiles.decrypt_bytes((workdir / "s.json").read_bytes(), "s.json", keys_for(a))
@@ -133,11 +145,13 @@ def test_no_file_is_rewritten_unless_its_new_content_decrypts(age_keys, sops_run
     sops_run("-e", "-i", "--age", a.recipient, str(tree / "x.json"))
     before = (tree / "x.json").read_bytes()
     from secretsync.crypto.sops.stores import json as json_store
+
     real_dump = json_store.dump
 
     def damaging_dump(docs, indent=None):
         out = real_dump(docs, indent)
         return out.replace(b"data:", b"data:AAAA", 1)
+
     monkeypatch.setattr(json_store, "dump", damaging_dump)
     summary = sopsfiles.rotate_tree(str(tree), keys_for(a), progress=False)
     assert [p.name for p, _ in summary.failed] == ["x.json"] and not summary.changed

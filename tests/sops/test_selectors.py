@@ -14,17 +14,20 @@ import json
 
 import pytest
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.errors import ConflictingParameters
 from secretsync.crypto.sops.keys.age import AgeKey
-from secretsync.sopsfiles import EncryptSettings
+from secretsync.sops import files as sopsfiles
+from secretsync.sops.files import EncryptSettings
 
-JSON_DOC = (b'{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "labels": {"app": "x"}},'
-            b' "data": {"password": "cGFzcw==", "user_unencrypted": "YWRtaW4="},'
-            b' "stringData": {"token_enc": "t0k", "note": "n"}, "port_unencrypted": 5432, "list": ["a", {"b_enc": 1}]}')
+JSON_DOC = (
+    b'{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "labels": {"app": "x"}},'
+    b' "data": {"password": "cGFzcw==", "user_unencrypted": "YWRtaW4="},'
+    b' "stringData": {"token_enc": "t0k", "note": "n"}, "port_unencrypted": 5432, "list": ["a", {"b_enc": 1}]}'
+)
 
-DOTENV_DOC = (b"#sops:enc\nSECRET=one\nCLEAR=two\n#plain\nAFTER=three\n#sops:enc\n#hidden comment\n"
-              b"HIDDEN=four\nLAST=five\n")
+DOTENV_DOC = (
+    b"#sops:enc\nSECRET=one\nCLEAR=two\n#plain\nAFTER=three\n#sops:enc\n#hidden comment\nHIDDEN=four\nLAST=five\n"
+)
 
 PATH_SELECTORS = [
     ("unencrypted_suffix", "_unencrypted"),
@@ -64,9 +67,16 @@ def _encrypt_both(fmt_suffix, data, name, value, age_key, sops_run, workdir, key
     path.write_bytes(data)
     flag = "--" + name.replace("_", "-")
     theirs = sops_run("-e", "--age", age_key.recipient, flag, value, *extra, path.name).stdout
-    ours = sopsfiles.encrypt_bytes(data, path.name, keys_for(age_key), EncryptSettings(
-        key_groups=[[AgeKey(age_key.recipient)]], selectors={name: value},
-        mac_only_encrypted="--mac-only-encrypted" in extra))
+    ours = sopsfiles.encrypt_bytes(
+        data,
+        path.name,
+        keys_for(age_key),
+        EncryptSettings(
+            key_groups=[[AgeKey(age_key.recipient)]],
+            selectors={name: value},
+            mac_only_encrypted="--mac-only-encrypted" in extra,
+        ),
+    )
     return theirs, ours
 
 
@@ -104,11 +114,26 @@ def test_comment_selectors_match_sops(name, value, age_keys, sops_run, workdir, 
 
 def test_two_selectors_are_refused_by_both(age_keys, sops_run, workdir, keys_for):
     (workdir / "x.json").write_bytes(b'{"a": "b"}')
-    proc = sops_run("-e", "--age", age_keys[0].recipient, "--encrypted-regex", "a", "--unencrypted-suffix", "_u",
-                    "x.json", check=False)
+    proc = sops_run(
+        "-e",
+        "--age",
+        age_keys[0].recipient,
+        "--encrypted-regex",
+        "a",
+        "--unencrypted-suffix",
+        "_u",
+        "x.json",
+        check=False,
+    )
     assert proc.returncode != 0
     with pytest.raises(ConflictingParameters) as info:
-        sopsfiles.encrypt_bytes(b'{"a": "b"}', "x.json", keys_for(age_keys[0]), EncryptSettings(
-            key_groups=[[AgeKey(age_keys[0].recipient)]], selectors={"encrypted_regex": "a",
-                                                                     "unencrypted_suffix": "_u"}))
+        sopsfiles.encrypt_bytes(
+            b'{"a": "b"}',
+            "x.json",
+            keys_for(age_keys[0]),
+            EncryptSettings(
+                key_groups=[[AgeKey(age_keys[0].recipient)]],
+                selectors={"encrypted_regex": "a", "unencrypted_suffix": "_u"},
+            ),
+        )
     assert info.value.exit_code == 8

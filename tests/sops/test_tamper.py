@@ -17,14 +17,23 @@ import json
 
 import pytest
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.errors import (
-    DataKeyUnavailable, MacDecryptError, MacMismatch, MacNotFound, ValueDecryptError,
+    DataKeyUnavailable,
+    MacDecryptError,
+    MacMismatch,
+    MacNotFound,
+    ValueDecryptError,
 )
+from secretsync.sops import files as sopsfiles
 from tests.sops.conftest import CANARY
 
-PLAIN = {"user": "admin", "password": CANARY, "other": "value-two", "port_unencrypted": 5432,
-         "list": ["first", "second", "third"]}
+PLAIN = {
+    "user": "admin",
+    "password": CANARY,
+    "other": "value-two",
+    "port_unencrypted": 5432,
+    "list": ["first", "second", "third"],
+}
 
 
 @pytest.fixture
@@ -70,8 +79,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("how,error,code", CASES, ids=[c[0] for c in CASES])
-def test_tampering_is_refused_like_sops(how, error, code, original, age_keys, sops_run, ours_run, workdir,
-                                        keys_for):
+def test_tampering_is_refused_like_sops(how, error, code, original, age_keys, sops_run, ours_run, workdir, keys_for):
     tampered = _tamper(original, how, age_keys)
     assert tampered != original
     path = workdir / "tampered.json"

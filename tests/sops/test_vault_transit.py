@@ -13,12 +13,12 @@ import json
 
 import pytest
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.errors import DataKeyUnavailable
 from secretsync.crypto.sops.keys.hc_vault import VaultTransitKey
-from secretsync.sops_keys import load_keys
-from secretsync.sopsfiles import EncryptSettings
-from secretsync.vault_transit import VaultTransit
+from secretsync.sops import files as sopsfiles
+from secretsync.sops.files import EncryptSettings
+from secretsync.sops.keys import load_keys
+from secretsync.sops.transit import VaultTransit
 
 pytestmark = pytest.mark.peer
 
@@ -51,8 +51,9 @@ def test_sops_transit_file_decrypts_with_secretsync(transit, sops_run, workdir):
 
 def test_secretsync_transit_file_decrypts_with_sops(transit, sops_run, workdir):
     uri, server, mount = transit
-    ours = sopsfiles.encrypt_bytes(PLAIN, "t.json", _keys(server.token),
-                                   EncryptSettings(key_groups=[[VaultTransitKey.from_uri(uri)]]))
+    ours = sopsfiles.encrypt_bytes(
+        PLAIN, "t.json", _keys(server.token), EncryptSettings(key_groups=[[VaultTransitKey.from_uri(uri)]])
+    )
     entry = json.loads(ours)["sops"]["hc_vault"][0]
     assert entry["enc"].startswith("vault:v1:") and entry["created_at"].endswith("Z")
     (workdir / "ours.json").write_bytes(ours)
@@ -72,8 +73,9 @@ def test_cli_uses_vault_token_from_env(transit, ours_run, sops_run, workdir):
 
 def test_wrong_token_and_missing_key_are_reported(transit, workdir):
     uri, server, mount = transit
-    ours = sopsfiles.encrypt_bytes(PLAIN, "t.json", _keys(server.token),
-                                   EncryptSettings(key_groups=[[VaultTransitKey.from_uri(uri)]]))
+    ours = sopsfiles.encrypt_bytes(
+        PLAIN, "t.json", _keys(server.token), EncryptSettings(key_groups=[[VaultTransitKey.from_uri(uri)]])
+    )
     with pytest.raises(DataKeyUnavailable) as info:
         sopsfiles.decrypt_bytes(ours, "t.json", _keys("not-a-valid-token-123"))
     report = info.value.report()
@@ -88,8 +90,10 @@ def test_wrong_token_and_missing_key_are_reported(transit, workdir):
 
 def test_unreachable_vault_fails_fast(workdir):
     from tests.fixtures.openbao import free_port
-    key = VaultTransitKey(vault_address=f"http://127.0.0.1:{free_port()}", engine_path="transit", key_name="k",
-                          enc="vault:v1:AAAA")
+
+    key = VaultTransitKey(
+        vault_address=f"http://127.0.0.1:{free_port()}", engine_path="transit", key_name="k", enc="vault:v1:AAAA"
+    )
     transit = VaultTransit("token", timeout=2, attempts=2, backoff=0.01)
     with pytest.raises(Exception) as info:
         transit.decrypt(key.vault_address, key.engine_path, key.key_name, key.enc)

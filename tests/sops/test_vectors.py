@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from secretsync import sopsfiles
 from secretsync.crypto.sops.cipher import ENC_PATTERN, ValueCipher
 from secretsync.crypto.sops.document import metadata_of, recover_data_key
 from secretsync.crypto.sops.errors import DataKeyUnavailable, ValueDecryptError
@@ -24,11 +23,21 @@ from secretsync.crypto.sops.mac import mac_aad
 from secretsync.crypto.sops.metadata import METADATA_KEY
 from secretsync.crypto.sops.tree import Comment
 from secretsync.crypto.sops.walk import aad, copy_tree, walk
-from secretsync.sops_keys import load_keys
+from secretsync.sops import files as sopsfiles
+from secretsync.sops.keys import load_keys
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "sops"
-FILES = ["secret.yaml", "secret.json", "secret.env", "secret.ini", "secret.bin", "multi.yaml", "mac-only.yaml",
-         "comment-regex.yaml", "shamir.json"]
+FILES = [
+    "secret.yaml",
+    "secret.json",
+    "secret.env",
+    "secret.ini",
+    "secret.bin",
+    "multi.yaml",
+    "mac-only.yaml",
+    "comment-regex.yaml",
+    "shamir.json",
+]
 
 
 def _keys(*numbers: int):
@@ -43,7 +52,9 @@ def _identities_for(name: str) -> tuple[int, ...]:
 @pytest.mark.parametrize("name", FILES)
 def test_vector_decrypts_to_sops_output(name):
     data = (VECTORS / name).read_bytes()
-    assert sopsfiles.decrypt_bytes(data, name, _keys(*_identities_for(name))) == (VECTORS / f"{name}.plain").read_bytes()
+    assert (
+        sopsfiles.decrypt_bytes(data, name, _keys(*_identities_for(name))) == (VECTORS / f"{name}.plain").read_bytes()
+    )
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -84,6 +95,7 @@ def _flip_tag(text: str) -> str:
 def test_vector_negative_cases():
     data = (VECTORS / "secret.json").read_text()
     import json
+
     doc = json.loads(data)
     flipped = dict(doc, password=_flip_tag(doc["password"]))
     with pytest.raises(ValueDecryptError):

@@ -14,22 +14,42 @@ from dataclasses import dataclass
 
 import pytest
 
-from secretsync.vault import VaultBackend, VaultConfig
+from secretsync.vault.client import VaultBackend, VaultConfig
 
 UPSTREAM_V1 = {
-    "testing": {"name": "test-name", "namespace": "test-namespace", "version": "1.0", "replicas": "2", "tag": "1.0",
-                "secret-var-value": "dGVzdC1wYXNzd29yZA==", "secret-var-value2": "dGVzdC1wYXNzd29yZDI=",
-                "secret-num": "MQ==", "secret-var-clear": "test-password"},
+    "testing": {
+        "name": "test-name",
+        "namespace": "test-namespace",
+        "version": "1.0",
+        "replicas": "2",
+        "tag": "1.0",
+        "secret-var-value": "dGVzdC1wYXNzd29yZA==",
+        "secret-var-value2": "dGVzdC1wYXNzd29yZDI=",
+        "secret-num": "MQ==",
+        "secret-var-clear": "test-password",
+    },
     "foo": {"secret": "bar"},
-    "json": {"data": {"service": {"enableTLS": True, "ports": [80, 8080]},
-                      "deployment": {"replicas": 2, "image": {"name": "json-test", "tag": "latest"}}}},
+    "json": {
+        "data": {
+            "service": {"enableTLS": True, "ports": [80, 8080]},
+            "deployment": {"replicas": 2, "image": {"name": "json-test", "tag": "latest"}},
+        }
+    },
     "jsonstring": {"secret": '{"credentials":{"user":"test-user","pass":"test-password"}}'},
-    "base64": {"encoded_secret": "ewogICJrZXkxIjogInNlY3JldDEiLAogICJrZXkyIjogInNlY3JldDIiLAogICJrZXkzIjogInNlY3JldDMiCn0K"},
+    "base64": {
+        "encoded_secret": "ewogICJrZXkxIjogInNlY3JldDEiLAogICJrZXkyIjogInNlY3JldDIiLAogICJrZXkzIjogInNlY3JldDMiCn0K"
+    },
     "yaml": {"secret": "---\nkey1: secret1\nkey2: secret2\nkey3: secret3"},
 }
 UPSTREAM_V2 = {
-    "testing": {"name": "test-kv-name", "namespace": "test-kv-namespace", "version": "1.2", "replicas": "3",
-                "tag": "1.1", "target-port": 80},
+    "testing": {
+        "name": "test-kv-name",
+        "namespace": "test-kv-namespace",
+        "version": "1.2",
+        "replicas": "3",
+        "tag": "1.1",
+        "target-port": 80,
+    },
 }
 
 
@@ -46,8 +66,13 @@ class AVPVault:
         return self.server.addr
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {"AVP_TYPE": "vault", "AVP_AUTH_TYPE": "token", "VAULT_ADDR": self.server.addr,
-               "VAULT_TOKEN": self.server.token, "VAULT_RETRY_WAIT": "0.05"}
+        env = {
+            "AVP_TYPE": "vault",
+            "AVP_AUTH_TYPE": "token",
+            "VAULT_ADDR": self.server.addr,
+            "VAULT_TOKEN": self.server.token,
+            "VAULT_RETRY_WAIT": "0.05",
+        }
         env.update(extra)
         return env
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from secretsync.cli.main import main
 

@@ -21,8 +21,8 @@ import uuid
 import pytest
 import yaml
 
-from secretsync.placeholders import resolve
 from secretsync.secretvalue import SecretBytes
+from secretsync.vault.placeholders import resolve
 from tests.vault.inprocess import call_main
 
 pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI
@@ -43,6 +43,7 @@ def cli(avp_vault, monkeypatch, capsys):
         code = call_main(args)
         out, err = capsys.readouterr()
         return code, out, err
+
     return run
 
 
@@ -52,7 +53,9 @@ def write(path, text: str) -> None:
 
 
 def test_generate_walks_a_directory_and_prints_yaml_documents(avp_vault, cli, tmp_path):
-    write(tmp_path / "a.yaml", avp_vault.fmt("""
+    write(
+        tmp_path / "a.yaml",
+        avp_vault.fmt("""
 # a comment
 apiVersion: v1
 kind: ConfigMap
@@ -64,10 +67,19 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: two, annotations: {avp.kubernetes.io/path: "{v2}/data/testing"}}
 spec: {replicas: <target-port>, ratio: 1.0}
-"""))
-    write(tmp_path / "sub" / "b.json", json.dumps({
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "three"},
-        "data": {"PW": avp_vault.fmt("<path:{v1}/testing#secret-var-value>")}}))
+"""),
+    )
+    write(
+        tmp_path / "sub" / "b.json",
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "three"},
+                "data": {"PW": avp_vault.fmt("<path:{v1}/testing#secret-var-value>")},
+            }
+        ),
+    )
     write(tmp_path / "sub" / "comments.yml", "# only a comment\n---\n")
     write(tmp_path / "notes.txt", "<path:nowhere#x>")
     code, out, err = cli("vault", "generate", str(tmp_path), AVP_KV_VERSION="2")
@@ -75,10 +87,17 @@ spec: {replicas: <target-port>, ratio: 1.0}
     assert out == ""
     assert "check that kv-v2 is the correct engine" in err and "Secret three" in err
 
-    write(tmp_path / "sub" / "b.json", json.dumps({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "three", "annotations": {"avp.kubernetes.io/kv-version": "1"}},
-        "data": {"PW": avp_vault.fmt("<path:{v1}/testing#secret-var-value>")}}))
+    write(
+        tmp_path / "sub" / "b.json",
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "three", "annotations": {"avp.kubernetes.io/kv-version": "1"}},
+                "data": {"PW": avp_vault.fmt("<path:{v1}/testing#secret-var-value>")},
+            }
+        ),
+    )
     code, out, err = cli("vault", "generate", str(tmp_path))
     assert (code, err) == (0, "")
     assert out.endswith("---\n") and out.count("---\n") == 3 and not out.startswith("---")
@@ -91,8 +110,9 @@ spec: {replicas: <target-port>, ratio: 1.0}
 
 
 def test_generate_from_stdin(avp_vault, cli):
-    text = avp_vault.fmt("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n"
-                         "data: {v: '<path:{v2}/data/testing#tag>'}\n")
+    text = avp_vault.fmt(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {v: '<path:{v2}/data/testing#tag>'}\n"
+    )
     code, out, _ = cli("vault", "generate", "-", stdin=text.encode())
     assert code == 0
     assert out == "apiVersion: v1\ndata:\n  v: '1.1'\nkind: ConfigMap\nmetadata:\n  name: s\n---\n"
@@ -117,31 +137,48 @@ def test_invalid_yaml_names_the_file(cli, tmp_path):
 
 def test_login_happens_before_manifests_are_looked_at(cli, tmp_path):
     write(tmp_path / "plain.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
-    code, out, err = cli("vault", "generate", str(tmp_path), AVP_AUTH_TYPE="userpass", AVP_USERNAME="nobody",
-                         AVP_PASSWORD="wrong-password")
+    code, out, err = cli(
+        "vault",
+        "generate",
+        str(tmp_path),
+        AVP_AUTH_TYPE="userpass",
+        AVP_USERNAME="nobody",
+        AVP_PASSWORD="wrong-password",
+    )
     assert (code, out) == (1, "") and "Vault login failed" in err and "wrong-password" not in err
 
 
 def test_real_entry_point_in_a_subprocess(avp_vault, tmp_path):
-    write(tmp_path / "m.yaml", avp_vault.fmt("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
-                                             "data: {v: '<path:{v2}/data/testing#name>'}\n"))
+    write(
+        tmp_path / "m.yaml",
+        avp_vault.fmt(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {v: '<path:{v2}/data/testing#name>'}\n"
+        ),
+    )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **avp_vault.env()}
     env = {k: v for k, v in env.items() if k != "VAULT_RETRY_WAIT"}
-    proc = subprocess.run([sys.executable, "-m", "secretsync", "vault", "generate", str(tmp_path / "m.yaml")],
-                          env={**env, "ARGOCD_ENV_VAULT_TOKEN": env.pop("VAULT_TOKEN")}, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "secretsync", "vault", "generate", str(tmp_path / "m.yaml")],
+        env={**env, "ARGOCD_ENV_VAULT_TOKEN": env.pop("VAULT_TOKEN")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert yaml.safe_load(proc.stdout.split("---\n")[0])["data"] == {"v": "test-kv-name"}
 
 
 # ---------------------------------------------------------------------------------------------- canary
 
+
 @pytest.fixture
 def canary(avp_vault, openbao):
     value = f"CANARY-{uuid.uuid4().hex}"
     openbao.client().secrets.kv.v2.create_or_update_secret(
-        path="canary", mount_point=avp_vault.v2,
-        secret={"c": value, "json": json.dumps({"inner": value}), "b64": SecretBytes(value).to_base64()})
+        path="canary",
+        mount_point=avp_vault.v2,
+        secret={"c": value, "json": json.dumps({"inner": value}), "b64": SecretBytes(value).to_base64()},
+    )
     return value
 
 
@@ -159,7 +196,7 @@ data: {v: "<path:{v2}/data/canary#c>"}
 """
 
 CANARY_FAILURES = [
-    'data: {v: "<path:{v2}/data/canary#c | jsonParse>"}',                   # JSON error on the value
+    'data: {v: "<path:{v2}/data/canary#c | jsonParse>"}',  # JSON error on the value
     'data: {v: "<path:{v2}/data/canary#json | jsonParse | jsonPath {.inner.x}>"}',
     'data: {v: "<path:{v2}/data/canary#json | jsonParse | jsonPath {.inner[0]}>"}',
     'data: {v: "<path:{v2}/data/canary#c | indent 2 3>"}',
@@ -169,7 +206,8 @@ CANARY_FAILURES = [
 
 def test_canary_never_reaches_logs_or_errors_in_the_library(avp_vault, canary, caplog, capfd):
     caplog.set_level(logging.DEBUG)
-    from secretsync.manifests import load_manifests
+    from secretsync.manifests.loader import load_manifests
+
     docs = [d for _, d in load_manifests(avp_vault.fmt(CANARY_OK).encode(), "ok.yaml")]
     backend = avp_vault.backend()
     secret, cm = resolve(docs, backend)
@@ -181,8 +219,10 @@ def test_canary_never_reaches_logs_or_errors_in_the_library(avp_vault, canary, c
         with pytest.raises(Exception) as err:
             resolve([d for _, d in load_manifests(body.encode(), "f.yaml")], backend)
         texts += [str(err.value), repr(err.value), getattr(err.value, "report", lambda: "")()]
-    bad_data = avp_vault.fmt('apiVersion: v1\nkind: Secret\nmetadata: {name: s, annotations: '
-                             '{avp.kubernetes.io/path: "{v2}/data/canary"}}\ndata: {x: "<c>"}\n')
+    bad_data = avp_vault.fmt(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, annotations: "
+        '{avp.kubernetes.io/path: "{v2}/data/canary"}}\ndata: {x: "<c>"}\n'
+    )
     with pytest.raises(Exception) as err:
         resolve([d for _, d in load_manifests(bad_data.encode(), "s.yaml")], backend)
     texts += [str(err.value), repr(err.value)]
@@ -198,7 +238,9 @@ def test_canary_never_reaches_stderr_of_the_cli(avp_vault, canary, cli, tmp_path
     code, out, err = cli("--log-level", "debug", "vault", "generate", str(tmp_path))
     assert code == 0 and canary in out  # the output is the one place the value belongs
     assert "DEBUG" in err and canary not in err
-    write(tmp_path / "zz-fail.yaml", avp_vault.fmt("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\n"
-                                                   + CANARY_FAILURES[0] + "\n"))
+    write(
+        tmp_path / "zz-fail.yaml",
+        avp_vault.fmt("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\n" + CANARY_FAILURES[0] + "\n"),
+    )
     code, out, err = cli("--log-level", "debug", "vault", "generate", str(tmp_path))
     assert (code, out) == (1, "") and "jsonParse: invalid JSON" in err and canary not in err

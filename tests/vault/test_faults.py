@@ -12,15 +12,21 @@ import time
 
 import pytest
 
-from secretsync.placeholders import PlaceholderError, resolve
-from secretsync.vault import VaultBackend, VaultConfig, VaultUnavailable
+from secretsync.vault.client import VaultBackend, VaultConfig, VaultUnavailable
+from secretsync.vault.placeholders import PlaceholderError, resolve
 
 pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI
 
 
 def env_for(addr: str, token: str, **extra: str) -> dict[str, str]:
-    return {"AVP_TYPE": "vault", "AVP_AUTH_TYPE": "token", "VAULT_ADDR": addr, "VAULT_TOKEN": token,
-            "VAULT_RETRY_WAIT": "0.01", **extra}
+    return {
+        "AVP_TYPE": "vault",
+        "AVP_AUTH_TYPE": "token",
+        "VAULT_ADDR": addr,
+        "VAULT_TOKEN": token,
+        "VAULT_RETRY_WAIT": "0.01",
+        **extra,
+    }
 
 
 def configmap(name: str, path: str) -> dict:
@@ -62,12 +68,14 @@ def test_sealed_vault_is_retried_with_bounded_backoff_then_fails(openbao_factory
     server.client().secrets.kv.v2.create_or_update_secret(path="x", secret={"k": "v"})
     server.client().sys.seal()
     delays: list[float] = []
-    backend = VaultBackend(VaultConfig.from_env(env_for(server.addr, server.token, VAULT_MAX_RETRIES="3",
-                                                        VAULT_RETRY_WAIT="0.2")), sleep=delays.append)
+    backend = VaultBackend(
+        VaultConfig.from_env(env_for(server.addr, server.token, VAULT_MAX_RETRIES="3", VAULT_RETRY_WAIT="0.2")),
+        sleep=delays.append,
+    )
     with pytest.raises(VaultUnavailable) as err:
         backend.read("secret/data/x")
     assert backend.requests_sent == 4
-    assert len(delays) == 3 and all(0 <= d <= 0.2 * 2 ** i for i, d in enumerate(delays))
+    assert len(delays) == 3 and all(0 <= d <= 0.2 * 2**i for i, d in enumerate(delays))
     assert "HTTP 503" in err.value.message and "after 4 attempt(s)" in err.value.message
     assert "unsealed" in err.value.hint
 
@@ -92,8 +100,9 @@ def test_refused_connection_is_retried_then_named(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     delays: list[float] = []
-    backend = VaultBackend(VaultConfig.from_env(env_for(f"http://127.0.0.1:{port}", "t", VAULT_MAX_RETRIES="1")),
-                           sleep=delays.append)
+    backend = VaultBackend(
+        VaultConfig.from_env(env_for(f"http://127.0.0.1:{port}", "t", VAULT_MAX_RETRIES="1")), sleep=delays.append
+    )
     with pytest.raises(VaultUnavailable, match=r"connection failed after 2 attempt\(s\)"):
         backend.login() or backend.read("secret/data/x")
     assert len(delays) == 1

@@ -1,5 +1,5 @@
 """Import contracts of the Vault and age edges (STYLE.md): ``hvac`` is imported only by
-``secretsync/vault.py`` and ``pyrage`` only by ``secretsync/crypto/age.py`` (imports inside
+``secretsync/vault/client.py`` and ``pyrage`` only by ``secretsync/crypto/age.py`` (imports inside
 functions included). Uses the same line scan as tests/kube/test_import_contract.py.
 
 Known exceptions go in ``KNOWN_EXCEPTIONS`` (none today); the test fails when one is no longer
@@ -11,13 +11,12 @@ from __future__ import annotations
 from tests.kube.test_import_contract import modules
 
 # module -> the one file allowed to import it
-DOORS = {"hvac": "secretsync/vault.py", "pyrage": "secretsync/crypto/age.py"}
+DOORS = {"hvac": "secretsync/vault/client.py", "pyrage": "secretsync/crypto/age.py"}
 KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def importers(package: str) -> set[str]:
-    return {name for name, imported in modules()
-            if any(i == package or i.startswith(package + ".") for i in imported)}
+    return {name for name, imported in modules() if any(i == package or i.startswith(package + ".") for i in imported)}
 
 
 def test_each_library_has_one_door():
@@ -33,5 +32,5 @@ def test_known_exceptions_are_still_needed():
 
 
 def test_sops_transit_goes_through_the_vault_module():
-    imported = dict(modules())["secretsync/vault_transit.py"]
-    assert "secretsync.vault" in imported and not any(i.startswith("hvac") for i in imported)
+    imported = dict(modules())["secretsync/sops/transit.py"]
+    assert "secretsync.vault.client" in imported and not any(i.startswith("hvac") for i in imported)

@@ -17,7 +17,7 @@ import uuid
 import pytest
 import yaml
 
-from secretsync.vault import secret_reference
+from secretsync.vault.client import secret_reference
 from tests.fixtures.openbao import free_port
 from tests.kube.conftest import client_for
 from tests.vault.inprocess import call_main
@@ -58,18 +58,25 @@ def kube(apiserver):
 
 
 def put_secret(kube, namespace: str, name: str, values: dict[str, str]) -> None:
-    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
-                 "stringData": values})
+    kube.create(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "stringData": values}
+    )
 
 
 def manifest(avp_vault) -> str:
-    return avp_vault.fmt("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
-                         "data: {name: '<path:{v2}/data/testing#name>'}\n")
+    return avp_vault.fmt(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {name: '<path:{v2}/data/testing#name>'}\n"
+    )
 
 
 def settings(avp_vault, **extra: str) -> dict[str, str]:
-    values = {"AVP_TYPE": "vault", "AVP_AUTH_TYPE": "token", "VAULT_ADDR": avp_vault.addr,
-              "VAULT_TOKEN": avp_vault.server.token, "VAULT_RETRY_WAIT": "0.05"}
+    values = {
+        "AVP_TYPE": "vault",
+        "AVP_AUTH_TYPE": "token",
+        "VAULT_ADDR": avp_vault.addr,
+        "VAULT_TOKEN": avp_vault.server.token,
+        "VAULT_RETRY_WAIT": "0.05",
+    }
     values.update(extra)
     return values
 
@@ -97,8 +104,12 @@ def test_name_alone_means_the_argocd_namespace(avp_vault, apiserver, kube, gener
 
 def test_precedence_file_over_secret_and_avp_environment_over_both(avp_vault, apiserver, kube, generate, tmp_path):
     # the Secret's token is wrong; the -c file's is right: the file wins
-    put_secret(kube, apiserver.namespace, "avp", settings(avp_vault, VAULT_TOKEN="wrong-token-in-secret",
-                                                          AVP_AUTH_TYPE="approle"))
+    put_secret(
+        kube,
+        apiserver.namespace,
+        "avp",
+        settings(avp_vault, VAULT_TOKEN="wrong-token-in-secret", AVP_AUTH_TYPE="approle"),
+    )
     config = tmp_path / "avp.env"
     config.write_text(f"VAULT_TOKEN={avp_vault.server.token}\n")
     ref = f"{apiserver.namespace}:avp"
@@ -106,8 +117,9 @@ def test_precedence_file_over_secret_and_avp_environment_over_both(avp_vault, ap
     code, out, err = generate("-s", ref, "-c", str(config), text=manifest(avp_vault), AVP_AUTH_TYPE="token")
     assert (code, err) == (0, ""), err
     # without the file the Secret's (wrong) VAULT_TOKEN beats the environment's right one (AVP's quirk)
-    code, out, err = generate("-s", ref, text=manifest(avp_vault), AVP_AUTH_TYPE="token",
-                              VAULT_TOKEN=avp_vault.server.token)
+    code, out, err = generate(
+        "-s", ref, text=manifest(avp_vault), AVP_AUTH_TYPE="token", VAULT_TOKEN=avp_vault.server.token
+    )
     assert (code, out) == (1, "") and "permission denied" in err
     assert "wrong-token-in-secret" not in err and avp_vault.server.token not in err
 
@@ -118,18 +130,31 @@ def test_missing_secret_or_cluster_is_an_error_naming_it(avp_vault, apiserver, g
     assert f"cannot read the configuration Secret {apiserver.namespace}/nope" in err and "not found" in err
     # a kubeconfig pointing at nothing listening
     dead = apiserver.workdir / "dead-kubeconfig"
-    dead.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "x",
-        "clusters": [{"name": "x", "cluster": {"server": f"http://127.0.0.1:{free_port()}"}}],
-        "users": [{"name": "x", "user": {"token": "t"}}],
-        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+    dead.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "clusters": [{"name": "x", "cluster": {"server": f"http://127.0.0.1:{free_port()}"}}],
+                "users": [{"name": "x", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
+            }
+        )
+    )
     monkeypatch.setenv("KUBECONFIG", str(dead))
     code, out, err = generate("-s", "argocd:avp", text=manifest(avp_vault))
     assert (code, out) == (1, "") and "argocd/avp" in err
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("ns:name", ("ns", "name")), ("name", ("argocd", "name")), ("a:b:c", ("argocd", "a")), (":x", ("", "x")),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("ns:name", ("ns", "name")),
+        ("name", ("argocd", "name")),
+        ("a:b:c", ("argocd", "a")),
+        (":x", ("", "x")),
+    ],
+)
 def test_secret_reference_splits_like_avp(spec, expected):
     assert secret_reference(spec) == expected

@@ -25,22 +25,31 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secretsync.crypto.sops.errors import EncryptError, ValueDecryptError
-from secretsync.crypto.sops.gotime import format_time
 from secretsync.crypto.sops.tree import Comment
+from secretsync.gocompat.gotime import format_time
 
-__all__ = ["ValueCipher", "plaintext_bytes", "typed_plaintext", "format_float", "format_time", "parse_time", "is_encrypted_value",
-           "ENC_PATTERN"]
+__all__ = [
+    "ValueCipher",
+    "plaintext_bytes",
+    "typed_plaintext",
+    "format_float",
+    "format_time",
+    "parse_time",
+    "is_encrypted_value",
+    "ENC_PATTERN",
+]
 
 # sops's reader regex: greedy, not end-anchored (spec §2).
 ENC_PATTERN = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]", re.DOTALL)
 # The same for well-formed values (base64 has no commas), without the greedy pattern's backtracking.
-_ENC_FAST = re.compile(r"ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:([A-Za-z0-9+/=]+),tag:([A-Za-z0-9+/=]+),"
-                       r"type:([a-z]+)\]")
+_ENC_FAST = re.compile(
+    r"ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:([A-Za-z0-9+/=]+),tag:([A-Za-z0-9+/=]+),"
+    r"type:([a-z]+)\]"
+)
 IV_SIZE = 32
 TAG_SIZE = 16
 
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$")
 _GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -68,14 +77,15 @@ def parse_time(text: str) -> _dt.datetime:
     year, month, day, hour, minute, second, frac, zone = m.groups()
     nanos = int((frac or "0")[:9].ljust(9, "0"))
     if zone == "Z":
-        tz = _dt.timezone.utc
+        tz = _dt.UTC
     else:
         sign = 1 if zone[0] == "+" else -1
         tz = _dt.timezone(sign * _dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
     timestamp = _timestamp_type()
     if timestamp is None:
-        return _dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), nanos // 1000,
-                            tzinfo=tz)
+        return _dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), nanos // 1000, tzinfo=tz
+        )
     return timestamp(int(year), int(month), int(day), int(hour), int(minute), int(second), nanos, tzinfo=tz)
 
 
@@ -98,7 +108,7 @@ def _encode(value: Any) -> tuple[bytes, str]:
     if isinstance(value, bool):
         return (b"True" if value else b"False"), "bool"
     if isinstance(value, int):
-        if not -(2 ** 63) <= value < 2 ** 63:
+        if not -(2**63) <= value < 2**63:
             raise TypeError("integer does not fit in 64 bits (sops: unknown type uint64)")
         return str(value).encode(), "int"
     if isinstance(value, float):
@@ -106,7 +116,7 @@ def _encode(value: Any) -> tuple[bytes, str]:
     if isinstance(value, _dt.datetime):
         return format_time(value).encode(), "time"
     if isinstance(value, _dt.date):
-        return format_time(_dt.datetime(value.year, value.month, value.day, tzinfo=_dt.timezone.utc)).encode(), "time"
+        return format_time(_dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC)).encode(), "time"
     if isinstance(value, Comment):
         return value.value.encode("utf-8", "surrogateescape"), "comment"
     raise TypeError(f"cannot encrypt a value of type {type(value).__name__}")
@@ -175,7 +185,7 @@ class ValueCipher:
     def __repr__(self) -> str:
         return "ValueCipher(<data key redacted>)"
 
-    def adopt_ivs(self, other: "ValueCipher") -> None:
+    def adopt_ivs(self, other: ValueCipher) -> None:
         """Reuse the IVs another cipher recorded while decrypting (``rotate``)."""
         if other._ivs is not None:
             self._ivs = dict(other._ivs)
@@ -195,8 +205,10 @@ class ValueCipher:
             iv = os.urandom(IV_SIZE)
         sealed = self._aead.encrypt(iv, plain, aad_bytes)
         data, tag = sealed[:-TAG_SIZE], sealed[-TAG_SIZE:]
-        return (f"ENC[AES256_GCM,data:{base64.b64encode(data).decode()},iv:{base64.b64encode(iv).decode()},"
-                f"tag:{base64.b64encode(tag).decode()},type:{type_name}]")
+        return (
+            f"ENC[AES256_GCM,data:{base64.b64encode(data).decode()},iv:{base64.b64encode(iv).decode()},"
+            f"tag:{base64.b64encode(tag).decode()},type:{type_name}]"
+        )
 
     def decrypt(self, text: Any, aad: str, where: str = "") -> Any:
         """The typed plaintext of an ``ENC[...]`` value; ``""`` stays ``""``.
@@ -262,29 +274,38 @@ class ValueCipher:
         if isinstance(text, str) and text == "":
             return ""
         if not isinstance(text, str):
-            raise ValueDecryptError(f"{where}: expected an encrypted value, found a clear {_kind(text)}",
-                                    hint="the file was edited by hand; restore it from version control")
+            raise ValueDecryptError(
+                f"{where}: expected an encrypted value, found a clear {_kind(text)}",
+                hint="the file was edited by hand; restore it from version control",
+            )
         m = ENC_PATTERN.match(text)
         if not m:
-            raise ValueDecryptError(f"{where}: value does not match sops' data format (ENC[AES256_GCM,...])",
-                                    hint="the value is clear text or truncated; restore it from version control "
-                                         "or re-encrypt the file")
+            raise ValueDecryptError(
+                f"{where}: value does not match sops' data format (ENC[AES256_GCM,...])",
+                hint="the value is clear text or truncated; restore it from version control or re-encrypt the file",
+            )
         data_b64, iv_b64, tag_b64, type_name = m.groups()
         try:
             data, iv, tag = _b64(data_b64), _b64(iv_b64), _b64(tag_b64)
         except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise ValueDecryptError(f"{where}: invalid base64 in the encrypted value",
-                                    hint="the value was corrupted; restore it from version control") from None
+            raise ValueDecryptError(
+                f"{where}: invalid base64 in the encrypted value",
+                hint="the value was corrupted; restore it from version control",
+            ) from None
         if len(iv) < 8 or len(iv) > 128 or len(tag) != TAG_SIZE:
-            raise ValueDecryptError(f"{where}: invalid IV or tag length in the encrypted value",
-                                    hint="the value was corrupted; restore it from version control")
+            raise ValueDecryptError(
+                f"{where}: invalid IV or tag length in the encrypted value",
+                hint="the value was corrupted; restore it from version control",
+            )
         aad_bytes = aad.encode("utf-8", "surrogateescape")
         try:
             plain = self._aead.decrypt(iv, data + tag, aad_bytes)
         except InvalidTag:
-            raise ValueDecryptError(f"{where}: could not decrypt with AES_GCM (wrong data key, value tampered "
-                                    f"with or moved from another key)",
-                                    hint="restore the file from version control") from None
+            raise ValueDecryptError(
+                f"{where}: could not decrypt with AES_GCM (wrong data key, value tampered "
+                f"with or moved from another key)",
+                hint="restore the file from version control",
+            ) from None
         try:
             _decode(plain, type_name)
         except (ValueError, UnicodeDecodeError):

@@ -13,14 +13,23 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 from secretsync.crypto.sops import shamir
 from secretsync.crypto.sops.cipher import ValueCipher, typed_plaintext
 from secretsync.crypto.sops.errors import (
-    DataKeyUnavailable, EncryptError, FileAlreadyEncrypted, GroupResult, KeyResult, MetadataNotFound,
-    NoEncryptionKey, SopsError, ValueDecryptError, VerificationFailed,
+    DataKeyUnavailable,
+    EncryptError,
+    FileAlreadyEncrypted,
+    GroupResult,
+    KeyResult,
+    MetadataNotFound,
+    NoEncryptionKey,
+    SopsError,
+    ValueDecryptError,
+    VerificationFailed,
 )
 from secretsync.crypto.sops.keys import KeyFailure, SopsKeys
 from secretsync.crypto.sops.mac import MacHasher, encrypt_mac, verify_mac
@@ -28,15 +37,26 @@ from secretsync.crypto.sops.metadata import METADATA_KEY, SOPSMetadata, from_fil
 from secretsync.crypto.sops.tree import Branch, Comment
 from secretsync.crypto.sops.walk import Selectors, aad, copy_tree, walk
 
-__all__ = ["Decrypted", "Encrypted", "verify_encrypted", "decrypt_document", "encrypt_document", "rotate_document", "update_keys",
-           "recover_data_key", "metadata_of", "has_metadata", "now_rfc3339"]
+__all__ = [
+    "Decrypted",
+    "Encrypted",
+    "verify_encrypted",
+    "decrypt_document",
+    "encrypt_document",
+    "rotate_document",
+    "update_keys",
+    "recover_data_key",
+    "metadata_of",
+    "has_metadata",
+    "now_rfc3339",
+]
 
 log = logging.getLogger(__name__)
 
 
 def now_rfc3339() -> str:
     """The current UTC time as sops writes ``lastmodified``."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -87,8 +107,9 @@ def _comparable(node: Any) -> Any:
         return ("?", repr(type(node)))
 
 
-def verify_encrypted(parsed: Sequence[Branch], expected: Encrypted, keys: SopsKeys, *, where: str = "",
-                     compare_plaintext: bool = True) -> None:
+def verify_encrypted(
+    parsed: Sequence[Branch], expected: Encrypted, keys: SopsKeys, *, where: str = "", compare_plaintext: bool = True
+) -> None:
     """Raise unless ``parsed`` (the emitted bytes, parsed again) decrypts to ``expected``'s plaintext.
 
     Values and MAC are checked with the data key the file was written with; if the
@@ -97,16 +118,20 @@ def verify_encrypted(parsed: Sequence[Branch], expected: Encrypted, keys: SopsKe
     """
     result = decrypt_document(parsed, keys, where=where, data_key=expected._data_key, in_place=True)
     if compare_plaintext and [_comparable(d) for d in result.documents] != [_comparable(d) for d in expected._plain]:
-        raise VerificationFailed(f"{where + ': ' if where else ''}the re-encrypted content does not decrypt to the "
-                                 f"original values; the file was not written",
-                                 hint="report this as a bug in secretsync")
+        raise VerificationFailed(
+            f"{where + ': ' if where else ''}the re-encrypted content does not decrypt to the "
+            f"original values; the file was not written",
+            hint="report this as a bug in secretsync",
+        )
     try:
         recovered = recover_data_key(result.metadata, keys, where)
     except DataKeyUnavailable:
         return  # the new keys are not ours to open; the values and MAC check above stand
     if recovered != expected._data_key:
-        raise VerificationFailed(f"{where + ': ' if where else ''}the master keys of the new file do not unwrap to "
-                                 f"its data key; the file was not written")
+        raise VerificationFailed(
+            f"{where + ': ' if where else ''}the master keys of the new file do not unwrap to "
+            f"its data key; the file was not written"
+        )
 
 
 def has_metadata(docs: Sequence[Branch]) -> bool:
@@ -119,8 +144,9 @@ def metadata_of(docs: Sequence[Branch], where: str = "") -> SOPSMetadata:
     at = docs[0].index_of(METADATA_KEY) if docs and isinstance(docs[0], Branch) else -1
     if at < 0:
         prefix = f"{where}: " if where else ""
-        raise MetadataNotFound(f"{prefix}sops metadata not found",
-                               hint="this file is not encrypted with sops (or was decrypted already)")
+        raise MetadataNotFound(
+            f"{prefix}sops metadata not found", hint="this file is not encrypted with sops (or was decrypted already)"
+        )
     return from_file(docs[0][at].value, where)
 
 
@@ -156,19 +182,25 @@ def recover_data_key(meta: SOPSMetadata, keys: SopsKeys, where: str = "") -> byt
             results.append(GroupResult(ok=False, keys=tried))
     prefix = f"{where}: " if where else ""
     if len(parts) < needed:
-        raise DataKeyUnavailable(f"{prefix}failed to get the data key required to decrypt the sops file",
-                                 groups=results, threshold=needed, notes=list(keys.source_errors))
+        raise DataKeyUnavailable(
+            f"{prefix}failed to get the data key required to decrypt the sops file",
+            groups=results,
+            threshold=needed,
+            notes=list(keys.source_errors),
+        )
     if len(groups) > 1:
         try:
             data_key = shamir.combine(parts)
         except ValueError as exc:
-            raise DataKeyUnavailable(f"{prefix}could not combine the key groups' Shamir shares: {exc}",
-                                     groups=results, threshold=needed) from None
+            raise DataKeyUnavailable(
+                f"{prefix}could not combine the key groups' Shamir shares: {exc}", groups=results, threshold=needed
+            ) from None
     else:
         data_key = parts[0]
     if len(data_key) != 32:
-        raise DataKeyUnavailable(f"{prefix}the recovered data key has the wrong length", groups=results,
-                                 threshold=needed)
+        raise DataKeyUnavailable(
+            f"{prefix}the recovered data key has the wrong length", groups=results, threshold=needed
+        )
     return data_key
 
 
@@ -206,8 +238,9 @@ def _decrypt_values_walk(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCi
                 try:
                     result = cipher.decrypt(value.value, aad(path))
                 except ValueDecryptError:
-                    log.warning("%skept a comment at %r that did not decrypt (clear or from an older sops)",
-                                prefix, aad(path))
+                    log.warning(
+                        "%skept a comment at %r that did not decrypt (clear or from an older sops)", prefix, aad(path)
+                    )
                     result = value
             else:
                 result = cipher.decrypt(value, aad(path), where)
@@ -250,8 +283,10 @@ class _KeyWalk:
                     item.key = new if isinstance(new, Comment) else Comment(str(new))
                     continue
                 if not isinstance(key, str):
-                    raise EncryptError(f"the tree contains a non-string key at {prefix or ':'!r}: only string keys "
-                                       f"are supported", hint="quote the key in the file")
+                    raise EncryptError(
+                        f"the tree contains a non-string key at {prefix or ':'!r}: only string keys are supported",
+                        hint="quote the key in the file",
+                    )
             value = item.value
             if value is None:
                 continue
@@ -263,7 +298,7 @@ class _KeyWalk:
                     path = prefix + key + ":"
                     done = decrypt_leaf(value, path.encode("utf-8", "surrogateescape"))
                     if done is None:
-                        item.value = self.encrypted(value, path)   # it fails again and explains
+                        item.value = self.encrypted(value, path)  # it fails again and explains
                     else:
                         value, mac_bytes = done
                         if value.__class__ is not Comment:
@@ -321,16 +356,26 @@ class _KeyWalk:
         try:
             result = self.cipher.decrypt(comment.value, path)
         except ValueDecryptError:
-            log.warning("%skept a comment at %r that did not decrypt (clear or from an older sops)",
-                        f"{self.where}: " if self.where else "", path)
+            log.warning(
+                "%skept a comment at %r that did not decrypt (clear or from an older sops)",
+                f"{self.where}: " if self.where else "",
+                path,
+            )
             return comment
         self.hasher.add(result, True)  # a value typed other than comment is covered, as in walk()
         return result
 
 
-def decrypt_document(docs: Sequence[Branch], keys: SopsKeys, *, where: str = "", ignore_mac: bool = False,
-                     data_key: bytes | None = None, in_place: bool = False,
-                     remember_ivs: bool = False) -> Decrypted:
+def decrypt_document(
+    docs: Sequence[Branch],
+    keys: SopsKeys,
+    *,
+    where: str = "",
+    ignore_mac: bool = False,
+    data_key: bytes | None = None,
+    in_place: bool = False,
+    remember_ivs: bool = False,
+) -> Decrypted:
     """Decrypt parsed sops documents; the MAC is verified unless ``ignore_mac``.
 
     ``data_key`` skips the master keys (used to verify a file just written);
@@ -352,9 +397,12 @@ def _wrap(meta: SOPSMetadata, data_key: bytes, keys: SopsKeys, where: str) -> No
     """Wrap ``data_key`` (or its Shamir shares) with every master key of every group."""
     groups = [g for g in meta.key_groups]
     if not groups or not any(groups):
-        raise NoEncryptionKey(f"{where}: no master keys to encrypt the data key with" if where else
-                              "no master keys to encrypt the data key with",
-                              hint="pass --age or --hc-vault-transit, or add a creation rule to .sops.yaml")
+        raise NoEncryptionKey(
+            f"{where}: no master keys to encrypt the data key with"
+            if where
+            else "no master keys to encrypt the data key with",
+            hint="pass --age or --hc-vault-transit, or add a creation rule to .sops.yaml",
+        )
     if len(groups) == 1:
         parts = [data_key]
     else:
@@ -363,8 +411,9 @@ def _wrap(meta: SOPSMetadata, data_key: bytes, keys: SopsKeys, where: str) -> No
         if meta.shamir_threshold < 2:
             raise EncryptError("shamir threshold must be at least 2 with more than one key group")
         if meta.shamir_threshold > len(groups):
-            raise EncryptError(f"shamir threshold {meta.shamir_threshold} is larger than the number of key "
-                               f"groups ({len(groups)})")
+            raise EncryptError(
+                f"shamir threshold {meta.shamir_threshold} is larger than the number of key groups ({len(groups)})"
+            )
         parts = shamir.split(data_key, len(groups), meta.shamir_threshold)
     failures = []
     for group, part in zip(groups, parts):
@@ -374,9 +423,11 @@ def _wrap(meta: SOPSMetadata, data_key: bytes, keys: SopsKeys, where: str) -> No
             except (KeyFailure, SopsError) as exc:
                 failures.append(KeyResult(key.name(), getattr(exc, "message", None) or str(exc)))
     if failures:
-        raise DataKeyUnavailable(f"{where + ': ' if where else ''}could not encrypt the data key with every "
-                                 f"master key", groups=[GroupResult(False, failures)],
-                                 exit_code=EncryptError.exit_code)
+        raise DataKeyUnavailable(
+            f"{where + ': ' if where else ''}could not encrypt the data key with every master key",
+            groups=[GroupResult(False, failures)],
+            exit_code=EncryptError.exit_code,
+        )
 
 
 def _encrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher, where: str) -> str:
@@ -391,8 +442,11 @@ def _encrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher,
             return value
         result = cipher.encrypt(value, aad(path))
         if is_comment and unenc_comment is not None and unenc_comment.search(result):
-            raise EncryptError(f"{where + ': ' if where else ''}the encrypted comment at {aad(path)!r} would "
-                               f"match unencrypted_comment_regex", hint="change the regex or the comment")
+            raise EncryptError(
+                f"{where + ': ' if where else ''}the encrypted comment at {aad(path)!r} would "
+                f"match unencrypted_comment_regex",
+                hint="change the regex or the comment",
+            )
         return result
 
     walk(docs, on_leaf)
@@ -405,21 +459,35 @@ def _attach(docs: list[Branch], meta: SOPSMetadata) -> list[Branch]:
     return docs
 
 
-def encrypt_document(docs: Sequence[Branch], key_groups: list, keys: SopsKeys, *, where: str = "",
-                     selectors: Selectors | None = None, shamir_threshold: int = 0,
-                     mac_only_encrypted: bool = False, write_selector: bool = True,
-                     lastmodified: str | None = None) -> Encrypted:
+def encrypt_document(
+    docs: Sequence[Branch],
+    key_groups: list,
+    keys: SopsKeys,
+    *,
+    where: str = "",
+    selectors: Selectors | None = None,
+    shamir_threshold: int = 0,
+    mac_only_encrypted: bool = False,
+    write_selector: bool = True,
+    lastmodified: str | None = None,
+) -> Encrypted:
     """Encrypt plaintext documents with a fresh data key for ``key_groups`` (lists of master keys).
 
     The result's documents each end with the ``sops`` metadata entry.
     """
     if has_metadata(docs):
-        raise FileAlreadyEncrypted(f"{where + ': ' if where else ''}the file already contains a top-level 'sops' "
-                                   f"entry (it is probably encrypted already)",
-                                   hint="decrypt it first, or rename the 'sops' entry if the file is plain")
-    meta = SOPSMetadata(key_groups=[list(g) for g in key_groups], shamir_threshold=shamir_threshold,
-                        selectors=selectors or Selectors.default(), mac_only_encrypted=mac_only_encrypted,
-                        write_selector=write_selector)
+        raise FileAlreadyEncrypted(
+            f"{where + ': ' if where else ''}the file already contains a top-level 'sops' "
+            f"entry (it is probably encrypted already)",
+            hint="decrypt it first, or rename the 'sops' entry if the file is plain",
+        )
+    meta = SOPSMetadata(
+        key_groups=[list(g) for g in key_groups],
+        shamir_threshold=shamir_threshold,
+        selectors=selectors or Selectors.default(),
+        mac_only_encrypted=mac_only_encrypted,
+        write_selector=write_selector,
+    )
     data_key = os.urandom(32)
     _wrap(meta, data_key, keys, where)
     out = [copy_tree(d) for d in docs]
@@ -430,8 +498,9 @@ def encrypt_document(docs: Sequence[Branch], key_groups: list, keys: SopsKeys, *
     return Encrypted(_attach(out, meta), data_key, [copy_tree(d) for d in docs])
 
 
-def rotate_document(decrypted: Decrypted, keys: SopsKeys, *, add: Sequence = (), remove: Sequence[str] = (),
-                    where: str = "") -> Encrypted:
+def rotate_document(
+    decrypted: Decrypted, keys: SopsKeys, *, add: Sequence = (), remove: Sequence[str] = (), where: str = ""
+) -> Encrypted:
     """Re-encrypt with a new data key (IVs reused), adding master keys to group 0 and removing named ones."""
     meta = replace(decrypted.metadata)
     groups = [list(g) for g in meta.key_groups]
@@ -453,8 +522,15 @@ def rotate_document(decrypted: Decrypted, keys: SopsKeys, *, add: Sequence = (),
     return Encrypted(_attach(out, meta), data_key, [copy_tree(d) for d in decrypted.documents])
 
 
-def update_keys(docs: Sequence[Branch], decrypted: Decrypted, key_groups: list, keys: SopsKeys, *,
-                shamir_threshold: int | None = None, where: str = "") -> Encrypted:
+def update_keys(
+    docs: Sequence[Branch],
+    decrypted: Decrypted,
+    key_groups: list,
+    keys: SopsKeys,
+    *,
+    shamir_threshold: int | None = None,
+    where: str = "",
+) -> Encrypted:
     """Re-wrap the same data key for ``key_groups``; values, MAC and ``lastmodified`` stay byte-identical.
 
     ``decrypted`` is ``decrypt_document(docs, ...)`` (it holds the data key).

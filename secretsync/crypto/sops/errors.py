@@ -13,16 +13,48 @@ from dataclasses import dataclass, field
 from secretsync.errors import SecretsyncError
 
 __all__ = [
-    "SopsError", "StoreError", "MetadataNotFound", "MetadataError", "ConflictingParameters",
-    "ValueDecryptError", "MacDecryptError", "MacMismatch", "MacNotFound", "EncryptError",
-    "DataKeyUnavailable", "KeyResult", "GroupResult", "UnsupportedKeyType", "FileAlreadyEncrypted",
-    "NoDocuments", "NoEncryptionKey", "ConfigError", "NoMatchingCreationRule", "TransitError",
-    "InvalidTreePath", "NoFileSpecified", "VerificationFailed", "CouldNotWriteOutput", "CouldNotReadInput",
+    "SopsError",
+    "StoreError",
+    "MetadataNotFound",
+    "MetadataError",
+    "ConflictingParameters",
+    "ValueDecryptError",
+    "MacDecryptError",
+    "MacMismatch",
+    "MacNotFound",
+    "EncryptError",
+    "DataKeyUnavailable",
+    "KeyResult",
+    "GroupResult",
+    "UnsupportedKeyType",
+    "FileAlreadyEncrypted",
+    "NoDocuments",
+    "NoEncryptionKey",
+    "ConfigError",
+    "NoMatchingCreationRule",
+    "TransitError",
+    "InvalidTreePath",
+    "NoFileSpecified",
+    "VerificationFailed",
+    "CouldNotWriteOutput",
+    "CouldNotReadInput",
     # sops's exit codes
-    "EXIT_GENERIC", "EXIT_COULD_NOT_READ_INPUT", "EXIT_COULD_NOT_WRITE_OUTPUT", "EXIT_ERROR_READING_CONFIG",
-    "EXIT_CONFLICTING_PARAMETERS", "EXIT_ENCRYPTING_MAC", "EXIT_ENCRYPTING_TREE", "EXIT_DECRYPTING_MAC",
-    "EXIT_DECRYPTING_TREE", "EXIT_MAC_MISMATCH", "EXIT_MAC_NOT_FOUND", "EXIT_INVALID_TREE_PATH",
-    "EXIT_NEED_ONE_DOCUMENT", "EXIT_NO_FILE_SPECIFIED", "EXIT_NO_ENCRYPTION_KEY", "EXIT_COULD_NOT_RETRIEVE_KEY",
+    "EXIT_GENERIC",
+    "EXIT_COULD_NOT_READ_INPUT",
+    "EXIT_COULD_NOT_WRITE_OUTPUT",
+    "EXIT_ERROR_READING_CONFIG",
+    "EXIT_CONFLICTING_PARAMETERS",
+    "EXIT_ENCRYPTING_MAC",
+    "EXIT_ENCRYPTING_TREE",
+    "EXIT_DECRYPTING_MAC",
+    "EXIT_DECRYPTING_TREE",
+    "EXIT_MAC_MISMATCH",
+    "EXIT_MAC_NOT_FOUND",
+    "EXIT_INVALID_TREE_PATH",
+    "EXIT_NEED_ONE_DOCUMENT",
+    "EXIT_NO_FILE_SPECIFIED",
+    "EXIT_NO_ENCRYPTION_KEY",
+    "EXIT_COULD_NOT_RETRIEVE_KEY",
     "EXIT_FILE_ALREADY_ENCRYPTED",
 ]
 
@@ -210,8 +242,9 @@ class DataKeyUnavailable(SopsError):
     reference = "sops-data-key-unavailable"
     exit_code = EXIT_COULD_NOT_RETRIEVE_KEY
 
-    def __init__(self, message: str, groups: list[GroupResult], threshold: int = 0,
-                 notes: list[str] | None = None, **kw) -> None:
+    def __init__(
+        self, message: str, groups: list[GroupResult], threshold: int = 0, notes: list[str] | None = None, **kw
+    ) -> None:
         super().__init__(message, **kw)
         self.groups = groups
         self.threshold = threshold
@@ -228,13 +261,16 @@ class DataKeyUnavailable(SopsError):
         if len(self.groups) > 1:
             ok = sum(1 for g in self.groups if g.ok)
             lines.append("")
-            lines.append(f"Recovery failed: {ok} of {len(self.groups)} key groups succeeded, "
-                         f"{self.threshold} are required.")
+            lines.append(
+                f"Recovery failed: {ok} of {len(self.groups)} key groups succeeded, {self.threshold} are required."
+            )
         if self.notes:
             lines.append("")
             lines.append("Key sources that could not be loaded:")
             lines.extend(f"  - {note}" for note in self.notes)
-        hint = self.hint or ("make one of the listed identities available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, "
-                             "~/.config/sops/age/keys.txt) or a Vault token for the listed transit keys")
+        hint = self.hint or (
+            "make one of the listed identities available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, "
+            "~/.config/sops/age/keys.txt) or a Vault token for the listed transit keys"
+        )
         lines.append(f"hint: {hint}")
         return "\n".join(lines)

@@ -10,9 +10,9 @@ without it.
 from __future__ import annotations
 
 import functools
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.tree import Branch
@@ -48,12 +48,16 @@ def format_for_path(path: str) -> str:
     return "binary"
 
 
-def _module(name: str):
-    return importlib.import_module(f"secretsync.crypto.sops.stores.{name}")
+def _module(name: str) -> Any:
+    """The store module for a format name (imported here, not at the top: the stores import this module's tree)."""
+    from secretsync.crypto.sops.stores import binary, dotenv, ini, json, yaml
+
+    return {"binary": binary, "dotenv": dotenv, "ini": ini, "json": json, "yaml": yaml}[name]
 
 
 def _value_json(value: Any, indent: int | None) -> bytes:
     from secretsync.crypto.sops.stores import json as json_store
+
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
     if isinstance(value, (bytes, bytearray)):
@@ -70,12 +74,24 @@ def store_for(name: str, indent: int | None = None) -> Store:
     name = _ALIASES.get(name, name)
     if name == "json":
         mod = _module("json")
-        return Store("json", mod.load, mod.load, lambda d: mod.dump(d, indent), lambda d: mod.dump(d, indent),
-                     lambda v: _value_json(v, indent))
+        return Store(
+            "json",
+            mod.load,
+            mod.load,
+            lambda d: mod.dump(d, indent),
+            lambda d: mod.dump(d, indent),
+            lambda v: _value_json(v, indent),
+        )
     if name == "binary":
         mod = _module("binary")
-        return Store("binary", mod.load_plain, mod.load, mod.dump_plain, lambda d: mod.dump(d, indent),
-                     lambda v: _value_json(v, indent))
+        return Store(
+            "binary",
+            mod.load_plain,
+            mod.load,
+            mod.dump_plain,
+            lambda d: mod.dump(d, indent),
+            lambda v: _value_json(v, indent),
+        )
     if name == "dotenv":
         mod = _module("dotenv")
         return Store("dotenv", mod.load, mod.load, mod.dump, mod.dump, lambda v: _value_json(v, None))
@@ -83,10 +99,7 @@ def store_for(name: str, indent: int | None = None) -> Store:
         mod = _module("ini")
         return Store("ini", mod.load, mod.load, mod.dump, mod.dump, lambda v: _value_json(v, None))
     if name == "yaml":
-        try:
-            mod = _module("yaml")
-        except ImportError:
-            raise StoreError("the YAML store is not available in this build") from None
+        mod = _module("yaml")
         yaml_indent = 4 if indent is None else indent
 
         def dump(docs: list[Branch]) -> bytes:

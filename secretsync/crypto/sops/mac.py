@@ -16,7 +16,14 @@ import hmac
 from typing import Any
 
 from secretsync.crypto.sops.cipher import ValueCipher, parse_time, plaintext_bytes
-from secretsync.crypto.sops.errors import EncryptError, MacDecryptError, MacMismatch, MacNotFound, MetadataError, ValueDecryptError
+from secretsync.crypto.sops.errors import (
+    EncryptError,
+    MacDecryptError,
+    MacMismatch,
+    MacNotFound,
+    MetadataError,
+    ValueDecryptError,
+)
 from secretsync.crypto.sops.tree import Comment
 
 __all__ = ["MacHasher", "MAC_ONLY_ENCRYPTED_INIT", "mac_aad", "encrypt_mac", "verify_mac"]
@@ -47,8 +54,9 @@ class MacHasher:
         try:
             self._hash.update(plaintext_bytes(value))
         except TypeError as exc:
-            raise EncryptError(f"a value cannot be covered by the MAC: {exc}",
-                               hint="quote the value to make it a string") from None
+            raise EncryptError(
+                f"a value cannot be covered by the MAC: {exc}", hint="quote the value to make it a string"
+            ) from None
 
     @property
     def only_encrypted(self) -> bool:
@@ -64,8 +72,10 @@ def mac_aad(lastmodified: str) -> str:
     try:
         when = parse_time(lastmodified)
     except ValueError:
-        raise MetadataError("sops metadata: lastmodified is not an RFC3339 timestamp",
-                            hint="restore the file's sops.lastmodified from version control") from None
+        raise MetadataError(
+            "sops metadata: lastmodified is not an RFC3339 timestamp",
+            hint="restore the file's sops.lastmodified from version control",
+        ) from None
     text = when.strftime("%Y-%m-%dT%H:%M:%S")
     offset = when.utcoffset() or _dt.timedelta(0)
     if offset == _dt.timedelta(0):
@@ -84,16 +94,20 @@ def encrypt_mac(cipher: ValueCipher, mac: str, lastmodified: str) -> str:
 def verify_mac(cipher: ValueCipher, stored: str | None, computed: str, lastmodified: str, where: str) -> None:
     """Raise unless ``stored`` decrypts to ``computed``. ``where`` names the file."""
     if not stored:
-        raise MacNotFound(f"{where}: file has no MAC", hint="the sops metadata was edited; restore the file from "
-                                                            "version control")
+        raise MacNotFound(
+            f"{where}: file has no MAC", hint="the sops metadata was edited; restore the file from version control"
+        )
     aad = mac_aad(lastmodified)
     done = cipher.decrypt_leaf(stored, aad.encode("utf-8", "surrogateescape"))
     try:
         text = done[0] if done is not None else cipher.decrypt(stored, aad, where=f"{where}: sops.mac")
     except ValueDecryptError:
-        raise MacDecryptError(f"{where}: cannot decrypt the MAC (sops.mac or sops.lastmodified was edited)",
-                              hint="restore the file from version control") from None
+        raise MacDecryptError(
+            f"{where}: cannot decrypt the MAC (sops.mac or sops.lastmodified was edited)",
+            hint="restore the file from version control",
+        ) from None
     if not isinstance(text, str) or not hmac.compare_digest(text.encode(), computed.encode()):
-        raise MacMismatch(f"{where}: MAC mismatch: the file's values, their order or its metadata were changed "
-                          f"outside sops",
-                          hint="restore the file from version control, or decrypt with --ignore-mac to inspect it")
+        raise MacMismatch(
+            f"{where}: MAC mismatch: the file's values, their order or its metadata were changed outside sops",
+            hint="restore the file from version control, or decrypt with --ignore-mac to inspect it",
+        )

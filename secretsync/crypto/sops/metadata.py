@@ -30,7 +30,7 @@ _SEMVER = re.compile(r"^v?(?:1\.)?\d+\.\d+\.\d+")
 class SOPSMetadata:
     """What sops keeps about a file: key groups, threshold, selectors, MAC, timestamps."""
 
-    key_groups: list = field(default_factory=list)     # list of lists of master keys
+    key_groups: list = field(default_factory=list)  # list of lists of master keys
     shamir_threshold: int = 0
     lastmodified: str = ""
     mac: str = ""
@@ -99,14 +99,18 @@ def from_file(block: Any, where: str = "") -> SOPSMetadata:
                 raise MetadataError(f"{prefix}sops metadata: key_groups[{i}] must be a mapping")
             groups.append(_keys_of(group, f"key_groups[{i}]."))
     if not any(groups):
-        raise MetadataError(f"{prefix}no keys found in the file's sops metadata",
-                            hint="the sops metadata is damaged; restore the file from version control")
+        raise MetadataError(
+            f"{prefix}no keys found in the file's sops metadata",
+            hint="the sops metadata is damaged; restore the file from version control",
+        )
     lastmodified = str(block.get("lastmodified") or "")
     try:
         mac_aad(lastmodified)
     except MetadataError:
-        raise MetadataError(f"{prefix}sops metadata: lastmodified is not an RFC3339 timestamp",
-                            hint="restore sops.lastmodified from version control") from None
+        raise MetadataError(
+            f"{prefix}sops metadata: lastmodified is not an RFC3339 timestamp",
+            hint="restore sops.lastmodified from version control",
+        ) from None
     version = str(block.get("version") or "")
     if version and not _SEMVER.match(version):
         raise MetadataError(f"{prefix}sops metadata: version {version!r} is not Major.Minor.Patch")

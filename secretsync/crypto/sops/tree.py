@@ -10,8 +10,9 @@ or a scalar: ``str``, ``bytes`` (non-UTF-8 strings, binary store), ``bool``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["Comment", "Item", "Branch", "get", "to_plain"]
 
@@ -23,11 +24,11 @@ class Comment:
     value: str
 
 
-@dataclass(slots=True)   # slots: created for every map entry of every file, so kept small and quick
+@dataclass(slots=True)  # slots: created for every map entry of every file, so kept small and quick
 class Item:
     """One map entry; ``key`` is a string or a ``Comment`` (then ``value`` is ``None``)."""
 
-    key: "str | Comment"
+    key: str | Comment
     value: Any = None
 
 

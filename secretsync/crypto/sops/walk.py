@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from secretsync.crypto.sops.errors import ConflictingParameters, EncryptError
 from secretsync.crypto.sops.tree import Branch, Comment, Item
@@ -22,8 +23,14 @@ from secretsync.crypto.sops.tree import Branch, Comment, Item
 __all__ = ["Selectors", "walk", "aad", "DEFAULT_UNENCRYPTED_SUFFIX", "SELECTOR_FIELDS"]
 
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
-SELECTOR_FIELDS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
-                   "unencrypted_comment_regex", "encrypted_comment_regex")
+SELECTOR_FIELDS = (
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+)
 
 OnLeaf = Callable[[Any, Sequence[str], list, bool], Any]
 
@@ -49,7 +56,8 @@ class Selectors:
         if len(set_) > 1:
             raise ConflictingParameters(
                 f"only one of {', '.join(SELECTOR_FIELDS)} may be set; found {', '.join(set_)}",
-                hint="keep one selector (on the command line or in the .sops.yaml creation rule)")
+                hint="keep one selector (on the command line or in the .sops.yaml creation rule)",
+            )
         for name in ("unencrypted_regex", "encrypted_regex", "unencrypted_comment_regex", "encrypted_comment_regex"):
             pattern = getattr(self, name)
             if pattern:
@@ -61,7 +69,7 @@ class Selectors:
                 object.__setattr__(self, "_" + name, None)
         self._init_key_rule()
 
-    def key_rule(self) -> "tuple[dict, Callable[[str], bool], bool] | None":
+    def key_rule(self) -> tuple[dict, Callable[[str], bool], bool] | None:
         """The selector as a rule on key names, for the walks that decide per path level.
 
         Returns ``(known, test, encrypt_if_matched)``: a leaf is encrypted when some key
@@ -99,11 +107,11 @@ class Selectors:
         object.__setattr__(self, "_encrypt_if_matched", encrypt_if_matched)
 
     @classmethod
-    def default(cls) -> "Selectors":
+    def default(cls) -> Selectors:
         return cls(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)
 
     @classmethod
-    def from_mapping(cls, values: dict) -> "Selectors":
+    def from_mapping(cls, values: dict) -> Selectors:
         """From metadata or config; none set → the default ``_unencrypted`` suffix."""
         chosen = tuple((name, str(values[name])) for name in SELECTOR_FIELDS if values.get(name))
         return _selectors(chosen)
@@ -200,8 +208,10 @@ def _walk_branch(branch: Branch, path: list[str], stack: list, on_leaf: OnLeaf) 
         if value_is_comment:
             stack[-1].append(item.value.value)
         if not isinstance(key, str):
-            raise EncryptError(f"the tree contains a non-string key at {aad(path)!r}: only string keys are "
-                               f"supported", hint="quote the key in the file")
+            raise EncryptError(
+                f"the tree contains a non-string key at {aad(path)!r}: only string keys are supported",
+                hint="quote the key in the file",
+            )
         item.value = _walk_value(item.value, path + [key], stack, on_leaf)
         if not value_is_comment:
             stack[-1] = []

@@ -4,7 +4,7 @@ Each key type (``age``, ``hc_vault``, and the recognised-but-unsupported ``pgp``
 ``kms``, ``gcp_kms``, ``azure_kv``, ``hckms``) is a class registered under the
 metadata field that holds it (spec §6). ``SopsKeys`` carries what decryption and
 encryption need from the outside (age identities, a Vault transit client) — the
-caller at the I/O edge (``secretsync.sops_keys``) builds it; nothing here reads
+caller at the I/O edge (``secretsync.sops.keys``) builds it; nothing here reads
 files or the environment.
 """
 
@@ -13,8 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-__all__ = ["KeyFailure", "MasterKey", "SopsKeys", "TransitClient", "register", "key_class", "KEY_FIELDS",
-           "DEFAULT_DECRYPTION_ORDER", "key_from_file"]
+__all__ = [
+    "KeyFailure",
+    "MasterKey",
+    "SopsKeys",
+    "TransitClient",
+    "register",
+    "key_class",
+    "KEY_FIELDS",
+    "DEFAULT_DECRYPTION_ORDER",
+    "key_from_file",
+]
 
 DEFAULT_DECRYPTION_ORDER = ("age", "pgp")
 
@@ -24,7 +33,7 @@ class KeyFailure(Exception):
 
 
 class TransitClient(Protocol):
-    """Vault transit, injected (``secretsync.vault_transit.VaultTransit`` implements it)."""
+    """Vault transit, injected (``secretsync.sops.transit.VaultTransit`` implements it)."""
 
     def encrypt(self, address: str, engine_path: str, key_name: str, plaintext: bytes) -> str: ...
 
@@ -47,15 +56,17 @@ class SopsKeys:
     source_errors: list = field(default_factory=list)
 
     def __repr__(self) -> str:
-        return (f"SopsKeys(age_identities={len(self.age_identities)}, transit={'yes' if self.transit else 'no'}, "
-                f"decryption_order={self.decryption_order!r})")
+        return (
+            f"SopsKeys(age_identities={len(self.age_identities)}, transit={'yes' if self.transit else 'no'}, "
+            f"decryption_order={self.decryption_order!r})"
+        )
 
 
 class MasterKey(Protocol):
     """One master key: wraps (``encrypt``) and unwraps (``decrypt``) the data key or a Shamir share."""
 
-    type_id: ClassVar[str]   # sops's key type identifier, used by the decryption order
-    field: ClassVar[str]     # the metadata field (and key-group field) holding this type
+    type_id: ClassVar[str]  # sops's key type identifier, used by the decryption order
+    field: ClassVar[str]  # the metadata field (and key-group field) holding this type
 
     def name(self) -> str: ...
 
@@ -85,9 +96,9 @@ def key_from_file(field_name: str, entry: dict) -> Any:
 
 
 # Import the implementations so they register (order = the field order sops writes).
-from secretsync.crypto.sops.keys import unsupported as _unsupported  # noqa: E402
-from secretsync.crypto.sops.keys import hc_vault as _hc_vault  # noqa: E402
 from secretsync.crypto.sops.keys import age as _age  # noqa: E402
+from secretsync.crypto.sops.keys import hc_vault as _hc_vault  # noqa: E402
+from secretsync.crypto.sops.keys import unsupported as _unsupported  # noqa: E402
 
 # Field order inside a key group / the metadata block, as sops 3.11 writes it.
 KEY_FIELDS = ("kms", "gcp_kms", "azure_kv", "hc_vault", "age", "pgp")

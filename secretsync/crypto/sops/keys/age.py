@@ -33,8 +33,9 @@ class AgeKey:
 
     def decrypt(self, keys: SopsKeys) -> bytes:
         if not keys.age_identities:
-            raise KeyFailure("no age identities were loaded (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, "
-                            "~/.config/sops/age/keys.txt, SSH keys)")
+            raise KeyFailure(
+                "no age identities were loaded (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, SSH keys)"
+            )
         try:
             return _age.decrypt(self.enc, keys.age_identities)
         except _age.AgeError as exc:
@@ -44,5 +45,5 @@ class AgeKey:
         return {"recipient": self.recipient, "enc": self.enc}
 
     @classmethod
-    def from_file(cls, entry: dict) -> "AgeKey":
+    def from_file(cls, entry: dict) -> AgeKey:
         return cls(recipient=str(entry.get("recipient") or ""), enc=str(entry.get("enc") or ""))

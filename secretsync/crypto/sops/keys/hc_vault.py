@@ -31,7 +31,7 @@ class VaultTransitKey:
     field: ClassVar[str] = "hc_vault"
 
     @classmethod
-    def from_uri(cls, uri: str) -> "VaultTransitKey":
+    def from_uri(cls, uri: str) -> VaultTransitKey:
         """Parse sops's URI form; raises ``ValueError`` naming the URI."""
         parts = urlsplit(uri.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -39,7 +39,7 @@ class VaultTransitKey:
         path = parts.path
         if not path.startswith("/v1/") or "/keys/" not in path:
             raise ValueError(f"Vault transit URI {uri!r} must look like https://host:8200/v1/<engine>/keys/<key>")
-        engine, _, key = path[len("/v1/"):].rpartition("/keys/")
+        engine, _, key = path[len("/v1/") :].rpartition("/keys/")
         if not engine or not key or "/" in key:
             raise ValueError(f"Vault transit URI {uri!r} must look like https://host:8200/v1/<engine>/keys/<key>")
         return cls(vault_address=f"{parts.scheme}://{parts.netloc}", engine_path=engine.strip("/"), key_name=key)
@@ -51,7 +51,7 @@ class VaultTransitKey:
         if keys.transit is None:
             raise KeyFailure("no Vault transit client configured (set VAULT_TOKEN)")
         self.enc = keys.transit.encrypt(self.vault_address, self.engine_path, self.key_name, bytes(data_key))
-        self.created_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.created_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def decrypt(self, keys: SopsKeys) -> bytes:
         if keys.transit is None:
@@ -59,11 +59,20 @@ class VaultTransitKey:
         return keys.transit.decrypt(self.vault_address, self.engine_path, self.key_name, self.enc)
 
     def to_file(self) -> dict:
-        return {"vault_address": self.vault_address, "engine_path": self.engine_path, "key_name": self.key_name,
-                "created_at": self.created_at, "enc": self.enc}
+        return {
+            "vault_address": self.vault_address,
+            "engine_path": self.engine_path,
+            "key_name": self.key_name,
+            "created_at": self.created_at,
+            "enc": self.enc,
+        }
 
     @classmethod
-    def from_file(cls, entry: dict) -> "VaultTransitKey":
-        return cls(vault_address=str(entry.get("vault_address") or ""), engine_path=str(entry.get("engine_path") or ""),
-                   key_name=str(entry.get("key_name") or ""), enc=str(entry.get("enc") or ""),
-                   created_at=str(entry.get("created_at") or ""))
+    def from_file(cls, entry: dict) -> VaultTransitKey:
+        return cls(
+            vault_address=str(entry.get("vault_address") or ""),
+            engine_path=str(entry.get("engine_path") or ""),
+            key_name=str(entry.get("key_name") or ""),
+            enc=str(entry.get("enc") or ""),
+            created_at=str(entry.get("created_at") or ""),
+        )

@@ -31,8 +31,10 @@ class _Unsupported:
         raise KeyFailure(f"{self.label} master keys are not supported by secretsync; use age or Vault transit")
 
     def decrypt(self, keys: SopsKeys) -> bytes:
-        raise KeyFailure(f"{self.label} master keys are not supported by secretsync (only age and Vault transit "
-                         f"are); add an age or Vault transit key to the file with sops or use another group")
+        raise KeyFailure(
+            f"{self.label} master keys are not supported by secretsync (only age and Vault transit "
+            f"are); add an age or Vault transit key to the file with sops or use another group"
+        )
 
     def to_file(self) -> dict:
         return dict(self.entry)

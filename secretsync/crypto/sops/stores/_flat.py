@@ -9,7 +9,8 @@ empty lists are omitted (spec §8). Used by the dotenv and INI stores only.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from secretsync.crypto.sops.tree import Branch, Item, to_plain
 
@@ -53,7 +54,7 @@ def unflatten(pairs: list[tuple[str, str]]) -> Branch:
         steps: list[tuple[str, Any]] = [("map", parts[0])]
         for kind, name in zip(parts[1::2], parts[2::2]):
             steps.append((kind, int(name) if kind == "list" and name.isdigit() else name))
-        for i, (kind, name) in enumerate(steps):
+        for i, (_kind, name) in enumerate(steps):
             last = i == len(steps) - 1
             next_kind = None if last else steps[i + 1][0]
             if last:

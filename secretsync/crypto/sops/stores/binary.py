@@ -25,8 +25,10 @@ def load_plain(data: bytes) -> list[Branch]:
 
 def dump_plain(docs: list[Branch]) -> bytes:
     if len(docs) != 1 or "data" not in list(docs[0].keys()):
-        raise StoreError("a binary sops file must hold exactly one 'data' entry",
-                         hint="decrypt it with --output-type json or yaml to see its structure")
+        raise StoreError(
+            "a binary sops file must hold exactly one 'data' entry",
+            hint="decrypt it with --output-type json or yaml to see its structure",
+        )
     value = docs[0].get("data")
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")

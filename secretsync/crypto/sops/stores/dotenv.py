@@ -37,9 +37,9 @@ def load(data: bytes) -> list[Branch]:
         pos = line.find("=")
         if pos < 0:
             raise StoreError(f"invalid dotenv input at line {number}: expected KEY=value", exit_code=2)
-        key, value = line[:pos], line[pos + 1:].replace("\\n", "\n")
+        key, value = line[:pos], line[pos + 1 :].replace("\\n", "\n")
         if key.startswith(_PREFIX):
-            metadata.append((key[len(_PREFIX):], value))
+            metadata.append((key[len(_PREFIX) :], value))
         else:
             branch.append(Item(key, value))
     if metadata:
@@ -62,8 +62,10 @@ def _value_text(value: Any, key: str) -> str:
         return format_time(value)
     if value is None:
         return ""
-    raise StoreError(f"cannot write the nested value of {key!r} to a dotenv file",
-                     hint="dotenv holds flat KEY=value pairs; use --output-type yaml or json")
+    raise StoreError(
+        f"cannot write the nested value of {key!r} to a dotenv file",
+        hint="dotenv holds flat KEY=value pairs; use --output-type yaml or json",
+    )
 
 
 def dump(docs: list[Branch]) -> bytes:

@@ -38,13 +38,31 @@ import math
 import re
 from decimal import Decimal
 
-from secretsync.crypto.sops.gotime import format_time
+from secretsync.gocompat.gotime import format_time
 
-__all__ = ["Timestamp", "UINT64", "UNENCODABLE_TIME", "ResolveError", "resolve_plain", "resolve_tagged",
-           "format_time", "format_float", "needs_quotes", "resolves_to"]
+__all__ = [
+    "Timestamp",
+    "UINT64",
+    "UNENCODABLE_TIME",
+    "ResolveError",
+    "resolve_plain",
+    "resolve_tagged",
+    "format_time",
+    "format_float",
+    "needs_quotes",
+    "resolves_to",
+]
 
 STR, INT, FLOAT, BOOL, NULL, TIMESTAMP, MERGE, BINARY = (
-    "!!str", "!!int", "!!float", "!!bool", "!!null", "!!timestamp", "!!merge", "!!binary")
+    "!!str",
+    "!!int",
+    "!!float",
+    "!!bool",
+    "!!null",
+    "!!timestamp",
+    "!!merge",
+    "!!binary",
+)
 
 
 class ResolveError(ValueError):
@@ -82,18 +100,30 @@ class Timestamp(_dt.datetime):
     nanosecond: int
 
     def __new__(cls, year, month, day, hour=0, minute=0, second=0, nanosecond=0, tzinfo=None, *, fold=0):
-        self = super().__new__(cls, year, month, day, hour, minute, second, nanosecond // 1000,
-                               tzinfo=tzinfo, fold=fold)
+        self = super().__new__(
+            cls, year, month, day, hour, minute, second, nanosecond // 1000, tzinfo=tzinfo, fold=fold
+        )
         self.nanosecond = nanosecond
         return self
 
     def __reduce_ex__(self, protocol):  # copy/deepcopy/pickle keep the nanoseconds
-        return (Timestamp, (self.year, self.month, self.day, self.hour, self.minute, self.second,
-                            self.nanosecond, self.tzinfo))
+        return (
+            Timestamp,
+            (self.year, self.month, self.day, self.hour, self.minute, self.second, self.nanosecond, self.tzinfo),
+        )
 
     def to_datetime(self) -> _dt.datetime:
-        return _dt.datetime(self.year, self.month, self.day, self.hour, self.minute, self.second,
-                            self.microsecond, self.tzinfo, fold=self.fold)
+        return _dt.datetime(
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.microsecond,
+            self.tzinfo,
+            fold=self.fold,
+        )
 
     def replace(self, *args, **kwargs):
         return self.to_datetime().replace(*args, **kwargs)
@@ -114,12 +144,13 @@ class Timestamp(_dt.datetime):
 
 _WORDS: dict[str, tuple[str, object]] = {}
 for _tag, _value, _words in (
-        (BOOL, True, ("true", "True", "TRUE")),
-        (BOOL, False, ("false", "False", "FALSE")),
-        (NULL, None, ("", "~", "null", "Null", "NULL")),
-        (FLOAT, math.nan, (".nan", ".NaN", ".NAN")),
-        (FLOAT, math.inf, (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")),
-        (FLOAT, -math.inf, ("-.inf", "-.Inf", "-.INF"))):
+    (BOOL, True, ("true", "True", "TRUE")),
+    (BOOL, False, ("false", "False", "FALSE")),
+    (NULL, None, ("", "~", "null", "Null", "NULL")),
+    (FLOAT, math.nan, (".nan", ".NaN", ".NAN")),
+    (FLOAT, math.inf, (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")),
+    (FLOAT, -math.inf, ("-.inf", "-.Inf", "-.INF")),
+):
     for _w in _words:
         _WORDS[_w] = (_tag, _value)
 
@@ -134,10 +165,14 @@ _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
 
 # time.Parse with go-yaml's layouts: year exactly 4 digits, other fields 1-2 digits,
 # optional fraction (any length, 9 digits kept), zone "Z" or ±hh:mm.
-_TS_FULL = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})([Tt])([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})"
-                      r"(?:[.,]([0-9]+))?(Z|[-+][0-9]{2}:[0-9]{2})\Z")
-_TS_SPACE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})"
-                       r"(?:[.,]([0-9]+))?\Z")
+_TS_FULL = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})([Tt])([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})"
+    r"(?:[.,]([0-9]+))?(Z|[-+][0-9]{2}:[0-9]{2})\Z"
+)
+_TS_SPACE = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})"
+    r"(?:[.,]([0-9]+))?\Z"
+)
 _TS_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})\Z")
 
 
@@ -204,7 +239,7 @@ def parse_timestamp(text: str):
     if year == 0:  # Python cannot hold year 0; go-yaml can (rare enough to keep as text)
         return None
     nanos = int((frac or "0")[:9].ljust(9, "0"))
-    tz = _dt.timezone.utc
+    tz = _dt.UTC
     if zone and zone != "Z":
         hh, mm = int(zone[1:3]), int(zone[4:6])
         if hh > 24 or mm > 60:
@@ -251,9 +286,10 @@ def resolves_to(text: str) -> str:
     return resolve_plain(text)[0]
 
 
-_TAG_ALIASES = {"tag:yaml.org,2002:" + name: "!!" + name
-                for name in ("str", "int", "float", "bool", "null", "timestamp", "binary", "merge",
-                             "map", "seq")}
+_TAG_ALIASES = {
+    "tag:yaml.org,2002:" + name: "!!" + name
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "binary", "merge", "map", "seq")
+}
 
 
 def short_tag(tag: str | None) -> str:
@@ -287,6 +323,7 @@ def resolve_tagged(tag: str, text: str) -> object:
 
 
 # ---------------------------------------------------------------- output side
+
 
 def format_float(value: float) -> str:
     """go-yaml's float text: Go ``FormatFloat(v, 'g', -1, 64)`` with ``.inf``/``.nan``.

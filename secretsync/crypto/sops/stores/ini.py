@@ -43,19 +43,19 @@ def _value(raw: str, lines: list[str], index: int, comments: list[str]) -> tuple
     if raw.startswith('"""'):
         rest = raw[3:]
         if '"""' in rest:
-            return rest[:rest.index('"""')], index
+            return rest[: rest.index('"""')], index
         parts = [rest]
         while index < len(lines):
             line = lines[index]
             index += 1
             if '"""' in line:
-                parts.append(line[:line.index('"""')])
+                parts.append(line[: line.index('"""')])
                 return "\n".join(parts), index
             parts.append(line)
-        raise StoreError("unterminated \"\"\" value in INI file", exit_code=2)
+        raise StoreError('unterminated """ value in INI file', exit_code=2)
     for quote in ('"', "'", "`"):
         if raw.startswith(quote) and quote in raw[1:]:
-            return raw[1:raw.index(quote, 1)], index
+            return raw[1 : raw.index(quote, 1)], index
     cut = min([p for p in (raw.find(";"), raw.find("#")) if p >= 0], default=-1)
     if cut >= 0:
         comments.append(_strip_comment(raw[cut:].strip()))
@@ -96,9 +96,9 @@ def load(data: bytes) -> list[Branch]:
             raise StoreError(f"invalid INI line {i}: expected key = value or [section]", exit_code=2)
         pos = min(positions)
         key = line[:pos].strip()
-        if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"`":
+        if len(key) >= 2 and key[0] == key[-1] and key[0] in '"`':
             key = key[1:-1]
-        value, i = _value(line[pos + 1:].lstrip(), lines, i, pending)
+        value, i = _value(line[pos + 1 :].lstrip(), lines, i, pending)
         existing = [n for n, item in enumerate(current) if item.key == key and not isinstance(item.key, Comment)]
         if existing:  # go-ini: a repeated key keeps the last value in place
             current[existing[0]].value = value
@@ -110,8 +110,9 @@ def load(data: bytes) -> list[Branch]:
     meta = doc.get("sops")
     if isinstance(meta, Branch):
         doc.remove("sops")
-        pairs = [(str(item.key), str(item.value).replace("\\n", "\n")) for item in meta
-                 if not isinstance(item.key, Comment)]
+        pairs = [
+            (str(item.key), str(item.value).replace("\\n", "\n")) for item in meta if not isinstance(item.key, Comment)
+        ]
         doc.append(Item("sops", unflatten(pairs)))
     return [doc]
 
@@ -175,8 +176,10 @@ def dump(docs: list[Branch]) -> bytes:
             _section("sops", entries, "", out)
             continue
         if not isinstance(item.value, Branch):
-            raise StoreError(f"INI top-level entry {item.key!r} must be a section",
-                             hint="INI files hold [section] blocks of key = value pairs")
+            raise StoreError(
+                f"INI top-level entry {item.key!r} must be a section",
+                hint="INI files hold [section] blocks of key = value pairs",
+            )
         section_comment = ""
         entries: list[tuple[str, str, str]] = []
         for n, entry in enumerate(item.value):

@@ -4,7 +4,7 @@ Reading follows sops ≤3.12: the top level must be an object, key order and
 duplicate keys are kept, every number is a float64 (``8080`` → ``8080.0``; big
 integers lose precision as in Go). Writing follows Go's ``encoding/json`` plus
 ``json.Indent`` with a tab (or N spaces): ``": "`` separators, strings and floats as
-``secretsync.crypto.gojson`` writes them (``<``, ``>``, ``&``, U+2028/U+2029 escaped,
+``secretsync.gocompat.gojson`` writes them (``<``, ``>``, ``&``, U+2028/U+2029 escaped,
 ``\\b``/``\\f`` short, floats in Go's shortest form), a trailing newline.
 Comments have no JSON form and are dropped. The ``sops`` entry is an ordinary key.
 """
@@ -15,10 +15,10 @@ import datetime as _dt
 import json
 from typing import Any
 
-from secretsync.crypto import gojson
 from secretsync.crypto.sops.cipher import format_time
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.tree import Branch, Comment, Item
+from secretsync.gocompat import gojson
 
 __all__ = ["load", "dump", "dumps_value", "go_json_float"]
 
@@ -33,8 +33,12 @@ def load(data: bytes) -> list[Branch]:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        value = json.loads(text, object_pairs_hook=lambda pairs: Branch(Item(k, v) for k, v in pairs),
-                           parse_int=float, parse_constant=_reject_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=lambda pairs: Branch(Item(k, v) for k, v in pairs),
+            parse_int=float,
+            parse_constant=_reject_constant,
+        )
     except (ValueError, RecursionError) as exc:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep or invalid literal"
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
@@ -66,7 +70,7 @@ def _scalar(value: Any) -> str:
         return go_json_float(value)
     if isinstance(value, str):
         return _string(value)
-    if isinstance(value, (bytes, bytearray)):   # not UTF-8: Go writes each invalid byte as the escape \ufffd
+    if isinstance(value, (bytes, bytearray)):  # not UTF-8: Go writes each invalid byte as the escape \ufffd
         return _string(bytes(value).decode("utf-8", "surrogateescape"), surrogateescape=True)
     if isinstance(value, _dt.datetime):
         return _string(format_time(value))
@@ -110,6 +114,7 @@ def dumps_value(value: Any, indent: int | None = None) -> str:
 def dump(docs: list[Branch], indent: int | None = None) -> bytes:
     """Exactly one document as JSON text with a trailing newline (tab indent unless ``indent`` spaces)."""
     if len(docs) != 1:
-        raise StoreError(f"JSON holds exactly one document, got {len(docs)}",
-                         hint="use --output-type yaml for multi-document files")
+        raise StoreError(
+            f"JSON holds exactly one document, got {len(docs)}", hint="use --output-type yaml for multi-document files"
+        )
     return (dumps_value(docs[0], indent) + "\n").encode("utf-8", "surrogateescape")

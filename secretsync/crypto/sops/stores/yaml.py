@@ -46,29 +46,38 @@ MAX_ALIAS_NODES = 200_000
 
 _Parser = getattr(_pyyaml, "CSafeLoader", _pyyaml.SafeLoader)
 
-_UNMARSHAL = 2    # sops: "Error unmarshalling file"
-_WALK = 23        # sops: "Error walking tree" (non-string keys, uint64)
+_UNMARSHAL = 2  # sops: "Error unmarshalling file"
+_WALK = 23  # sops: "Error walking tree" (non-string keys, uint64)
 
 
 def _error(message: str, mark=None, exit_code: int = _UNMARSHAL) -> StoreError:
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return StoreError(f"YAML: {where}{message}", exit_code=exit_code,
-                      hint="fix the YAML (sops accepts only documents that are mappings with string keys)")
+    return StoreError(
+        f"YAML: {where}{message}",
+        exit_code=exit_code,
+        hint="fix the YAML (sops accepts only documents that are mappings with string keys)",
+    )
 
 
 def _decode(data: bytes) -> str:
     if isinstance(data, str):
         return data
     if len(data) > MAX_INPUT_BYTES:
-        raise StoreError(f"YAML: input is {len(data)} bytes, above the limit of {MAX_INPUT_BYTES} bytes",
-                         exit_code=_UNMARSHAL, hint="split the file; sops files are meant to be small")
+        raise StoreError(
+            f"YAML: input is {len(data)} bytes, above the limit of {MAX_INPUT_BYTES} bytes",
+            exit_code=_UNMARSHAL,
+            hint="split the file; sops files are meant to be small",
+        )
     try:
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             return data.decode("utf-16")
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise StoreError(f"YAML: input is not valid UTF-8 (byte offset {exc.start})",
-                         exit_code=_UNMARSHAL, hint="save the file as UTF-8") from None
+        raise StoreError(
+            f"YAML: input is not valid UTF-8 (byte offset {exc.start})",
+            exit_code=_UNMARSHAL,
+            hint="save the file as UTF-8",
+        ) from None
 
 
 def _line_starts(text: str) -> list[int]:
@@ -86,7 +95,7 @@ def _line_starts(text: str) -> list[int]:
     while i < n:
         c = text[i]
         if c == "\r":
-            i += 2 if text[i + 1:i + 2] == "\n" else 1
+            i += 2 if text[i + 1 : i + 2] == "\n" else 1
             starts.append(i)
         elif c in "\n\x85\u2028\u2029":
             i += 1
@@ -118,23 +127,24 @@ class _Builder:
         self.line_starts = _line_starts(text) if self.has_comments else []
         self.docs: list[Branch] = []
         self.stack: list[Container] = []
-        self.keys: list[Any] = []          # per open map: pending key (or None) ...
-        self.seen: list[set | None] = []   # ... and keys seen (duplicate check)
+        self.keys: list[Any] = []  # per open map: pending key (or None) ...
+        self.seen: list[set | None] = []  # ... and keys seen (duplicate check)
         self.anchors: dict[str, Any] = {}
         self.alias_budget = MAX_ALIAS_NODES
         self.cursor = 0
-        self.prev = None                   # previous event
+        self.prev = None  # previous event
         self.prev_closed: Container | None = None
-        self.last_content_end = -1         # source index after the last content
+        self.last_content_end = -1  # source index after the last content
         self.pending_heads: list[tuple[int, str]] = []
         self.root: Container | None = None
         self.open_anchor: list[str | None] = []
         self._last_fallback: Container | None = None
-        self.pending_feet: list[str] = []     # feet waiting for the next scalar
+        self.pending_feet: list[str] = []  # feet waiting for the next scalar
 
     # -------------------------------------------------------------- comments
     def _line_of(self, index: int) -> int:
         import bisect
+
         return bisect.bisect_right(self.line_starts, index) - 1
 
     def _last_content_line(self, index: int) -> int:
@@ -148,7 +158,7 @@ class _Builder:
         if not self.has_comments:
             return
         start = event.start_mark.index
-        if start <= self.cursor or "#" not in self.text[self.cursor:start]:
+        if start <= self.cursor or "#" not in self.text[self.cursor : start]:
             return
         found = find_comments(self.text, self.cursor, start, self.line_starts)
         run: list = []
@@ -188,14 +198,17 @@ class _Builder:
         return found is not None
 
     def _inline(self, comment) -> None:
-        before = self.text[self.line_starts[comment.line]:comment.index].rstrip(" \t")
+        before = self.text[self.line_starts[comment.line] : comment.index].rstrip(" \t")
         last = before[-1:]
         prev = self.prev
         entry = (comment.index, comment.text)
         if isinstance(prev, _pyyaml.DocumentStartEvent) or before.strip(" -") == "" and last == "-":
             self.pending_heads.append(entry)
-        elif isinstance(prev, (_pyyaml.SequenceEndEvent, _pyyaml.MappingEndEvent)) and \
-                last in "]}" and self.prev_closed is not None:
+        elif (
+            isinstance(prev, (_pyyaml.SequenceEndEvent, _pyyaml.MappingEndEvent))
+            and last in "]}"
+            and self.prev_closed is not None
+        ):
             closed = self.prev_closed.value  # already merged: the comment opens it
             closed.insert(0, Item(Comment(comment.text)) if isinstance(closed, Branch) else Comment(comment.text))
         elif self.stack:
@@ -220,18 +233,25 @@ class _Builder:
         if indicator is not None:
             next_line = self._line_of(indicator)
             next_column = indicator - self.line_starts[next_line]
-        elif isinstance(event, (_pyyaml.DocumentEndEvent, _pyyaml.StreamEndEvent,
-                                _pyyaml.DocumentStartEvent)) or not self.text[run[-1].index + 1 + len(run[-1].text):].strip():
+        elif (
+            isinstance(event, (_pyyaml.DocumentEndEvent, _pyyaml.StreamEndEvent, _pyyaml.DocumentStartEvent))
+            or not self.text[run[-1].index + 1 + len(run[-1].text) :].strip()
+        ):
             next_line = next_column = None  # the run ends the stream (go-yaml sees the terminator)
         else:
             next_line, next_column = event.start_mark.line, event.start_mark.column
         entry_list = None
         dash = indicator if indicator is not None else event.start_mark.index
-        if self.text[dash:dash + 1] == "-" and next_column is not None:
+        if self.text[dash : dash + 1] == "-" and next_column is not None:
             # heads right before a '- ' entry belong to the list that entry is in
-            entry_list = next((c for c in reversed(self.stack)
-                               if c.block and not isinstance(c.value, Branch) and c.column == next_column),
-                              None)
+            entry_list = next(
+                (
+                    c
+                    for c in reversed(self.stack)
+                    if c.block and not isinstance(c.value, Branch) and c.column == next_column
+                ),
+                None,
+            )
         if isinstance(self.prev, (_pyyaml.DocumentStartEvent, _pyyaml.StreamStartEvent)) or not self.stack:
             parts = [("head", run)]
         else:
@@ -247,8 +267,11 @@ class _Builder:
                 self.stack[-1].comments.extend(entries)
             else:
                 target = self._foot_next(segment, run, next_column)
-                if target is self._last_fallback and not isinstance(target.value, Branch) and \
-                        self.text[dash:dash + 1] == "-":
+                if (
+                    target is self._last_fallback
+                    and not isinstance(target.value, Branch)
+                    and self.text[dash : dash + 1] == "-"
+                ):
                     # a foot handed to the next '- ' item becomes the foot of the first
                     # scalar in it (lost when a flow collection comes first)
                     self.pending_feet.extend(text for _, text in entries)
@@ -313,8 +336,7 @@ class _Builder:
             if key is None:
                 if not isinstance(value, str):
                     kind = type(value).__name__ if not isinstance(value, (Branch, list)) else "collection"
-                    raise _error(f"map key of type {kind}: sops accepts only string keys",
-                                 event.start_mark, _WALK)
+                    raise _error(f"map key of type {kind}: sops accepts only string keys", event.start_mark, _WALK)
                 seen = self.seen[-1]
                 if value in seen:
                     raise _error(f"mapping key {value!r} already defined", event.start_mark)
@@ -332,27 +354,30 @@ class _Builder:
         if value is None:
             self.docs.append(Branch())
             return
-        raise _error("a YAML document must be a mapping; sops does not support documents that are "
-                     "lists or values", event.start_mark)
+        raise _error(
+            "a YAML document must be a mapping; sops does not support documents that are lists or values",
+            event.start_mark,
+        )
 
     def open(self, value, event, block: bool) -> None:
         if len(self.stack) >= MAX_DEPTH:
             raise _error(f"more than {MAX_DEPTH} nested collections", event.start_mark)
         if self.stack and isinstance(self.stack[-1].value, Branch) and self.keys[-1] is None:
-            raise _error("map key of type collection: sops accepts only string keys",
-                         event.start_mark, _WALK)
+            raise _error("map key of type collection: sops accepts only string keys", event.start_mark, _WALK)
         container = Container(value, event.start_mark.column, block)
         if self.stack and block and not isinstance(value, Branch):
             parent = self.stack[-1]
-            container.indentless = parent.block and isinstance(parent.value, Branch) and \
-                parent.column == container.column
+            container.indentless = (
+                parent.block and isinstance(parent.value, Branch) and parent.column == container.column
+            )
         if self.stack:
             top = self.stack[-1]
             if not isinstance(top.value, Branch):
                 top.positions.append(event.start_mark.index)
         elif not isinstance(value, Branch):
-            raise _error("a YAML document must be a mapping; sops does not support documents that "
-                         "are lists", event.start_mark)
+            raise _error(
+                "a YAML document must be a mapping; sops does not support documents that are lists", event.start_mark
+            )
         else:
             self.root = container
         self.stack.append(container)
@@ -393,8 +418,7 @@ class _Builder:
     def _copy(self, value: Any, event) -> Any:
         self.alias_budget -= 1
         if self.alias_budget < 0:
-            raise _error(f"aliases expand to more than {MAX_ALIAS_NODES} nodes (a YAML bomb?)",
-                         event.start_mark)
+            raise _error(f"aliases expand to more than {MAX_ALIAS_NODES} nodes (a YAML bomb?)", event.start_mark)
         if isinstance(value, Branch):
             return Branch(Item(item.key, self._copy(item.value, event)) for item in value)
         if isinstance(value, list):
@@ -408,11 +432,18 @@ class _Builder:
         else:
             value = _scalar_value(event)
         if value is goyaml.UINT64:
-            raise _error("integer does not fit in int64 (sops cannot encrypt uint64 values); "
-                         "quote it to keep it as a string", event.start_mark, _WALK)
+            raise _error(
+                "integer does not fit in int64 (sops cannot encrypt uint64 values); quote it to keep it as a string",
+                event.start_mark,
+                _WALK,
+            )
         if value is goyaml.UNENCODABLE_TIME:
-            raise _error("timestamp with a zone offset of 24 hours or more (sops cannot "
-                         "encrypt it); quote it to keep it as a string", event.start_mark, _WALK)
+            raise _error(
+                "timestamp with a zone offset of 24 hours or more (sops cannot "
+                "encrypt it); quote it to keep it as a string",
+                event.start_mark,
+                _WALK,
+            )
         if event.anchor:
             self.anchors[event.anchor] = value
         return value
@@ -552,8 +583,11 @@ def load(data: bytes) -> list[Branch]:
 def _load_full(data: bytes) -> list[Branch]:
     """``load`` through PyYAML's libyaml event parser: any YAML, comments placed, errors raised."""
     if not data:
-        raise StoreError("YAML: the file is completely empty; it must contain at least one document",
-                         exit_code=92, hint="add a mapping to the file, or do not pass it to sops")
+        raise StoreError(
+            "YAML: the file is completely empty; it must contain at least one document",
+            exit_code=92,
+            hint="add a mapping to the file, or do not pass it to sops",
+        )
     text = _decode(data)
     builder = _Builder(text)
     parser = _Parser(text)
@@ -571,11 +605,12 @@ def _load_full(data: bytes) -> list[Branch]:
 def dump(docs: list[Branch], indent: int = 4) -> bytes:
     """Emit documents like sops 3.11 (go-yaml v3 with ``SetIndent(indent)``)."""
     from secretsync.crypto.sops.stores.yaml_emit import emit_documents
+
     return emit_documents(docs, indent)
 
 
 def dump_value(value: Any) -> bytes:
     """What ``sops -d --extract`` prints for one value of a YAML file (strings raw)."""
     from secretsync.crypto.sops.stores.yaml_emit import emit_value
-    return emit_value(value)
 
+    return emit_value(value)

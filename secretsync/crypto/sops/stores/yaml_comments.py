@@ -41,22 +41,22 @@ _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 class Container:
     """An open collection while loading: the tree object plus what comment placement needs."""
 
-    value: object                 # the Branch or list being filled
-    column: int                   # column of its first entry (block) or of its bracket (flow)
+    value: object  # the Branch or list being filled
+    column: int  # column of its first entry (block) or of its bracket (flow)
     block: bool
-    indentless: bool = False      # a block list at its parent key's column (no indent level)
-    positions: list = field(default_factory=list)   # source index of each entry, in order
-    comments: list = field(default_factory=list)    # (sort position, text)
+    indentless: bool = False  # a block list at its parent key's column (no indent level)
+    positions: list = field(default_factory=list)  # source index of each entry, in order
+    comments: list = field(default_factory=list)  # (sort position, text)
     flow_comments: list = field(default_factory=list)  # whole-line comments inside a flow collection
 
 
 @dataclass
 class FoundComment:
-    index: int       # source index of '#'
+    index: int  # source index of '#'
     line: int
     column: int
-    text: str        # text after '#'
-    inline: bool     # content precedes it on its line
+    text: str  # text after '#'
+    inline: bool  # content precedes it on its line
 
 
 def find_comments(text: str, start: int, end: int, line_starts: list[int]) -> list[FoundComment]:
@@ -69,26 +69,37 @@ def find_comments(text: str, start: int, end: int, line_starts: list[int]) -> li
         if hit < 0:
             return found
         index = start + hit
-        if hit > 0 and gap[hit - 1] not in " \t\r\n\x85\u2028\u2029" and index > 0 and \
-                text[index - 1] not in " \t\r\n\x85\u2028\u2029":
+        if (
+            hit > 0
+            and gap[hit - 1] not in " \t\r\n\x85\u2028\u2029"
+            and index > 0
+            and text[index - 1] not in " \t\r\n\x85\u2028\u2029"
+        ):
             offset = hit + 1  # not a comment start ('#' glued to an indicator)
             continue
         m = _LINE_BREAKS.search(gap, hit)
         stop = m.start() if m else len(gap)
         line = _line_of(line_starts, index)
         column = index - line_starts[line]
-        before = text[line_starts[line]:index]
-        found.append(FoundComment(index, line, column, gap[hit + 1:stop], before.strip(" \t") != ""))
+        before = text[line_starts[line] : index]
+        found.append(FoundComment(index, line, column, gap[hit + 1 : stop], before.strip(" \t") != ""))
         offset = stop
 
 
 def _line_of(line_starts: list[int], index: int) -> int:
     import bisect
+
     return bisect.bisect_right(line_starts, index) - 1
 
 
-def split_run(comments: list[FoundComment], prev_line: int, prev_is_key: bool,
-              indent: int, next_line: int | None, next_column: int | None):
+def split_run(
+    comments: list[FoundComment],
+    prev_line: int,
+    prev_is_key: bool,
+    indent: int,
+    next_line: int | None,
+    next_column: int | None,
+):
     """Split a run of whole-line comments into ``(kind, [comments])`` parts, as go-yaml does.
 
     ``kind`` is ``"prior"`` (foot of the content just before the run), ``"next"`` (a
@@ -111,8 +122,7 @@ def split_run(comments: list[FoundComment], prev_line: int, prev_is_key: bool,
     previous_line = None
     for comment in comments:
         if segment and comment.line > previous_line + 1:
-            if first_empty and ((segment[0].line == foot_line and not prev_is_key)
-                                or segment[0].column < indent):
+            if first_empty and ((segment[0].line == foot_line and not prev_is_key) or segment[0].column < indent):
                 flush(segment[0].column < indent)
             first_empty = False
         if segment and comment.column < indent and comment.column != segment[0].column:
@@ -121,8 +131,11 @@ def split_run(comments: list[FoundComment], prev_line: int, prev_is_key: bool,
         previous_line = comment.line
     if segment:
         blank_after = next_line is None or next_line > previous_line + 1
-        if blank_after and first_empty and ((segment[0].line == foot_line and not prev_is_key)
-                                            or segment[0].column < indent):
+        if (
+            blank_after
+            and first_empty
+            and ((segment[0].line == foot_line and not prev_is_key) or segment[0].column < indent)
+        ):
             flush(segment[0].column < indent)
         elif next_column is not None and next_column < indent and next_column != segment[0].column:
             flush(False)

@@ -50,13 +50,14 @@ _HAS_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
 
 def _printable(ch: str) -> bool:
     o = ord(ch)
-    return (o == 0x0A or 0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF
-            or (0xE000 <= o <= 0xFFFD and o != 0xFEFF))
+    return o == 0x0A or 0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF or (0xE000 <= o <= 0xFFFD and o != 0xFEFF)
 
 
 # Text that libyaml's analysis surely allows plain (the common case, checked quickly).
-_SURELY_PLAIN = re.compile(r"[A-Za-z0-9_/(](?:[A-Za-z0-9_./=+~$^()<>;@%!&*|,?'\"\[\]{}-]"
-                           r"| +(?=[^ #])|:(?=[^ ]))*\Z")
+_SURELY_PLAIN = re.compile(
+    r"[A-Za-z0-9_/(](?:[A-Za-z0-9_./=+~$^()<>;@%!&*|,?'\"\[\]{}-]"
+    r"| +(?=[^ #])|:(?=[^ ]))*\Z"
+)
 
 
 class _Analysis:
@@ -69,33 +70,31 @@ class _Analysis:
         if not value:
             self.multiline, self.block_plain, self.single, self.block = False, True, True, False
             return
-        block_ind = flow_ind = line_breaks = special = tabs = False
+        block_ind = line_breaks = special = tabs = False
         leading_space = leading_break = trailing_space = trailing_break = False
         break_space = space_break = previous_space = previous_break = False
         if value.startswith("---") or value.startswith("..."):
-            block_ind = flow_ind = True
+            block_ind = True
         preceded_ws = True
         n = len(value)
         for i, ch in enumerate(value):
             followed_ws = i + 1 >= n or value[i + 1] in " \t" or value[i + 1] in _BREAKS
             if i == 0:
                 if ch in "#,[]{}&*!|>'\"%@`":
-                    flow_ind = block_ind = True
+                    block_ind = True
                 elif ch in "?:":
-                    flow_ind = True
                     if followed_ws:
                         block_ind = True
                 elif ch == "-" and followed_ws:
-                    flow_ind = block_ind = True
+                    block_ind = True
             else:
                 if ch in ",?[]{}":
-                    flow_ind = True
+                    pass
                 elif ch == ":":
-                    flow_ind = True
                     if followed_ws:
                         block_ind = True
                 elif ch == "#" and preceded_ws:
-                    flow_ind = block_ind = True
+                    block_ind = True
             if ch == "\t":
                 tabs = True
             elif not _printable(ch):
@@ -139,9 +138,23 @@ class _Analysis:
         self.block_plain, self.single, self.block = plain, single, block
 
 
-_ESCAPES = {0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0A: "n", 0x0B: "v", 0x0C: "f",
-            0x0D: "r", 0x1B: "e", 0x22: '"', 0x5C: "\\", 0x85: "N", 0xA0: "_",
-            0x2028: "L", 0x2029: "P"}
+_ESCAPES = {
+    0x00: "0",
+    0x07: "a",
+    0x08: "b",
+    0x09: "t",
+    0x0A: "n",
+    0x0B: "v",
+    0x0C: "f",
+    0x0D: "r",
+    0x1B: "e",
+    0x22: '"',
+    0x5C: "\\",
+    0x85: "N",
+    0xA0: "_",
+    0x2028: "L",
+    0x2029: "P",
+}
 
 
 class _Writer:
@@ -155,7 +168,7 @@ class _Writer:
         self.indent = -1
         self.best = best_indent
         self.foot_indent = -1
-        self.carry: list[str] = []   # head comment of an empty flow list, not yet written
+        self.carry: list[str] = []  # head comment of an empty flow list, not yet written
 
     def put(self, s: str) -> None:
         self.parts.append(s)
@@ -309,7 +322,7 @@ def _base64_lines(data: bytes) -> str:
     encoded = base64.b64encode(data).decode("ascii")
     if len(encoded) < 70:
         return encoded
-    return "".join(encoded[i:i + 70] + "\n" for i in range(0, len(encoded), 70))
+    return "".join(encoded[i : i + 70] + "\n" for i in range(0, len(encoded), 70))
 
 
 def _scalar_text(value: Any) -> tuple[str, str, str]:
@@ -351,7 +364,7 @@ class _Emitter:
     def __init__(self, best_indent: int):
         self.w = _Writer(best_indent)
         self.best = best_indent
-        self.states: list[str] = []   # "seq-item" / "map-key": the state libyaml pushed
+        self.states: list[str] = []  # "seq-item" / "map-key": the state libyaml pushed
 
     def increase_indent(self) -> None:
         w = self.w
@@ -384,7 +397,7 @@ class _Emitter:
     @staticmethod
     def _split_map(branch: Branch):
         head: list[str] = []
-        entries = []   # (head comments, key, value)
+        entries = []  # (head comments, key, value)
         pending: list[str] = []
         for item in branch:
             if isinstance(item.key, Comment):
@@ -454,8 +467,9 @@ class _Emitter:
                 comments = (head if n == 0 else []) + item_head_c
                 if isinstance(item, (Branch, list)):
                     # the item's own head comment is written before the dash
-                    sub_head, sub_entries = (self._split_map(item)[:2] if isinstance(item, Branch)
-                                             else self._split_seq(item)[:2])
+                    sub_head, sub_entries = (
+                        self._split_map(item)[:2] if isinstance(item, Branch) else self._split_seq(item)[:2]
+                    )
                     if sub_head:  # empty collections: all their comments are a head comment
                         if n == 0:
                             # libyaml keeps one pending head comment: the first item's own

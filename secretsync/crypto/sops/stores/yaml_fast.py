@@ -15,7 +15,7 @@ scalars; values that are one-line plain scalars (not starting with an indicator,
 ``": "``, not ending in ``:``), quotes without escapes or the quote inside, or ``|`` /
 ``|-`` literal blocks whose lines are all indented past the map. Values the full
 loader refuses (uint64, zone offsets of 24 h) are declined too. Equivalence with the
-full loader is tested differentially (tests/sops_yaml/test_fast_path.py).
+full loader is tested differentially (tests/sops/yaml/test_fast_path.py).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from secretsync.crypto.sops.tree import Branch, Item
 __all__ = ["load_fast"]
 
 _MAX_DEPTH = 64
-_MAX_KEY = 512   # libyaml refuses a simple key longer than 1024 characters
-_PRINTABLE = bytes(range(0x20, 0x7f)) + b"\n"   # deleted by translate: what remains is outside the grammar
+_MAX_KEY = 512  # libyaml refuses a simple key longer than 1024 characters
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"  # deleted by translate: what remains is outside the grammar
 # "key:" or "key: value"; a value never ends in a space (YAML would drop it: left to the full loader)
 _KEY = r"([A-Za-z0-9_.][A-Za-z0-9_./-]*):(?: (.*[^ ]))?\Z"
-_KEY_LINE = re.compile(_KEY)                    # a "key: value" from a given column
-_LINE = re.compile(r"( *)(- )?" + _KEY)         # the same from the line start, with indent and "- "
+_KEY_LINE = re.compile(_KEY)  # a "key: value" from a given column
+_LINE = re.compile(r"( *)(- )?" + _KEY)  # the same from the line start, with indent and "- "
 _PLAIN_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+=~$(<;^")
 # First characters after which go-yaml's resolve keeps a plain scalar a string without looking further.
 _STR_FIRST = _PLAIN_FIRST - frozenset("yYnNtTfFoO~+-0123456789.")
@@ -59,7 +59,7 @@ def load_fast(data: bytes) -> list[Branch] | None:
         return None
     lines = text.split("\n")
     lines.pop()
-    if "" in lines:   # a blank line (lines of spaces, '---' and '...' are declined by _parse)
+    if "" in lines:  # a blank line (lines of spaces, '---' and '...' are declined by _parse)
         return None
     try:
         return [_parse(lines)]
@@ -102,8 +102,8 @@ def _parse(lines: list[str]) -> Branch:
     root = Branch()
     stack = [(0, root, set(), False)]
     column, top, seen, indentless = stack[0]
-    pending = None            # a key whose value (a nested block, or null) starts on a later line
-    owner = root              # ... and the map it belongs to
+    pending = None  # a key whose value (a nested block, or null) starts on a later line
+    owner = root  # ... and the map it belongs to
     i = 0
     while i < n:
         line = lines[i]
@@ -111,7 +111,7 @@ def _parse(lines: list[str]) -> Branch:
         if m is not None:
             spaces, dash, key, text = m.groups()
             at = len(spaces)
-        else:   # not a key line: a "- scalar" list entry, or outside the grammar
+        else:  # not a key line: a "- scalar" list entry, or outside the grammar
             at = len(line) - len(line.lstrip(" "))
             dash = line.startswith("- ", at)
             if not dash:
@@ -131,28 +131,31 @@ def _parse(lines: list[str]) -> Branch:
             stack.pop()
             column, top, seen, indentless = stack[-1]
         if at != column:
-            raise _Decline   # deeper than the open block: a continuation or an error
-        if seen is None:     # a list entry
+            raise _Decline  # deeper than the open block: a continuation or an error
+        if seen is None:  # a list entry
             if not dash:
                 raise _Decline
             if m is None:
-                rest = line[at + 2:]
+                rest = line[at + 2 :]
                 if not rest or (rest[0] == "-" and rest[1:2] in ("", " ")):
-                    raise _Decline   # '- ' with nothing after it, or a nested '- - x'
+                    raise _Decline  # '- ' with nothing after it, or a nested '- - x'
                 top.append(_scalar(rest))
                 i += 1
                 continue
-            block = Branch()   # a map entry: its first key is on this line
+            block = Branch()  # a map entry: its first key is on this line
             top.append(block)
             stack.append((at + 2, block, set(), False))
             if len(stack) > _MAX_DEPTH:
                 raise _Decline
             column, top, seen, indentless = stack[-1]
         elif dash:
-            raise _Decline   # "- " where a map key belongs
-        if key in seen or len(key) > _MAX_KEY or (key[0] not in _STR_FIRST and (
-                _resolve_plain(key)[0] != _STR or key.startswith("..."))):
-            raise _Decline   # a repeated or long key, one go-yaml types as a number, bool, null or time, '...'
+            raise _Decline  # "- " where a map key belongs
+        if (
+            key in seen
+            or len(key) > _MAX_KEY
+            or (key[0] not in _STR_FIRST and (_resolve_plain(key)[0] != _STR or key.startswith("...")))
+        ):
+            raise _Decline  # a repeated or long key, one go-yaml types as a number, bool, null or time, '...'
 
         seen.add(key)
         i += 1
@@ -176,7 +179,7 @@ def _parse(lines: list[str]) -> Branch:
             body = lines[i]
             width = len(body) - len(body.lstrip(" "))
             if width <= column:
-                raise _Decline   # an empty block: rare, left to the full loader
+                raise _Decline  # an empty block: rare, left to the full loader
             start = i
             while i < n:
                 body = lines[i]
@@ -186,7 +189,7 @@ def _parse(lines: list[str]) -> Branch:
                         raise _Decline
                     break
                 if body[-1] == " ":
-                    raise _Decline   # trailing or whitespace-only lines in a block: left to the full loader
+                    raise _Decline  # trailing or whitespace-only lines in a block: left to the full loader
                 i += 1
             value = "\n".join([body[width:] for body in lines[start:i]])
             if clip:

@@ -1,0 +1,1 @@
+"""Conditions, reasons and the typed Sync spec: the API types, standard library only."""

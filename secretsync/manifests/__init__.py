@@ -1,0 +1,1 @@
+"""The one manifest loader (go-yaml v2 typing, as kubectl) and dumper."""

@@ -1,0 +1,1 @@
+"""Source -> Documents -> Transforms: the render pipeline, kustomize documents, substitution."""

@@ -1,0 +1,1 @@
+"""Controller runtime primitives: work queue, Lease elector, event recorder, the HTTP server base."""

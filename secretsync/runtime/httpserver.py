@@ -1,0 +1,281 @@
+"""The shared HTTP base for our production endpoints (health, cert/verify/rotate, webhooks, metrics).
+
+stdlib ``ThreadingHTTPServer`` plus the limits the stdlib leaves out: HTTP/1.1 keep-alive
+with a per-connection socket timeout (slow clients cannot hold a thread forever), a cap on
+request bodies (``Content-Length`` required for bodies, 411/413 otherwise), a semaphore
+bounding concurrent handlers (503 with ``Retry-After`` when full), a route table of
+``(method, path or path prefix) -> handler(Request) -> Response``, JSON helpers, a
+``/metrics`` handler for a prometheus-client registry, and
+start/stop in a background thread (port 0 picks a free port for tests).
+
+Handlers never see the raw socket; an exception in a handler becomes a bare 500 whose body
+says nothing about the exception (it could carry a secret), and the traceback goes to the
+log at debug level (frames and exception type, never its message) with only the exception type at
+error level.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = [
+    "Request",
+    "Response",
+    "HTTPServer",
+    "json_response",
+    "text_response",
+    "parse_listen_addr",
+    "metrics_handler",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # without the query string
+    query: dict[str, list[str]]
+    headers: Any  # email.message.Message: case-insensitive .get / .get_all
+    body: bytes
+    client: tuple[str, int]
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ValueError (without echoing the body) when it is not."""
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            raise ValueError("request body is not valid JSON") from None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | Iterable[bytes] = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, json.dumps(obj).encode() + b"\n", "application/json", dict(headers or {}))
+
+
+def text_response(text: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, text.encode(), "text/plain; charset=utf-8", dict(headers or {}))
+
+
+Handler = Callable[[Request], Response]
+
+
+def metrics_handler(registry: Any) -> Handler:
+    """A handler serving ``registry`` (a prometheus_client ``CollectorRegistry``) in the text format."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    def handle(request: Request) -> Response:
+        return Response(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+
+    return handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: HTTPServer
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        self.timeout = self.server.owner.socket_timeout
+        super().setup()
+        # Small answers go out at once: without this, Nagle's algorithm and the client's delayed ACK
+        # add ~40 ms to every keep-alive request whose headers and body leave in separate writes.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def _dispatch(self) -> None:
+        owner = self.server.owner
+        parts = urlsplit(self.path)
+        route = owner._match(self.command, parts.path)
+        length_header = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding"):
+            self._send(Response(411, b"chunked request bodies are not accepted; send Content-Length\n"), close=True)
+            return
+        try:
+            length = int(length_header) if length_header else 0
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self._send(Response(400, b"bad Content-Length\n"), close=True)
+            return
+        if length > owner.max_body:
+            self._send(Response(413, f"request body larger than {owner.max_body} bytes\n".encode()), close=True)
+            return
+        body = self.rfile.read(length) if length else b""
+        if route is None:
+            allowed = owner._allowed_methods(parts.path)
+            if allowed:
+                self._send(Response(405, b"method not allowed\n", headers={"Allow": ", ".join(sorted(allowed))}))
+            else:
+                self._send(Response(404, b"404 page not found\n"))
+            return
+        if not owner._slots.acquire(blocking=False):
+            self._send(Response(503, b"too many concurrent requests\n", headers={"Retry-After": "1"}))
+            return
+        try:
+            request = Request(self.command, parts.path, parse_qs(parts.query), self.headers, body, self.client_address)
+            try:
+                response = route(request)
+            except Exception as exc:  # noqa: BLE001 - a handler bug must not leak its message
+                log.error("%s %s: handler failed with %s", self.command, parts.path, type(exc).__name__)
+                if log.isEnabledFor(logging.DEBUG):  # frames only: the exception's text could carry a secret
+                    log.debug(
+                        "handler traceback (%s):\n%s",
+                        type(exc).__name__,
+                        "\n".join(
+                            f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)
+                        ),
+                    )
+                response = Response(500, b"internal server error\n")
+            self._send(response)
+        finally:
+            owner._slots.release()
+
+    def _send(self, response: Response, close: bool = False) -> None:
+        body = response.body
+        chunked = not isinstance(body, (bytes, bytearray))
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        for k, v in response.headers.items():
+            self.send_header(k, v)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if not chunked:
+            self.wfile.write(body)
+            return
+        try:
+            for chunk in body:
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            close_fn = getattr(body, "close", None)
+            if close_fn:
+                close_fn()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+
+class HTTPServer:
+    """Routes plus limits, served from a background thread.
+
+    ``route("GET", "/healthz", fn)`` matches the exact path; ``route("POST", "/hook/", fn, prefix=True)``
+    matches every path under the prefix. ``start()`` binds and returns ``(host, port)``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        name: str = "http",
+        max_body: int = 1 << 20,
+        max_concurrent: int = 32,
+        socket_timeout: float = 30.0,
+    ) -> None:
+        self.host, self.port, self.name = host, port, name
+        self.max_body, self.socket_timeout = max_body, socket_timeout
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._exact: dict[tuple[str, str], Handler] = {}
+        self._prefix: list[tuple[str, str, Handler]] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def route(self, method: str, path: str, handler: Handler, *, prefix: bool = False) -> None:
+        if prefix:
+            self._prefix.append((method.upper(), path, handler))
+            self._prefix.sort(key=lambda r: -len(r[1]))  # longest prefix first
+        else:
+            self._exact[(method.upper(), path)] = handler
+
+    def _match(self, method: str, path: str) -> Handler | None:
+        method = "GET" if method == "HEAD" else method
+        handler = self._exact.get((method, path))
+        if handler:
+            return handler
+        for m, p, h in self._prefix:
+            if m == method and path.startswith(p):
+                return h
+        return None
+
+    def _allowed_methods(self, path: str) -> set[str]:
+        methods = {m for (m, p) in self._exact if p == path}
+        methods |= {m for m, p, _ in self._prefix if path.startswith(p)}
+        return methods
+
+    def start(self) -> tuple[str, int]:
+        """Bind and serve in a daemon thread; return the bound ``(host, port)``."""
+        server = _Server((self.host, self.port), _RequestHandler)
+        server.owner = self
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=f"{self.name}-http", daemon=True
+        )
+        self._thread.start()
+        return self.host, self.port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop accepting connections and close the listening socket (open handlers end on their own)."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(5)
+        self._server = None
+
+    def __enter__(self) -> HTTPServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def parse_listen_addr(addr: str) -> tuple[str, int]:
+    """Go-style listen address (``:8080``, ``0.0.0.0:8080``, ``[::1]:8080``) → (host, port)."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"listen address {addr!r} must look like HOST:PORT or :PORT")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)

@@ -1,0 +1,1 @@
+"""The SealedSecret transform and its edges: objects, keyring, template, reseal, controller client."""

@@ -1,0 +1,1 @@
+"""The Vault placeholder transform: config (AVP env), the hvac client, placeholders, JSONPath."""
