@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from secretsync.vault.client import VaultBackend, VaultConfig  # noqa: E402
+from secretsync.vault.client import VaultBackend  # noqa: E402
+from secretsync.vault.config import VaultConfig  # noqa: E402
 from secretsync.vault.placeholders import resolve  # noqa: E402
 from tests.fixtures.openbao import start_openbao  # noqa: E402
 

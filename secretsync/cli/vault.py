@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 from secretsync.errors import SecretsyncError, UsageError
-from secretsync.manifests.loader import ManifestError, dump_all, load_manifests
+from secretsync.manifests.dump import dump_all
+from secretsync.manifests.loader import ManifestError, load_manifests
 from secretsync.secretvalue import SecretBytes
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,8 @@ def dump_documents(objects: list[dict]) -> str:
 def read_secret_config(spec: str) -> dict[str, str]:
     """AVP's ``-s``: the configuration held in a Kubernetes Secret (values stay in memory)."""
     from secretsync.kube.client import KubeClient, KubeError
-    from secretsync.vault.client import VaultConfigError, secret_config, secret_reference
+    from secretsync.vault.config import secret_config, secret_reference
+    from secretsync.vault.errors import VaultConfigError
 
     namespace, name = secret_reference(spec)
     try:

@@ -4,7 +4,7 @@
 ``encrypt`` wraps the data key with ``<engine>/encrypt/<key>`` and returns the
 ``vault:v1:…`` ciphertext; ``decrypt`` unwraps it with ``<engine>/decrypt/<key>``
 (spec §6). The address comes from each file's metadata, as in sops
-(``hcvault/keysource.go``), so there is one ``secretsync.vault.client.TransitClient`` per
+(``hcvault/keysource.go``), so there is one ``secretsync.vault.client.TransitEndpoint`` per
 address; the HTTP calls, timeout, bounded retries and error naming are
 ``secretsync.vault.client``'s (the only hvac import). Failures become ``TransitError`` (a
 ``SopsError``: exit code 128, shown per key in sops's report), naming the address and
@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 
 from secretsync.crypto.sops.errors import TransitError
-from secretsync.vault.client import TransitClient, VaultError
+from secretsync.vault.client import TransitEndpoint
+from secretsync.vault.errors import VaultError
 
 __all__ = ["VaultTransit"]
 
@@ -32,17 +33,17 @@ class VaultTransit:
         self._retries = max(1, attempts) - 1
         self._backoff = backoff
         self._verify = verify
-        self._clients: dict[str, TransitClient] = {}
+        self._clients: dict[str, TransitEndpoint] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"VaultTransit(<token redacted>, timeout={self._timeout})"
 
-    def _client(self, address: str) -> TransitClient:
+    def _client(self, address: str) -> TransitEndpoint:
         with self._lock:
             client = self._clients.get(address)
             if client is None:
-                client = TransitClient(
+                client = TransitEndpoint(
                     address,
                     self._token,
                     timeout=self._timeout,

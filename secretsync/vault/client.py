@@ -1,15 +1,13 @@
-"""The Vault client edge: argocd-vault-plugin's configuration, login, and safe reads (the only hvac import).
+"""The Vault client edge: login, renewal, bounded retries and safe KV reads (the only hvac import).
 
-``VaultConfig`` reads the variables AVP reads (``VAULT_*``, ``AVP_*``, the ``ARGOCD_ENV_``
-prefix, a ``-c`` config file, a ``-s`` Secret's values via ``secret_config``).
-``VaultBackend`` logs in (token, approle, k8s, userpass, github), renews its token, logs
-in again once when Vault answers 403 on an expired token, applies a timeout to every
-request and retries 5xx/sealed/connection failures a bounded number of times with
-backoff. ``VaultBackend.reader()`` gives a per-render ``CachedReader`` so each (path,
-version, kv-version) is read at most once. KV reads follow AVP's rules and error wording (§8 of the spec); ``fingerprint`` gives a cheap
-change signal per path. ``TransitClient`` is Vault's transit engine for sops's
-``hc_vault`` keys: address and token are given explicitly (sops takes the address from
-each file's metadata), with the same timeout, retries and error naming.
+``VaultBackend`` (configured by ``secretsync.vault.config.VaultConfig``) logs in (token,
+approle, k8s, userpass, github), renews its token, logs in again once when Vault answers
+403 on an expired token, applies a timeout to every request and retries 5xx/sealed/
+connection failures a bounded number of times with backoff. ``VaultBackend.reader()``
+gives a per-render ``CachedReader`` so each (path, version, kv-version) is read at most
+once. KV reads follow AVP's rules and error wording (§8 of the spec); ``fingerprint``
+gives a cheap change signal per path. ``Channel`` is the one transport (also used by
+``secretsync.vault.transit.TransitEndpoint``).
 
 hvac provides the HTTP adapter (session, token and namespace headers, TLS); the
 requests themselves are plain API calls so that one retry layer covers all of them
@@ -21,7 +19,6 @@ a value. Values leave this module inside ``SecretData``, whose repr is redacted.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -30,361 +27,40 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import hvac
 import hvac.adapters
 import requests
-import yaml
 
-from secretsync.errors import SecretsyncError
 from secretsync.retry import RetriesExhausted, RetryPolicy
-from secretsync.secretvalue import REDACTED, SecretBytes
+from secretsync.secretvalue import SecretBytes
+from secretsync.vault.config import DEFAULT_MOUNTS, VaultConfig
+from secretsync.vault.errors import (
+    VaultAuthError,
+    VaultConfigError,
+    VaultError,
+    VaultReadError,
+    VaultUnavailable,
+)
 from secretsync.vault.jsonpath import JSONNumber, go_json
+from secretsync.vault.transit import decrypt_answer, encrypt_answer, transit_request
+from secretsync.vault.values import SecretData
 
 __all__ = [
-    "VaultConfig",
     "VaultBackend",
     "CachedReader",
     "SecretData",
-    "VaultError",
-    "VaultConfigError",
-    "VaultAuthError",
-    "VaultUnavailable",
-    "VaultReadError",
-    "VaultTransitError",
-    "TransitClient",
-    "load_config_file",
-    "secret_config",
-    "secret_reference",
+    "TransitEndpoint",
+    "Channel",
+    "describe",
 ]
 
 log = logging.getLogger(__name__)
 
-ENV_PREFIX = "ARGOCD_ENV_"
-# Keys of the -c file (or -s Secret) with these prefixes are exported as SDK variables (AVP §9).
-_EXPORTED_PREFIXES = ("VAULT", "AWS", "AZURE", "GOOGLE", "SOPS", "OP_CONNECT", "K8S_SECRET")
-_AUTH_TYPES = ("token", "approle", "k8s", "userpass", "github")
-_DEFAULT_MOUNTS = {
-    "approle": "auth/approle",
-    "k8s": "auth/kubernetes",
-    "userpass": "auth/userpass",
-    "github": "auth/github",
-}
-DEFAULT_K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _RETRY_STATUSES = (500, 502, 503, 504)
-
-
-# ---------------------------------------------------------------------------------------------- errors
-
-
-class VaultError(SecretsyncError):
-    """A Vault failure; the message names address, path, auth method and status, never a value."""
-
-    reference = "vault-error"
-
-
-class VaultConfigError(VaultError):
-    """The AVP-style configuration is incomplete or invalid (AVP's own wording)."""
-
-    reference = "vault-config"
-
-
-class VaultAuthError(VaultError):
-    """Login failed, or Vault refused the token (403)."""
-
-    reference = "vault-auth-failed"
-
-
-class VaultUnavailable(VaultError):
-    """Vault could not be reached, timed out, or stayed sealed/5xx after bounded retries."""
-
-    reference = "vault-unavailable"
-
-
-class VaultReadError(VaultError):
-    """A read found nothing usable (AVP's messages for missing paths, versions, /data/, engine)."""
-
-    reference = "vault-secret-not-found"
-
-
-class VaultTransitError(VaultError):
-    """A transit encrypt/decrypt was refused or answered without the expected field."""
-
-    reference = "vault-transit"
-
-
-# ---------------------------------------------------------------------------------------------- config
-
-
-def load_config_file(path: str | os.PathLike) -> dict[str, str]:
-    """An AVP ``-c`` file (YAML, JSON, or ``KEY=VALUE`` env file) as upper-cased keys → strings."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise VaultConfigError(
-            f"cannot read config file {p}: {exc.strerror}", hint="check the path given with -c"
-        ) from None
-    values: dict[str, Any]
-    if p.suffix.lower() in (".yaml", ".yml", ".json"):
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            raise VaultConfigError(
-                f"config file {p} is not valid YAML/JSON{where}",
-                hint="the file must be a mapping of variable names to values",
-            ) from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise VaultConfigError(f"config file {p} must hold a mapping of variable names to values")
-        values = loaded
-    else:
-        values = {}
-        for number, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith("export "):
-                line = line[len("export ") :].lstrip()
-            name, sep, value = line.partition("=")
-            if not sep or not name.strip():
-                raise VaultConfigError(f"config file {p} line {number}: expected KEY=VALUE")
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            values[name.strip()] = value
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        out[str(key).upper()] = "" if value is None else str(value)
-    return out
-
-
-ARGOCD_NAMESPACE = "argocd"
-
-
-def secret_reference(spec: str) -> tuple[str, str]:
-    """AVP's ``-s`` value as (namespace, name): ``namespace:name``, else ``name`` in ``argocd``.
-
-    As AVP splits on ``:``: anything but exactly two fields means the first field in ``argocd``.
-    """
-    fields = spec.split(":")
-    if len(fields) == 2:
-        return fields[0], fields[1]
-    return ARGOCD_NAMESPACE, fields[0]
-
-
-def secret_config(secret: Mapping[str, Any]) -> dict[str, str]:
-    """The configuration in a Kubernetes Secret (``-s``): its ``data`` keys, upper-cased, to text.
-
-    ``data`` values are ``SecretBytes`` (the Kubernetes client's convention) or base64 text.
-    """
-    meta = secret.get("metadata") or {}
-    where = f"Secret {meta.get('namespace', '')}/{meta.get('name', '')}"
-    out: dict[str, str] = {}
-    for key, value in (secret.get("data") or {}).items():
-        try:
-            raw = value.reveal() if isinstance(value, SecretBytes) else base64.b64decode(str(value), validate=True)
-            out[str(key).upper()] = raw.decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            raise VaultConfigError(
-                f"{where}: data key {key} is not UTF-8 text",
-                hint="configuration values must be text (VAULT_ADDR, AVP_TYPE, ...)",
-            ) from None
-    return out
-
-
-def _settings(env: Mapping[str, str], file_values: Mapping[str, str]) -> Callable[[str], str | None]:
-    """AVP's lookup order: ARGOCD_ENV_ > (file for exported SDK names) > environment > file."""
-    prefixed = {k[len(ENV_PREFIX) :].upper(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
-
-    def get(name: str) -> str | None:
-        if name in prefixed:
-            return prefixed[name]
-        if name.startswith(_EXPORTED_PREFIXES) and name in file_values:
-            return file_values[name]
-        if name in env:
-            return env[name]
-        return file_values.get(name)
-
-    return get
-
-
-def _duration_seconds(text: str, name: str) -> float:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
-    if not m:
-        raise VaultConfigError(f"{name}={text!r} is not a duration", hint="use seconds, e.g. 30 or 30s")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
-
-
-_RE2_UNSUPPORTED = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]")
-
-
-@dataclass(frozen=True)
-class VaultConfig:
-    """Everything needed to talk to Vault, as AVP reads it. Credentials are left out of repr."""
-
-    addr: str
-    auth_type: str = "token"
-    token: str | None = field(default=None, repr=False)
-    namespace: str | None = None
-    verify: bool | str = True
-    client_cert: tuple[str, str] | None = None
-    role_id: str | None = None
-    secret_id: str | None = field(default=None, repr=False)
-    k8s_role: str | None = None
-    k8s_token_path: str = DEFAULT_K8S_TOKEN_PATH
-    mount_path: str | None = None
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    github_token: str | None = field(default=None, repr=False)
-    kv_version: str = "2"
-    path_validation: str | None = None
-    timeout: float = 60.0
-    max_retries: int = 2
-    retry_wait: float = 0.5
-
-    @classmethod
-    def from_env(
-        cls,
-        env: Mapping[str, str] | None = None,
-        config_file: str | os.PathLike | None = None,
-        secret_values: Mapping[str, str] | None = None,
-    ) -> VaultConfig:
-        """Build from the environment, an optional ``-c`` file and an optional ``-s`` Secret's values
-        (``secret_config``) exactly as AVP names things; the file overrides the Secret."""
-        env = os.environ if env is None else env
-        file_values = {str(k).upper(): str(v) for k, v in (secret_values or {}).items()}
-        file_values.update(load_config_file(config_file) if config_file else {})
-        get = _settings(env, file_values)
-
-        avp_type = (get("AVP_TYPE") or "").strip()
-        if avp_type != "vault":
-            if not avp_type:
-                raise VaultConfigError(
-                    "Must provide a supported Vault Type, received ",
-                    hint="set AVP_TYPE=vault (other AVP backends are not supported)",
-                )
-            raise VaultConfigError(
-                f"Must provide a supported Vault Type, received {avp_type}",
-                hint="secretsync supports AVP_TYPE=vault only",
-            )
-        auth_type = (get("AVP_AUTH_TYPE") or "").strip()
-        if auth_type not in _AUTH_TYPES:
-            raise VaultConfigError(
-                f"Must provide a supported Authentication Type, received {auth_type}",
-                hint="set AVP_AUTH_TYPE to token, approle, k8s, userpass or github",
-            )
-        addr = get("VAULT_ADDR") or "https://127.0.0.1:8200"
-
-        def required(name: str) -> str:
-            value = get(name)
-            if not value:
-                raise VaultConfigError(
-                    f"{name} for {auth_type} authentication cannot be empty",
-                    hint=f"set {name} (or {ENV_PREFIX}{name}) or put it in the -c file",
-                )
-            return value
-
-        kwargs: dict[str, Any] = {}
-        if auth_type == "token":
-            kwargs["token"] = required("VAULT_TOKEN")
-        elif auth_type == "approle":
-            kwargs["role_id"], kwargs["secret_id"] = required("AVP_ROLE_ID"), required("AVP_SECRET_ID")
-        elif auth_type == "userpass":
-            kwargs["username"], kwargs["password"] = required("AVP_USERNAME"), required("AVP_PASSWORD")
-        elif auth_type == "github":
-            kwargs["github_token"] = required("AVP_GITHUB_TOKEN")
-        elif auth_type == "k8s":
-            kwargs["k8s_role"] = required("AVP_K8S_ROLE")
-            kwargs["k8s_token_path"] = get("AVP_K8S_TOKEN_PATH") or DEFAULT_K8S_TOKEN_PATH
-        mount = get("AVP_K8S_MOUNT_PATH") if auth_type == "k8s" else None
-        mount = mount or get("AVP_MOUNT_PATH") or _DEFAULT_MOUNTS.get(auth_type)
-
-        verify: bool | str = True
-        if get("VAULT_CACERT"):
-            verify = get("VAULT_CACERT")
-        elif get("VAULT_CAPATH"):
-            verify = get("VAULT_CAPATH")
-        skip = (get("VAULT_SKIP_VERIFY") or "").strip()
-        if skip:
-            if skip.lower() not in ("1", "t", "true", "0", "f", "false"):
-                raise VaultConfigError(f"VAULT_SKIP_VERIFY={skip!r} is not a boolean", hint="use true or false")
-            if skip.lower() in ("1", "t", "true"):
-                verify = False
-        client_cert = None
-        if get("VAULT_CLIENT_CERT") and get("VAULT_CLIENT_KEY"):
-            client_cert = (get("VAULT_CLIENT_CERT"), get("VAULT_CLIENT_KEY"))
-
-        validation = get("AVP_PATH_VALIDATION") or None
-        if validation is not None:
-            if _RE2_UNSUPPORTED.search(validation):
-                raise VaultConfigError(
-                    "AVP_PATH_VALIDATION is not a valid RE2 regular expression "
-                    "(lookaround and backreferences are not supported)"
-                )
-            try:
-                re.compile(validation)
-            except re.error as exc:
-                raise VaultConfigError(f"AVP_PATH_VALIDATION is not a valid regular expression: {exc.msg}") from None
-
-        retries_text = get("VAULT_MAX_RETRIES")
-        try:
-            max_retries = int(retries_text) if retries_text else 2
-        except ValueError:
-            raise VaultConfigError(f"VAULT_MAX_RETRIES={retries_text!r} is not an integer") from None
-        timeout_text = get("VAULT_CLIENT_TIMEOUT")
-        return cls(
-            addr=addr.rstrip("/"),
-            auth_type=auth_type,
-            namespace=get("VAULT_NAMESPACE") or None,
-            verify=verify,
-            client_cert=client_cert,
-            mount_path=mount,
-            kv_version=(get("AVP_KV_VERSION") or "2").strip(),
-            path_validation=validation,
-            max_retries=max(0, max_retries),
-            timeout=_duration_seconds(timeout_text, "VAULT_CLIENT_TIMEOUT") if timeout_text else 60.0,
-            retry_wait=_duration_seconds(get("VAULT_RETRY_WAIT") or "0.5", "VAULT_RETRY_WAIT"),
-            **kwargs,
-        )
-
-
-# ---------------------------------------------------------------------------------------------- values
-
-
-class SecretData(Mapping):
-    """The key/value map of one Vault secret; its repr and str never show values."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any] | None) -> None:
-        self._data = dict(data or {})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"SecretData({REDACTED}, keys={sorted(self._data)})"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        raise TypeError("SecretData cannot be pickled")
 
 
 # ---------------------------------------------------------------------------------------------- backend
@@ -405,7 +81,7 @@ def _parse_body(response: requests.Response) -> Any:
         return None
 
 
-def _describe(addr: str, path: str | None, status: int | None, auth: str | None = None) -> str:
+def describe(addr: str, path: str | None, status: int | None, auth: str | None = None) -> str:
     """The ``(Vault ADDR, path P, auth A, HTTP S)`` suffix of every message (never a token or value)."""
     parts = [f"Vault {addr}"]
     if path is not None:
@@ -417,7 +93,35 @@ def _describe(addr: str, path: str | None, status: int | None, auth: str | None 
     return "(" + ", ".join(parts) + ")"
 
 
-class _Channel:
+def _kv2_values(path: str, data: Any, where: str) -> SecretData:
+    """The values of a KV v2 answer's ``data`` (``data.data``), with AVP's messages when it is not one."""
+    if isinstance(data, dict) and "data" in data:
+        if data["data"] is None:
+            raise VaultReadError(
+                f"The Vault path: {path} is nil - is this version of the secret deleted? {where}",
+                reference="vault-version-deleted",
+                hint="undelete the version, or pin another one",
+            )
+        if not isinstance(data["data"], dict):
+            raise VaultReadError(
+                f"Could not get data from Vault, check that kv-v2 is the correct engine {where}",
+                reference="vault-wrong-engine",
+            )
+        return SecretData(data["data"])
+    if not data:
+        raise VaultReadError(
+            f"The Vault path: {path} is empty - did you forget to include /data/ in the Vault path for kv-v2? {where}",
+            reference="vault-missing-data-segment",
+            hint="KV v2 paths are written mount/data/name, e.g. secret/data/app",
+        )
+    raise VaultReadError(
+        f"Could not get data from Vault, check that kv-v2 is the correct engine {where}",
+        reference="vault-wrong-engine",
+        hint='set avp.kubernetes.io/kv-version: "1" for a KV v1 mount',
+    )
+
+
+class Channel:
     """One Vault address through hvac's HTTP adapter, with this module's timeout, bounded retries
     (5xx, sealed, refused connections; timeouts too when ``retry_timeouts``) and error naming.
 
@@ -520,7 +224,7 @@ class VaultBackend:
     ) -> None:
         self.config = config
         self._clock = clock
-        self._channel = _Channel(
+        self._channel = Channel(
             config.addr,
             describe=self._where,
             namespace=config.namespace,
@@ -562,7 +266,7 @@ class VaultBackend:
         return self.config.addr
 
     def _where(self, path: str | None = None, status: int | None = None) -> str:
-        return _describe(self.config.addr, path, status, self.config.auth_type)
+        return describe(self.config.addr, path, status, self.config.auth_type)
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -591,7 +295,7 @@ class VaultBackend:
             self._client.token = cfg.token
             self._logged_in = True
             return
-        mount = (cfg.mount_path or _DEFAULT_MOUNTS[cfg.auth_type]).strip("/")
+        mount = (cfg.mount_path or DEFAULT_MOUNTS[cfg.auth_type]).strip("/")
         if cfg.auth_type == "approle":
             path, body = f"{mount}/login", {"role_id": cfg.role_id, "secret_id": cfg.secret_id}
         elif cfg.auth_type == "userpass":
@@ -679,8 +383,7 @@ class VaultBackend:
                 hint="fix the path or the AVP_PATH_VALIDATION pattern",
             )
 
-    def read(self, path: str, version: str | None = None, kv_version: str | None = None) -> SecretData:
-        """Read one secret as AVP does: ``GET /v1/<path>[?version=N]``; KV v2 gives ``data.data``."""
+    def _kv_version(self, kv_version: str | None) -> str:
         kv = (kv_version if kv_version is not None else self.config.kv_version).strip()
         if kv not in ("1", "2"):
             raise VaultReadError(
@@ -688,6 +391,11 @@ class VaultBackend:
                 reference="vault-kv-version",
                 hint="avp.kubernetes.io/kv-version and AVP_KV_VERSION take 1 or 2",
             )
+        return kv
+
+    def read(self, path: str, version: str | None = None, kv_version: str | None = None) -> SecretData:
+        """Read one secret as AVP does: ``GET /v1/<path>[?version=N]``; KV v2 gives ``data.data``."""
+        kv = self._kv_version(kv_version)
         self.check_path(path)
         params = {"version": str(version)} if (kv == "2" and version not in (None, "")) else None
         log.debug("vault read %s (kv %s, version %s)", path, kv, version or "latest")
@@ -703,8 +411,7 @@ class VaultBackend:
             )
         body = body if isinstance(body, dict) else {}
         data = body.get("data")
-        warnings = body.get("warnings")
-        if status == 404 and not data and not warnings:
+        if status == 404 and not data and not body.get("warnings"):
             suffix = f" with version {version}" if params else ""
             raise VaultReadError(
                 f"Could not find secrets at path {path}{suffix} {where}",
@@ -712,31 +419,7 @@ class VaultBackend:
             )
         if kv == "1":
             return SecretData(data if isinstance(data, dict) else {})
-        if isinstance(data, dict) and "data" in data:
-            if data["data"] is None:
-                raise VaultReadError(
-                    f"The Vault path: {path} is nil - is this version of the secret deleted? {where}",
-                    reference="vault-version-deleted",
-                    hint="undelete the version, or pin another one",
-                )
-            if not isinstance(data["data"], dict):
-                raise VaultReadError(
-                    f"Could not get data from Vault, check that kv-v2 is the correct engine {where}",
-                    reference="vault-wrong-engine",
-                )
-            return SecretData(data["data"])
-        if not data:
-            raise VaultReadError(
-                f"The Vault path: {path} is empty - did you forget to include /data/ in the "
-                f"Vault path for kv-v2? {where}",
-                reference="vault-missing-data-segment",
-                hint="KV v2 paths are written mount/data/name, e.g. secret/data/app",
-            )
-        raise VaultReadError(
-            f"Could not get data from Vault, check that kv-v2 is the correct engine {where}",
-            reference="vault-wrong-engine",
-            hint='set avp.kubernetes.io/kv-version: "1" for a KV v1 mount',
-        )
+        return _kv2_values(path, data, where)
 
     def reader(self) -> CachedReader:
         """A read cache for one render: each (path, version, kv-version) is fetched at most once."""
@@ -791,67 +474,20 @@ class VaultBackend:
         self, key_name: str, plaintext: SecretBytes, *, mount: str = "transit", context: bytes | None = None
     ) -> str:
         """Encrypt with a transit key as this identity; returns Vault's ``vault:vN:…`` ciphertext."""
-        path, body = _transit_request("encrypt", mount, key_name, plaintext.reveal(), context)
+        path, body = transit_request("encrypt", mount, key_name, plaintext.reveal(), context)
         status, response = self._authed("POST", path, what="encrypting with transit", body=body)
-        return _transit_result("encrypt", status, response, self._where(path, status))
+        return encrypt_answer(status, response, self._where(path, status))
 
     def transit_decrypt(
         self, key_name: str, ciphertext: str, *, mount: str = "transit", context: bytes | None = None
     ) -> SecretBytes:
         """Decrypt a transit ciphertext as this identity; the plaintext comes back as ``SecretBytes``."""
-        path, body = _transit_request("decrypt", mount, key_name, ciphertext, context)
+        path, body = transit_request("decrypt", mount, key_name, ciphertext, context)
         status, response = self._authed("POST", path, what="decrypting with transit", body=body)
-        return _transit_result("decrypt", status, response, self._where(path, status))
+        return decrypt_answer(status, response, self._where(path, status))
 
 
-# ---------------------------------------------------------------------------------------------- transit
-
-_TRANSIT_REFUSALS = {
-    403: ("permission denied", "check the token and its policy on this transit key"),
-    404: ("no such transit engine or key", "check the engine path and key name"),
-    400: ("Vault refused the request", "the ciphertext may belong to another transit key"),
-}
-
-
-def _transit_request(
-    op: str, mount: str, key_name: str, payload: bytes | str, context: bytes | None
-) -> tuple[str, dict]:
-    """The API path and JSON body of a transit ``encrypt`` (payload = plaintext bytes) or ``decrypt``."""
-    if op == "encrypt":
-        body = {"plaintext": base64.b64encode(bytes(payload)).decode("ascii")}
-    else:
-        body = {"ciphertext": str(payload)}
-    if context is not None:
-        body["context"] = base64.b64encode(context).decode("ascii")
-    return f"{mount.strip('/')}/{op}/{key_name}", body
-
-
-def _transit_result(op: str, status: int, response: Any, where: str) -> Any:
-    """Vault's ``vault:vN:…`` ciphertext (encrypt) or ``SecretBytes`` plaintext (decrypt).
-
-    A refusal or an answer without the field raises ``VaultTransitError``.
-    """
-    if status in _TRANSIT_REFUSALS:
-        what, hint = _TRANSIT_REFUSALS[status]
-        raise VaultTransitError(f"transit {op} failed: {what} {where}", hint=hint)
-    data = response.get("data") if isinstance(response, dict) else None
-    if status != 200 or not isinstance(data, dict):
-        raise VaultTransitError(
-            f"transit {op} failed: unexpected answer {where}",
-            hint="check that the transit engine is mounted and the key exists",
-        )
-    if op == "encrypt":
-        ciphertext = data.get("ciphertext")
-        if not isinstance(ciphertext, str) or not ciphertext:
-            raise VaultTransitError(f"transit encrypt failed: no ciphertext in the answer {where}")
-        return ciphertext
-    try:
-        return SecretBytes(base64.b64decode(data.get("plaintext") or "", validate=True))
-    except (ValueError, TypeError):
-        raise VaultTransitError(f"transit decrypt failed: the plaintext in the answer is not base64 {where}") from None
-
-
-class TransitClient:
+class TransitEndpoint:
     """Vault's transit engine at one address with one token given explicitly (sops's ``hc_vault`` keys).
 
     sops takes the address from each file's metadata and the token from ``VAULT_TOKEN`` or
@@ -874,7 +510,7 @@ class TransitClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.addr = addr.rstrip("/")
-        self._channel = _Channel(
+        self._channel = Channel(
             self.addr,
             describe=self._where,
             namespace=namespace,
@@ -889,26 +525,26 @@ class TransitClient:
         self._channel.client.token = token
 
     def __repr__(self) -> str:
-        return f"TransitClient({self.addr!r}, <token redacted>)"
+        return f"TransitEndpoint({self.addr!r}, <token redacted>)"
 
     @property
     def requests_sent(self) -> int:
         return self._channel.requests_sent
 
     def _where(self, path: str | None = None, status: int | None = None) -> str:
-        return _describe(self.addr, path, status)
+        return describe(self.addr, path, status)
 
     def encrypt(self, mount: str, key_name: str, plaintext: bytes, *, context: bytes | None = None) -> str:
         """Wrap ``plaintext`` with the transit key ``mount/keys/key_name``; returns ``vault:vN:…``."""
-        path, body = _transit_request("encrypt", mount, key_name, plaintext, context)
+        path, body = transit_request("encrypt", mount, key_name, plaintext, context)
         status, response = self._channel.send("POST", path, what="encrypting with transit", body=body)
-        return _transit_result("encrypt", status, response, self._where(path, status))
+        return encrypt_answer(status, response, self._where(path, status))
 
     def decrypt(self, mount: str, key_name: str, ciphertext: str, *, context: bytes | None = None) -> SecretBytes:
         """Unwrap a ``vault:vN:…`` ciphertext; the plaintext comes back as ``SecretBytes``."""
-        path, body = _transit_request("decrypt", mount, key_name, ciphertext, context)
+        path, body = transit_request("decrypt", mount, key_name, ciphertext, context)
         status, response = self._channel.send("POST", path, what="decrypting with transit", body=body)
-        return _transit_result("decrypt", status, response, self._where(path, status))
+        return decrypt_answer(status, response, self._where(path, status))
 
 
 class CachedReader:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from secretsync.vault.client import VaultBackend, VaultConfig
+from secretsync.vault.client import VaultBackend
+from secretsync.vault.config import VaultConfig
 
 UPSTREAM_V1 = {
     "testing": {

@@ -17,7 +17,9 @@ import subprocess
 import pytest
 
 from secretsync.secretvalue import SecretBytes
-from secretsync.vault.client import VaultAuthError, VaultBackend, VaultConfig, VaultConfigError
+from secretsync.vault.client import VaultBackend
+from secretsync.vault.config import VaultConfig
+from secretsync.vault.errors import VaultAuthError, VaultConfigError
 from secretsync.vault.placeholders import PlaceholderError, resolve
 from tests.fixtures.peers import isolated_env, peer_binary
 

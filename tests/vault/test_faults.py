@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from secretsync.vault.client import VaultBackend, VaultConfig, VaultUnavailable
+from secretsync.vault.client import VaultBackend
+from secretsync.vault.config import VaultConfig
+from secretsync.vault.errors import VaultUnavailable
 from secretsync.vault.placeholders import PlaceholderError, resolve
 
 pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI

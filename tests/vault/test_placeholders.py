@@ -19,7 +19,7 @@ import pytest
 
 from secretsync.manifests.loader import load_manifests
 from secretsync.secretvalue import SecretBytes
-from secretsync.vault.client import VaultReadError
+from secretsync.vault.errors import VaultReadError
 from secretsync.vault.placeholders import PlaceholderError, fingerprints, parse, references, resolve
 
 pytestmark = pytest.mark.peer  # real peers: OpenBao dev server, kubectl, bao CLI

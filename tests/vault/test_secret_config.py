@@ -17,7 +17,7 @@ import uuid
 import pytest
 import yaml
 
-from secretsync.vault.client import secret_reference
+from secretsync.vault.config import secret_reference
 from tests.fixtures.openbao import free_port
 from tests.kube.conftest import client_for
 from tests.vault.inprocess import call_main
