@@ -21,19 +21,15 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from secretsync.errors import SecretsyncError
 from secretsync.secretvalue import SecretBytes
-from secretsync.vault.jsonpath import JSONNumber, JSONPathError, go_json, go_text, go_type
-from secretsync.vault.jsonpath import render as render_jsonpath
+from secretsync.vault.jsonpath import go_json, go_text, go_type
+from secretsync.vault.modifiers import MODIFIERS, ModifierError
 
 __all__ = [
     "PATH_ANNOTATION",
@@ -140,126 +136,6 @@ def parse(text: str, generic: bool) -> list[str | Placeholder]:
     return nodes
 
 
-# ---------------------------------------------------------------------------------------------- modifiers
-
-
-class _ModifierError(Exception):
-    pass
-
-
-def _need_string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _ModifierError(f"invalid datatype {go_type(value)}")
-    return value
-
-
-def _no_args(args: tuple[str, ...]) -> None:
-    if args:
-        raise _ModifierError("invalid parameters")
-
-
-def _go_base64_decode(text: str) -> str:
-    """Go's lenient use of StdEncoding.DecodeString: keep what decoded before the first bad quantum."""
-    clean = text.replace("\r", "").replace("\n", "")
-    out = bytearray()
-    for i in range(0, len(clean), 4):
-        quantum = clean[i : i + 4]
-        try:
-            out += base64.b64decode(quantum, validate=True) if len(quantum) == 4 else b""
-        except (binascii.Error, ValueError):
-            break
-        if len(quantum) < 4 or "=" in quantum:
-            break
-    return out.decode("utf-8", errors="replace")
-
-
-def _json_load(text: str) -> Any:
-    try:
-        return json.loads(text, parse_float=JSONNumber)
-    except ValueError as exc:
-        raise _ModifierError(f"invalid JSON ({exc.msg} at position {exc.pos})") from None
-
-
-def _stringify_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _stringify_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_stringify_keys(v) for v in value]
-    return value
-
-
-def _mod_base64encode(args, value):
-    _no_args(args)
-    return base64.b64encode(_need_string(value).encode("utf-8")).decode("ascii")
-
-
-def _mod_base64decode(args, value):
-    _no_args(args)
-    return _go_base64_decode(_need_string(value))
-
-
-def _mod_jsonpath(args, value):
-    if not args:
-        raise _ModifierError("invalid parameters")
-    if isinstance(value, str):
-        data = _json_load(value)
-    elif isinstance(value, (dict, list)):
-        data = value
-    else:
-        raise _ModifierError(f"invalid datatype {go_type(value)}")
-    try:
-        return render_jsonpath(" ".join(args), data)
-    except JSONPathError as exc:
-        raise _ModifierError(str(exc)) from None
-
-
-def _mod_jsonparse(args, value):
-    _no_args(args)
-    return _json_load(_need_string(value))
-
-
-def _mod_yamlparse(args, value):
-    _no_args(args)
-    try:
-        return _stringify_keys(yaml.safe_load(_need_string(value)))
-    except yaml.YAMLError:
-        raise _ModifierError("invalid YAML") from None
-
-
-def _mod_indent(args, value):
-    if len(args) != 1:
-        raise _ModifierError("invalid parameters")
-    try:
-        width = int(args[0])
-    except ValueError:
-        raise _ModifierError("invalid parameters") from None
-    text = _need_string(value)
-    lines = text.split("\n")
-    out = lines[0].strip()
-    for line in lines[1:]:
-        if line:
-            out += "\n" + " " * width + line.strip()
-    if text.endswith("\n"):
-        out += "\n"
-    return out
-
-
-def _mod_sha256sum(args, value):
-    _no_args(args)
-    return hashlib.sha256(_need_string(value).encode("utf-8")).hexdigest()
-
-
-MODIFIERS: dict[str, Callable[[tuple[str, ...], Any], Any]] = {
-    "base64encode": _mod_base64encode,
-    "base64decode": _mod_base64decode,
-    "jsonPath": _mod_jsonpath,
-    "jsonParse": _mod_jsonparse,
-    "yamlParse": _mod_yamlparse,
-    "indent": _mod_indent,
-    "sha256sum": _mod_sha256sum,
-}
-
-
 # ---------------------------------------------------------------------------------------------- evaluate
 
 
@@ -332,7 +208,7 @@ def substitute(
                 break
             try:
                 value = func(mod.args, value)
-            except _ModifierError as exc:
+            except ModifierError as exc:
                 problems.append(Problem(f"{mod_name}: {exc} for placeholder {ref_text} in string {field}"))
                 failed = True
                 break
