@@ -11,6 +11,7 @@ import argparse
 import signal
 import sys
 import threading
+from types import FrameType
 
 from secretsync.errors import SecretsyncError, UsageError
 
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.flush()
     stop = threading.Event()
 
-    def _terminate(signum, frame):
+    def _terminate(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, _terminate)

@@ -11,7 +11,6 @@ stdout, every failure on stderr; usage errors; clean stderr on success.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import os
 import re
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from secretsync_emulator.examples import prepare_repository, sops_binary_encrypter, vault_values
 from tests.render.conftest import CANARY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +30,6 @@ TEMPLATE_VALUES = [
     "demo-api-token-not-secret",
     "demo-vault-password-not-secret",
 ]
-
-
-def load_prepare():
-    spec = importlib.util.spec_from_file_location("examples_prepare", ROOT / "examples" / "prepare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -57,13 +50,12 @@ def demo(tmp_path, age_key, sealing_key_dir, openbao):
     from secretsync.sealing.keyring import Keyring
     from tests.fixtures.peers import peer_binary
 
-    prepare = load_prepare()
     cert = Keyring.from_dir(sealing_key_dir).certificate_pem()
-    repo = prepare.prepare(tmp_path / "demo-repo", age_key.recipient, cert, sops=peer_binary("sops"))
-    values = yaml.safe_load((ROOT / "examples" / "templates" / "vault-values.yaml").read_text())
-    openbao.client().secrets.kv.v2.create_or_update_secret(
-        path=values["path"], secret=values["data"], mount_point="secret"
-    )
+    repo = tmp_path / "demo-repo"
+    encrypt = sops_binary_encrypter(age_key.recipient, peer_binary("sops"), home=tmp_path)
+    prepare_repository(ROOT / "examples", repo, cert, encrypt)
+    path, data = vault_values(ROOT / "examples")
+    openbao.client().secrets.kv.v2.create_or_update_secret(path=path, secret=data, mount_point="secret")
     env = {"AVP_TYPE": "vault", "AVP_AUTH_TYPE": "token", "VAULT_ADDR": openbao.addr, "VAULT_TOKEN": openbao.token}
     args = ["--age-key-file", str(age_key.identity_file), "--key-dir", str(sealing_key_dir)]
     return repo, env, args
