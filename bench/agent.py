@@ -80,9 +80,10 @@ def main() -> int:
 
     logging.basicConfig(level=logging.ERROR)
     from secretsync.agent.reconciler import ReconcilerOptions
-    from secretsync.agent.runtime import AgentConfig, AgentRuntime, LocalWatcher
+    from secretsync.agent.runtime import AgentConfig, AgentRuntime
     from secretsync.kube.apply import ApplyOptions, apply_all
     from secretsync.kube.client import KubeClient
+    from secretsync.sources.local import LocalWatcher
 
     S, O = args.syncs, args.objects
     scale = "" if (S, O) == (200, 50) else " (scaled down from 200 x 50)"

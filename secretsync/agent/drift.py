@@ -164,14 +164,9 @@ class DriftRepairer:
 
     def _repair(self, key: tuple[str, str], oid: ObjectId, etype: str, live: dict) -> None:
         from secretsync.agent.reconciler import owner_labels
-        from secretsync.kube.apply import (
-            UNCHANGED,
-            ApplyOptions,
-            apply_all,
-            apply_ignore_rules,
-            prepare,
-            provably_unchanged,
-        )
+        from secretsync.kube.apply import ApplyOptions, apply_all
+        from secretsync.kube.changeset import UNCHANGED
+        from secretsync.kube.plan import apply_ignore_rules, prepare, provably_unchanged
 
         state = self.reconciler.states.get(key)
         if state is None or state.client is None or (state.spec is not None and state.spec.suspend):

@@ -55,7 +55,7 @@ class Notifier:
         self._post(spec, payload(f"{spec.namespace}/{spec.name}", revision, True, "ReconciliationSucceeded", message))
 
     def _post(self, spec, body: dict) -> None:
-        for url in spec.notify_urls:
+        for url in spec.notifications.webhook_urls:
             try:
                 self._queue.put_nowait((url, body))
             except queue.Full:

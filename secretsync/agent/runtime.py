@@ -15,7 +15,8 @@ Triggers that enqueue a Sync (the queue dedupes, one worker per Sync at a time):
   read (placeholders inside sops-encrypted files included; KV v2 metadata versions,
   ``secretsync.agent.vaultrefs``; no value is read) are compared with the last ones;
 - ``/hook/<id>`` webhooks (``secretsync.agent.webhooks``);
-- local mode: a watchdog observer on the source folder (``LocalWatcher``).
+- local mode: a watchdog observer on the source folder (``secretsync.sources.local.LocalWatcher``,
+  started by the command, which calls ``trigger``).
 
 HA: with ``leader_elect`` only the holder of the Lease ``secretsync-agent[-shard-N]`` runs the
 queue; its term's end stops the workers before anything else, and the reconciler's
@@ -30,7 +31,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from secretsync.agent.drift import DriftRepairer
@@ -42,7 +42,7 @@ from secretsync.api.syncspec import API_VERSION, KIND, REQUESTED_AT, sync_key
 from secretsync.kube.watch import Informer, WatchEvent
 from secretsync.runtime.queue import WorkQueue
 
-__all__ = ["AgentConfig", "AgentRuntime", "shard_of", "LocalWatcher"]
+__all__ = ["AgentConfig", "AgentRuntime", "shard_of"]
 
 log = logging.getLogger(__name__)
 
@@ -334,49 +334,3 @@ class AgentRuntime:
                     state.vault_fingerprints = current
                     log.info("Sync %s/%s: a Vault value changed; reconciling", key[0], key[1])
                     self.trigger(key)  # refresh: the baseline just moved, so the render must not be reused
-
-
-class LocalWatcher:
-    """Local mode: a watchdog observer on a folder that triggers a Sync when a file changes (debounced)."""
-
-    def __init__(self, root: Path, on_change, debounce: float = 0.05) -> None:
-        from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
-
-        self.root = Path(root)
-        self.on_change = on_change
-        self.debounce = debounce
-        self._timer: threading.Timer | None = None
-        self._lock = threading.Lock()
-        watcher = self
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event):  # noqa: D401 - watchdog callback
-                if event.event_type in ("opened", "closed_no_write"):
-                    return
-                name = Path(str(event.src_path)).name
-                if name.startswith(".") or name.endswith(("~", ".swp", ".tmp")):
-                    return
-                watcher._schedule()
-
-        self.observer = Observer()
-        self.observer.schedule(Handler(), str(self.root), recursive=True)
-
-    def _schedule(self) -> None:
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = threading.Timer(self.debounce, self.on_change)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def start(self) -> LocalWatcher:
-        self.observer.start()
-        return self
-
-    def stop(self) -> None:
-        self.observer.stop()
-        self.observer.join(5)
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()

@@ -16,7 +16,7 @@ removed otherwise).
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 __all__ = [
@@ -35,6 +35,8 @@ __all__ = [
     "mark_stalled",
     "mark_failed",
 ]
+
+Condition = dict[str, Any]  # one entry of status.conditions, as JSON
 
 
 class ConditionType:
@@ -110,30 +112,31 @@ def now_rfc3339(clock: Callable[[], _dt.datetime] | None = None) -> str:
     return now.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _conditions(obj: MutableMapping[str, Any]) -> list[dict]:
+def _conditions(obj: MutableMapping[str, Any]) -> list[Condition]:
     status = obj.setdefault("status", {})
     if status is None:
         status = obj["status"] = {}
-    conditions = status.get("conditions")
+    conditions: list[Condition] | None = status.get("conditions")
     if conditions is None:
         conditions = status["conditions"] = []
     return conditions
 
 
-def get_condition(obj: MutableMapping[str, Any], type_: str) -> dict | None:
+def get_condition(obj: Mapping[str, Any], type_: str) -> Condition | None:
     """The condition of ``type_`` in ``obj['status']['conditions']``, or None."""
+    cond: Condition
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == type_:
             return cond
     return None
 
 
-def is_condition_true(obj: MutableMapping[str, Any], type_: str) -> bool:
+def is_condition_true(obj: Mapping[str, Any], type_: str) -> bool:
     cond = get_condition(obj, type_)
-    return bool(cond) and cond.get("status") == ConditionStatus.TRUE
+    return cond is not None and cond.get("status") == ConditionStatus.TRUE
 
 
-def _sort_key(cond: dict) -> tuple[int, str]:
+def _sort_key(cond: Condition) -> tuple[int, str]:
     return (0 if cond.get("type") == ConditionType.READY else 1, cond.get("type", ""))
 
 
@@ -160,7 +163,7 @@ def set_condition(
     if observed_generation is None:
         observed_generation = (obj.get("metadata") or {}).get("generation")
     conditions = _conditions(obj)
-    new = {"type": type_, "status": status, "reason": reason, "message": message}
+    new: Condition = {"type": type_, "status": status, "reason": reason, "message": message}
     if observed_generation is not None:
         new["observedGeneration"] = observed_generation
     for i, old in enumerate(conditions):
@@ -196,7 +199,11 @@ def remove_condition(obj: MutableMapping[str, Any], type_: str) -> bool:
 
 
 def mark_ready(
-    obj, reason: str = Reason.RECONCILIATION_SUCCEEDED, message: str = "", *, now: str | None = None
+    obj: MutableMapping[str, Any],
+    reason: str = Reason.RECONCILIATION_SUCCEEDED,
+    message: str = "",
+    *,
+    now: str | None = None,
 ) -> bool:
     """Ready=True and no Reconciling/Stalled (kstatus "Current")."""
     changed = set_condition(obj, ConditionType.READY, ConditionStatus.TRUE, reason, message, now=now)
@@ -205,7 +212,9 @@ def mark_ready(
     return changed
 
 
-def mark_reconciling(obj, reason: str = Reason.PROGRESSING, message: str = "", *, now: str | None = None) -> bool:
+def mark_reconciling(
+    obj: MutableMapping[str, Any], reason: str = Reason.PROGRESSING, message: str = "", *, now: str | None = None
+) -> bool:
     """Reconciling=True, Ready=Unknown unless it is already False (a failure stays visible), no Stalled."""
     changed = set_condition(obj, ConditionType.RECONCILING, ConditionStatus.TRUE, reason, message, now=now)
     ready = get_condition(obj, ConditionType.READY)
@@ -215,12 +224,12 @@ def mark_reconciling(obj, reason: str = Reason.PROGRESSING, message: str = "", *
     return changed
 
 
-def mark_failed(obj, reason: str, message: str, *, now: str | None = None) -> bool:
+def mark_failed(obj: MutableMapping[str, Any], reason: str, message: str, *, now: str | None = None) -> bool:
     """A failure that will be retried: Ready=False with ``reason``; Reconciling stays as it is."""
     return set_condition(obj, ConditionType.READY, ConditionStatus.FALSE, reason, message, now=now)
 
 
-def mark_stalled(obj, reason: str, message: str, *, now: str | None = None) -> bool:
+def mark_stalled(obj: MutableMapping[str, Any], reason: str, message: str, *, now: str | None = None) -> bool:
     """A failure that needs a human: Stalled=True and Ready=False with ``reason``, no Reconciling."""
     changed = set_condition(obj, ConditionType.STALLED, ConditionStatus.TRUE, reason, message, now=now)
     changed |= set_condition(obj, ConditionType.READY, ConditionStatus.FALSE, reason, message, now=now)

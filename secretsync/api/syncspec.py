@@ -1,10 +1,14 @@
 """Typed, stdlib-only view of a ``Sync`` (secretsync.io/v1alpha1): spec with defaults and validation.
 
-``SyncSpec.parse(obj)`` turns the object's ``spec`` into frozen dataclasses, applying the
-defaults of docs/agent.md and the same rules as the CRD schema in ``crds/sync.yaml`` (so a Sync
-that reaches the agent without the server's validation, e.g. in local mode, is refused the same
-way). A wrong spec raises ``InvalidSyncSpec`` naming the Sync and the field: the agent turns
-it into ``Stalled`` with reason ``InvalidSpec`` (it needs a human, retrying cannot help).
+``SyncSpec.parse(obj)`` turns the object's ``spec`` into frozen dataclasses, one per part of the
+CRD schema (``SourceSpec``, ``DecryptionSpec``, ``VaultSpec``, ``PostBuildSpec``,
+``HealthCheckRef``, ``IgnoreDifference``, ``NotificationsSpec``, ``WebhookSpec``, ``Ref`` for
+``dependsOn`` and ``kubeConfig``), applying the defaults of docs/agent.md and the same rules as
+the CRD schema in ``crds/sync.yaml`` (so a Sync that reaches the agent without the server's
+validation, e.g. in local mode, is refused the same way). Each part has its own parser
+(``_Parser.source``, ``.decryption``, ...), so the reconciler never reads a raw dict again.
+A wrong spec raises ``InvalidSyncSpec`` naming the Sync and the field: the agent turns it into
+``Stalled`` with reason ``InvalidSpec`` (it needs a human, retrying cannot help).
 Durations use Go's syntax (``5m``, ``1h30m``) as Flux's do.
 """
 
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secretsync.errors import SecretsyncError
+from secretsync.gocompat import goduration
 
 __all__ = [
     "GROUP",
@@ -24,8 +29,16 @@ __all__ = [
     "KIND",
     "InvalidSyncSpec",
     "GitSourceSpec",
-    "SyncSpec",
+    "SourceSpec",
+    "DecryptionSpec",
     "VaultSpec",
+    "SubstituteFromRef",
+    "PostBuildSpec",
+    "HealthCheckRef",
+    "IgnoreDifference",
+    "NotificationsSpec",
+    "WebhookSpec",
+    "SyncSpec",
     "Ref",
     "parse_duration",
     "REQUESTED_AT",
@@ -38,13 +51,42 @@ API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "Sync"
 REQUESTED_AT = "secretsync.io/requestedAt"
 
-_DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h))+$")
-_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _GIT_URL = re.compile(r"^(https?|ssh|file|git)://.+|^[^@/\s]+@[^:\s]+:.+$")
+_HTTP_URL = re.compile(r"^https?://.+")
 _MAX_PRUNE = re.compile(r"^[0-9]+%?$")
+_NAME_MAX = 253  # an object name (maxLength of every *.secretRef.name in the CRD)
+
+_SPEC_FIELDS = frozenset(
+    {
+        "source",
+        "path",
+        "interval",
+        "retryInterval",
+        "timeout",
+        "prune",
+        "allowEmpty",
+        "maxPrune",
+        "targetNamespace",
+        "wait",
+        "healthChecks",
+        "dependsOn",
+        "suspend",
+        "serviceAccountName",
+        "decryption",
+        "vault",
+        "postBuild",
+        "ignoreDifferences",
+        "kubeConfig",
+        "notifications",
+        "webhook",
+    }
+)
+_REQUIRED = ("source", "interval", "prune")
+_WEBHOOK_TYPES = ("github", "gitlab", "generic-hmac")
+_VAULT_AUTH = ("token", "approle", "kubernetes")
+_VARIABLE_KINDS = ("ConfigMap", "Secret")
 
 
 class InvalidSyncSpec(SecretsyncError):
@@ -55,9 +97,14 @@ class InvalidSyncSpec(SecretsyncError):
 
 def parse_duration(text: Any, where: str) -> float:
     """Seconds of a Go duration such as ``10m`` or ``1h30m`` (the units the CRD allows)."""
-    if not isinstance(text, str) or not _DURATION.match(text):
-        raise InvalidSyncSpec(f"{where}: {text!r} is not a duration", hint="use Go's syntax, e.g. 30s, 5m or 1h30m")
-    return sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
+    try:
+        if not isinstance(text, str):
+            raise ValueError(text)
+        return goduration.seconds(goduration.parse_crd_duration(text))
+    except ValueError:
+        raise InvalidSyncSpec(
+            f"{where}: {text!r} is not a duration", hint="use Go's syntax, e.g. 30s, 5m or 1h30m"
+        ) from None
 
 
 def sync_key(obj: Mapping[str, Any]) -> tuple[str, str]:
@@ -76,6 +123,8 @@ class Ref:
 
 @dataclass(frozen=True)
 class GitSourceSpec:
+    """``spec.source.git``: the remote, at most one ref, credentials and signature verification Secrets."""
+
     url: str
     branch: str | None = None
     tag: str | None = None
@@ -89,7 +138,26 @@ class GitSourceSpec:
 
 
 @dataclass(frozen=True)
+class SourceSpec:
+    """``spec.source``: exactly one of ``git`` and ``path`` (a folder on the agent's file system)."""
+
+    git: GitSourceSpec | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class DecryptionSpec:
+    """``spec.decryption``: the age keys Secret (Flux's sops-age layout) and where the sealing keys live."""
+
+    provider: str = "sops"
+    secret_ref: str | None = None
+    sealing_keys_namespace: str | None = None  # set when sealingKeys is given (default kube-system)
+
+
+@dataclass(frozen=True)
 class VaultSpec:
+    """``spec.vault``: the Vault (or OpenBao) the placeholders resolve against."""
+
     address: str
     auth_method: str = "token"
     secret_ref: str | None = None
@@ -100,14 +168,73 @@ class VaultSpec:
 
 
 @dataclass(frozen=True)
+class SubstituteFromRef:
+    """One ``spec.postBuild.substituteFrom`` entry: a ConfigMap or Secret of the Sync's namespace."""
+
+    kind: str
+    name: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class PostBuildSpec:
+    """``spec.postBuild``: inline variables and the objects that hold more (inline ones win)."""
+
+    substitute: Mapping[str, str] | None = None
+    substitute_from: tuple[SubstituteFromRef, ...] = ()
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the render substitutes variables at all."""
+        return self.substitute is not None or bool(self.substitute_from)
+
+
+@dataclass(frozen=True)
+class HealthCheckRef:
+    """One ``spec.healthChecks`` entry (``namespace`` None: the Sync's)."""
+
+    kind: str
+    name: str
+    api_version: str = "v1"
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class IgnoreDifference:
+    """One ``spec.ignoreDifferences`` rule: JSON pointers left alone on the objects it selects."""
+
+    kind: str
+    json_pointers: tuple[str, ...]
+    group: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class NotificationsSpec:
+    """``spec.notifications``: webhook URLs told of a failure and of the recovery after it."""
+
+    webhook_urls: tuple[str, ...] = ()
+    on_failure: bool = True
+    on_recovery: bool = True
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """``spec.webhook``: the receiver type of ``/hook/<id>`` and the Secret with its token."""
+
+    type: str
+    secret_ref: str
+
+
+@dataclass(frozen=True)
 class SyncSpec:
     """What one Sync asks for; defaults as documented in docs/agent.md."""
 
     namespace: str
     name: str
     generation: int
-    git: GitSourceSpec | None
-    local_path: str | None
+    source: SourceSpec
     interval: float
     prune: bool
     path: str = "."
@@ -117,28 +244,31 @@ class SyncSpec:
     max_prune: str | None = None
     target_namespace: str | None = None
     wait: bool = False
-    health_checks: tuple[dict, ...] = ()
+    health_checks: tuple[HealthCheckRef, ...] = ()
     depends_on: tuple[Ref, ...] = ()
     suspend: bool = False
     service_account_name: str | None = None
-    decryption_secret: str | None = None
-    sealing_keys_namespace: str | None = None
+    decryption: DecryptionSpec = DecryptionSpec()
     vault: VaultSpec | None = None
-    substitute: Mapping[str, str] | None = None
-    substitute_from: tuple[dict, ...] = ()
-    ignore_differences: tuple[dict, ...] = ()
+    post_build: PostBuildSpec = PostBuildSpec()
+    ignore_differences: tuple[IgnoreDifference, ...] = ()
     kubeconfig_secret: Ref | None = None
-    notify_urls: tuple[str, ...] = ()
-    notify_on_failure: bool = True
-    notify_on_recovery: bool = True
-    webhook_type: str | None = None
-    webhook_secret: str | None = None
+    notifications: NotificationsSpec = NotificationsSpec()
+    webhook: WebhookSpec | None = None
     requested_at: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.namespace, self.name)
+
+    @property
+    def git(self) -> GitSourceSpec | None:
+        return self.source.git
+
+    @property
+    def local_path(self) -> str | None:
+        return self.source.path
 
     @property
     def retry(self) -> float:
@@ -155,143 +285,55 @@ class SyncSpec:
         meta = obj.get("metadata") or {}
         spec = obj.get("spec")
         where = f"Sync {namespace}/{name}"
-        p = _Parser(where)
         if not isinstance(spec, Mapping):
             raise InvalidSyncSpec(f"{where}: spec is required", hint="see docs/agent.md for a minimal Sync")
-        p.known(
-            spec,
-            "spec",
-            {
-                "source",
-                "path",
-                "interval",
-                "retryInterval",
-                "timeout",
-                "prune",
-                "allowEmpty",
-                "maxPrune",
-                "targetNamespace",
-                "wait",
-                "healthChecks",
-                "dependsOn",
-                "suspend",
-                "serviceAccountName",
-                "decryption",
-                "vault",
-                "postBuild",
-                "ignoreDifferences",
-                "kubeConfig",
-                "notifications",
-                "webhook",
-            },
-        )
-        for required in ("source", "interval", "prune"):
+        p = _Parser(where)
+        p.known(spec, "spec", _SPEC_FIELDS)
+        for required in _REQUIRED:
             if required not in spec:
                 raise InvalidSyncSpec(f"{where}: spec.{required} is required", hint="see docs/agent.md")
-        git, local = p.source(spec["source"])
-        interval = parse_duration(spec["interval"], f"{where}: spec.interval")
-        if interval <= 0:
-            raise InvalidSyncSpec(f"{where}: spec.interval must be greater than zero")
-        max_prune = spec.get("maxPrune")
-        if max_prune is not None and (not isinstance(max_prune, str) or not _MAX_PRUNE.match(max_prune)):
-            raise InvalidSyncSpec(f"{where}: spec.maxPrune must be a count or a percentage such as 10%")
-        target = spec.get("targetNamespace")
-        if target is not None:
-            p.label(target, "spec.targetNamespace")
-        depends = []
-        for i, dep in enumerate(p.list_of(spec, "dependsOn")):
-            dep_ns = dep.get("namespace") or namespace
-            p.label(dep_ns, f"spec.dependsOn[{i}].namespace")
-            depends.append(Ref(p.string(dep, "name", f"spec.dependsOn[{i}]"), dep_ns))
-        decryption = p.mapping(spec, "decryption")
-        if decryption.get("provider", "sops") != "sops":
-            raise InvalidSyncSpec(f"{where}: spec.decryption.provider must be sops")
-        sealing = decryption.get("sealingKeys")
-        sealing_ns = None
-        if sealing is not None:
-            sealing_ns = (sealing or {}).get("namespace") or "kube-system"
-        post = p.mapping(spec, "postBuild")
-        substitute = post.get("substitute")
-        if substitute is not None and (
-            not isinstance(substitute, Mapping) or not all(isinstance(v, str) for v in substitute.values())
-        ):
-            raise InvalidSyncSpec(f"{where}: spec.postBuild.substitute must map names to strings")
-        substitute_from = tuple(p.list_of(post, "substituteFrom"))
-        for i, ref in enumerate(substitute_from):
-            if ref.get("kind") not in ("ConfigMap", "Secret"):
-                raise InvalidSyncSpec(f"{where}: spec.postBuild.substituteFrom[{i}].kind must be ConfigMap or Secret")
-            p.string(ref, "name", f"spec.postBuild.substituteFrom[{i}]")
-        ignores = tuple(p.list_of(spec, "ignoreDifferences"))
-        for i, rule in enumerate(ignores):
-            p.string(rule, "kind", f"spec.ignoreDifferences[{i}]")
-            pointers = rule.get("jsonPointers")
-            if (
-                not isinstance(pointers, list)
-                or not pointers
-                or not all(isinstance(x, str) and x.startswith("/") for x in pointers)
-            ):
-                raise InvalidSyncSpec(f"{where}: spec.ignoreDifferences[{i}].jsonPointers must list JSON pointers")
-        kubeconfig = None
-        if "kubeConfig" in spec:
-            ref = p.mapping(p.mapping(spec, "kubeConfig"), "secretRef")
-            kubeconfig = Ref(p.string(ref, "name", "spec.kubeConfig.secretRef"), namespace, ref.get("key") or "")
-        notifications = p.mapping(spec, "notifications")
-        urls = []
-        for i, hook in enumerate(p.list_of(notifications, "webhooks")):
-            url = p.string(hook, "url", f"spec.notifications.webhooks[{i}]")
-            if not re.match(r"^https?://.+", url):
-                raise InvalidSyncSpec(f"{where}: spec.notifications.webhooks[{i}].url must be an http(s) URL")
-            urls.append(url)
-        webhook = p.mapping(spec, "webhook")
-        if webhook and webhook.get("type") not in ("github", "gitlab", "generic-hmac"):
-            raise InvalidSyncSpec(f"{where}: spec.webhook.type must be github, gitlab or generic-hmac")
         annotations = meta.get("annotations") or {}
         return cls(
             namespace=namespace,
             name=name,
             generation=int(meta.get("generation") or 0),
-            git=git,
-            local_path=local,
-            interval=interval,
+            source=p.source(spec["source"]),
+            interval=p.interval(spec),
             prune=p.boolean(spec, "prune"),
             path=p.opt_string(spec, "path") or ".",
             retry_interval=p.duration(spec, "retryInterval"),
             timeout=p.duration(spec, "timeout"),
             allow_empty=p.boolean(spec, "allowEmpty"),
-            max_prune=max_prune,
-            target_namespace=target,
+            max_prune=p.max_prune(spec),
+            target_namespace=p.opt_label(spec, "targetNamespace"),
             wait=p.boolean(spec, "wait"),
-            health_checks=tuple(p.list_of(spec, "healthChecks")),
-            depends_on=tuple(depends),
+            health_checks=p.health_checks(spec),
+            depends_on=p.depends_on(spec, namespace),
             suspend=p.boolean(spec, "suspend"),
-            service_account_name=p.opt_string(spec, "serviceAccountName"),
-            decryption_secret=p.opt_string(p.mapping(decryption, "secretRef"), "name"),
-            sealing_keys_namespace=sealing_ns,
+            service_account_name=p.opt_name(spec, "serviceAccountName"),
+            decryption=p.decryption(spec),
             vault=p.vault(spec),
-            substitute=dict(substitute) if substitute is not None else None,
-            substitute_from=substitute_from,
-            ignore_differences=ignores,
-            kubeconfig_secret=kubeconfig,
-            notify_urls=tuple(urls),
-            notify_on_failure=notifications.get("onFailure", True) is not False,
-            notify_on_recovery=notifications.get("onRecovery", True) is not False,
-            webhook_type=webhook.get("type") if webhook else None,
-            webhook_secret=p.string(p.mapping(webhook, "secretRef"), "name", "spec.webhook.secretRef")
-            if webhook
-            else None,
+            post_build=p.post_build(spec),
+            ignore_differences=p.ignore_differences(spec),
+            kubeconfig_secret=p.kubeconfig(spec, namespace),
+            notifications=p.notifications(spec),
+            webhook=p.webhook(spec),
             requested_at=annotations.get(REQUESTED_AT),
             raw=spec,
         )
 
 
 class _Parser:
+    """The rules of crds/sync.yaml, a method per part of the spec; errors name the Sync and the field."""
+
     def __init__(self, where: str) -> None:
         self.where = where
 
     def fail(self, text: str) -> InvalidSyncSpec:
         return InvalidSyncSpec(f"{self.where}: {text}", hint="fix the Sync; see docs/agent.md for the fields")
 
-    def known(self, node: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+    # -- generic fields --------------------------------------------------------------------------
+    def known(self, node: Mapping[str, Any], path: str, allowed: frozenset[str] | set[str]) -> None:
         unknown = sorted(set(node) - allowed)
         if unknown:
             raise self.fail(f"{path}: unknown field {unknown[0]!r}")
@@ -318,6 +360,13 @@ class _Parser:
             raise self.fail(f"{path}.{key} is required (a non-empty string)")
         return value
 
+    def name(self, node: Mapping[str, Any], key: str, path: str) -> str:
+        """A required object name (non-empty, at most 253 characters)."""
+        value = self.string(node, key, path)
+        if len(value) > _NAME_MAX:
+            raise self.fail(f"{path}.{key} must be at most {_NAME_MAX} characters")
+        return value
+
     def opt_string(self, node: Mapping[str, Any], key: str) -> str | None:
         value = node.get(key)
         if value is None:
@@ -326,10 +375,29 @@ class _Parser:
             raise self.fail(f"{key} must be a non-empty string")
         return value
 
-    def boolean(self, node: Mapping[str, Any], key: str) -> bool:
-        value = node.get(key, False)
+    def opt_name(self, node: Mapping[str, Any], key: str) -> str | None:
+        value = self.opt_string(node, key)
+        if value is not None and len(value) > _NAME_MAX:
+            raise self.fail(f"{key} must be at most {_NAME_MAX} characters")
+        return value
+
+    def opt_text(self, node: Mapping[str, Any], key: str, path: str) -> str | None:
+        """An optional string that may be empty (e.g. a group, where "" is the core group)."""
+        value = node.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(f"{path}.{key} must be a string")
+        return value
+
+    def secret_name(self, node: Mapping[str, Any], key: str, path: str) -> str | None:
+        """``node[key].name`` of an optional ``{name: ...}`` reference (required inside it)."""
+        if node.get(key) is None:
+            return None
+        return self.name(self.mapping(node, key), "name", f"{path}.{key}")
+
+    def boolean(self, node: Mapping[str, Any], key: str, path: str = "spec", default: bool = False) -> bool:
+        value = node.get(key, default)
         if not isinstance(value, bool):
-            raise self.fail(f"spec.{key} must be true or false")
+            raise self.fail(f"{path}.{key} must be true or false")
         return value
 
     def duration(self, node: Mapping[str, Any], key: str) -> float | None:
@@ -337,19 +405,39 @@ class _Parser:
             return None
         return parse_duration(node[key], f"{self.where}: {key}")
 
-    def label(self, value: Any, path: str) -> None:
+    def label(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or len(value) > 63 or not _LABEL.match(value):
             raise self.fail(f"{path} must be a namespace name (RFC 1123 label)")
+        return value
 
-    def source(self, source: Any) -> tuple[GitSourceSpec | None, str | None]:
+    def opt_label(self, node: Mapping[str, Any], key: str) -> str | None:
+        value = node.get(key)
+        return None if value is None else self.label(value, f"spec.{key}")
+
+    # -- spec fields -----------------------------------------------------------------------------
+    def interval(self, spec: Mapping[str, Any]) -> float:
+        interval = parse_duration(spec["interval"], f"{self.where}: spec.interval")
+        if interval <= 0:
+            raise self.fail("spec.interval must be greater than zero")
+        return interval
+
+    def max_prune(self, spec: Mapping[str, Any]) -> str | None:
+        value = spec.get("maxPrune")
+        if value is not None and (not isinstance(value, str) or not _MAX_PRUNE.match(value)):
+            raise self.fail("spec.maxPrune must be a count or a percentage such as 10%")
+        return value
+
+    def source(self, source: Any) -> SourceSpec:
         if not isinstance(source, Mapping) or len(source) != 1 or next(iter(source)) not in ("git", "path"):
             raise self.fail("spec.source must hold exactly one of git or path")
         if "path" in source:
             path = source["path"]
             if not isinstance(path, str) or not path:
                 raise self.fail("spec.source.path must be a non-empty string")
-            return None, path
-        git = source["git"]
+            return SourceSpec(path=path)
+        return SourceSpec(git=self.git(source["git"]))
+
+    def git(self, git: Any) -> GitSourceSpec:
         if not isinstance(git, Mapping):
             raise self.fail("spec.source.git must be an object")
         self.known(git, "spec.source.git", {"url", "ref", "secretRef", "verify"})
@@ -363,30 +451,68 @@ class _Parser:
         commit = ref.get("commit")
         if commit is not None and (not isinstance(commit, str) or not _SHA.match(commit)):
             raise self.fail("spec.source.git.ref.commit must be a full 40-hex commit sha")
-        verify = self.mapping(git, "verify")
-        verify_ref = None
-        if verify:
-            if verify.get("mode", "HEAD") != "HEAD":
-                raise self.fail("spec.source.git.verify.mode must be HEAD")
-            verify_ref = self.string(self.mapping(verify, "secretRef"), "name", "spec.source.git.verify.secretRef")
         return GitSourceSpec(
             url=url,
             branch=self.opt_string(ref, "branch"),
             tag=self.opt_string(ref, "tag"),
             commit=commit,
-            secret_ref=self.opt_string(self.mapping(git, "secretRef"), "name"),
-            verify_secret_ref=verify_ref,
-        ), None
+            secret_ref=self.secret_name(git, "secretRef", "spec.source.git"),
+            verify_secret_ref=self.verify(git),
+        )
+
+    def verify(self, git: Mapping[str, Any]) -> str | None:
+        verify = self.mapping(git, "verify")
+        if not verify:
+            return None
+        if verify.get("mode", "HEAD") != "HEAD":
+            raise self.fail("spec.source.git.verify.mode must be HEAD")
+        return self.name(self.mapping(verify, "secretRef"), "name", "spec.source.git.verify.secretRef")
+
+    def health_checks(self, spec: Mapping[str, Any]) -> tuple[HealthCheckRef, ...]:
+        checks = []
+        for i, check in enumerate(self.list_of(spec, "healthChecks")):
+            path = f"spec.healthChecks[{i}]"
+            checks.append(
+                HealthCheckRef(
+                    kind=self.string(check, "kind", path),
+                    name=self.string(check, "name", path),
+                    api_version=self.opt_text(check, "apiVersion", path) or "v1",
+                    namespace=self.opt_text(check, "namespace", path) or None,
+                )
+            )
+        return tuple(checks)
+
+    def depends_on(self, spec: Mapping[str, Any], namespace: str) -> tuple[Ref, ...]:
+        depends = []
+        for i, dep in enumerate(self.list_of(spec, "dependsOn")):
+            dep_ns = self.label(dep.get("namespace") or namespace, f"spec.dependsOn[{i}].namespace")
+            depends.append(Ref(self.name(dep, "name", f"spec.dependsOn[{i}]"), dep_ns))
+        return tuple(depends)
+
+    def decryption(self, spec: Mapping[str, Any]) -> DecryptionSpec:
+        decryption = self.mapping(spec, "decryption")
+        provider = decryption.get("provider", "sops")
+        if provider != "sops":
+            raise self.fail("spec.decryption.provider must be sops")
+        sealing_ns = None
+        if decryption.get("sealingKeys") is not None:
+            sealing = self.mapping(decryption, "sealingKeys")
+            sealing_ns = self.label(sealing.get("namespace") or "kube-system", "spec.decryption.sealingKeys.namespace")
+        return DecryptionSpec(
+            provider=provider,
+            secret_ref=self.secret_name(decryption, "secretRef", "spec.decryption"),
+            sealing_keys_namespace=sealing_ns,
+        )
 
     def vault(self, spec: Mapping[str, Any]) -> VaultSpec | None:
         vault = self.mapping(spec, "vault")
         if not vault:
             return None
         address = self.string(vault, "address", "spec.vault")
-        if not re.match(r"^https?://.+", address):
+        if not _HTTP_URL.match(address):
             raise self.fail("spec.vault.address must be an http(s) URL")
         method = vault.get("authMethod", "token")
-        if method not in ("token", "approle", "kubernetes"):
+        if method not in _VAULT_AUTH:
             raise self.fail("spec.vault.authMethod must be token, approle or kubernetes")
         kv = str(vault.get("kvVersion", "2"))
         if kv not in ("1", "2"):
@@ -395,9 +521,88 @@ class _Parser:
         return VaultSpec(
             address=address,
             auth_method=method,
-            secret_ref=self.opt_string(self.mapping(vault, "secretRef"), "name"),
+            secret_ref=self.secret_name(vault, "secretRef", "spec.vault"),
             role=self.opt_string(vault, "role"),
             mount_path=self.opt_string(vault, "mountPath"),
             kv_version=kv,
             refresh_interval=refresh if refresh is not None else 300.0,
+        )
+
+    def post_build(self, spec: Mapping[str, Any]) -> PostBuildSpec:
+        post = self.mapping(spec, "postBuild")
+        substitute = post.get("substitute")
+        if substitute is not None and (
+            not isinstance(substitute, Mapping) or not all(isinstance(v, str) for v in substitute.values())
+        ):
+            raise self.fail("spec.postBuild.substitute must map names to strings")
+        refs = []
+        for i, ref in enumerate(self.list_of(post, "substituteFrom")):
+            path = f"spec.postBuild.substituteFrom[{i}]"
+            if ref.get("kind") not in _VARIABLE_KINDS:
+                raise self.fail(f"{path}.kind must be ConfigMap or Secret")
+            refs.append(
+                SubstituteFromRef(
+                    kind=ref["kind"],
+                    name=self.string(ref, "name", path),
+                    optional=self.boolean(ref, "optional", path),
+                )
+            )
+        return PostBuildSpec(
+            substitute=dict(substitute) if substitute is not None else None,
+            substitute_from=tuple(refs),
+        )
+
+    def ignore_differences(self, spec: Mapping[str, Any]) -> tuple[IgnoreDifference, ...]:
+        rules = []
+        for i, rule in enumerate(self.list_of(spec, "ignoreDifferences")):
+            path = f"spec.ignoreDifferences[{i}]"
+            kind = self.string(rule, "kind", path)
+            pointers = rule.get("jsonPointers")
+            if (
+                not isinstance(pointers, list)
+                or not pointers
+                or not all(isinstance(x, str) and x.startswith("/") for x in pointers)
+            ):
+                raise self.fail(f"{path}.jsonPointers must list JSON pointers")
+            rules.append(
+                IgnoreDifference(
+                    kind=kind,
+                    json_pointers=tuple(pointers),
+                    group=self.opt_text(rule, "group", path),
+                    name=self.opt_text(rule, "name", path),
+                    namespace=self.opt_text(rule, "namespace", path),
+                )
+            )
+        return tuple(rules)
+
+    def kubeconfig(self, spec: Mapping[str, Any], namespace: str) -> Ref | None:
+        if "kubeConfig" not in spec:
+            return None
+        ref = self.mapping(self.mapping(spec, "kubeConfig"), "secretRef")
+        key = self.opt_text(ref, "key", "spec.kubeConfig.secretRef") or ""
+        return Ref(self.string(ref, "name", "spec.kubeConfig.secretRef"), namespace, key)
+
+    def notifications(self, spec: Mapping[str, Any]) -> NotificationsSpec:
+        notifications = self.mapping(spec, "notifications")
+        urls = []
+        for i, hook in enumerate(self.list_of(notifications, "webhooks")):
+            url = self.string(hook, "url", f"spec.notifications.webhooks[{i}]")
+            if not _HTTP_URL.match(url):
+                raise self.fail(f"spec.notifications.webhooks[{i}].url must be an http(s) URL")
+            urls.append(url)
+        return NotificationsSpec(
+            webhook_urls=tuple(urls),
+            on_failure=self.boolean(notifications, "onFailure", "spec.notifications", default=True),
+            on_recovery=self.boolean(notifications, "onRecovery", "spec.notifications", default=True),
+        )
+
+    def webhook(self, spec: Mapping[str, Any]) -> WebhookSpec | None:
+        webhook = self.mapping(spec, "webhook")
+        if not webhook:
+            return None
+        if webhook.get("type") not in _WEBHOOK_TYPES:
+            raise self.fail("spec.webhook.type must be github, gitlab or generic-hmac")
+        return WebhookSpec(
+            type=webhook["type"],
+            secret_ref=self.name(self.mapping(webhook, "secretRef"), "name", "spec.webhook.secretRef"),
         )

@@ -203,8 +203,9 @@ def run(args: argparse.Namespace) -> int:
 
     configure_logging(args.agent_log_level or "info", args.agent_log_format or getattr(args, "log_format", "text"))
     config = build_config(args)
-    from secretsync.agent.runtime import AgentRuntime, LocalWatcher
+    from secretsync.agent.runtime import AgentRuntime
     from secretsync.kube.client import KubeClient
+    from secretsync.sources.local import LocalWatcher
 
     client = KubeClient.from_env(args.kubeconfig, args.context)
     runtime = AgentRuntime(client, config)

@@ -129,8 +129,7 @@ def substitution_options(args: argparse.Namespace, client: Any, options: Any) ->
     """``options`` with ``--substitute-from`` variables (read now) under the ``--substitute`` ones (Flux's order)."""
     if not args.substitute_from:
         return options
-    from secretsync.kube.client import NotFound
-    from secretsync.render.substitute import merge_variables, variables_from_object
+    from secretsync.render.substitute import VariableSource, VariableSourceNotFound, collect_variables
 
     sources = []
     for ref in args.substitute_from:
@@ -139,11 +138,17 @@ def substitution_options(args: argparse.Namespace, client: Any, options: Any) ->
         kind = {"configmap": "ConfigMap", "secret": "Secret"}.get(kind.lower(), "")
         if not kind or not namespace or not name or "/" in name:
             raise UsageError(f"--substitute-from {ref!r}: expected configmap/NAMESPACE/NAME or secret/NAMESPACE/NAME")
-        try:
-            sources.append(variables_from_object(client.get("v1", kind, name, namespace)))
-        except NotFound:
-            raise UsageError(f"--substitute-from: {kind} {namespace}/{name} not found") from None
-    return dataclasses.replace(options, variables=merge_variables(options.variables, sources))
+        sources.append(VariableSource(kind, namespace, name))
+    try:
+        variables = collect_variables(
+            options.variables,
+            sources,
+            lambda s: client.get_or_none("v1", s.kind, s.name, s.namespace),
+            what="--substitute-from",
+        )
+    except VariableSourceNotFound as exc:
+        raise UsageError(exc.message) from None
+    return dataclasses.replace(options, variables=variables)
 
 
 def render_for_cluster(args: argparse.Namespace, client: Any) -> Any:

@@ -16,8 +16,12 @@ Over objects (``substitute_objects``):
 - a Secret's ``data``/``stringData`` values stay strings here (``data`` still base64); the
   pipeline turns them into ``SecretBytes`` afterwards.
 
-Variables come from ``--substitute`` values, ConfigMaps and Secrets; ``merge_variables`` applies
-Flux's precedence (inline values win, later sources override earlier ones).
+Variables come from inline values (``--substitute``, ``postBuild.substitute``) and from ConfigMaps
+and Secrets (``--substitute-from``, ``postBuild.substituteFrom``). ``collect_variables`` is the one
+implementation both the CLI and the agent use: it reads each ``VariableSource`` through a callable
+(this module reads no cluster), skips a missing one marked ``optional``, refuses any other missing
+one (``VariableSourceNotFound``), and ``merge_variables`` applies Flux's precedence (inline values
+win, later sources override earlier ones) and refuses a name that is not a variable name.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from secretsync.errors import SecretsyncError
-from secretsync.manifests.loader import ObjectId, PlainStr, retype_plain
+from secretsync.manifests.loader import PlainStr, retype_plain
+from secretsync.objects import ObjectId
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
@@ -40,12 +45,16 @@ __all__ = [
     "substitute_object",
     "merge_variables",
     "variables_from_object",
+    "VariableSource",
+    "VariableSourceNotFound",
+    "collect_variables",
     "is_disabled",
     "VARIABLE_NAME",
     "DISABLE_ANNOTATIONS",
 ]
 
 VARIABLE_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
+_NAME_PART = re.compile(r"[^}:]*")
 DISABLE_ANNOTATIONS = ("secretsync.io/substitute", "kustomize.toolkit.fluxcd.io/substitute")
 
 Value = str | SecretBytes
@@ -65,10 +74,11 @@ class Text:
 @dataclass(frozen=True)
 class Var:
     name: str
-    default: tuple | None = None  # nodes, evaluated only when the variable is unset or empty
+    default: tuple[Node, ...] | None = None  # nodes, evaluated only when the variable is unset or empty
 
 
 Node = Text | Var
+Path = tuple[str | int, ...]  # where a value sits in an object ("<key>" for a mapping key)
 
 
 def parse(text: str) -> tuple[Node, ...]:
@@ -102,9 +112,9 @@ def _parse(text: str, pos: int, nested: bool) -> tuple[list[Node], int]:
 
 
 def _parse_var(text: str, pos: int) -> tuple[Var, int]:
-    match = re.compile(r"[^}:]*").match(text, pos)
-    name = match.group(0)
-    pos = match.end()
+    match = _NAME_PART.match(text, pos)
+    name = match.group(0) if match else ""
+    pos = match.end() if match else pos
     if not VARIABLE_NAME.match(name):
         raise SubstitutionError(
             f"invalid variable name {name[:64]!r} in ${{...}}",
@@ -154,7 +164,7 @@ def evaluate(nodes: Iterable[Node], lookup: Callable[[str], Value | None]) -> tu
     return "".join(out), used_secret
 
 
-def is_disabled(obj: dict) -> bool:
+def is_disabled(obj: Mapping[str, Any]) -> bool:
     metadata = obj.get("metadata") or {}
     for field in ("annotations", "labels"):
         values = metadata.get(field) or {}
@@ -164,14 +174,14 @@ def is_disabled(obj: dict) -> bool:
     return False
 
 
-def substitute_object(obj: dict, variables: Mapping[str, Value]) -> dict:
+def substitute_object(obj: dict[str, Any], variables: Mapping[str, Value]) -> dict[str, Any]:
     """A copy of ``obj`` with variables substituted (or ``obj`` itself when disabled / nothing to do)."""
     if is_disabled(obj):
         return obj
     lookup = variables.get
     is_secret = obj.get("kind") == "Secret" and str(obj.get("apiVersion", "")) == "v1"
 
-    def walk(value: Any, path: tuple) -> Any:
+    def walk(value: Any, path: Path) -> Any:
         if isinstance(value, dict):
             return {
                 sub(k, path + ("<key>",)) if isinstance(k, str) else k: walk(v, path + (k,)) for k, v in value.items()
@@ -187,7 +197,7 @@ def substitute_object(obj: dict, variables: Mapping[str, Value]) -> dict:
             return result
         return value
 
-    def sub(text: str, path: tuple) -> str:
+    def sub(text: str, path: Path) -> str:
         if "${" not in text:
             return text
         try:
@@ -204,10 +214,11 @@ def substitute_object(obj: dict, variables: Mapping[str, Value]) -> dict:
             raise SubstitutionError(f"{ObjectId.of(obj)}: {where or 'key'}: {exc.message}", hint=exc.hint) from None
         return result
 
-    return walk(obj, ())
+    result: dict[str, Any] = walk(obj, ())
+    return result
 
 
-def variables_from_object(obj: dict) -> dict[str, Value]:
+def variables_from_object(obj: Mapping[str, Any]) -> dict[str, Value]:
     """Variables held by a ConfigMap (``data``) or a Secret (``data`` as SecretBytes, ``stringData``)."""
     kind = obj.get("kind")
     out: dict[str, Value] = {}
@@ -238,3 +249,46 @@ def merge_variables(
                 hint="names are letters, digits and _ (not starting with a digit)",
             )
     return merged
+
+
+@dataclass(frozen=True)
+class VariableSource:
+    """A ConfigMap or Secret whose entries are postBuild variables; a missing ``optional`` one is skipped."""
+
+    kind: str  # ConfigMap or Secret
+    namespace: str
+    name: str
+    optional: bool = False
+
+
+class VariableSourceNotFound(SubstitutionError):
+    """A ConfigMap or Secret named as a variable source does not exist (and is not optional)."""
+
+    reference = "variable-source-not-found"
+
+
+def collect_variables(
+    inline: Mapping[str, Value] | None,
+    sources: Iterable[VariableSource],
+    read: Callable[[VariableSource], Mapping[str, Any] | None],
+    *,
+    what: str = "postBuild.substituteFrom",
+) -> dict[str, Value]:
+    """The variables of ``inline`` over those of ``sources`` (Flux's order), every name checked.
+
+    ``read(source)`` returns the object or None when it does not exist; a missing source marked
+    ``optional`` is skipped, any other raises ``VariableSourceNotFound`` (``what`` names the field or
+    flag in its message). A name that is not a variable name raises ``SubstitutionError``.
+    """
+    found = []
+    for source in sources:
+        obj = read(source)
+        if obj is None:
+            if source.optional:
+                continue
+            raise VariableSourceNotFound(
+                f"{what}: {source.kind} {source.namespace}/{source.name} not found",
+                hint="create it, or mark the reference optional",
+            )
+        found.append(variables_from_object({**obj, "kind": obj.get("kind") or source.kind}))
+    return merge_variables(inline, found)

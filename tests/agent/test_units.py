@@ -23,7 +23,7 @@ def sync(spec: dict) -> dict:
 def test_defaults_and_durations():
     spec = SyncSpec.parse(sync({"source": {"path": "/x"}, "interval": "10m", "prune": False}))
     assert (spec.interval, spec.retry, spec.effective_timeout, spec.path, spec.generation) == (600, 600, 570, ".", 3)
-    assert spec.notify_on_failure and spec.notify_on_recovery and spec.vault is None
+    assert spec.notifications.on_failure and spec.notifications.on_recovery and spec.vault is None
     short = SyncSpec.parse(
         sync(
             {
