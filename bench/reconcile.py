@@ -213,7 +213,7 @@ def main(n: int, sample: int) -> int:
         print(f"ratio no-op plan/full apply = {noop_apply_s / full_s:.3f}")
 
         # the peer's way: one server-side dry-run per object (Flux kustomize-controller), on a sample
-        from secretsync.kube.apply import prepare
+        from secretsync.kube.plan import prepare
 
         aopts = ApplyOptions(client=client, owner_labels=store.owner_labels)
         chosen = objects[:: max(1, n // sample)][:sample]

@@ -33,18 +33,9 @@ from typing import Any, Protocol
 from secretsync.api.conditions import Reason
 from secretsync.errors import SecretsyncError
 from secretsync.kube import health
-from secretsync.kube.apply import (
-    FIELD_MANAGER,
-    ApplyFailed,
-    ApplyOptions,
-    ChangeSet,
-    IgnoreRule,
-    ImmutableFieldError,
-    LiveIndex,
-    apply_all,
-    owner_selector,
-)
-from secretsync.kube.client import KubeError
+from secretsync.kube.apply import ApplyOptions, apply_all
+from secretsync.kube.changeset import ApplyFailed, ChangeSet, ImmutableFieldError
+from secretsync.kube.errors import KubeError
 from secretsync.kube.hooks import (
     POST_SYNC,
     PRE_SYNC,
@@ -57,6 +48,7 @@ from secretsync.kube.hooks import (
     split_hooks,
 )
 from secretsync.kube.inventory import ApplySet, Inventory
+from secretsync.kube.plan import FIELD_MANAGER, IgnoreRule, LiveIndex, owner_selector
 from secretsync.kube.prune import MaxPrune, PruneBlocked, PruneFailed, PruneOptions, PruneResult, prune
 from secretsync.render.pipeline import RenderResult
 

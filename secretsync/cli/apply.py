@@ -110,9 +110,9 @@ def _applyset(args: argparse.Namespace) -> tuple[str, str]:
 
 def cluster_setup(args: argparse.Namespace) -> tuple[Any, Any, list]:
     """(client, inventory store, ignore rules) from the shared cluster flags."""
-    from secretsync.kube.apply import IgnoreRule
     from secretsync.kube.client import KubeClient
     from secretsync.kube.inventory import ApplySet
+    from secretsync.kube.plan import IgnoreRule
     from secretsync.reconcile import ApplySetStore
 
     try:

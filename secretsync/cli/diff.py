@@ -33,10 +33,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from secretsync.kube.apply import ApplyOptions, LiveIndex, owner_selector
+    from secretsync.kube.apply import ApplyOptions
     from secretsync.kube.diff import diff_all
     from secretsync.kube.hooks import split_hooks
     from secretsync.kube.inventory import Inventory
+    from secretsync.kube.plan import LiveIndex, owner_selector
 
     client, store, ignore = cluster_setup(args)
     rendered = render_for_cluster(args, client)

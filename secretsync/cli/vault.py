@@ -142,7 +142,8 @@ def dump_documents(objects: list[dict]) -> str:
 
 def read_secret_config(spec: str) -> dict[str, str]:
     """AVP's ``-s``: the configuration held in a Kubernetes Secret (values stay in memory)."""
-    from secretsync.kube.client import KubeClient, KubeError
+    from secretsync.kube.client import KubeClient
+    from secretsync.kube.errors import KubeError
     from secretsync.vault.config import secret_config, secret_reference
     from secretsync.vault.errors import VaultConfigError
 

@@ -1,13 +1,19 @@
-"""Kubernetes access for secretsync (internal).
+"""Kubernetes access for secretsync (internal): one careful door to the API, and what is built on it.
 
-``secretsync.kube.client`` is the only module that imports the ``kubernetes`` package: a
-dict-in/dict-out ``KubeClient`` with discovery, server-side apply, watches and error
-classes that never carry a response body. ``secretsync.kube.watch`` builds the
-list+watch loop (resourceVersion, bookmarks, relist on 410) that both controllers use.
-Everything in ``client.__all__`` is re-exported here.
+- ``client``: ``KubeClient``, dict-in/dict-out, with bounded retries of reads; ``transport``: the
+  only module that imports ``kubernetes`` (configuration, the connection, raw requests);
+  ``errors``: status codes and ``Status`` reasons as exception classes that never carry a response
+  body; ``wire``: JSON bodies and Secret values on the wire; ``discovery``: apiVersion/kind →
+  resource paths; ``kubeconfig``: kubeconfig content held in memory; ``watch``: the watch stream
+  and the list+watch loop both controllers use.
+- ``changeset``, ``plan``, ``apply``: server-side apply of a set of objects and its result;
+  ``diff``, ``health``, ``hooks``, ``inventory``, ``prune``: the other steps of a reconcile.
+
+``KubeClient`` and the error classes are re-exported here.
 """
 
-from secretsync.kube import client as _client
-from secretsync.kube.client import *  # noqa: F401,F403 - the package's face is the client's __all__
+from secretsync.kube import errors as _errors
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import *  # noqa: F401,F403 - the error classes are part of the package's face
 
-__all__ = list(_client.__all__)
+__all__ = ["KubeClient", *_errors.__all__]

@@ -10,7 +10,7 @@
   Git is removed from the cluster (flux2#2099).
 - **Order**: CRDs, Namespaces, ClusterRoles and ClusterRoleBindings first (CRDs waited until
   Established), then the rest by wave (``secretsync.io/sync-wave``, Argo's
-  ``argocd.argoproj.io/sync-wave``) and kind order (``secretsync.manifests.loader.apply_order_key``);
+  ``argocd.argoproj.io/sync-wave``) and kind order (``secretsync.objects.apply_order_key``);
   each wave is healthy (``secretsync.kube.health``) before the next starts.
 - **Cheap no-op**: one list per kind (by owner label when owner labels are set) gives the live
   objects. An object is *provably unchanged* when our manager's ``managedFields`` entry covers
@@ -35,54 +35,48 @@ Messages never hold a Secret value: API errors about Secrets keep only reasons a
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from secretsync.errors import SecretsyncError
 from secretsync.kube import health
-from secretsync.kube.client import Forbidden, Invalid, KubeAPIError, KubeError, NotFound, UnknownResource
-from secretsync.manifests.loader import ObjectId, apply_order_key, copy_tree, group_of, iter_leaves
-from secretsync.secretvalue import SecretBytes
+from secretsync.kube.changeset import (
+    CONFIGURED,
+    CREATED,
+    UNCHANGED,
+    ApplyFailed,
+    Change,
+    ChangeSet,
+    ImmutableFieldError,
+    is_immutable_error,
+    safe_message,
+)
+from secretsync.kube.errors import Forbidden, KubeAPIError, KubeError, NotFound
+from secretsync.kube.plan import (
+    FIELD_MANAGER,
+    FORCE_ANNOTATION,
+    LAST_APPLIED,
+    IgnoreRule,
+    LiveIndex,
+    apply_ignore_rules,
+    comparable,
+    data_changed,
+    field_managers,
+    owner_selector,
+    prepare,
+    provably_unchanged,
+)
+from secretsync.objects import ObjectId, apply_order_key, group_of
 
-__all__ = [
-    "FIELD_MANAGER",
-    "LAST_APPLIED",
-    "FORCE_ANNOTATION",
-    "CREATED",
-    "CONFIGURED",
-    "UNCHANGED",
-    "DELETED",
-    "SKIPPED",
-    "Change",
-    "ChangeSet",
-    "IgnoreRule",
-    "ApplyOptions",
-    "ApplyFailed",
-    "ImmutableFieldError",
-    "LiveIndex",
-    "apply_all",
-    "prepare",
-    "plan",
-    "provably_unchanged",
-    "data_changed",
-    "comparable",
-    "owner_selector",
-    "safe_message",
-    "is_immutable_error",
-]
+__all__ = ["TAKEOVER_MANAGERS", "ApplyOptions", "apply_all", "plan"]
 
 log = logging.getLogger(__name__)
 
-FIELD_MANAGER = "secretsync"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-FORCE_ANNOTATION = "secretsync.io/force"
 TAKEOVER_MANAGERS = (
     "kubectl",
     "kubectl-client-side-apply",
@@ -93,540 +87,6 @@ TAKEOVER_MANAGERS = (
     "kubectl-set",
     "before-first-apply",
 )
-
-CREATED = "created"
-CONFIGURED = "configured"
-UNCHANGED = "unchanged"
-DELETED = "deleted"
-SKIPPED = "skipped"
-
-_MISSING = object()
-_VOLATILE_META = ("resourceVersion", "generation", "managedFields", "creationTimestamp", "uid", "selfLink")
-
-
-# ---------------------------------------------------------------------------------------------
-# change set
-
-
-@dataclass
-class Change:
-    """What happened to one object. ``detail`` says how (``via dry-run``, ``recreated``, a reason to skip)."""
-
-    id: ObjectId
-    action: str
-    detail: str = ""
-    takeover: tuple[str, ...] = ()
-    api_version: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.id} {self.action}"
-        if self.detail:
-            text += f" ({self.detail})"
-        if self.takeover:
-            text += f" [took over fields from {', '.join(self.takeover)}]"
-        return text
-
-
-@dataclass
-class ChangeSet:
-    """Entries in the order they happened (fluxcd/pkg ssa's ChangeSet)."""
-
-    entries: list[Change] = field(default_factory=list)
-    results: dict = field(default_factory=dict, repr=False)  # ObjectId -> live object after apply (or as found)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, change: Change) -> Change:
-        with self._lock:
-            self.entries.append(change)
-        return change
-
-    def extend(self, other: ChangeSet) -> None:
-        for change in other.entries:
-            self.add(change)
-        self.results.update(other.results)
-
-    def of(self, action: str) -> list[Change]:
-        return [c for c in self.entries if c.action == action]
-
-    @property
-    def changed(self) -> bool:
-        return any(c.action in (CREATED, CONFIGURED, DELETED) for c in self.entries)
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for c in self.entries:
-            out[c.action] = out.get(c.action, 0) + 1
-        return out
-
-    def summary(self) -> str:
-        counts = self.counts()
-        return ", ".join(f"{counts.get(a, 0)} {a}" for a in (CREATED, CONFIGURED, UNCHANGED, DELETED, SKIPPED))
-
-    def lines(self, include_unchanged: bool = False) -> list[str]:
-        return [str(c) for c in self.entries if include_unchanged or c.action != UNCHANGED]
-
-    def __iter__(self):
-        return iter(list(self.entries))
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-
-# ---------------------------------------------------------------------------------------------
-# errors
-
-
-class ApplyFailed(SecretsyncError):
-    """Applying failed for one or more objects; ``changeset`` holds what was done before."""
-
-    reference = "apply-failed"
-    access_denied = False  # every failure was a 403: the identity lacks RBAC permissions
-
-    def __init__(self, message: str, *, changeset: ChangeSet | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.changeset = changeset or ChangeSet()
-
-
-class ImmutableFieldError(SecretsyncError):
-    """The API server refused a change to an immutable field and recreating is not allowed."""
-
-    reference = "immutable-field"
-
-
-_SECRET_VALUE_TEXT = re.compile(r'(Invalid value: )("(?:[^"\\]|\\.)*"|\S+)')
-
-
-def _secret_texts(obj: Any) -> list[str]:
-    out: list[str] = []
-    for item in iter_leaves(obj):
-        if isinstance(item, SecretBytes) and len(item) >= 3:
-            out += (item.reveal().decode("utf-8", "replace"), item.to_base64())
-    return out
-
-
-def safe_message(exc: BaseException, obj: Mapping[str, Any] | None = None) -> str:
-    """An API error's text with no value of ``obj``'s Secret data (and no 'Invalid value' echo for Secrets)."""
-    if isinstance(exc, KubeAPIError):
-        text = exc.api_message or exc.reason or f"HTTP {exc.status}"
-        fields = [c.get("field") for c in (exc.details.get("causes") or []) if c.get("field")]
-    else:
-        text, fields = getattr(exc, "message", None) or type(exc).__name__, []
-    if obj is not None and obj.get("kind") == "Secret":
-        text = _SECRET_VALUE_TEXT.sub(r"\1<redacted>", text)
-        if fields:
-            text = f"{getattr(exc, 'reason', '') or 'rejected'} (fields: {', '.join(sorted(set(fields)))}): {text}"
-    for secret in _secret_texts(obj or {}):
-        if secret and secret in text:
-            text = text.replace(secret, "<redacted>")
-    return text
-
-
-def is_immutable_error(exc: BaseException) -> bool:
-    """An apply refused because it changes a field that cannot change (Flux's rule, plus StatefulSet's Forbidden)."""
-    if not isinstance(exc, (Invalid, Forbidden, KubeAPIError)) or getattr(exc, "status", 0) not in (409, 422):
-        return False
-    texts = [exc.api_message] + [c.get("message", "") for c in (exc.details.get("causes") or [])]
-    joined = " ".join(t for t in texts if t).lower()
-    return (
-        "immutable" in joined
-        or "updates to statefulset spec for fields other than" in joined
-        or "may not change once set" in joined
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# ignore rules and JSON pointers
-
-
-def _tokens(pointer: str) -> list[str]:
-    if pointer == "":
-        return []
-    if not pointer.startswith("/"):
-        raise ValueError(f"JSON pointer {pointer!r} must start with '/'")
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
-
-
-def _get(obj: Any, tokens: Sequence[str]) -> Any:
-    cur = obj
-    for t in tokens:
-        if isinstance(cur, dict):
-            if t not in cur:
-                return _MISSING
-            cur = cur[t]
-        elif isinstance(cur, list):
-            if not t.isdigit() or int(t) >= len(cur):
-                return _MISSING
-            cur = cur[int(t)]
-        else:
-            return _MISSING
-    return cur
-
-
-def _set(obj: Any, tokens: Sequence[str], value: Any) -> None:
-    cur = obj
-    for t in tokens[:-1]:
-        if isinstance(cur, dict):
-            cur = cur.setdefault(t, {})
-        elif isinstance(cur, list) and t.isdigit() and int(t) < len(cur):
-            cur = cur[int(t)]
-        else:
-            return
-    last = tokens[-1]
-    if isinstance(cur, dict):
-        cur[last] = value
-    elif isinstance(cur, list) and last.isdigit() and int(last) < len(cur):
-        cur[int(last)] = value
-
-
-def _remove(obj: Any, tokens: Sequence[str]) -> None:
-    parent = _get(obj, tokens[:-1])
-    last = tokens[-1]
-    if isinstance(parent, dict):
-        parent.pop(last, None)
-    elif isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
-        del parent[int(last)]
-
-
-@dataclass(frozen=True)
-class IgnoreRule:
-    """Fields (JSON pointers) neither diffed nor applied for objects matching kind/group/namespace/name.
-
-    ``None`` (or ``*``) matches anything. Text form (``--ignore-differences``):
-    ``KIND[.GROUP][/NAME | /NAMESPACE/NAME]=/pointer[,/pointer...]``, e.g.
-    ``Deployment.apps/demo/web=/spec/replicas`` or ``*=/metadata/annotations/injected``.
-    """
-
-    pointers: tuple[str, ...]
-    kind: str | None = None
-    group: str | None = None
-    namespace: str | None = None
-    name: str | None = None
-
-    def __post_init__(self) -> None:
-        for p in self.pointers:
-            _tokens(p)
-
-    def matches(self, oid: ObjectId) -> bool:
-        def ok(want: str | None, have: str) -> bool:
-            return want in (None, "*") or want == have
-
-        return (
-            ok(self.kind, oid.kind)
-            and ok(self.group, oid.group)
-            and ok(self.namespace, oid.namespace)
-            and ok(self.name, oid.name)
-        )
-
-    @classmethod
-    def parse(cls, text: str) -> IgnoreRule:
-        selector, sep, pointers = text.partition("=")
-        if not sep or not pointers:
-            raise ValueError(f"ignore rule {text!r}: expected KIND[.GROUP][/NAMESPACE/NAME]=/json/pointer")
-        parts = selector.strip().split("/")
-        if len(parts) > 3 or not parts[0]:
-            raise ValueError(f"ignore rule {text!r}: expected KIND[.GROUP][/NAMESPACE/NAME] before '='")
-        kind, _, group = parts[0].partition(".")
-        namespace = parts[1] if len(parts) == 3 else None
-        name = parts[-1] if len(parts) >= 2 else None
-        items = tuple(p.strip() for p in pointers.split(",") if p.strip())
-        try:
-            return cls(
-                items,
-                kind=None if kind == "*" else kind,
-                group=group if group else (None if kind == "*" else ""),
-                namespace=namespace,
-                name=name,
-            )
-        except ValueError as exc:
-            raise ValueError(f"ignore rule {text!r}: {exc}") from None
-
-
-def _list_item_key(child: str) -> Any:
-    try:
-        return json.loads(child[2:])
-    except ValueError:
-        return _MISSING
-
-
-def _matches_key(item: Any, key: Mapping[str, Any], strict: bool) -> bool:
-    if not isinstance(item, dict):
-        return False
-    for k, v in key.items():
-        if k in item:
-            if item[k] != v:
-                return False
-        elif strict:
-            return False
-    return True
-
-
-def _child_for(node: Mapping[str, Any], item: Any, index: int) -> Any:
-    for child, sub in node.items():
-        if child.startswith("k:"):
-            key = _list_item_key(child)
-            if isinstance(key, dict) and _matches_key(item, key, strict=True):
-                return sub
-        elif child.startswith("v:"):
-            if _list_item_key(child) == item:
-                return sub
-        elif child == f"i:{index}":
-            return sub
-    return None
-
-
-def _owns(fields: Any, obj: Any, tokens: Sequence[str]) -> bool:
-    """Whether a fieldsV1 set covers the path ``tokens`` of ``obj``."""
-    node, cur = fields, obj
-    for t in tokens:
-        if not isinstance(node, dict):
-            return False
-        if not node:
-            return True  # an atomic ancestor is owned whole
-        if isinstance(cur, dict):
-            node, cur = node.get("f:" + t), cur.get(t)
-        elif isinstance(cur, list) and t.isdigit() and int(t) < len(cur):
-            node, cur = _child_for(node, cur[int(t)], int(t)), cur[int(t)]
-        else:
-            return False
-        if node is None:
-            return False
-    return True
-
-
-def _managers(live: Mapping[str, Any]) -> list[dict]:
-    return [e for e in ((live.get("metadata") or {}).get("managedFields") or []) if isinstance(e, dict)]
-
-
-def _apply_entry(live: Mapping[str, Any], manager: str) -> dict | None:
-    for entry in _managers(live):
-        if entry.get("manager") == manager and entry.get("operation") == "Apply" and not entry.get("subresource"):
-            return entry
-    return None
-
-
-def apply_ignore_rules(
-    desired: dict, live: Mapping[str, Any] | None, rules: Sequence[IgnoreRule], manager: str = FIELD_MANAGER
-) -> dict:
-    """``desired`` with ignored fields taken from ``live`` (only we own them) or left out (someone else does)."""
-    if live is None or not rules:
-        return desired
-    oid = ObjectId.of(desired)
-    for rule in rules:
-        if not rule.matches(oid):
-            continue
-        for pointer in rule.pointers:
-            tokens = _tokens(pointer)
-            if not tokens:
-                continue
-            live_value = _get(live, tokens)
-            others = [
-                e
-                for e in _managers(live)
-                if e.get("manager") != manager and _owns(e.get("fieldsV1") or {}, live, tokens)
-            ]
-            if live_value is not _MISSING and not others and _get(desired, tokens[:-1]) is not _MISSING:
-                _set(desired, tokens, copy_tree(live_value))
-            else:
-                _remove(desired, tokens)
-    return desired
-
-
-# ---------------------------------------------------------------------------------------------
-# desired state
-
-
-def owner_selector(labels: Mapping[str, str]) -> str | None:
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or None
-
-
-def prepare(obj: Mapping[str, Any], owner_labels: Mapping[str, str] = {}) -> dict:
-    """The object as we send it: owner labels added, Secret ``stringData`` merged into ``data``,
-    ``creationTimestamp: null`` and ``status`` of generated manifests dropped."""
-    out = copy_tree(dict(obj))
-    meta = out.setdefault("metadata", {})
-    if meta.get("creationTimestamp", _MISSING) is None:
-        del meta["creationTimestamp"]
-    if owner_labels:
-        meta["labels"] = {**(meta.get("labels") or {}), **owner_labels}
-    if out.get("kind") == "Secret" and out.get("apiVersion") == "v1" and isinstance(out.get("stringData"), dict):
-        data = dict(out.get("data") or {})
-        for key, value in out.pop("stringData").items():
-            data[key] = value if isinstance(value, SecretBytes) else SecretBytes(str(value))
-        out["data"] = data
-    if out.get("status") in ({}, None):
-        out.pop("status", None)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# no-op detection
-
-
-def _same_map(desired: Mapping[str, Any], node: Mapping[str, Any], live: Any) -> bool:
-    if not isinstance(live, dict):
-        return False
-    owned = {k[2:] for k in node if k.startswith("f:")}
-    if set(desired) != owned:
-        return False  # we add or stop sending a field
-    return all(_same_value(v, node["f:" + k], live.get(k, _MISSING)) for k, v in desired.items())
-
-
-def _same_list(desired: list, node: Mapping[str, Any], live: Any) -> bool:
-    """An associative (``k:``) or set (``v:``) list we own: same items, same values, same relative order."""
-    if not isinstance(live, list):
-        return False
-    children = [k for k in node if k != "."]
-    if all(c.startswith("v:") for c in children):
-        owned = [_list_item_key(c) for c in children]
-        if len(owned) != len(desired) or not all(d in owned for d in desired) or not all(d in live for d in desired):
-            return False
-        positions = [live.index(d) for d in desired]
-        return positions == sorted(positions)
-    if not all(c.startswith("k:") for c in children) or len(children) != len(desired):
-        return False
-    keys = [(child, _list_item_key(child)) for child in children]
-    used: set[str] = set()
-    positions = []
-    for item in desired:
-        matches = [(c, k) for c, k in keys if c not in used and isinstance(k, dict) and _matches_key(item, k, False)]
-        if len(matches) != 1:
-            return False
-        child, key = matches[0]
-        used.add(child)
-        found = [i for i, x in enumerate(live) if _matches_key(x, key, strict=True)] or [
-            i for i, x in enumerate(live) if _matches_key(x, key, strict=False)
-        ]
-        if len(found) != 1:
-            return False
-        positions.append(found[0])
-        sub = {k: v for k, v in node[child].items() if k != "."}
-        if not _same_map(item, sub, live[found[0]]):
-            return False
-    return positions == sorted(positions)  # a reordered list is a change
-
-
-def _same_value(desired: Any, node: Any, live: Any) -> bool:
-    if live is _MISSING:
-        return False
-    if isinstance(desired, dict):
-        sub = {k: v for k, v in (node or {}).items() if k != "."}
-        return _same_map(desired, sub, live) if sub else desired == live
-    if isinstance(desired, list):
-        sub = {k: v for k, v in (node or {}).items() if k != "."}
-        return _same_list(desired, sub, live) if sub else desired == live
-    if isinstance(desired, bool) or isinstance(live, bool):
-        return type(desired) is type(live) and desired == live
-    return desired == live
-
-
-def provably_unchanged(desired: Mapping[str, Any], live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> bool:
-    """True when applying ``desired`` could not change ``live``: our Apply entry owns exactly the fields we send
-    and each holds the desired value. False means "not proven" (a dry-run decides), not "changed"."""
-    entry = _apply_entry(live, manager)
-    if entry is None:
-        return False
-    fields = entry.get("fieldsV1") or {}
-    body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
-    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in ("name", "namespace")}
-    if meta:
-        body["metadata"] = meta
-    else:
-        body.pop("metadata", None)
-    if LAST_APPLIED in ((live.get("metadata") or {}).get("annotations") or {}):
-        return False
-    if str(live.get("apiVersion", "")) != str(desired.get("apiVersion", "")):
-        return False
-    return _same_map(body, fields, live)
-
-
-def data_changed(desired: Mapping[str, Any], live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> bool:
-    """True when applying ``desired`` certainly changes ``live``: a core ConfigMap or Secret ``data`` /
-    ``binaryData`` key that our Apply entry owns holds another value (the server never normalises these
-    values, unlike e.g. quantities, so no dry-run is needed to know)."""
-    if desired.get("apiVersion") != "v1" or desired.get("kind") not in ("ConfigMap", "Secret"):
-        return False
-    entry = _apply_entry(live, manager)
-    if entry is None or live.get("apiVersion") != "v1":
-        return False
-    fields = entry.get("fieldsV1") or {}
-    for section in ("data", "binaryData"):
-        wanted, have = desired.get(section), live.get(section)
-        owned = fields.get(f"f:{section}")
-        if not isinstance(wanted, dict) or not isinstance(have, dict) or not isinstance(owned, dict):
-            continue
-        for key, value in wanted.items():
-            if f"f:{key}" in owned and key in have and type(have[key]) is type(value) and have[key] != value:
-                return True
-    return False
-
-
-def comparable(obj: Mapping[str, Any], manager: str = FIELD_MANAGER) -> dict:
-    """What counts when comparing a dry-run result with the live object: the object minus server-set
-    metadata and status, plus the fields our manager owns."""
-    out = {k: v for k, v in obj.items() if k != "status"}
-    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _VOLATILE_META}
-    entry = _apply_entry(obj, manager)
-    meta["__owned__"] = (entry or {}).get("fieldsV1")
-    out["metadata"] = meta
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# live state
-
-
-class LiveIndex:
-    """Live objects, one list per kind (cluster-wide by owner label; per namespace without one or when a
-    cluster-wide list is forbidden). Thread-safe; each kind is listed at most once."""
-
-    def __init__(self, client: Any, selector: str | None) -> None:
-        self.client = client
-        self.selector = selector
-        self._lists: dict[tuple[str, str], dict[ObjectId, dict]] = {}
-        self._lock = threading.Lock()
-        self.lists = 0
-
-    def kind(self, api_version: str, kind: str, namespaces: Iterable[str] = ()) -> dict[ObjectId, dict]:
-        key = (api_version, kind)
-        with self._lock:
-            if key in self._lists:
-                return self._lists[key]
-        try:
-            info = self.client.resource(api_version, kind)
-        except UnknownResource:
-            found: dict[ObjectId, dict] = {}
-        else:
-            found = self._list(api_version, kind, info.namespaced, sorted(set(namespaces)))
-        with self._lock:
-            self._lists.setdefault(key, found)
-            return self._lists[key]
-
-    def _list(self, api_version: str, kind: str, namespaced: bool, namespaces: list[str]) -> dict[ObjectId, dict]:
-        scopes: list[str | None] = [None]
-        if namespaced and (not self.selector) and namespaces:
-            scopes = list(namespaces)
-        items: list[dict] = []
-        try:
-            for scope in scopes:
-                self.lists += 1
-                items += self.client.list(api_version, kind, scope, label_selector=self.selector)["items"]
-        except Forbidden:
-            if not namespaced or scopes != [None] or not namespaces:
-                raise
-            items = []
-            for scope in namespaces:
-                self.lists += 1
-                items += self.client.list(api_version, kind, scope, label_selector=self.selector)["items"]
-        return {ObjectId.of(i): i for i in items}
-
-    def get(self, obj: Mapping[str, Any]) -> dict | None:
-        oid = ObjectId.of(dict(obj))
-        return self.kind(str(obj.get("apiVersion")), oid.kind, [oid.namespace] if oid.namespace else []).get(oid)
-
-    def forget(self, api_version: str, kind: str) -> None:
-        with self._lock:
-            self._lists.pop((api_version, kind), None)
-
 
 # ---------------------------------------------------------------------------------------------
 # options and the manager
@@ -732,7 +192,7 @@ def _takeover_patch(live: Mapping[str, Any], opts: ApplyOptions) -> tuple[list, 
         ops.append(
             {"op": "remove", "path": "/metadata/annotations/" + LAST_APPLIED.replace("~", "~0").replace("/", "~1")}
         )
-    entries = [dict(e) for e in _managers(live)]  # copies: the live object is not changed here
+    entries = [dict(e) for e in field_managers(live)]  # copies: the live object is not changed here
     keep, merged = [], None
     for entry in entries:
         name, operation = entry.get("manager"), entry.get("operation")
@@ -771,10 +231,10 @@ def _lost_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any], man
     if before is None:
         return ()
     after_by = {
-        (e.get("manager"), e.get("operation"), e.get("subresource")): e.get("fieldsV1") for e in _managers(after)
+        (e.get("manager"), e.get("operation"), e.get("subresource")): e.get("fieldsV1") for e in field_managers(after)
     }
     lost = []
-    for entry in _managers(before):
+    for entry in field_managers(before):
         key = (entry.get("manager"), entry.get("operation"), entry.get("subresource"))
         if key[0] == manager:
             continue
@@ -825,7 +285,7 @@ class _Applier:
             return Change(oid, CONFIGURED, "recreated", api_version=api_version)
         action = planned.action
         if live is None:
-            others = [e for e in _managers(result) if e.get("manager") != opts.field_manager]
+            others = [e for e in field_managers(result) if e.get("manager") != opts.field_manager]
             if others:  # it existed without our owner labels: a takeover
                 action = CONFIGURED
                 cleanup = _takeover_patch(result, opts)

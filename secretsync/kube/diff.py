@@ -21,20 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from secretsync.kube.apply import (
-    CONFIGURED,
-    CREATED,
-    LAST_APPLIED,
-    UNCHANGED,
-    ApplyOptions,
-    LiveIndex,
-    owner_selector,
-    plan,
-    prepare,
-)
-from secretsync.kube.client import NotFound, UnknownResource
+from secretsync.kube.apply import ApplyOptions, plan
+from secretsync.kube.changeset import CONFIGURED, CREATED, UNCHANGED
+from secretsync.kube.errors import NotFound, UnknownResource
 from secretsync.kube.inventory import Entry
-from secretsync.manifests.loader import ObjectId, dump_all, sort_for_apply
+from secretsync.kube.plan import LAST_APPLIED, LiveIndex, owner_selector, prepare
+from secretsync.manifests.dump import dump_all
+from secretsync.objects import ObjectId, sort_for_apply
 from secretsync.secretvalue import SecretBytes
 
 __all__ = ["ObjectDiff", "diff_all", "mask_pair", "render_diff"]

@@ -26,9 +26,10 @@ from typing import Any
 
 from secretsync.errors import SecretsyncError
 from secretsync.kube import health
-from secretsync.kube.apply import CONFIGURED, CREATED, DELETED, Change, ChangeSet, prepare, safe_message
-from secretsync.kube.client import KubeError, NotFound
-from secretsync.manifests.loader import ObjectId, sort_for_apply
+from secretsync.kube.changeset import CONFIGURED, CREATED, DELETED, Change, ChangeSet, safe_message
+from secretsync.kube.errors import KubeError, NotFound
+from secretsync.kube.plan import prepare
+from secretsync.objects import ObjectId, sort_for_apply
 
 __all__ = [
     "HOOK_ANNOTATIONS",

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from secretsync.errors import SecretsyncError
-from secretsync.kube.client import UnknownResource
-from secretsync.manifests.loader import ObjectId
+from secretsync.kube.errors import UnknownResource
+from secretsync.objects import ObjectId
 
 __all__ = [
     "Entry",

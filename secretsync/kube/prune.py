@@ -30,10 +30,10 @@ from typing import Any
 
 from secretsync.api.conditions import Reason
 from secretsync.errors import SecretsyncError
-from secretsync.kube.apply import DELETED, SKIPPED, Change, ChangeSet, safe_message
-from secretsync.kube.client import Conflict, KubeError, NotFound
+from secretsync.kube.changeset import DELETED, SKIPPED, Change, ChangeSet, safe_message
+from secretsync.kube.errors import Conflict, KubeError, NotFound
 from secretsync.kube.inventory import Entry
-from secretsync.manifests.loader import ObjectId
+from secretsync.objects import ObjectId
 
 __all__ = [
     "PRUNE_ANNOTATION",

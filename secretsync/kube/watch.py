@@ -1,4 +1,8 @@
-"""List+watch for one resource kind, the event source of both controllers (client-go's reflector).
+"""Watches: one open stream (``WatchStream``) and the list+watch loop over it (client-go's reflector).
+
+``WatchStream`` is what ``KubeClient.watch`` returns: iterate it for ``(type, object)``;
+``close()`` from another thread ends it. Lines that are not JSON events and ``ERROR`` events
+raise mapped errors that never hold the line (it may be a Secret).
 
 ``Informer`` lists the objects (remembering the list's resourceVersion), then watches from
 there, following every event's and ``BOOKMARK``'s resourceVersion so a reconnect resumes
@@ -19,19 +23,115 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from secretsync.kube.client import Gone, KubeClient, KubeError
+import urllib3
+
+from secretsync.kube.errors import Gone, KubeAPIError, KubeError, KubeUnavailable, Timeout, error_from_status
+from secretsync.kube.wire import from_wire, parse_json
 from secretsync.retry import backoff_delay
 
-__all__ = ["Informer", "WatchEvent", "ADDED", "MODIFIED", "DELETED"]
+if TYPE_CHECKING:  # the client imports this module for WatchStream
+    from secretsync.kube.client import KubeClient
+
+__all__ = ["Informer", "WatchEvent", "WatchStream", "ADDED", "MODIFIED", "DELETED"]
 
 log = logging.getLogger(__name__)
 
 ADDED, MODIFIED, DELETED, BOOKMARK = "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
+
+
+class WatchStream:
+    """An open watch: iterate for ``(event_type, object)``; ``close()`` from any thread ends it.
+
+    ``BOOKMARK`` events are yielded too (object holds only ``metadata.resourceVersion``). An
+    ``ERROR`` event raises the mapped error (``Gone`` for an expired resourceVersion).
+    """
+
+    def __init__(self, response: Any, operation: str, lines: Iterator[str]) -> None:
+        self._response = response
+        self._lines = lines  # the response body split into lines (the client's reader)
+        self._operation = operation
+        self._closed = False
+        self._iterating = False
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            if self._closed or self._iterating:
+                return
+            self._iterating = True
+        lines = self._lines
+        try:
+            while True:
+                error: KubeError | None = None
+                try:
+                    line = next(lines)
+                except StopIteration:
+                    return
+                except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+                    error = Timeout(self._operation, 0, "Timeout", "no data from the watch within the read timeout")
+                except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
+                    # AttributeError: close() from another thread raced a read and urllib3 found its file
+                    # object gone ("'NoneType' object has no attribute 'read'")
+                    error = KubeUnavailable(f"{self._operation}: the watch connection broke")
+                if error is not None:  # raised outside ``except``: no library context attached
+                    if self._closed:
+                        return
+                    raise error
+                if self._closed:
+                    return
+                if not line.strip():
+                    continue
+                event = parse_json(line)  # never an exception holding the line (it may be a Secret)
+                if not isinstance(event, dict):
+                    raise KubeAPIError(
+                        self._operation, 0, "BadWatchEvent", "the watch stream sent a line that is not a JSON event"
+                    )
+                etype, obj = event.get("type"), event.get("object")
+                if etype == "ERROR":
+                    code = obj.get("code", 500) if isinstance(obj, dict) else 500
+                    raise error_from_status(self._operation, int(code), obj)
+                yield etype, from_wire(obj)
+        finally:
+            with self._lock:
+                self._closed, self._iterating = True, False
+            self._finish()
+
+    def close(self) -> None:
+        """End the watch. From another thread this only shuts the socket down; the reading thread
+        then leaves its loop and releases the response itself (no two threads inside urllib3)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            iterating = self._iterating
+        try:
+            sock = getattr(getattr(self._response, "connection", None), "sock", None)
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)  # unblocks a reader stuck in recv()
+        except OSError:
+            pass
+        if not iterating:
+            self._finish()
+
+    def _finish(self) -> None:
+        try:
+            self._response.close()
+            self._response.release_conn()
+        except Exception:  # noqa: BLE001 - best effort on an already broken connection
+            pass
+
+    def __enter__(self) -> WatchStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class WatchEvent(tuple):

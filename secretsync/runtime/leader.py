@@ -43,7 +43,8 @@ import time
 import uuid
 from collections.abc import Callable
 
-from secretsync.kube.client import Conflict, KubeClient, KubeError, NotFound
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import Conflict, KubeError, NotFound
 
 __all__ = ["LeaderElector", "micro_time", "parse_micro_time"]
 
@@ -98,10 +99,11 @@ class LeaderElector:
                 "lease_duration must be greater than renew_deadline + retry_period, or a leader "
                 "that cannot renew could still be leading when others see the Lease expire"
             )
-        # every request must end before the renew deadline, or a hung call would outlive leadership
+        # every request must end before the renew deadline, or a hung call would outlive leadership;
+        # each is sent once: the elector's own loop (every retry_period) is the retry, as in client-go
         self.client = client.with_timeout(
             min(client.timeout, renew_deadline / 2), min(client.connect_timeout, renew_deadline / 2)
-        )
+        ).with_read_retry(None)
         self.namespace, self.name = namespace, name
         self.identity = identity or default_identity()
         self.lease_duration, self.renew_deadline, self.retry_period = int(lease_duration), renew_deadline, retry_period

@@ -21,7 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from secretsync.api.conditions import now_rfc3339
-from secretsync.kube.client import KubeClient, KubeError, NotFound
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import KubeError, NotFound
 
 __all__ = ["EventRecorder", "COMPONENT"]
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secretsync.api.conditions import ConditionStatus, ConditionType, EventReason, EventType, now_rfc3339
-from secretsync.kube.client import AlreadyExists, Conflict, KubeAPIError, KubeClient, KubeError, NotFound
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import AlreadyExists, Conflict, KubeAPIError, KubeError, NotFound
 from secretsync.kube.watch import ADDED, DELETED, MODIFIED, Informer, WatchEvent
 from secretsync.runtime.queue import WorkQueue
 from secretsync.sealing import objects as sealedsecret

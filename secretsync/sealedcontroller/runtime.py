@@ -16,7 +16,8 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from secretsync.kube.client import KubeClient, KubeError
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import KubeError
 from secretsync.runtime.leader import LeaderElector
 from secretsync.runtime.recorder import EventRecorder
 from secretsync.sealedcontroller.endpoints import ControllerEndpoints, ControllerMetrics, MetricsServer

@@ -224,7 +224,7 @@ def test_examples_scenario(kube, controllers, demo, tmp_path, capsys):
 
 
 def _has_sealed_crd(kube) -> bool:
-    from secretsync.kube.client import UnknownResource
+    from secretsync.kube.errors import UnknownResource
 
     try:
         kube.client.resource("bitnami.com/v1alpha1", "SealedSecret")

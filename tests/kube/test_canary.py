@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from secretsync import SecretBytes
-from secretsync.kube.client import KubeError
+from secretsync.kube.errors import KubeError
 from secretsync.kube.watch import Informer
 
 
@@ -46,7 +46,7 @@ def test_no_secret_value_reaches_logs_or_errors(kube, namespace, apiserver, capl
     ]
     if apiserver.is_emulator:
         apiserver.faults.fail_next(1, verb="get", resource="secrets", code=500)
-        failures.append(lambda: kube.get("v1", "Secret", "a", namespace))
+        failures.append(lambda: kube.with_read_retry(None).get("v1", "Secret", "a", namespace))
     for call in failures:
         try:
             call()

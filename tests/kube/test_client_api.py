@@ -15,12 +15,12 @@ import uuid
 import pytest
 
 from secretsync import SecretBytes
-from secretsync.kube.client import (
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import (
     AlreadyExists,
     Conflict,
     Forbidden,
     Invalid,
-    KubeClient,
     KubeConfigError,
     KubeUnavailable,
     NotFound,
@@ -421,7 +421,7 @@ contexts: [{{name: c, context: {{cluster: k, user: u}}}}]
 clusters: [{{name: k, cluster: {{server: "https://127.0.0.1:1"}}}}]
 users: [{{name: u, user: {{client-certificate-data: Zm9v, client-key-data: {key_text}}}}}]
 """
-    from secretsync.kube.client import KubeConfigError
+    from secretsync.kube.errors import KubeConfigError
 
     with pytest.raises(KubeConfigError) as info:
         KubeClient.from_kubeconfig_data(SecretBytes(content), source="Secret ns/remote")

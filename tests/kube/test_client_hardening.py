@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from secretsync.kube.client import KubeClient, KubeUnavailable
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import KubeUnavailable
 
 
 def cm(name, ns, **meta):
@@ -105,7 +106,7 @@ def test_a_watch_that_loses_its_connection_unasked_is_kube_unavailable(kube, nam
 
 
 def test_time_limit_bounds_a_hanging_request_and_refuses_once_used_up(kube, namespace, emulator):
-    from secretsync.kube.client import Timeout
+    from secretsync.kube.errors import Timeout
 
     emulator.faults.fail_next(5, verb="get", resource="configmaps", hang=10)
     started = time.monotonic()

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from secretsync import SecretBytes
-from secretsync.kube.client import (
+from secretsync.kube.discovery import ResourceInfo
+from secretsync.kube.errors import (
     AlreadyExists,
     Conflict,
     Forbidden,
@@ -17,15 +18,13 @@ from secretsync.kube.client import (
     Invalid,
     KubeAPIError,
     NotFound,
-    ResourceInfo,
     ServerError,
     Timeout,
     TooManyRequests,
     Unauthorized,
     error_from_status,
-    from_wire,
-    to_wire,
 )
+from secretsync.kube.wire import from_wire, to_wire
 
 PLAINTEXT = "hunter2-do-not-log"
 
@@ -176,7 +175,8 @@ def test_resource_paths():
 
 
 def test_config_errors_name_the_file_and_context(tmp_path, monkeypatch):
-    from secretsync.kube.client import KubeClient, KubeConfigError
+    from secretsync.kube.client import KubeClient
+    from secretsync.kube.errors import KubeConfigError
 
     with pytest.raises(KubeConfigError) as info:
         KubeClient.from_kubeconfig(str(tmp_path / "missing"))
@@ -222,7 +222,7 @@ def test_any_error_body_gives_a_short_message(status_code, body):
 
 
 def test_encode_body_is_to_wire_in_one_pass():
-    from secretsync.kube.client import encode_body, to_wire
+    from secretsync.kube.wire import encode_body, to_wire
 
     secret = {
         "apiVersion": "v1",

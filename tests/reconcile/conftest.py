@@ -82,7 +82,7 @@ class Controllers:
         self.thread = threading.Thread(target=self._run, daemon=True, name="fake-controllers")
 
     def _run(self) -> None:
-        from secretsync.kube.client import KubeError
+        from secretsync.kube.errors import KubeError
 
         while not self.stop.wait(0.05):
             try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from secretsync.api.conditions import Reason
-from secretsync.kube.apply import owner_selector
 from secretsync.kube.inventory import Inventory
+from secretsync.kube.plan import owner_selector
 from secretsync.reconcile import ReconcileOptions, reconcile_rendered
 from tests.reconcile.conftest import write
 

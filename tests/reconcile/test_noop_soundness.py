@@ -17,7 +17,7 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secretsync.kube.apply import FIELD_MANAGER, comparable, prepare, provably_unchanged
+from secretsync.kube.plan import FIELD_MANAGER, comparable, prepare, provably_unchanged
 
 NAMES = st.sampled_from(["a", "b", "c"])
 VALUES = st.sampled_from(["x", "y", "1"])

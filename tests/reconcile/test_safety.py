@@ -22,9 +22,10 @@ import time
 import pytest
 
 from secretsync.api.conditions import Reason
-from secretsync.kube.apply import ApplyOptions, IgnoreRule, LiveIndex
+from secretsync.kube.apply import ApplyOptions
 from secretsync.kube.diff import diff_all
 from secretsync.kube.inventory import ApplySet, applyset_id
+from secretsync.kube.plan import IgnoreRule, LiveIndex
 from secretsync.kube.prune import MaxPrune, PruneBlocked, PruneOptions, PruneRefused, prune
 from secretsync.reconcile import ApplySetStore, ReconcileOptions, reconcile_rendered
 from tests.reconcile.conftest import write

@@ -14,10 +14,10 @@ import copy
 import pytest
 
 from secretsync.kube import health
-from secretsync.kube.apply import IgnoreRule, apply_ignore_rules, prepare, provably_unchanged
 from secretsync.kube.diff import mask_pair, render_diff
+from secretsync.kube.plan import IgnoreRule, apply_ignore_rules, prepare, provably_unchanged
 from secretsync.kube.prune import MaxPrune
-from secretsync.manifests.loader import ObjectId
+from secretsync.objects import ObjectId
 from secretsync.secretvalue import SecretBytes
 
 

@@ -90,6 +90,8 @@ def test_one_leader_kill_then_takeover_after_lease_duration(kube, namespace):
     spec = lease(kube, namespace)
     assert spec["holderIdentity"] == "b"
     assert spec["leaseTransitions"] == transitions + 1
+    # on_started_leading runs in its own thread, started right after is_leader() turns true
+    assert wait_for(lambda: ("b", "start") in events, timeout=2)
     assert ("a", "start") in events and ("a", "stop") in events and ("b", "start") in events
     b.stop()
 

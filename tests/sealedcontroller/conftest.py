@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from secretsync.kube.client import AlreadyExists
+from secretsync.kube.errors import AlreadyExists
 from secretsync.sealedcontroller.reconciler import ControllerOptions
 from secretsync.sealedcontroller.runtime import RuntimeConfig, SealedSecretsRuntime
 from secretsync.sealing.objects import seal_secret

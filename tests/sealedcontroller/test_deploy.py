@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from secretsync.kube.client import Forbidden, KubeClient
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import Forbidden
 from secretsync.sealedcontroller.reconciler import ControllerOptions
 from secretsync.sealedcontroller.runtime import SealedSecretsRuntime
 from tests.fixtures.apiserver import REAL_KUBECONFIG_ENV, make_cluster
