@@ -8,10 +8,8 @@ through the API server's service proxy, as kubeseal fetches it:
 ``/api/v1/namespaces/NS/services/http:NAME:PORT/proxy/v1/cert.pem`` where PORT is the
 name of the Service's first port. ``--validate`` and ``--re-encrypt`` ask the controller
 the same way (``/v1/verify``, ``/v1/rotate``), or work offline with ``--key-dir`` /
-``--recovery-private-key``. The work is the library's: ``secretsync.sealing.controllerclient``
-(the controller and the certificate), ``secretsync.sealing.objects`` (seal),
-``secretsync.sealing.reencrypt``, ``secretsync.sealing.recovery`` and
-``secretsync.sealing.kubesealio``; the Kubernetes client is made here, from the kubeconfig flags.
+``--recovery-private-key``. The Kubernetes API is reached only through
+``secretsync.kube.client``.
 """
 
 from __future__ import annotations
@@ -125,6 +123,48 @@ def context_namespace(kubeconfig: str = "", context: str = "") -> str:
 
 # ---------------------------------------------------------------------------------------------- the controller
 
+_SERVICE_HINT = (
+    ".\nPlease, use the flag --controller-name and --controller-namespace to set up the name and "
+    "namespace of the sealed secrets controller"
+)
+
+# client-go's words for an error answer that is not a Status (apimachinery's NewGenericServerResponse)
+_GO_GENERIC = {
+    400: "the server rejected our request for an unknown reason",
+    401: "the server has asked for the client to provide credentials",
+    404: "the server could not find the requested resource",
+    405: "the server does not allow this method on the requested resource",
+    409: "the server reported a conflict",
+    415: "the server has rejected the content type",
+    422: "the server rejected our request due to an error in our request",
+    429: "the server has received too many requests and has asked us to try again later",
+    503: "the server is currently unable to handle the request",
+    504: "the server was unable to return a response in the time allotted, but may still be processing the request",
+}
+
+
+def go_error_text(exc: SecretsyncError, method: str = "", target: str = "") -> str:
+    """What kubeseal prints for a client-go error: a Status's message, else client-go's generic text."""
+    from secretsync.kube.errors import KubeAPIError
+
+    if not isinstance(exc, KubeAPIError) or not exc.status:
+        return exc.message
+    if exc.reason:  # the answer was a Status (from the API server)
+        return exc.api_message
+    status, server_message = exc.status, exc.api_message or ""
+    if status == 403:
+        text = server_message
+    elif status in _GO_GENERIC:
+        text = _GO_GENERIC[status]
+    elif status >= 500:
+        text = f"an error on the server ({json.dumps(server_message)}) has prevented the request from succeeding"
+    else:
+        text = f"the server responded with the status code {status} but did not return more information"
+    return f"{text} ({method.lower()} services {target})" if target else text
+
+
+class Controller:
+    """The sealed-secrets controller behind its Service, reached through the API server's service proxy."""
 
     def __init__(self, kubeconfig: str, context: str, namespace: str, name: str) -> None:
         self._kubeconfig, self._context = kubeconfig or None, context or None
@@ -132,9 +172,9 @@ def context_namespace(kubeconfig: str = "", context: str = "") -> str:
         self._client = None
         self._port: str | None = None
 
-    def connect() -> ServiceProxyClient:
+    def _proxy(self, method: str, path: str, body: dict | None = None, accept: str | None = None) -> bytes:
         from secretsync.kube.client import KubeClient
-        from secretsync.kube.errors import KubeConfigError
+        from secretsync.kube.errors import KubeConfigError, KubeError
 
         try:
             if self._client is None:
@@ -152,8 +192,28 @@ def context_namespace(kubeconfig: str = "", context: str = "") -> str:
                 hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT) or --key-dir DIR, "
                 "or a kubeconfig (--kubeconfig, --context) to reach the controller",
             ) from None
+        except KubeError as exc:
+            raise SecretsyncError(f"cannot get sealed secret service: {go_error_text(exc)}{_SERVICE_HINT}") from None
+        return self._client.service_proxy(
+            method, self.namespace, self.name, path, port=self._port, body=body, accept=accept
+        )
 
-    return connect
+    @property
+    def target(self) -> str:
+        return f"http:{self.name}:{self._port or ''}"
+
+    def certificate(self) -> bytes:
+        """GET /v1/cert.pem, as kubeseal (``Accept: application/x-pem-file, */*``)."""
+        from secretsync.kube.errors import KubeError
+
+        try:
+            return self._proxy("GET", "/v1/cert.pem", accept="application/x-pem-file, */*")
+        except KubeError as exc:
+            raise SecretsyncError(f"cannot fetch certificate: {go_error_text(exc, 'GET', self.target)}") from None
+
+    def verify(self, obj: dict) -> bool:
+        """POST /v1/verify: True when the controller can decrypt it (200), False on 409."""
+        from secretsync.kube.errors import KubeError
 
         try:
             self._proxy("POST", "/v1/verify", body=obj)
@@ -163,8 +223,40 @@ def context_namespace(kubeconfig: str = "", context: str = "") -> str:
             raise SecretsyncError(f"cannot validate sealed secret: {go_error_text(exc, 'POST', self.target)}") from None
         return True
 
-def _controller(args: argparse.Namespace) -> ControllerClient:
-    return ControllerClient(_connect(args), args.controller_namespace, args.controller_name)
+    def rotate(self, obj: dict) -> dict:
+        """POST /v1/rotate: the SealedSecret re-sealed with the newest key, as kubeseal prints it."""
+        from secretsync.kube.errors import KubeError
+
+        try:
+            body = self._proxy("POST", "/v1/rotate", body=obj)
+        except KubeError as exc:
+            if getattr(exc, "status", 0) == 409:
+                raise SecretsyncError("unable to rotate secret") from None
+            raise SecretsyncError(f"cannot re-encrypt secret: {go_error_text(exc, 'POST', self.target)}") from None
+        try:
+            resealed = json.loads(body)
+        except ValueError:
+            resealed = None
+        if not isinstance(resealed, dict):
+            raise SecretsyncError("cannot re-encrypt secret: the controller's answer is not a JSON object")
+        return _as_re_encrypted(resealed)
+
+
+def _as_re_encrypted(obj: dict) -> dict:
+    """kubeseal's ``--re-encrypt`` output: kind/apiVersion set; creationTimestamp, deletionTimestamp and
+    generation cleared."""
+    obj = dict(obj, apiVersion=sealedsecret.API_VERSION, kind=sealedsecret.KIND)
+    if isinstance(obj.get("metadata"), dict):
+        obj["metadata"] = {
+            k: v
+            for k, v in obj["metadata"].items()
+            if k not in ("creationTimestamp", "deletionTimestamp", "generation")
+        }
+    return obj
+
+
+def _controller(args: argparse.Namespace) -> Controller:
+    return Controller(args.kubeconfig, args.context, args.controller_namespace, args.controller_name)
 
 
 # ---------------------------------------------------------------------------------------------- commands
