@@ -48,7 +48,7 @@ def canary(i: int) -> str:
 
 
 def build_repo(tmp: Path, n: int) -> tuple[Path, Path, Path, list[str]]:
-    from secretsync.manifests.loader import dump_all
+    from secretsync.manifests.dump import dump_all
     from secretsync.sealing.keyring import FileKeyStore, Keyring, generate_key, key_secret
     from secretsync.sealing.objects import seal_secret
 

@@ -230,7 +230,7 @@ def build_config(args: argparse.Namespace, env=os.environ):
     """The runtime configuration from parsed flags (``UsageError`` for bad values)."""
     from secretsync import __version__
     from secretsync.runtime.httpserver import parse_listen_addr
-    from secretsync.sealedcontroller.keys import (
+    from secretsync.sealedcontroller.keymanager import (
         ORDER_PRIORITIES,
         controller_namespace,
         parse_cutoff_time,

@@ -20,7 +20,8 @@ from typing import Any
 
 from secretsync.cli.options import env_default
 from secretsync.errors import UsageError
-from secretsync.manifests.loader import dump_all, sort_for_apply
+from secretsync.manifests.dump import dump_all
+from secretsync.objects import sort_for_apply
 from secretsync.secretvalue import SecretBytes
 
 REDACTION_KEY_ENV = "SECRETSYNC_REDACTION_KEY"

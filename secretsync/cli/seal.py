@@ -8,31 +8,36 @@ through the API server's service proxy, as kubeseal fetches it:
 ``/api/v1/namespaces/NS/services/http:NAME:PORT/proxy/v1/cert.pem`` where PORT is the
 name of the Service's first port. ``--validate`` and ``--re-encrypt`` ask the controller
 the same way (``/v1/verify``, ``/v1/rotate``), or work offline with ``--key-dir`` /
-``--recovery-private-key``. The Kubernetes API is reached only through
-``secretsync.kube.client``.
+``--recovery-private-key``. The work is the library's: ``secretsync.sealing.controllerclient``
+(the controller and the certificate), ``secretsync.sealing.objects`` (seal),
+``secretsync.sealing.reencrypt``, ``secretsync.sealing.recovery`` and
+``secretsync.sealing.kubesealio``; the Kubernetes client is made here, from the kubeconfig flags.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
+from cryptography import x509
 
 from secretsync.cli import exit_codes
-from secretsync.cli import unseal as unseal_cli
 from secretsync.cli.options import BoolFlagAction, CommaListAction, parse_go_bool
 from secretsync.crypto import sealing
 from secretsync.errors import SecretsyncError
+from secretsync.manifests.dump import dump_kubeseal
 from secretsync.sealing import objects as sealedsecret
-from secretsync.sealing.keyring import Keyring, load_certificate
+from secretsync.sealing.controllerclient import ControllerClient, NoClient, ServiceProxyClient, fetch_certificate
+from secretsync.sealing.keyring import load_certificate
+from secretsync.sealing.kubesealio import output_format, read_input, write_output
+from secretsync.sealing.recovery import recover, recovery_keyring
+from secretsync.sealing.reencrypt import as_kubeseal_output, re_encrypt
 
-__all__ = ["add_arguments", "run", "fetch_certificate", "context_namespace", "Controller", "go_error_text"]
-
-_CERT_TIMEOUT = 30
+__all__ = ["add_arguments", "run", "context_namespace"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,177 +128,37 @@ def context_namespace(kubeconfig: str = "", context: str = "") -> str:
 
 # ---------------------------------------------------------------------------------------------- the controller
 
-_SERVICE_HINT = (
-    ".\nPlease, use the flag --controller-name and --controller-namespace to set up the name and "
-    "namespace of the sealed secrets controller"
-)
 
-# client-go's words for an error answer that is not a Status (apimachinery's NewGenericServerResponse)
-_GO_GENERIC = {
-    400: "the server rejected our request for an unknown reason",
-    401: "the server has asked for the client to provide credentials",
-    404: "the server could not find the requested resource",
-    405: "the server does not allow this method on the requested resource",
-    409: "the server reported a conflict",
-    415: "the server has rejected the content type",
-    422: "the server rejected our request due to an error in our request",
-    429: "the server has received too many requests and has asked us to try again later",
-    503: "the server is currently unable to handle the request",
-    504: "the server was unable to return a response in the time allotted, but may still be processing the request",
-}
+def _connect(args: argparse.Namespace) -> Callable[[], ServiceProxyClient]:
+    """Makes the API client from the kubeconfig flags, when the controller is first asked."""
 
-
-def go_error_text(exc: SecretsyncError, method: str = "", target: str = "") -> str:
-    """What kubeseal prints for a client-go error: a Status's message, else client-go's generic text."""
-    from secretsync.kube.errors import KubeAPIError
-
-    if not isinstance(exc, KubeAPIError) or not exc.status:
-        return exc.message
-    if exc.reason:  # the answer was a Status (from the API server)
-        return exc.api_message
-    status, server_message = exc.status, exc.api_message or ""
-    if status == 403:
-        text = server_message
-    elif status in _GO_GENERIC:
-        text = _GO_GENERIC[status]
-    elif status >= 500:
-        text = f"an error on the server ({json.dumps(server_message)}) has prevented the request from succeeding"
-    else:
-        text = f"the server responded with the status code {status} but did not return more information"
-    return f"{text} ({method.lower()} services {target})" if target else text
-
-
-class Controller:
-    """The sealed-secrets controller behind its Service, reached through the API server's service proxy."""
-
-    def __init__(self, kubeconfig: str, context: str, namespace: str, name: str) -> None:
-        self._kubeconfig, self._context = kubeconfig or None, context or None
-        self.namespace, self.name = namespace, name
-        self._client = None
-        self._port: str | None = None
-
-    def _proxy(self, method: str, path: str, body: dict | None = None, accept: str | None = None) -> bytes:
+    def connect() -> ServiceProxyClient:
         from secretsync.kube.client import KubeClient
-        from secretsync.kube.errors import KubeConfigError, KubeError
+        from secretsync.kube.errors import KubeConfigError
 
         try:
-            if self._client is None:
-                # the path explicitly: the library reads $KUBECONFIG only once, when first imported
-                self._client = KubeClient.from_kubeconfig(
-                    self._kubeconfig or os.environ.get("KUBECONFIG") or None, self._context
-                )
-            if self._port is None:
-                service = self._client.get("v1", "Service", self.name, self.namespace)
-                ports = (service.get("spec") or {}).get("ports") or [{}]
-                self._port = str(ports[0].get("name") or "")
+            # the path explicitly: the library reads $KUBECONFIG only once, when first imported
+            return KubeClient.from_kubeconfig(
+                args.kubeconfig or os.environ.get("KUBECONFIG") or None, args.context or None
+            )
         except KubeConfigError as exc:
-            raise SecretsyncError(
+            raise NoClient(
                 exc.message,
                 hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT) or --key-dir DIR, "
                 "or a kubeconfig (--kubeconfig, --context) to reach the controller",
             ) from None
-        except KubeError as exc:
-            raise SecretsyncError(f"cannot get sealed secret service: {go_error_text(exc)}{_SERVICE_HINT}") from None
-        return self._client.service_proxy(
-            method, self.namespace, self.name, path, port=self._port, body=body, accept=accept
-        )
 
-    @property
-    def target(self) -> str:
-        return f"http:{self.name}:{self._port or ''}"
-
-    def certificate(self) -> bytes:
-        """GET /v1/cert.pem, as kubeseal (``Accept: application/x-pem-file, */*``)."""
-        from secretsync.kube.errors import KubeError
-
-        try:
-            return self._proxy("GET", "/v1/cert.pem", accept="application/x-pem-file, */*")
-        except KubeError as exc:
-            raise SecretsyncError(f"cannot fetch certificate: {go_error_text(exc, 'GET', self.target)}") from None
-
-    def verify(self, obj: dict) -> bool:
-        """POST /v1/verify: True when the controller can decrypt it (200), False on 409."""
-        from secretsync.kube.errors import KubeError
-
-        try:
-            self._proxy("POST", "/v1/verify", body=obj)
-        except KubeError as exc:
-            if getattr(exc, "status", 0) == 409:
-                return False
-            raise SecretsyncError(f"cannot validate sealed secret: {go_error_text(exc, 'POST', self.target)}") from None
-        return True
-
-    def rotate(self, obj: dict) -> dict:
-        """POST /v1/rotate: the SealedSecret re-sealed with the newest key, as kubeseal prints it."""
-        from secretsync.kube.errors import KubeError
-
-        try:
-            body = self._proxy("POST", "/v1/rotate", body=obj)
-        except KubeError as exc:
-            if getattr(exc, "status", 0) == 409:
-                raise SecretsyncError("unable to rotate secret") from None
-            raise SecretsyncError(f"cannot re-encrypt secret: {go_error_text(exc, 'POST', self.target)}") from None
-        try:
-            resealed = json.loads(body)
-        except ValueError:
-            resealed = None
-        if not isinstance(resealed, dict):
-            raise SecretsyncError("cannot re-encrypt secret: the controller's answer is not a JSON object")
-        return _as_re_encrypted(resealed)
+    return connect
 
 
-def _as_re_encrypted(obj: dict) -> dict:
-    """kubeseal's ``--re-encrypt`` output: kind/apiVersion set; creationTimestamp, deletionTimestamp and
-    generation cleared."""
-    obj = dict(obj, apiVersion=sealedsecret.API_VERSION, kind=sealedsecret.KIND)
-    if isinstance(obj.get("metadata"), dict):
-        obj["metadata"] = {
-            k: v
-            for k, v in obj["metadata"].items()
-            if k not in ("creationTimestamp", "deletionTimestamp", "generation")
-        }
-    return obj
-
-
-def _controller(args: argparse.Namespace) -> Controller:
-    return Controller(args.kubeconfig, args.context, args.controller_namespace, args.controller_name)
+def _controller(args: argparse.Namespace) -> ControllerClient:
+    return ControllerClient(_connect(args), args.controller_namespace, args.controller_name)
 
 
 # ---------------------------------------------------------------------------------------------- commands
 
 
-def fetch_certificate(cert: str, key_dir: str = "", controller: Controller | None = None) -> bytes:
-    """The certificate PEM bytes from a file, a URL, the newest key of a key dir, or the controller."""
-    if cert:
-        if re.match(r"^https?://", cert, re.I):
-            import urllib.error  # lazily: only URL certificates pay for the HTTP stack
-            import urllib.request
-
-            request = urllib.request.Request(cert, headers={"Accept": "application/x-pem-file, */*"})
-            try:
-                with urllib.request.urlopen(request, timeout=_CERT_TIMEOUT) as response:  # noqa: S310 - http(s) only
-                    return response.read()
-            except urllib.error.HTTPError as exc:
-                raise SecretsyncError(f"cannot fetch certificate: {cert}: HTTP {exc.code}") from None
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise SecretsyncError(f"cannot fetch certificate: {cert}: {reason}") from None
-        path = cert[len("file://") :] if cert.lower().startswith("file://") else cert
-        try:
-            return Path(path).read_bytes()
-        except OSError as exc:
-            raise SecretsyncError(f"cannot fetch certificate: {path}: {exc.strerror}") from None
-    if key_dir:
-        return Keyring.from_dir(key_dir).certificate_pem()
-    if controller is None:
-        raise SecretsyncError(
-            "cannot fetch certificate: no --cert, --key-dir or controller given",
-            hint="pass --cert FILE|URL (or SEALED_SECRETS_CERT), or --key-dir DIR",
-        )
-    return controller.certificate()
-
-
-def _raw(args: argparse.Namespace, cert) -> str:
+def _raw(args: argparse.Namespace, cert: x509.Certificate) -> str:
     scope = sealing.parse_scope(args.scope)
     namespace = args.namespace
     if scope is sealing.Scope.STRICT:
@@ -312,11 +177,11 @@ def _raw(args: argparse.Namespace, cert) -> str:
         except OSError as exc:
             raise SecretsyncError(f"cannot read {path}: {exc.strerror}") from None
     else:
-        value, _ = unseal_cli.read_input("")
+        value, _ = read_input("")
     return sealedsecret.seal_value(cert, value, scope, namespace, args.name)
 
 
-def _seal_all(args: argparse.Namespace, cert, data: bytes, source: str) -> list[dict]:
+def _seal_all(args: argparse.Namespace, cert: x509.Certificate, data: bytes, source: str) -> list[dict[str, Any]]:
     secrets = sealedsecret.load_documents(data, source)
     if not secrets:
         raise SecretsyncError("no secrets found. Ensure the input is valid and UTF-8 encoded")
@@ -335,7 +200,7 @@ def _seal_all(args: argparse.Namespace, cert, data: bytes, source: str) -> list[
     ]
 
 
-def _merge_into(args: argparse.Namespace, cert, data: bytes, source: str, fmt: str) -> None:
+def _merge_into(args: argparse.Namespace, cert: x509.Certificate, data: bytes, source: str, fmt: str) -> None:
     target = args.merge_into
     existing_docs = sealedsecret.load_documents(Path(target).read_bytes() if Path(target).is_file() else b"", target)
     if len(existing_docs) != 1 or existing_docs[0].get("kind") != sealedsecret.KIND:
@@ -357,7 +222,7 @@ def _merge_into(args: argparse.Namespace, cert, data: bytes, source: str, fmt: s
             allow_empty_data=args.allow_empty_data,
         )
         merged = sealedsecret.merge_into(merged, sealed)
-    unseal_cli.write_output(sealedsecret.dump([merged], fmt), target)
+    write_output(dump_kubeseal([merged], fmt), target)
 
 
 def _offline(args: argparse.Namespace) -> bool:
@@ -367,15 +232,18 @@ def _offline(args: argparse.Namespace) -> bool:
 
 def _validate(args: argparse.Namespace, data: bytes, source: str) -> int:
     objects = sealedsecret.load_documents(data, source)
+    decrypts: Callable[[Mapping[str, Any]], bool]
     if _offline(args):
-        keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir)
+        keyring = recovery_keyring(args.recovery_private_key, args.key_dir)
 
-        def decrypts(obj: dict) -> bool:
+        def unseals(obj: Mapping[str, Any]) -> bool:
             try:
                 sealedsecret.unseal_sealed_secret(obj, keyring)
             except sealedsecret.UnsealError:
                 return False
             return True
+
+        decrypts = unseals
     else:
         decrypts = _controller(args).verify
     failed = [str((obj.get("metadata") or {}).get("name") or "<unnamed>") for obj in objects if not decrypts(obj)]
@@ -391,42 +259,39 @@ def _validate(args: argparse.Namespace, data: bytes, source: str) -> int:
 def _re_encrypt(args: argparse.Namespace, data: bytes, source: str, fmt: str) -> None:
     out = []
     if _offline(args):
-        keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir)
+        keyring = recovery_keyring(args.recovery_private_key, args.key_dir)
         for obj in sealedsecret.load_documents(data, source):
-            new_items = sealedsecret.reseal_items(obj, keyring)
-            obj = dict(obj, spec=dict(obj.get("spec") or {}))
-            obj["spec"]["encryptedData"] = dict(obj["spec"].get("encryptedData") or {}, **new_items)
-            out.append(_as_re_encrypted(obj))
+            out.append(as_kubeseal_output(re_encrypt(obj, keyring).sealed_secret))
     else:
         controller = _controller(args)
         out = [controller.rotate(obj) for obj in sealedsecret.load_documents(data, source)]
     target = args.sealed_secret_file or (args.secret_file if args.secret_file not in ("", "-") else "")
-    unseal_cli.write_output(sealedsecret.dump(out, fmt), target)
+    write_output(dump_kubeseal(out, fmt), target)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.from_file and not args.raw:
         raise SecretsyncError("--from-file requires --raw")
-    fmt = unseal_cli.output_format(args.format, args.sealed_secret_file)
+    fmt = output_format(args.format, args.sealed_secret_file)
     try:
         sealing.parse_scope(args.scope)
     except ValueError as exc:
         raise SecretsyncError(str(exc)) from None
     if args.recovery_unseal:
-        keyring = unseal_cli.load_keyring(args.recovery_private_key, args.key_dir or None)
-        data, source = unseal_cli.read_input(args.secret_file)
-        unseal_cli.write_output(unseal_cli.recover(data, source, keyring, fmt), args.sealed_secret_file, private=True)
+        keyring = recovery_keyring(args.recovery_private_key, args.key_dir or None)
+        data, source = read_input(args.secret_file)
+        write_output(recover(data, source, keyring, fmt), args.sealed_secret_file, private=True)
         return 0
     if args.validate:
-        data, source = unseal_cli.read_input(args.secret_file)
+        data, source = read_input(args.secret_file)
         return _validate(args, data, source)
     if args.re_encrypt:
-        data, source = unseal_cli.read_input(args.secret_file)
+        data, source = read_input(args.secret_file)
         _re_encrypt(args, data, source, fmt)
         return 0
     pem = fetch_certificate(args.cert, args.key_dir, _controller(args))
     if args.fetch_cert:
-        unseal_cli.write_output(pem, args.sealed_secret_file)
+        write_output(pem, args.sealed_secret_file)
         return 0
     where = args.cert or (
         f"newest key of {args.key_dir}"
@@ -435,12 +300,12 @@ def run(args: argparse.Namespace) -> int:
     )
     cert = load_certificate(pem, where)
     if args.merge_into:
-        data, source = unseal_cli.read_input(args.secret_file)
-        _merge_into(args, cert, data, source, unseal_cli.output_format(args.format))
+        data, source = read_input(args.secret_file)
+        _merge_into(args, cert, data, source, output_format(args.format))
         return 0
     if args.raw:
-        unseal_cli.write_output(_raw(args, cert), args.sealed_secret_file)
+        write_output(_raw(args, cert), args.sealed_secret_file)
         return 0
-    data, source = unseal_cli.read_input(args.secret_file)
-    unseal_cli.write_output(sealedsecret.dump(_seal_all(args, cert, data, source), fmt), args.sealed_secret_file)
+    data, source = read_input(args.secret_file)
+    write_output(dump_kubeseal(_seal_all(args, cert, data, source), fmt), args.sealed_secret_file)
     return 0

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from secretsync.errors import SecretsyncError
-from secretsync.manifests.loader import ObjectId
+from secretsync.objects import ObjectId
 
 __all__ = [
     "CURRENT",

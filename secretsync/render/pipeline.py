@@ -39,14 +39,12 @@ from secretsync.errors import SecretsyncError
 from secretsync.manifests.loader import (
     Limits,
     ManifestError,
-    ObjectId,
     copy_tree,
-    is_cluster_scoped,
     iter_leaves,
     load_manifests,
-    sync_wave,
     validate_object,
 )
+from secretsync.objects import ObjectId, is_cluster_scoped, sync_wave
 from secretsync.render.documents import Collected, Document, collect, is_sops_object, sops_overlay
 from secretsync.render.substitute import substitute_object
 from secretsync.sealing import objects as sealed_objects

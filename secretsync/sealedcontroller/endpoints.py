@@ -33,16 +33,17 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
-import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from secretsync.crypto import sealing
+from secretsync.manifests.loader import ManifestError, load_manifests
 from secretsync.runtime.httpserver import HTTPServer, Request, Response
 from secretsync.sealing import objects as sealedsecret
+from secretsync.sealing.reencrypt import re_encrypt
 
-__all__ = ["ControllerMetrics", "RateLimiter", "ControllerEndpoints", "MetricsServer", "rotate_sealed_secret"]
+__all__ = ["ControllerMetrics", "RateLimiter", "ControllerEndpoints", "MetricsServer"]
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +189,12 @@ class _BadBody(Exception):
     pass
 
 
-def _one_sealed_secret(body: bytes) -> dict:
-    """The SealedSecret of a request body: one JSON or YAML document of that kind, else ``_BadBody``."""
+def _one_sealed_secret(body: bytes) -> dict[str, Any]:
+    """The SealedSecret of a request body: one JSON or YAML document of that kind (read by the
+    manifest loader, as kubectl reads it), else ``_BadBody``."""
     try:
-        text = body.decode("utf-8")
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        docs = [value for _, value in load_manifests(body, "request body")]
+    except ManifestError:
         raise _BadBody("the body is neither JSON nor YAML") from None
     if len(docs) != 1:
         raise _BadBody("the body must hold exactly one document")
@@ -203,36 +204,6 @@ def _one_sealed_secret(body: bytes) -> dict:
     if not isinstance(obj.get("spec"), dict):
         raise _BadBody("the SealedSecret has no spec")
     return obj
-
-
-def rotate_sealed_secret(obj: dict, ring) -> dict:
-    """``/v1/rotate``: unseal with any key, seal every item (templates flattened) with the newest key.
-
-    The output's scope is the one the input was unsealed with (its top-level annotations);
-    the template keeps its own labels and annotations, with its scope annotations made to
-    match. Raises ``UnsealError``/``InputError``.
-    """
-    secret = sealedsecret.unseal_sealed_secret(obj, ring)
-    scope = sealing.scope_from_annotations((obj.get("metadata") or {}).get("annotations"))
-    meta = secret["metadata"]
-    annotations = {
-        k: v
-        for k, v in (meta.get("annotations") or {}).items()
-        if k not in (sealing.CLUSTER_WIDE_ANNOTATION, sealing.NAMESPACE_WIDE_ANNOTATION)
-    }
-    if scope.annotation():
-        annotations[scope.annotation()] = "true"
-    if annotations:
-        meta["annotations"] = annotations
-    else:
-        meta.pop("annotations", None)
-    meta.pop("ownerReferences", None)
-    resealed = sealedsecret.seal_secret(
-        secret, ring.newest().certificate, scope, namespace=meta.get("namespace") or None, allow_empty_data=True
-    )
-    resealed.pop("kind", None)
-    resealed.pop("apiVersion", None)
-    return resealed
 
 
 # ---------------------------------------------------------------- servers
@@ -319,13 +290,15 @@ class ControllerEndpoints(_Listener):
             obj = _one_sealed_secret(request.body)
             if ring is None:
                 raise sealedsecret.UnsealError("", "", {"no key could decrypt secret": []})
-            resealed = rotate_sealed_secret(obj, ring)
+            resealed = re_encrypt(obj, ring, flatten=True).sealed_secret
         except _BadBody as exc:
             log.error("Error rotating secret: %s", exc)
             return Response(500, b"", "text/plain; charset=utf-8")
         except (sealedsecret.UnsealError, sealedsecret.InputError, sealedsecret.SealError) as exc:
             log.error("Error rotating secret: error decrypting secret. %s", exc.message)
             return Response(500, b"", "text/plain; charset=utf-8")
+        resealed.pop("kind", None)
+        resealed.pop("apiVersion", None)
         body = json.dumps(resealed, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         # Upstream sets Content-Type after the status line, so Go sniffs the JSON as text/plain.
         return Response(200, body, "text/plain; charset=utf-8")

@@ -1,4 +1,4 @@
-"""The controller's sealing keys, kept in the cluster exactly as the upstream controller keeps them.
+"""The controller's key manager: loads, watches, generates and renews the sealing keys.
 
 Keys are ``kubernetes.io/tls`` Secrets labelled ``sealedsecrets.bitnami.com/sealed-secrets-key:
 active`` in the controller's namespace (``POD_NAMESPACE``, else the service-account namespace
@@ -27,13 +27,14 @@ from collections.abc import Callable, Sequence
 
 from secretsync.api.conditions import EventReason, EventType
 from secretsync.crypto import sealing
-from secretsync.kube.client import AlreadyExists, KubeClient, KubeError
+from secretsync.kube.client import KubeClient
+from secretsync.kube.errors import KubeError
 from secretsync.kube.watch import Informer, WatchEvent
 from secretsync.sealing import keyring as kr
+from secretsync.sealing.clusterkeys import ACTIVE, KEY_LABEL, ClusterKeyStore
 
 __all__ = [
     "KeyManager",
-    "ClusterKeyStore",
     "controller_namespace",
     "parse_cutoff_time",
     "ORDER_PRIORITIES",
@@ -43,8 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KEY_LABEL = kr.KEY_LABEL
-ACTIVE = "active"
 ORDER_PRIORITIES = ("CertNotBefore", "SecretCreationTimestamp")
 _SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 _MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -110,51 +109,6 @@ def _order_time(key: kr.SealingKey, order: str) -> dt.datetime:
     if order == "SecretCreationTimestamp":
         return key.created or _MIN_TIME
     return key.not_before or key.created or _MIN_TIME
-
-
-class ClusterKeyStore:
-    """``secretsync.sealing.keyring.KeySecretStore`` over the Kubernetes API, in one namespace."""
-
-    def __init__(self, client: KubeClient, namespace: str, prefix: str = kr.DEFAULT_KEY_PREFIX) -> None:
-        self.client, self.namespace, self.prefix = client, namespace, prefix
-
-    def list(self) -> list[dict]:
-        """Active key Secrets, plus the legacy Secret named ``<prefix>`` if it exists."""
-        items = self.client.list("v1", "Secret", self.namespace, label_selector=f"{KEY_LABEL}={ACTIVE}")["items"]
-        names = {(s.get("metadata") or {}).get("name") for s in items}
-        if self.prefix not in names:
-            legacy = self.client.get_or_none("v1", "Secret", self.prefix, self.namespace)
-            if legacy is not None:
-                items.append(legacy)
-        return items
-
-    def get(self, name: str) -> dict | None:
-        return self.client.get_or_none("v1", "Secret", name, self.namespace)
-
-    def put(self, secret: dict) -> None:
-        self.client.create(secret)
-
-    def create_key(
-        self, key: kr.SealingKey, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
-    ) -> dict:
-        """Create the key Secret named ``<prefix>`` + 5 characters of ``generateName``'s alphabet (a new
-        name on a clash); return the created Secret."""
-        secret = kr.key_secret(key, self.namespace)
-        meta = secret["metadata"]
-        meta.pop("creationTimestamp", None)
-        merged = {k: v for k, v in (labels or {}).items() if k != KEY_LABEL}
-        merged[KEY_LABEL] = ACTIVE  # cannot be overridden
-        meta["labels"] = merged
-        if annotations:
-            meta["annotations"] = dict(annotations)
-        for attempt in range(5):
-            meta["name"] = kr.new_key_name(self.prefix)
-            try:
-                return self.client.create(secret)
-            except AlreadyExists:
-                if attempt == 4:
-                    raise
-        raise AssertionError("unreachable")
 
 
 class KeyManager:

@@ -188,6 +188,36 @@ class _SecretMetadataView:
         return _ValuelessStream(self._client.watch(*args, metadata_only=True, **kwargs))
 
 
+def _mark_synced(ss: dict[str, Any], error: _Failed | None) -> bool:
+    """Set the ``Synced`` condition of ``ss`` (status, message, times) and ``observedGeneration``;
+    whether the status must be written (the condition flipped or the generation moved on)."""
+    status = ss.get("status") if isinstance(ss.get("status"), dict) else {}
+    ss["status"] = status
+    conditions = status.setdefault("conditions", []) or []
+    status["conditions"] = conditions
+    cond = next((c for c in conditions if isinstance(c, dict) and c.get("type") == ConditionType.SYNCED), None)
+    if cond is None:
+        cond = {"type": ConditionType.SYNCED}
+        conditions.append(cond)
+    wanted = ConditionStatus.TRUE if error is None else ConditionStatus.FALSE
+    now = now_rfc3339()
+    if error is None:
+        cond.pop("message", None)
+    else:
+        cond["message"] = error.message
+    cond["lastUpdateTime"] = now
+    flipped = cond.get("status") != wanted
+    if flipped:
+        cond["status"] = wanted
+        cond["lastTransitionTime"] = now
+    generation = _meta(ss).get("generation")
+    if not flipped and status.get("observedGeneration") == generation:
+        return False
+    if generation is not None:
+        status["observedGeneration"] = generation
+    return True
+
+
 class SealedSecretController:
     """Reconciles SealedSecrets into Secrets with the upstream semantics."""
 
@@ -501,61 +531,51 @@ class SealedSecretController:
         return out
 
     # -- status -------------------------------------------------------------------------
-    def _write_status(self, ss: dict, error: _Failed | None) -> None:
+    def _write_status(self, ss: dict[str, Any], error: _Failed | None) -> None:
+        """Write the ``Synced`` condition when it flips or ``observedGeneration`` lags; a conflict
+        redoes the decision once on a fresh copy."""
         if not self.may_write():
             return
         if not self.options.update_status:
             self._observe(ss)
             return
         for attempt in (1, 2):
-            status = ss.get("status") if isinstance(ss.get("status"), dict) else {}
-            ss["status"] = status
-            conditions = status.setdefault("conditions", []) or []
-            status["conditions"] = conditions
-            cond = next((c for c in conditions if isinstance(c, dict) and c.get("type") == ConditionType.SYNCED), None)
-            if cond is None:
-                cond = {"type": ConditionType.SYNCED}
-                conditions.append(cond)
-            wanted = ConditionStatus.TRUE if error is None else ConditionStatus.FALSE
-            now = now_rfc3339()
-            if error is None:
-                cond.pop("message", None)
-            else:
-                cond["message"] = error.message
-            cond["lastUpdateTime"] = now
-            flipped = cond.get("status") != wanted
-            if flipped:
-                cond["status"] = wanted
-                cond["lastTransitionTime"] = now
-            generation = _meta(ss).get("generation")
-            if not flipped and status.get("observedGeneration") == generation:
+            if not _mark_synced(ss, error):
                 self._observe(ss)
                 return
-            if generation is not None:
-                status["observedGeneration"] = generation
-            try:
-                # managedFields left out: the server keeps them as they are (and has less to decode and compare)
-                meta = {k: v for k, v in _meta(ss).items() if k != "managedFields"}
-                self.client.update_status(
-                    {**ss, "metadata": meta}, field_manager=self.options.field_manager, answer=False
-                )
+            outcome = self._put_status(ss)
+            if outcome == "written":
                 self._observe(ss)
                 return
-            except Conflict:
-                if attempt == 2:
-                    break
-                try:  # someone changed the object: redo the decision on a fresh copy
-                    fresh = self.client.get(SS_API_VERSION, SS_KIND, _meta(ss)["name"], _meta(ss)["namespace"])
-                except KubeError:
-                    break
-                ss.clear()
-                ss.update(fresh)
-            except KubeError as exc:
-                log.error("Error updating SealedSecret %s/%s status: %s", *_key_of(ss), _api_text(exc))
-                self._count_error("status", _meta(ss).get("namespace") or "")
-                return
-        log.error("Error updating SealedSecret %s/%s status: it kept changing", *_key_of(ss))
-        self._count_error("status", _meta(ss).get("namespace") or "")
+            if outcome == "failed" or attempt == 2 or not self._refresh(ss):
+                break
+        if outcome != "failed":
+            log.error("Error updating SealedSecret %s/%s status: it kept changing", *_key_of(ss))
+            self._count_error("status", _meta(ss).get("namespace") or "")
+
+    def _put_status(self, ss: dict[str, Any]) -> str:
+        """``written``, ``conflict`` (someone changed the object) or ``failed`` (logged and counted)."""
+        try:
+            # managedFields left out: the server keeps them as they are (and has less to decode and compare)
+            meta = {k: v for k, v in _meta(ss).items() if k != "managedFields"}
+            self.client.update_status({**ss, "metadata": meta}, field_manager=self.options.field_manager, answer=False)
+        except Conflict:
+            return "conflict"
+        except KubeError as exc:
+            log.error("Error updating SealedSecret %s/%s status: %s", *_key_of(ss), _api_text(exc))
+            self._count_error("status", _meta(ss).get("namespace") or "")
+            return "failed"
+        return "written"
+
+    def _refresh(self, ss: dict[str, Any]) -> bool:
+        """Replace ``ss`` by a fresh copy from the API (False when it cannot be read)."""
+        try:
+            fresh = self.client.get(SS_API_VERSION, SS_KIND, _meta(ss)["name"], _meta(ss)["namespace"])
+        except KubeError:
+            return False
+        ss.clear()
+        ss.update(fresh)
+        return True
 
     def _observe(self, ss: dict) -> None:
         if self.metrics is not None:

@@ -21,7 +21,7 @@ from secretsync.kube.errors import KubeError
 from secretsync.runtime.leader import LeaderElector
 from secretsync.runtime.recorder import EventRecorder
 from secretsync.sealedcontroller.endpoints import ControllerEndpoints, ControllerMetrics, MetricsServer
-from secretsync.sealedcontroller.keys import KeyManager
+from secretsync.sealedcontroller.keymanager import KeyManager
 from secretsync.sealedcontroller.reconciler import ControllerOptions, SealedSecretController
 from secretsync.sealing import keyring as kr
 

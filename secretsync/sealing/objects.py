@@ -4,10 +4,10 @@
 seal: scope rules, namespace rules, stripped metadata, every data/stringData item
 sealed); ``unseal_sealed_secret`` applies the controller's template → Secret logic
 (scope from the SealedSecret's own top-level annotations with the exact ``"true"``
-rule, per-item errors, ``template.data`` rendering, ownerReferences);
-``reseal_items`` re-encrypts the items of a SealedSecret to the newest key keeping
-their scope. ``load_documents`` and ``dump`` read and write Kubernetes objects the way
-kubeseal does (Go-style pretty JSON, sorted-key YAML).
+rule, per-item errors, ``template.data`` rendering, ownerReferences). ``load_documents``
+reads the objects of a kubeseal input with the manifest loader, in kubeseal's words
+(``secretsync.manifests.dump.dump_kubeseal`` writes them). Re-encryption to the newest key
+is ``secretsync.sealing.reencrypt``.
 
 No Kubernetes client code and no file access: dicts in, dicts out. In a returned
 Secret every ``data`` value is a ``SecretBytes`` (the decoded bytes).
@@ -16,21 +16,19 @@ Secret every ``data`` value is a ``SecretBytes`` (the decoded bytes).
 from __future__ import annotations
 
 import base64
-import binascii
-import functools
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from secretsync.crypto import sealing
 from secretsync.crypto.sealing import Scope
 from secretsync.errors import SecretsyncError
-from secretsync.gocompat import gojson
-from secretsync.manifests.loader import Limits, safe_load_all_guarded
+from secretsync.gocompat import gobase64
+from secretsync.manifests.loader import Limits, ManifestError, load_manifests
 from secretsync.sealing import template as gotemplate
 from secretsync.secretvalue import SecretBytes
 
@@ -43,12 +41,11 @@ __all__ = [
     "seal_secret",
     "seal_value",
     "unseal_sealed_secret",
-    "reseal_items",
+    "sealed_items",
     "merge_into",
     "sealed_secret_label",
     "is_sealed_secret",
     "load_documents",
-    "dump",
     "SKIP_OWNER_REFERENCES_ANNOTATION",
 ]
 
@@ -135,23 +132,6 @@ def sealed_secret_label(obj: Mapping) -> bytes:
     return sealing.scope_label(scope, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
-def _go_base64_error(text: str) -> str | None:
-    """None if ``text`` is valid standard base64 (Go ignores CR/LF), else Go's error text."""
-    cleaned = text.replace("\r", "").replace("\n", "")
-    try:
-        base64.b64decode(cleaned, validate=True)
-        return None
-    except (binascii.Error, ValueError):
-        pass
-    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-    for i, ch in enumerate(cleaned):
-        if ch not in alphabet:
-            if ch == "=" and len(cleaned) % 4 == 0 and i >= len(cleaned) - 2 and set(cleaned[i:]) == {"="}:
-                continue
-            return f"illegal base64 data at input byte {i}"
-    return f"illegal base64 data at input byte {len(cleaned) - len(cleaned) % 4}"
-
-
 def _values(secret: Mapping, where: str) -> dict[str, SecretBytes]:
     """data (base64 text or SecretBytes) and stringData (text or SecretBytes); stringData wins."""
     out: dict[str, SecretBytes] = {}
@@ -208,31 +188,13 @@ def seal_value(
 # ---------------------------------------------------------------- seal
 
 
-def seal_secret(
-    secret: Mapping,
-    certificate: x509.Certificate | rsa.RSAPublicKey,
-    scope: Scope | None = None,
-    *,
-    namespace: str | None = None,
-    default_namespace: str = "default",
-    allow_empty_data: bool = False,
-) -> dict:
-    """kubeseal's default seal of one Secret.
-
-    ``scope`` is ``--scope`` (None/strict: take the scope from the input's annotations),
-    ``namespace`` is an explicit ``-n`` (None when not given), ``default_namespace`` the
-    kubeconfig context's namespace used to fill an empty input namespace.
-    """
-    if not isinstance(secret, Mapping):
-        raise InputError("input document is not an object")
-    where = _describe(secret)
-    has_data = bool(secret.get("data")) or bool(secret.get("stringData"))
-    if not has_data and not allow_empty_data:
-        raise SealError(
-            "secret.data is empty in input Secret, assuming this is an error and aborting. "
-            "To work with empty data, --allow-empty-data can be used"
-        )
-    meta = {k: v for k, v in _meta(secret).items()}
+def _sealed_metadata(
+    secret: Mapping[str, Any], scope: Scope | None, namespace: str | None, default_namespace: str
+) -> tuple[dict[str, Any], dict[str, Any], Scope]:
+    """kubeseal's metadata rules: (metadata, annotations, effective scope). ``--scope`` rewrites
+    the scope annotations; a non-cluster-wide Secret gets its namespace (``-n``, else the
+    context's) and a mismatch is refused; server-owned fields are stripped."""
+    meta = dict(_meta(secret))
     if not meta.get("name"):
         raise SealError("missing metadata.name in input Secret")
     annotations = dict(meta.get("annotations") or {})
@@ -254,14 +216,12 @@ def seal_secret(
         meta.pop(key, None)
     if effective is not Scope.CLUSTER_WIDE and not input_ns:
         raise SealError("secret must declare a namespace")
-    values = _values(secret, where)
-    name = str(meta["name"])
-    public_key = _public_key(certificate)
-    label = sealing.scope_label(effective, input_ns, name)
-    encrypted = {
-        key: base64.b64encode(sealing.seal(public_key, value, label)).decode("ascii") for key, value in values.items()
-    }
+    return meta, annotations, effective
 
+
+def _template(secret: Mapping[str, Any], meta: Mapping[str, Any], annotations: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec.template``: the Secret's metadata without ownerReferences and last-applied annotations,
+    its type and immutable flag."""
     template_meta = dict(meta)
     template_meta.pop("ownerReferences", None)
     template_annotations = {k: v for k, v in annotations.items() if k not in _LAST_APPLIED}
@@ -269,13 +229,48 @@ def seal_secret(
         template_meta["annotations"] = template_annotations
     else:
         template_meta.pop("annotations", None)
-    template: dict = {"metadata": template_meta}
+    template: dict[str, Any] = {"metadata": template_meta}
     if secret.get("type"):
         template["type"] = secret["type"]
     if secret.get("immutable") is not None:
         template["immutable"] = secret["immutable"]
+    return template
 
-    top: dict = {"name": name}
+
+def seal_secret(
+    secret: Mapping[str, Any],
+    certificate: x509.Certificate | rsa.RSAPublicKey,
+    scope: Scope | None = None,
+    *,
+    namespace: str | None = None,
+    default_namespace: str = "default",
+    allow_empty_data: bool = False,
+) -> dict[str, Any]:
+    """kubeseal's default seal of one Secret.
+
+    ``scope`` is ``--scope`` (None/strict: take the scope from the input's annotations),
+    ``namespace`` is an explicit ``-n`` (None when not given), ``default_namespace`` the
+    kubeconfig context's namespace used to fill an empty input namespace.
+    """
+    if not isinstance(secret, Mapping):
+        raise InputError("input document is not an object")
+    where = _describe(secret)
+    has_data = bool(secret.get("data")) or bool(secret.get("stringData"))
+    if not has_data and not allow_empty_data:
+        raise SealError(
+            "secret.data is empty in input Secret, assuming this is an error and aborting. "
+            "To work with empty data, --allow-empty-data can be used"
+        )
+    meta, annotations, effective = _sealed_metadata(secret, scope, namespace, default_namespace)
+    input_ns = str(meta.get("namespace") or "")
+    values = _values(secret, where)
+    name = str(meta["name"])
+    public_key = _public_key(certificate)
+    label = sealing.scope_label(effective, input_ns, name)
+    encrypted = {
+        key: base64.b64encode(sealing.seal(public_key, value, label)).decode("ascii") for key, value in values.items()
+    }
+    top: dict[str, Any] = {"name": name}
     if input_ns:
         top["namespace"] = input_ns
     if effective is not Scope.STRICT:
@@ -284,7 +279,7 @@ def seal_secret(
         "kind": KIND,
         "apiVersion": API_VERSION,
         "metadata": top,
-        "spec": {"template": template, "encryptedData": encrypted},
+        "spec": {"template": _template(secret, meta, annotations), "encryptedData": encrypted},
     }
 
 
@@ -322,15 +317,15 @@ def _decode_items(obj: Mapping, spec: Mapping) -> dict[str, object]:
     return dict(encrypted)
 
 
-def _sealed_bytes(obj: Mapping, spec: Mapping, problems: dict[str, list[str]]) -> dict[str, bytes]:
+def sealed_items(obj: Mapping, spec: Mapping, problems: dict[str, list[str]]) -> dict[str, bytes]:
     """Each ``encryptedData`` item base64-decoded; invalid ones go to ``problems`` (no decrypt attempted)."""
     out = {}
     for key, text in _decode_items(obj, spec).items():
-        error = _go_base64_error(text)
+        error = gobase64.error_text(text)
         if error is not None:
             problems.setdefault(error, []).append(key)
         else:
-            out[key] = base64.b64decode(text.replace("\r", "").replace("\n", ""))
+            out[key] = gobase64.decode(text)
     return out
 
 
@@ -338,8 +333,8 @@ def _unseal_v1(obj: Mapping, data: object, keyring, label: bytes) -> dict:
     """The deprecated format: the whole Secret as JSON, sealed as one value."""
     ns, name = _meta(obj).get("namespace") or "", _meta(obj).get("name") or ""
     try:
-        sealed = base64.b64decode(str(data), validate=True)
-    except (binascii.Error, ValueError):
+        sealed = gobase64.decode(str(data))
+    except ValueError:
         raise UnsealError(ns, name, {"spec.data (deprecated format) is not valid base64": []}) from None
     try:
         plaintext = keyring.unseal(sealed, label)
@@ -361,7 +356,7 @@ def _from_template(obj: Mapping, spec: Mapping, template: Mapping, keyring, labe
     meta = _meta(obj)
     problems: dict[str, list[str]] = {}
     data: dict[str, SecretBytes] = {}
-    for key, sealed in _sealed_bytes(obj, spec, problems).items():
+    for key, sealed in sealed_items(obj, spec, problems).items():
         try:
             data[key] = keyring.unseal(sealed, label)
         except sealing.UnsealFailed:
@@ -441,244 +436,52 @@ def unseal_sealed_secret(obj: Mapping, keyring, *, accept_deprecated_v1: bool = 
     return secret
 
 
-def reseal_items(obj: Mapping, keyring) -> dict[str, str]:
-    """New ``encryptedData`` values for the items not yet sealed with ``keyring.newest()``.
-
-    Scope, namespace and name are kept (same label). Items already under the newest
-    key are left out of the result, so their text does not change. Raises UnsealError
-    naming every item no key could open.
-    """
-    meta = _meta(obj)
-    ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-    if spec.get("data"):
-        raise UnsealError(
-            ns,
-            name,
-            {"the deprecated spec.data format cannot be resealed in place": []},
-            hint="unseal it (secretsync unseal) and seal it again",
-        )
-    label = sealed_secret_label(obj)
-    newest = keyring.newest()
-    public_key = newest.private_key.public_key()
-    problems: dict[str, list[str]] = {}
-    out: dict[str, str] = {}
-    for key, sealed in _sealed_bytes(obj, spec, problems).items():
-        try:
-            plaintext, used = keyring.unseal_with_key(sealed, label)
-        except sealing.UnsealFailed:
-            problems.setdefault(sealing.NO_KEY_COULD_DECRYPT, []).append(key)
-            continue
-        if used is not newest:
-            out[key] = base64.b64encode(sealing.seal(public_key, plaintext, label)).decode("ascii")
-    if problems:
-        raise UnsealError(ns, name, problems)
-    return out
-
-
 # ---------------------------------------------------------------- reading and writing objects
 
 
-def _load_yaml(text: str, source: str, limits: Limits) -> list:
-    """Every document of a YAML stream (safe types), aliases counted as the nodes they expand to.
-    Timestamps stay the text written (``creationTimestamp: 2024-01-01T00:00:00Z`` as ``kubectl get
-    -o yaml`` writes it): kubeseal keeps it, and JSON has no datetime."""
-    try:
-        return safe_load_all_guarded(text, limits.max_nodes, timestamps_as_text=True)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise InputError(f"{source}: not valid YAML{where}", hint="check the file's syntax") from None
-    except ValueError as exc:
-        raise InputError(f"{source}: {exc}") from None
-    except RecursionError:
-        raise InputError(f"{source}: nested too deeply") from None
-
-
-def load_documents(data: bytes, source: str, limits: Limits = Limits()) -> list[dict]:
-    """Objects of a YAML (``---`` documents) or JSON (one or concatenated objects) input.
-
-    Hostile input is refused naming ``source``: more than ``limits.max_bytes``, nesting that
-    exhausts the parser, or aliases expanding past ``limits.max_nodes`` (a YAML bomb).
-    """
-    if len(data) > limits.max_bytes:
-        raise InputError(
-            f"{source}: input is {len(data)} bytes, more than the limit of {limits.max_bytes}",
+def _input_error(exc: ManifestError, source: str, size: int, limits: Limits) -> InputError:
+    """The manifest loader's refusal in kubeseal's words (the texts these commands always printed)."""
+    document = f"document {(exc.index or 0) + 1}"
+    if exc.cause == "size":
+        return InputError(
+            f"{source}: input is {size} bytes, more than the limit of {limits.max_bytes}",
             hint="a SealedSecret or Secret file is small; check that this is the file you meant",
         )
+    if exc.cause == "encoding":
+        return InputError(f"{source}: input is not UTF-8 text")
+    if exc.cause == "json":
+        return InputError(
+            f"{source}: not valid JSON (line {exc.line}, column {exc.column}: {exc.detail})",
+            hint="check the file's syntax",
+        )
+    if exc.cause == "yaml":
+        where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
+        return InputError(f"{source}: not valid YAML{where}", hint="check the file's syntax")
+    if exc.cause == "depth":
+        return InputError(f"{source}: {document}: nested too deeply")
+    return InputError(f"{source}: {document}: {exc.reason}")
+
+
+def load_documents(data: bytes, source: str, limits: Limits = Limits()) -> list[dict[str, Any]]:
+    """Objects of a YAML (``---`` documents) or JSON (one or concatenated objects) input.
+
+    Read by the manifest loader (``secretsync.manifests.loader``: go-yaml v2 typing, as kubeseal
+    reads them; timestamps stay text), ``kind: *List`` documents expanded to their items. Hostile
+    input is refused naming ``source`` (``InputError``): more than ``limits.max_bytes``, nesting
+    past ``limits.max_depth``, or aliases expanding past ``limits.max_nodes`` (a YAML bomb).
+    """
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{source}: input is not UTF-8 text") from None
-    stripped = text.lstrip()
-    docs: list = []
-    if stripped.startswith("{") or stripped.startswith("["):
-        decoder, pos = json.JSONDecoder(), len(text) - len(stripped)
-        try:
-            while pos < len(text):
-                doc, pos = decoder.raw_decode(text, pos)
-                docs.append(doc)
-                while pos < len(text) and text[pos] in " \t\r\n":
-                    pos += 1
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-                hint="check the file's syntax",
-            ) from None
-        except RecursionError:
-            raise InputError(f"{source}: document {len(docs) + 1}: nested too deeply") from None
-    else:
-        docs = _load_yaml(text, source, limits)
-    out = []
-    for index, doc in enumerate(docs, 1):
-        if doc is None:
-            continue
+        docs = load_manifests(data, source, limits)
+    except ManifestError as exc:
+        raise _input_error(exc, source, len(data), limits) from None
+    out: list[dict[str, Any]] = []
+    for index, doc in docs:
         if isinstance(doc, list):
-            raise InputError(f"{source}: document {index} is a list, not a Kubernetes object")
+            raise InputError(f"{source}: document {index + 1} is a list, not a Kubernetes object")
         if not isinstance(doc, dict):
-            raise InputError(f"{source}: document {index} is not a Kubernetes object")
+            raise InputError(f"{source}: document {index + 1} is not a Kubernetes object")
         if isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
             out.extend(item for item in doc["items"] if isinstance(item, dict))
         else:
             out.append(doc)
     return out
-
-
-# Go struct field order of the types kubeseal prints (maps inside are sorted).
-_ORDER = {
-    "object": ["kind", "apiVersion", "metadata", "immutable", "spec", "data", "stringData", "type", "status"],
-    "metadata": [
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    ],
-    "spec": ["template", "data", "encryptedData"],
-    "template": ["metadata", "type", "immutable", "data"],
-    "ownerReference": ["apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion"],
-}
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, SecretBytes):
-        return value.to_base64()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _ordered(value: object, kind: str | None) -> object:
-    """Order struct fields as Go does; sort maps; drop empty maps (omitempty)."""
-    if isinstance(value, list):
-        return [_ordered(v, "ownerReference" if kind == "ownerReferences" else None) for v in value]
-    if not isinstance(value, dict):
-        return value
-    order = _ORDER.get(kind or "")
-    if order is None:
-        return {k: _ordered(value[k], None) for k in sorted(value)}
-    out = {}
-    for key in order + sorted(k for k in value if k not in order):
-        if key not in value or value[key] is None or (value[key] == {} and key != "encryptedData"):
-            continue
-        if kind == "metadata" and value[key] == "":  # ObjectMeta strings are omitempty
-            continue
-        child = key if key in ("metadata", "spec", "template", "ownerReferences") else None
-        if kind == "spec" and key == "data":
-            child = None
-        out[key] = _ordered(value[key], child)
-    return out
-
-
-class _KubeDumper(yaml.SafeDumper):
-    """sigs.k8s.io/yaml style: sorted keys, block style, strings that read as other types double-quoted."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str):
-    style = None
-    if "\n" in value:
-        style = "|"
-    elif dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
-        style = '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_KubeDumper.add_representer(str, _represent_str)
-
-
-def _goyaml_less(a: str, b: str) -> bool:
-    """go-yaml v2's map key order (what sigs.k8s.io/yaml emits): letters after other runes, and
-    runs of digits compared as numbers, so ``k2`` sorts before ``k10``."""
-    for i in range(min(len(a), len(b))):
-        ca, cb = a[i], b[i]
-        if ca == cb:
-            continue
-        a_letter, b_letter = ca.isalpha(), cb.isalpha()
-        if a_letter and b_letter:
-            return ca < cb
-        if a_letter or b_letter:
-            return b_letter
-        an = bn = 0
-        if ca == "0" or cb == "0":  # a zero inside a longer number is not a leading zero
-            j = i - 1
-            while j >= 0 and a[j].isdecimal():
-                if a[j] != "0":
-                    an = bn = 1
-                    break
-                j -= 1
-        ai, bi = i, i
-        while ai < len(a) and a[ai].isdecimal():
-            an, ai = an * 10 + ord(a[ai]) - 48, ai + 1
-        while bi < len(b) and b[bi].isdecimal():
-            bn, bi = bn * 10 + ord(b[bi]) - 48, bi + 1
-        if an != bn:
-            return an < bn
-        if ai != bi:
-            return ai < bi
-        return ca < cb
-    return len(a) < len(b)
-
-
-_GOYAML_KEY = functools.cmp_to_key(lambda a, b: -1 if _goyaml_less(a, b) else (1 if _goyaml_less(b, a) else 0))
-
-
-def _goyaml_sorted(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _goyaml_sorted(value[k]) for k in sorted(value, key=_GOYAML_KEY)}
-    if isinstance(value, list):
-        return [_goyaml_sorted(v) for v in value]
-    return value
-
-
-def dump(objects: Iterable[Mapping], fmt: str = "json") -> str:
-    """kubeseal's output of one or more objects: pretty JSON (default) or ``---``-led YAML."""
-    parts = []
-    for obj in objects:
-        plain = _ordered(_plain(obj), "object")
-        if fmt == "yaml":
-            parts.append(
-                "---\n"
-                + yaml.dump(
-                    _goyaml_sorted(plain),
-                    Dumper=_KubeDumper,
-                    sort_keys=False,
-                    default_flow_style=False,
-                    allow_unicode=True,
-                    width=float("inf"),
-                )
-            )
-        else:
-            parts.append(gojson.dumps(plain, indent=2, sort_keys=False) + "\n")  # already in Go's order
-    return "".join(parts)

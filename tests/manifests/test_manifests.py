@@ -1,4 +1,4 @@
-"""secretsync.manifests.loader: YAML/JSON loading rules, limits, identity, ordering, output.
+"""secretsync.manifests (loader, dump) and secretsync.objects: YAML/JSON loading rules, limits, identity, ordering, output.
 
 Covers: scalar typing differentially against the real kubectl (it reads manifests with
 go-yaml v2 via sigs.k8s.io/yaml; ``kubectl patch --local`` evaluates offline), both for our
@@ -16,18 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from secretsync.manifests.dump import dump_all
 from secretsync.manifests.loader import (
     Limits,
     ManifestError,
-    ObjectId,
-    apply_order_key,
-    dump_all,
     expand_lists,
     load_manifests,
-    sort_for_apply,
-    sync_wave,
     validate_object,
 )
+from secretsync.objects import ObjectId, apply_order_key, sort_for_apply, sync_wave
 from tests.fixtures.peers import isolated_env, peer_binary
 
 SCALARS = [

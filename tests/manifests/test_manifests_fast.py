@@ -1,4 +1,4 @@
-"""secretsync.manifests.loader: the libyaml fast path reads exactly what the pure-Python reference loader reads.
+"""secretsync.manifests.fastpath: the libyaml fast path reads exactly what the pure-Python reference loader reads.
 
 Covers: differential checks of ``_load_yaml_fast`` (libyaml composer) against ``_load_yaml_stream``
 (PyYAML's pure scanner, which defines our semantics) on random YAML-like text (hypothesis) and on
@@ -16,7 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secretsync.manifests import loader as manifests
+from secretsync.manifests import fastpath as manifests
+from secretsync.manifests import loader as reference
 from secretsync.manifests.loader import Limits, ManifestError, load_manifests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built 
 def pure(text: str, limits: Limits = Limits()):
     """The reference: (documents, None) or (None, error message)."""
     try:
-        return [(i, v) for i, v in manifests._load_yaml_stream(text, "f.yaml", limits) if v is not None], None
+        return [(i, v) for i, v in reference._load_yaml_stream(text, "f.yaml", limits) if v is not None], None
     except ManifestError as exc:
         return None, str(exc)
 

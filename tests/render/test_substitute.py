@@ -5,6 +5,10 @@ evaluation (undefined without default is an error naming the variable, empty val
 unset for ``:=``), object walking (keys and values, plain scalars re-typed as Flux's re-parse
 does, quoted ones kept as strings, Secret values kept as strings for later normalisation,
 SecretBytes never rewritten), the disable annotation/label, variable precedence and sources.
+``collect_variables``, the one postBuild.substituteFrom implementation: a missing ``optional``
+source is skipped, a missing required one is refused by name, variable names are checked; and the
+CLI entry point (``secretsync apply --substitute-from``) refusing a bad name and a missing object
+(the agent entry point: ``tests/agent/test_substitute_from.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from secretsync.render.substitute import (
     SubstitutionError,
     Text,
     Var,
+    VariableSource,
+    VariableSourceNotFound,
+    collect_variables,
     evaluate,
     merge_variables,
     parse,
@@ -139,6 +146,62 @@ def test_variables_from_objects_and_precedence():
         variables_from_object({"kind": "Deployment", "metadata": {"name": "d"}})
     with pytest.raises(SubstitutionError, match="invalid variable name"):
         merge_variables({"bad-name": "x"})
+
+
+def test_collect_variables_optional_missing_and_names():
+    objects = {
+        ("ConfigMap", "n", "vars"): {"metadata": {"name": "vars"}, "data": {"A": "cm", "B": "cm"}},
+        ("ConfigMap", "n", "bad"): {"kind": "ConfigMap", "metadata": {"name": "bad"}, "data": {"bad-name": "x"}},
+    }
+    read = lambda s: objects.get((s.kind, s.namespace, s.name))  # noqa: E731
+    merged = collect_variables(
+        {"B": "inline"},
+        [VariableSource("ConfigMap", "n", "vars"), VariableSource("Secret", "n", "absent", optional=True)],
+        read,
+    )
+    assert merged == {"A": "cm", "B": "inline"}
+    with pytest.raises(VariableSourceNotFound, match=r"^postBuild.substituteFrom: Secret n/absent not found$"):
+        collect_variables(None, [VariableSource("Secret", "n", "absent")], read)
+    with pytest.raises(VariableSourceNotFound, match=r"^--substitute-from: Secret n/absent not found$"):
+        collect_variables(None, [VariableSource("Secret", "n", "absent")], read, what="--substitute-from")
+    with pytest.raises(SubstitutionError, match="invalid variable name 'bad-name'"):
+        collect_variables(None, [VariableSource("ConfigMap", "n", "bad")], read)
+    with pytest.raises(SubstitutionError, match="invalid variable name 'bad name'"):
+        collect_variables({"bad name": "x"}, [], read)
+
+
+def test_cli_substitute_from_checks_names_and_refuses_a_missing_object(apiserver, tmp_path, capsys):
+    from secretsync.cli.main import main
+    from secretsync.kube.client import KubeClient
+
+    ns = apiserver.namespace
+    client = KubeClient.from_kubeconfig(str(apiserver.kubeconfig))
+    try:
+        client.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "vars", "namespace": ns},
+                "data": {"GREETING": "hi", "bad-name": "x"},
+            },
+            field_manager="test",
+        )
+        root = tmp_path / "src"
+        root.mkdir()
+        (root / "cm.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: {ns}\ndata:\n  a: ${{GREETING}}\n"
+        )
+        flags = ["--kubeconfig", str(apiserver.kubeconfig), "--applyset", "subst", "--applyset-namespace", ns]
+        capsys.readouterr()
+        rc = main(["apply", str(root), *flags, "--substitute-from", f"configmap/{ns}/vars"])
+        err = capsys.readouterr().err
+        assert rc != 0 and "invalid variable name 'bad-name'" in err
+        rc = main(["apply", str(root), *flags, "--substitute-from", f"configmap/{ns}/absent"])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"--substitute-from: ConfigMap {ns}/absent not found" in err
+        assert client.get_or_none("v1", "ConfigMap", "app", ns) is None
+    finally:
+        client.close()
 
 
 @given(st.text(max_size=60))

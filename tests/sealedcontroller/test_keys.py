@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from secretsync.crypto import sealing
-from secretsync.sealedcontroller.keys import build_keyring, parse_cutoff_time
+from secretsync.sealedcontroller.keymanager import build_keyring, parse_cutoff_time
 from secretsync.sealing import keyring as kr
 from tests.sealedcontroller.conftest import events_for, get_secret, make_sealed, plain, synced_condition, wait_for
 from tests.sealedcontroller.test_endpoints import fetch_cert_via_proxy
@@ -118,7 +118,7 @@ def test_compromised_key_stops_being_used_without_restart(controller, sealed_kub
 
 
 def test_malformed_key_secret_is_skipped_with_event_and_log(start_controller, sealed_kube, namespace, caplog):
-    caplog.set_level(logging.WARNING, logger="secretsync.sealedcontroller.keys")
+    caplog.set_level(logging.WARNING, logger="secretsync.sealedcontroller.keymanager")
     sealed_kube.create(
         {
             "apiVersion": "v1",

@@ -188,7 +188,7 @@ def test_write_output_never_follows_a_planted_temp_symlink(tmp_path):
     folders such as /tmp) must not redirect the write; an unwritable target is a clear error."""
     import os
 
-    from secretsync.cli.unseal import write_output
+    from secretsync.sealing.kubesealio import write_output
     from secretsync.errors import SecretsyncError
 
     victim = tmp_path / "victim"

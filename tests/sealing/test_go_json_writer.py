@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from secretsync.gocompat import gojson
-from secretsync.sealing.objects import dump
+from secretsync.manifests.dump import dump_kubeseal as dump
 from secretsync.sealing.template import render
 from tests.fixtures.peers import isolated_env, peer_binary
 

@@ -141,7 +141,7 @@ def test_reseal_requires_key_dir(cli, tmp_path):
 
 def test_hostile_yaml_is_skipped_as_unreadable_not_walked(key_pool):
     """An alias bomb or deeply nested file in the repository is reported, neither walked for ever nor fatal."""
-    from secretsync.cli.reseal import reseal_text
+    from secretsync.sealing.reseal import reseal_text
 
     ring = Keyring([key_pool[0]])
     lines = ["a0: &a0 [l, l, l, l, l, l, l, l, l]"]

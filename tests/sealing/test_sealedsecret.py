@@ -17,12 +17,12 @@ import pytest
 
 from secretsync import SecretBytes
 from secretsync.crypto import sealing
+from secretsync.manifests.dump import dump_kubeseal as dump
 from secretsync.sealing.keyring import Keyring
 from secretsync.sealing.objects import (
     InputError,
     SealError,
     UnsealError,
-    dump,
     load_documents,
     merge_into,
     seal_secret,
