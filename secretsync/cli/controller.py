@@ -15,40 +15,22 @@ import argparse
 import datetime as dt
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 
 from secretsync.cli.options import BoolFlagAction, parse_go_bool
 from secretsync.errors import UsageError
+from secretsync.gocompat import goduration
 
 __all__ = ["add_arguments", "run", "parse_go_duration"]
 
 log = logging.getLogger(__name__)
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
 
 def parse_go_duration(text: str) -> dt.timedelta:
     """Go's ``time.ParseDuration``: ``720h``, ``1h30m``, ``-1.5s``, ``0``."""
-    value = text.strip()
-    sign = -1 if value.startswith("-") else 1
-    value = value.lstrip("+-")
-    if value == "0":
-        return dt.timedelta(0)
-    if not value:
-        raise ValueError(f"invalid duration {text!r}")
-    total, pos = 0.0, 0
-    for match in _DURATION.finditer(value):
-        if match.start() != pos:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(value):
-        raise ValueError(f"invalid duration {text!r} (units: ns, us, ms, s, m, h)")
-    return dt.timedelta(seconds=sign * total)
+    return goduration.timedelta(goduration.parse_duration(text))
 
 
 def _duration(text: str) -> dt.timedelta:

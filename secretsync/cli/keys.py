@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import sys
 
 from secretsync.cli.options import env_default
 from secretsync.errors import SecretsyncError, UsageError
+from secretsync.gocompat import goduration
 from secretsync.sealing import keyring as keyring_mod
 
 __all__ = ["add_arguments", "run", "parse_go_duration"]
@@ -48,12 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_go_duration(text: str) -> dt.timedelta:
-    """A Go duration such as ``87600h`` or ``1h30m`` (units h, m, s, ms)."""
-    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise UsageError(f"invalid duration {text!r} (Go syntax, e.g. 87600h)")
-    factor = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    return dt.timedelta(seconds=sum(float(n) * factor[u] for n, u in parts))
+    """A Go duration (``time.ParseDuration``, as kubeseal's ``--key-ttl``) such as ``87600h`` or ``1h30m``."""
+    try:
+        return goduration.timedelta(goduration.parse_duration(text))
+    except ValueError:
+        raise UsageError(f"invalid duration {text!r} (Go syntax, e.g. 87600h)") from None
 
 
 def _generate(args: argparse.Namespace, store: keyring_mod.FileKeyStore) -> int:

@@ -23,8 +23,6 @@ statically; this module imports neither ``kube`` nor the agent.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import logging
 import threading
@@ -36,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secretsync.errors import SecretsyncError
+from secretsync.gocompat import gobase64
 from secretsync.manifests.loader import (
     Limits,
     ManifestError,
@@ -263,8 +262,8 @@ def _go_base64(text: str) -> SecretBytes | None:
     kustomize wraps long values across lines; the API server accepts them, so we do too.
     """
     try:
-        return SecretBytes(base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True))
-    except (binascii.Error, ValueError):
+        return SecretBytes(gobase64.decode(text))
+    except ValueError:
         return None
 
 

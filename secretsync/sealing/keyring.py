@@ -37,6 +37,7 @@ from cryptography.x509.oid import ObjectIdentifier
 from secretsync import fileio
 from secretsync.crypto import sealing
 from secretsync.errors import SecretsyncError
+from secretsync.gocompat import gobase64
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
@@ -273,7 +274,7 @@ def _key_from_secret(secret: dict, source: str) -> SealingKey:
         if isinstance(value, SecretBytes):
             return value.reveal()
         try:
-            return base64.b64decode(value, validate=True)
+            return gobase64.decode(value)
         except (ValueError, TypeError):
             raise SealingKeyError(f'key file {where}: data["{item}"] is not valid base64') from None
 

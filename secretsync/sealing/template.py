@@ -19,12 +19,11 @@ never contain data values.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from secretsync.gocompat import gojson
+from secretsync.gocompat import gobase64, gojson, gostrconv
 
 __all__ = ["TemplateError", "render", "NO_VALUE"]
 
@@ -73,41 +72,11 @@ class _Tok:
 
 
 def _unquote(text: str, err: Callable[[str], TemplateError]) -> str:
-    """Go ``strconv.Unquote`` for a double-quoted literal (the common escapes)."""
-    out, i, body = [], 0, text[1:-1]
-    simple = {
-        "n": "\n",
-        "t": "\t",
-        "r": "\r",
-        "\\": "\\",
-        '"': '"',
-        "a": "\a",
-        "b": "\b",
-        "f": "\f",
-        "v": "\v",
-        "'": "'",
-    }
-    while i < len(body):
-        ch = body[i]
-        if ch != "\\":
-            out.append(ch)
-            i += 1
-            continue
-        nxt = body[i + 1]
-        if nxt in simple:
-            out.append(simple[nxt])
-            i += 2
-        elif nxt in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[nxt]
-            digits = body[i + 2 : i + 2 + width]
-            if not re.fullmatch(rf"[0-9A-Fa-f]{{{width}}}", digits):
-                raise err("invalid syntax in quoted string")
-            value = int(digits, 16)
-            out.append(bytes([value]).decode(_ENC, _ERRORS) if nxt == "x" else chr(value))
-            i += 2 + width
-        else:
-            raise err("invalid syntax in quoted string")
-    return "".join(out)
+    """Go ``strconv.Unquote`` for a double-quoted literal."""
+    try:
+        return gostrconv.unquote(text)
+    except ValueError:
+        raise err("invalid syntax in quoted string") from None
 
 
 # ---------------------------------------------------------------- parsing
@@ -281,36 +250,6 @@ def _go_string(value: object) -> str:
     return str(value)
 
 
-def _quote_go(text: str) -> str:
-    """Go ``strconv.Quote`` (``%q``)."""
-    out = ['"']
-    escapes = {
-        "\a": r"\a",
-        "\b": r"\b",
-        "\f": r"\f",
-        "\n": r"\n",
-        "\r": r"\r",
-        "\t": r"\t",
-        "\v": r"\v",
-        "\\": "\\\\",
-        '"': '\\"',
-    }
-    for ch in text:
-        code = ord(ch)
-        if ch in escapes:
-            out.append(escapes[ch])
-        elif 0xDC80 <= code <= 0xDCFF:  # an invalid UTF-8 byte (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code > 0x7F and not ch.isprintable():
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
 def _go_json(value: object) -> str:
     """Sprig ``toJson``: Go ``json.Marshal`` (HTML-safe escaping, sorted keys); each invalid UTF-8
     byte of a value becomes ``\\ufffd`` as in Go; a missing value is ``null``."""
@@ -372,7 +311,7 @@ def _printf(fmt: str, *args: object) -> str:
         if verb in "sv":
             out.append(_go_string(arg))
         elif verb == "q" and isinstance(arg, str):
-            out.append(_quote_go(arg))
+            out.append(gostrconv.quote(arg))
         elif verb == "d" and isinstance(arg, int) and not isinstance(arg, bool):
             out.append(str(arg))
         else:
@@ -383,19 +322,10 @@ def _printf(fmt: str, *args: object) -> str:
 
 
 def _b64dec(text: object) -> str:
-    raw = _go_string(text).encode(_ENC, _ERRORS)
     try:
-        return base64.b64decode(raw, validate=True).decode(_ENC, _ERRORS)
-    except (binascii.Error, ValueError):
-        # Sprig returns the decoder's error text instead of failing.
-        return "illegal base64 data at input byte " + str(_first_bad_base64(raw))
-
-
-def _first_bad_base64(raw: bytes) -> int:
-    for i, b in enumerate(raw):
-        if chr(b) not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=":
-            return i
-    return max(len(raw) - len(raw) % 4, 0)
+        return gobase64.decode(_go_string(text)).decode(_ENC, _ERRORS)
+    except ValueError as exc:
+        return str(exc)  # Sprig returns the decoder's error text instead of failing
 
 
 def _sprint(*args: object) -> str:
@@ -448,7 +378,7 @@ _FUNCS: dict[str, Callable[..., object]] = {
     "toJson": _go_json,
     "b64enc": lambda s: base64.b64encode(_go_string(s).encode(_ENC, _ERRORS)).decode("ascii"),
     "b64dec": _b64dec,
-    "quote": lambda *a: " ".join(_quote_go(_go_string(x)) for x in a if x is not None),
+    "quote": lambda *a: " ".join(gostrconv.quote(_go_string(x)) for x in a if x is not None),
     "squote": lambda *a: " ".join(f"'{_go_string(x)}'" for x in a if x is not None),
     "trim": lambda s: _go_string(s).strip(" \t\n\r\v\f\u0085\u00a0"),
     "upper": lambda s: _go_string(s).upper(),

@@ -14,17 +14,16 @@ Errors name the file, object and key, never a value.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
 from typing import Any
 
 from secretsync.crypto.sops import document
-from secretsync.crypto.sops.cipher import format_time
 from secretsync.crypto.sops.errors import SopsError, StoreError
 from secretsync.crypto.sops.formats import format_for_path, store_for
 from secretsync.crypto.sops.keys import SopsKeys
 from secretsync.crypto.sops.tree import Branch, Comment
+from secretsync.gocompat import gobase64
+from secretsync.gocompat.gotime import format_time
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
@@ -168,8 +167,8 @@ def decrypt_secret_data(obj: dict, keys: SopsKeys) -> dict:
             raw = value.reveal()
         elif isinstance(value, str):
             try:
-                raw = base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
+                raw = gobase64.decode(value)
+            except ValueError:
                 raise SopsManifestError(f"{where}: data[{key!r}] is not valid base64") from None
         else:
             out_data[key] = value

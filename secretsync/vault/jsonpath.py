@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from secretsync.gocompat import gojson
+from secretsync.gocompat import gojson, gostrconv
 
 __all__ = ["JSONPathError", "JSONNumber", "parse", "render", "go_json", "go_text", "go_type"]
 
@@ -30,20 +30,7 @@ class JSONPathError(ValueError):
     """A template that does not parse or does not match the data (text follows client-go)."""
 
 
-class JSONNumber(float):
-    """A JSON number that prints as the text it was written with (Go's ``json.Number``)."""
-
-    __slots__ = ("text",)
-
-    def __new__(cls, text: str) -> JSONNumber:
-        self = super().__new__(cls, text)
-        self.text = text
-        return self
-
-    def __repr__(self) -> str:
-        return self.text
-
-    __str__ = __repr__
+JSONNumber = gojson.Number  # Go's json.Number: a float that keeps its JSON text
 
 
 # ---------------------------------------------------------------------------------------------- nodes
@@ -116,18 +103,6 @@ _TERMINATORS = set(" \t\r\n.,[]$@{}")
 _SLICE_RE = re.compile(r"^(-?\d*)(:-?\d*)?(:-?\d*)?$")
 _DICT_KEY_RE = re.compile(r"^'([^']*)'$")
 _FILTER_RE = re.compile(r"^([^!<>=]+)([!<>=]+)(.+?)$", re.S)
-_GO_ESCAPES = {
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-    "\\": "\\",
-    "'": "'",
-    '"': '"',
-}
 
 
 def _is_alnum(ch: str) -> bool:
@@ -136,32 +111,10 @@ def _is_alnum(ch: str) -> bool:
 
 def _unquote(text: str) -> str:
     """Go's strconv.Unquote extended to single-quoted strings (client-go's UnquoteExtend)."""
-    quote, body = text[0], text[1:-1]
-    out, i = [], 0
-    while i < len(body):
-        ch = body[i]
-        if ch == quote:
-            raise JSONPathError(f"unquote string {text} error invalid syntax")
-        if ch != "\\":
-            out.append(ch)
-            i += 1
-            continue
-        if i + 1 >= len(body):
-            raise JSONPathError(f"unquote string {text} error invalid syntax")
-        esc = body[i + 1]
-        if esc in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[esc])
-            i += 2
-        elif esc in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[esc]
-            digits = body[i + 2 : i + 2 + width]
-            if len(digits) != width or not all(c in "0123456789abcdefABCDEF" for c in digits):
-                raise JSONPathError(f"unquote string {text} error invalid syntax")
-            out.append(chr(int(digits, 16)))
-            i += 2 + width
-        else:
-            raise JSONPathError(f"unquote string {text} error invalid syntax")
-    return "".join(out)
+    try:
+        return gostrconv.unquote(text, single_quoted_strings=True)
+    except ValueError:
+        raise JSONPathError(f"unquote string {text} error invalid syntax") from None
 
 
 class _Parser:
@@ -409,32 +362,36 @@ def _eval_list(values: list, nodes: list) -> list:
     return values
 
 
-def _eval_node(values: list, node) -> list:
-    if isinstance(node, Field):
-        out = []
-        for v in values:
-            if isinstance(v, dict) and node.name in v:
-                out.append(v[node.name])
-        if not out and values:
-            raise JSONPathError(f"{node.name} is not found")
-        return out
-    if isinstance(node, Literal):
-        if isinstance(node.value, str):  # quoted text yields itself once, whatever the input
-            return [node.value]
-        return [node.value for _ in values]
-    if isinstance(node, Wildcard):
-        return [c for v in values if v is not None for c in _children(v)]
-    if isinstance(node, Recursive):
-        return _eval_recursive(values)
-    if isinstance(node, Slice):
-        return _eval_slice(values, node)
-    if isinstance(node, Union):
-        return [r for branch in node.branches for r in _eval_list(values, branch)]
-    if isinstance(node, Filter):
-        return _eval_filter(values, node)
-    if isinstance(node, Identifier):
-        raise JSONPathError(f"unrecognized identifier {node.name}")
-    raise JSONPathError(f"unexpected Node {node!r}")  # pragma: no cover
+def _eval_field(values: list, node: Field) -> list:
+    out = [v[node.name] for v in values if isinstance(v, dict) and node.name in v]
+    if not out and values:
+        raise JSONPathError(f"{node.name} is not found")
+    return out
+
+
+def _eval_literal(values: list, node: Literal) -> list:
+    if isinstance(node.value, str):  # quoted text yields itself once, whatever the input
+        return [node.value]
+    return [node.value for _ in values]
+
+
+def _eval_wildcard(values: list, node: Wildcard) -> list:
+    return [c for v in values if v is not None for c in _children(v)]
+
+
+def _eval_union(values: list, node: Union) -> list:
+    return [r for branch in node.branches for r in _eval_list(values, branch)]
+
+
+def _eval_identifier(values: list, node: Identifier) -> list:
+    raise JSONPathError(f"unrecognized identifier {node.name}")
+
+
+def _eval_node(values: list, node: Any) -> list:
+    evaluate = _EVALUATORS.get(type(node))
+    if evaluate is None:  # pragma: no cover
+        raise JSONPathError(f"unexpected Node {node!r}")
+    return evaluate(values, node)
 
 
 def _eval_recursive(values: list) -> list:
@@ -542,13 +499,26 @@ def _eval_filter(values: list, node: Filter) -> list:
     return out
 
 
+# The evaluator of each node type (client-go's walk* functions).
+_EVALUATORS: dict[type, Callable[[list, Any], list]] = {
+    Field: _eval_field,
+    Literal: _eval_literal,
+    Wildcard: _eval_wildcard,
+    Recursive: lambda values, node: _eval_recursive(values),
+    Slice: _eval_slice,
+    Union: _eval_union,
+    Filter: _eval_filter,
+    Identifier: _eval_identifier,
+}
+
+
 # ---------------------------------------------------------------------------------------------- printing
 
 
 def _go_float(value: float, json_style: bool) -> str:
     """Go's shortest float text: fmt %v (exponent if exp < -4 or >= 6) or encoding/json."""
     try:
-        return gojson.format_float(value, "json" if json_style else "v")
+        return gojson.format_float(value) if json_style else gostrconv.format_float(value, "g")
     except ValueError as exc:
         raise JSONPathError(str(exc)) from None
 
@@ -562,28 +532,12 @@ def go_text(value: Any) -> str:
     return go_json(value)
 
 
-_go_json_string = gojson.quote
-
-
 def go_json(value: Any) -> str:
-    """Compact JSON as Go's ``encoding/json`` writes it (sorted keys, HTML-safe escapes)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, JSONNumber):
-        return value.text
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_float(value, json_style=True)
-    if isinstance(value, str):
-        return _go_json_string(value)
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_go_json_string(str(k))}:{go_json(value[k])}" for k in sorted(value)) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(go_json(v) for v in value) + "]"
-    raise JSONPathError(f"json: unsupported type: {type(value).__name__}")
+    """Compact JSON as Go's ``encoding/json`` writes it (sorted keys, HTML-safe escapes, numbers as read)."""
+    try:
+        return gojson.dumps(value, number_text=True)
+    except (TypeError, ValueError) as exc:
+        raise JSONPathError(str(exc)) from None
 
 
 def _print(results: list) -> str:

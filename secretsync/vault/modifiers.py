@@ -8,7 +8,6 @@ value, never the value. Pure: no I/O.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from secretsync.gocompat import gobase64
 from secretsync.vault.jsonpath import JSONNumber, JSONPathError, go_type
 from secretsync.vault.jsonpath import render as render_jsonpath
 
@@ -39,17 +39,7 @@ def _no_args(args: tuple[str, ...]) -> None:
 
 def _go_base64_decode(text: str) -> str:
     """Go's lenient use of StdEncoding.DecodeString: keep what decoded before the first bad quantum."""
-    clean = text.replace("\r", "").replace("\n", "")
-    out = bytearray()
-    for i in range(0, len(clean), 4):
-        quantum = clean[i : i + 4]
-        try:
-            out += base64.b64decode(quantum, validate=True) if len(quantum) == 4 else b""
-        except (binascii.Error, ValueError):
-            break
-        if len(quantum) < 4 or "=" in quantum:
-            break
-    return out.decode("utf-8", errors="replace")
+    return gobase64.decode_prefix(text).decode("utf-8", errors="replace")
 
 
 def _json_load(text: str) -> Any:

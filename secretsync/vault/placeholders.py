@@ -19,7 +19,6 @@ valid base64 after substitution is an error here rather than at apply time.
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import re
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from secretsync.errors import SecretsyncError
+from secretsync.gocompat import gobase64
 from secretsync.secretvalue import SecretBytes
 from secretsync.vault.jsonpath import go_json, go_text, go_type
 from secretsync.vault.modifiers import MODIFIERS, ModifierError
@@ -305,8 +305,8 @@ def _manifest(obj: dict) -> _Manifest:
 
 def _b64_decode_strict(text: str) -> bytes | None:
     try:
-        return base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
-    except (binascii.Error, ValueError):
+        return gobase64.decode(text)
+    except ValueError:
         return None
 
 

@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from secretsync.crypto.sops.stores import json as json_store
-from secretsync.gocompat import gojson
+from secretsync.gocompat import gojson, gostrconv
 from secretsync.vault.jsonpath import go_json, go_text
 from tests.fixtures.peers import peer_binary
 
@@ -90,7 +90,7 @@ def test_lone_surrogates_and_special_floats():
     assert gojson.quote("a\udc80b\ud800") == '"a\ufffdb\ufffd"'
     with pytest.raises(ValueError, match="json: unsupported value: NaN"):
         gojson.format_float(float("nan"))
-    assert [gojson.format_float(v, "v") for v in (1e-5, 1e21, 1e20, 123456.5, float("inf"), -0.0)] == [
+    assert [gostrconv.format_float(v, "g") for v in (1e-5, 1e21, 1e20, 123456.5, float("inf"), -0.0)] == [
         "1e-05",
         "1e+21",
         "1e+20",

@@ -14,11 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
-import functools
-import math
 import os
 import re
-from decimal import Decimal
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -26,15 +23,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secretsync.crypto.sops.errors import EncryptError, ValueDecryptError
 from secretsync.crypto.sops.tree import Comment
-from secretsync.gocompat.gotime import format_time
+from secretsync.gocompat.gostrconv import format_float
+from secretsync.gocompat.gotime import format_time, parse_time
 
 __all__ = [
     "ValueCipher",
     "plaintext_bytes",
     "typed_plaintext",
-    "format_float",
-    "format_time",
-    "parse_time",
     "is_encrypted_value",
     "ENC_PATTERN",
 ]
@@ -49,7 +44,6 @@ _ENC_FAST = re.compile(
 IV_SIZE = 32
 TAG_SIZE = 16
 
-_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$")
 _GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -57,46 +51,6 @@ _GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 def is_encrypted_value(value: Any) -> bool:
     """True for a string in sops's ``ENC[AES256_GCM,...]`` syntax."""
     return isinstance(value, str) and value.startswith("ENC[AES256_GCM,")
-
-
-def format_float(value: float) -> str:
-    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: shortest round-trip digits, never an exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = format(Decimal(repr(value)).normalize(), "f")
-    return text
-
-
-def parse_time(text: str) -> _dt.datetime:
-    """Go's ``time.Parse(time.RFC3339, text)`` (fraction allowed; upper-case ``T``/``Z`` required)."""
-    m = _RFC3339.match(text)
-    if not m:
-        raise ValueError("not an RFC3339 timestamp")
-    year, month, day, hour, minute, second, frac, zone = m.groups()
-    nanos = int((frac or "0")[:9].ljust(9, "0"))
-    if zone == "Z":
-        tz = _dt.UTC
-    else:
-        sign = 1 if zone[0] == "+" else -1
-        tz = _dt.timezone(sign * _dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    timestamp = _timestamp_type()
-    if timestamp is None:
-        return _dt.datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), nanos // 1000, tzinfo=tz
-        )
-    return timestamp(int(year), int(month), int(day), int(hour), int(minute), int(second), nanos, tzinfo=tz)
-
-
-@functools.lru_cache(maxsize=1)
-def _timestamp_type():
-    """The YAML store's timestamp type (keeps Go's nanoseconds), or ``None`` without that store."""
-    try:
-        from secretsync.crypto.sops.stores.goyaml import Timestamp
-    except ImportError:
-        return None
-    return Timestamp
 
 
 def _encode(value: Any) -> tuple[bytes, str]:
@@ -112,7 +66,7 @@ def _encode(value: Any) -> tuple[bytes, str]:
             raise TypeError("integer does not fit in 64 bits (sops: unknown type uint64)")
         return str(value).encode(), "int"
     if isinstance(value, float):
-        return format_float(value).encode(), "float"
+        return format_float(value, "f").encode(), "float"
     if isinstance(value, _dt.datetime):
         return format_time(value).encode(), "time"
     if isinstance(value, _dt.date):

@@ -15,7 +15,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from secretsync.crypto.sops.cipher import ValueCipher, parse_time, plaintext_bytes
+from secretsync.crypto.sops.cipher import ValueCipher, plaintext_bytes
+from secretsync.gocompat.gotime import parse_time
 from secretsync.crypto.sops.errors import (
     EncryptError,
     MacDecryptError,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from secretsync.crypto.sops.cipher import format_float, format_time
+from secretsync.gocompat.gostrconv import format_float
+from secretsync.gocompat.gotime import format_time
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.stores._flat import flatten, unflatten
 from secretsync.crypto.sops.tree import Branch, Comment, Item
@@ -57,7 +58,7 @@ def _value_text(value: Any, key: str) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return format_float(value)
+        return format_float(value, "f")
     if isinstance(value, _dt.datetime):
         return format_time(value)
     if value is None:

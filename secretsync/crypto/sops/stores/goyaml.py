@@ -31,14 +31,12 @@ Timestamps are ``Timestamp`` (a ``datetime`` that also carries Go's nanoseconds)
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
 import math
 import re
-from decimal import Decimal
 
-from secretsync.gocompat.gotime import format_time
+from secretsync.gocompat import gobase64, gostrconv
+from secretsync.gocompat.gotime import Timestamp, format_time
 
 __all__ = [
     "Timestamp",
@@ -87,59 +85,6 @@ class _UnencodableTime:
 
 
 UNENCODABLE_TIME = _UnencodableTime()
-
-
-class Timestamp(_dt.datetime):
-    """A ``datetime`` that keeps Go's nanosecond precision (``nanosecond`` = full fraction).
-
-    Built as ``Timestamp(year, month, day, hour, minute, second, nanosecond, tzinfo)``;
-    ``replace``, ``astimezone`` and arithmetic return plain ``datetime`` objects (the
-    datetime C code would call this constructor with microseconds in that place).
-    """
-
-    nanosecond: int
-
-    def __new__(cls, year, month, day, hour=0, minute=0, second=0, nanosecond=0, tzinfo=None, *, fold=0):
-        self = super().__new__(
-            cls, year, month, day, hour, minute, second, nanosecond // 1000, tzinfo=tzinfo, fold=fold
-        )
-        self.nanosecond = nanosecond
-        return self
-
-    def __reduce_ex__(self, protocol):  # copy/deepcopy/pickle keep the nanoseconds
-        return (
-            Timestamp,
-            (self.year, self.month, self.day, self.hour, self.minute, self.second, self.nanosecond, self.tzinfo),
-        )
-
-    def to_datetime(self) -> _dt.datetime:
-        return _dt.datetime(
-            self.year,
-            self.month,
-            self.day,
-            self.hour,
-            self.minute,
-            self.second,
-            self.microsecond,
-            self.tzinfo,
-            fold=self.fold,
-        )
-
-    def replace(self, *args, **kwargs):
-        return self.to_datetime().replace(*args, **kwargs)
-
-    def astimezone(self, tz=None):
-        return self.to_datetime().astimezone(tz)
-
-    def __add__(self, other):
-        return self.to_datetime() + other
-
-    __radd__ = __add__
-
-    def __sub__(self, other):
-        if isinstance(other, Timestamp):
-            other = other.to_datetime()
-        return self.to_datetime() - other
 
 
 _WORDS: dict[str, tuple[str, object]] = {}
@@ -305,8 +250,8 @@ def resolve_tagged(tag: str, text: str) -> object:
         return text
     if tag == BINARY:
         try:
-            data = base64.b64decode(text.replace("\n", "").replace("\r", ""), validate=True)
-        except (binascii.Error, ValueError):
+            data = gobase64.decode(text)
+        except ValueError:
             raise ResolveError("!!binary value contains invalid base64 data") from None
         try:
             return data.decode("utf-8")
@@ -326,31 +271,12 @@ def resolve_tagged(tag: str, text: str) -> object:
 
 
 def format_float(value: float) -> str:
-    """go-yaml's float text: Go ``FormatFloat(v, 'g', -1, 64)`` with ``.inf``/``.nan``.
+    """go-yaml's float text: Go ``FormatFloat(v, 'g', -1, 64)`` with ``.inf``/``-.inf``/``.nan``."""
+    text = gostrconv.format_float(value, "g")
+    return _YAML_SPECIAL.get(text, text)
 
-    Shortest round-trip digits (Python's ``repr`` gives the same digits as Go), exponent
-    form ``1e+06`` when the decimal exponent is below -4 or at least 6.
-    """
-    if math.isnan(value):
-        return ".nan"
-    if math.isinf(value):
-        return ".inf" if value > 0 else "-.inf"
-    sign = "-" if math.copysign(1.0, value) < 0 else ""
-    if value == 0:
-        return sign + "0"
-    number = Decimal(repr(abs(value))).normalize().as_tuple()
-    digits = "".join(map(str, number.digits))
-    point = len(digits) + number.exponent
-    exp = point - 1
-    if exp < -4 or exp >= 6:
-        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
 
+_YAML_SPECIAL = {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}
 
 _OLD_BOOLS = frozenset("y Y yes Yes YES on On ON n N no No NO off Off OFF".split())
 _BASE60_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")

@@ -15,7 +15,7 @@ import datetime as _dt
 import json
 from typing import Any
 
-from secretsync.crypto.sops.cipher import format_time
+from secretsync.gocompat.gotime import format_time
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.tree import Branch, Comment, Item
 from secretsync.gocompat import gojson
