@@ -95,6 +95,8 @@ def test_remote_cluster_and_substitute_from(agent_kube, syncs, make_agent, tmp_p
         assert wait_until(
             lambda: remote_client.get("v1", "ConfigMap", "app", "spoke")["data"] == {"color": "teal"}, 5
         ), "remote drift was not repaired"
+        # the repair's write lands on the server before the drift worker counts it: wait for the count
+        assert wait_until(lambda: agent.drift.corrections >= 1, 5), "the repair was not counted"
         assert agent.drift.corrections == 1
         client.delete("secretsync.io/v1alpha1", "Sync", "spoke", ns)  # the last Sync on it: watchers stop
         assert wait_until(lambda: remote_key not in agent.drift.watched_clusters(), 10)
