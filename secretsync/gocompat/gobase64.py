@@ -103,6 +103,8 @@ def _go_decode(src: bytes) -> tuple[bytes, CorruptInputError | None]:
 
 
 def _fast(text: str) -> bytes | None:
+    if not isinstance(text, str):
+        raise TypeError(f"base64 text must be str, not {type(text).__name__}")
     try:
         return base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
     except (binascii.Error, ValueError):
