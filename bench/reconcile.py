@@ -158,7 +158,7 @@ def main(n: int, sample: int) -> int:
     from secretsync.reconcile import ApplySetStore, ReconcileOptions, reconcile_rendered
     from secretsync.render.pipeline import Dependencies, Renderer, RenderOptions
     from secretsync.sealing.keyring import Keyring
-    from secretsync.sops.keys import load_keys
+    from secretsync.sops.identities import load_keys
     from secretsync.sources.local import LocalSource
     from secretsync_emulator import APIServer
 

@@ -34,7 +34,7 @@ import yaml  # noqa: E402
 
 from secretsync.manifests import loader as manifests  # noqa: E402
 from secretsync.render.pipeline import Dependencies, Renderer, RenderOptions  # noqa: E402
-from secretsync.sops.keys import load_keys  # noqa: E402
+from secretsync.sops.identities import load_keys  # noqa: E402
 from secretsync.sources.git import GitSource  # noqa: E402
 from secretsync.sources.local import LocalSource  # noqa: E402
 

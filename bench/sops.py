@@ -46,7 +46,7 @@ from secretsync.crypto.sops.keys.age import AgeKey  # noqa: E402
 from secretsync.crypto.sops.mac import mac_aad  # noqa: E402
 from secretsync.sops import files as sopsfiles  # noqa: E402
 from secretsync.sops.files import EncryptSettings  # noqa: E402
-from secretsync.sops.keys import load_keys  # noqa: E402
+from secretsync.sops.identities import load_keys  # noqa: E402
 from secretsync.sops.transform import decrypt_manifest_file  # noqa: E402
 
 

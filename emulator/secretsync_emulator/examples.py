@@ -73,7 +73,7 @@ def in_memory_encrypter(age_identity: str, age_recipient: str) -> SopsEncrypter:
     """Encrypt with secretsync's own sops implementation, in memory, to ``age_recipient``."""
     from secretsync.crypto.sops.keys.age import AgeKey
     from secretsync.sops.files import EncryptSettings, encrypt_bytes
-    from secretsync.sops.keys import load_keys
+    from secretsync.sops.identities import load_keys
 
     keys = load_keys(None, {}, age_key_text=age_identity, use_defaults=False)
     settings = EncryptSettings(key_groups=[[AgeKey(age_recipient)]], selectors={"encrypted_regex": ENCRYPTED_REGEX})

@@ -60,7 +60,7 @@ def sops_keys_factory(secrets: SecretReader, spec: SyncSpec, default: Any) -> An
         return default
 
     def load() -> Any:
-        from secretsync.sops.keys import load_keys
+        from secretsync.sops.identities import load_keys
 
         data = secrets.data(spec.namespace, secret_name, "decryption keys")
         texts = [v.reveal().decode("utf-8", "replace") for k, v in sorted(data.items()) if k.endswith(".agekey")]

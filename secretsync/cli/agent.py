@@ -175,7 +175,7 @@ def _local_sops_keys(args: argparse.Namespace):
     from secretsync.render.pipeline import factory
 
     def load():
-        from secretsync.sops.keys import load_keys
+        from secretsync.sops.identities import load_keys
 
         return load_keys(args.age_key_file, os.environ)
 

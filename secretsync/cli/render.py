@@ -164,7 +164,7 @@ def open_render(args: argparse.Namespace):
     variables = _variables(args.substitute)
 
     def sops_keys():
-        from secretsync.sops.keys import load_keys
+        from secretsync.sops.identities import load_keys
 
         return load_keys(args.age_key_file, os.environ)
 

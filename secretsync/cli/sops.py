@@ -117,7 +117,7 @@ def _split(text: str) -> list[str]:
 
 
 def _keys(args):
-    from secretsync.sops.keys import load_keys
+    from secretsync.sops.identities import load_keys
 
     keys = load_keys()
     if args.decryption_order:

@@ -101,7 +101,7 @@ class RenderOptions:
 class Dependencies:
     """Keys and backends for the transforms; each a value, a zero-argument function (factory), or None.
 
-    ``sops_keys``: what ``secretsync.sops.keys.load_keys`` returns; ``keyring``: a
+    ``sops_keys``: what ``secretsync.sops.identities.load_keys`` returns; ``keyring``: a
     ``secretsync.sealing.keyring.Keyring``; ``vault``: a ``secretsync.vault.client.VaultBackend``.
     A factory is called once, on first need; its error becomes the error of each object that
     needed it.

@@ -23,7 +23,7 @@ from secretsync import SecretBytes
 from secretsync.crypto.sealing import Scope
 from secretsync.render.pipeline import Dependencies, Renderer, RenderFailed, RenderOptions, factory, render
 from secretsync.sealing.keyring import Keyring
-from secretsync.sops.keys import load_keys
+from secretsync.sops.identities import load_keys
 from secretsync.sources.local import LocalSource
 from tests.render.conftest import CANARY, SECRET
 

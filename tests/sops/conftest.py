@@ -86,7 +86,7 @@ def sops_run(tmp_path, workdir) -> SopsRunner:
 @pytest.fixture
 def keys_for():
     """``keys_for(*age_test_keys)`` → our SopsKeys holding those identities (nothing else)."""
-    from secretsync.sops.keys import load_keys
+    from secretsync.sops.identities import load_keys
 
     def build(*keys: AgeTestKey, transit=None):
         return load_keys(age_key_text="\n".join(k.secret for k in keys), env={}, use_defaults=False, transit=transit)

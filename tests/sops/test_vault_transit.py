@@ -17,7 +17,7 @@ from secretsync.crypto.sops.errors import DataKeyUnavailable
 from secretsync.crypto.sops.keys.hc_vault import VaultTransitKey
 from secretsync.sops import files as sopsfiles
 from secretsync.sops.files import EncryptSettings
-from secretsync.sops.keys import load_keys
+from secretsync.sops.identities import load_keys
 from secretsync.sops.transit import VaultTransit
 
 pytestmark = pytest.mark.peer

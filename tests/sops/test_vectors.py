@@ -24,7 +24,7 @@ from secretsync.crypto.sops.metadata import METADATA_KEY
 from secretsync.crypto.sops.tree import Comment
 from secretsync.crypto.sops.walk import aad, copy_tree, walk
 from secretsync.sops import files as sopsfiles
-from secretsync.sops.keys import load_keys
+from secretsync.sops.identities import load_keys
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "sops"
 FILES = [

@@ -4,7 +4,7 @@ Each key type (``age``, ``hc_vault``, and the recognised-but-unsupported ``pgp``
 ``kms``, ``gcp_kms``, ``azure_kv``, ``hckms``) is a class registered under the
 metadata field that holds it (spec §6). ``SopsKeys`` carries what decryption and
 encryption need from the outside (age identities, a Vault transit client) — the
-caller at the I/O edge (``secretsync.sops.keys``) builds it; nothing here reads
+caller at the I/O edge (``secretsync.sops.identities``) builds it; nothing here reads
 files or the environment.
 """
 

@@ -1,4 +1,4 @@
-"""Where sops key material comes from (the I/O edge): age identities, SSH keys, a Vault token.
+"""Where sops key material comes from (the I/O edge): age identities, SSH keys, a Vault transit token.
 
 ``load_keys`` gathers every age identity sops 3.11 would load — ``SOPS_AGE_KEY``
 (text), ``SOPS_AGE_KEY_FILE`` (path), the default key file

@@ -18,7 +18,7 @@ import pytest
 from secretsync.crypto.sops.keys.age import AgeKey
 from secretsync.sops import files as sopsfiles
 from secretsync.sops.files import EncryptSettings
-from secretsync.sops.keys import load_keys
+from secretsync.sops.identities import load_keys
 from tests.fixtures.peers import peer_binary
 
 PLAIN = b'{"k": "v"}'
