@@ -13,12 +13,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from secretsync.cli.options import env_default
-from secretsync.crypto.sops.errors import ConfigError, ConflictingParameters, NoEncryptionKey, SopsError
+from secretsync.crypto.sops.errors import (
+    EXIT_GENERIC,
+    ConfigError,
+    ConflictingParameters,
+    NoEncryptionKey,
+    NoFileSpecified,
+    SopsError,
+)
 from secretsync.crypto.sops.keys.age import AgeKey
 from secretsync.crypto.sops.keys.hc_vault import VaultTransitKey
 from secretsync.crypto.sops.walk import SELECTOR_FIELDS
+
+if TYPE_CHECKING:
+    from secretsync.sops.files import EncryptSettings
 
 __all__ = ["add_arguments", "run"]
 
@@ -140,7 +151,7 @@ def _transit_keys(uris: str) -> list:
     try:
         return [VaultTransitKey.from_uri(uri) for uri in _split(uris)]
     except ValueError as exc:
-        raise ConfigError(str(exc), exit_code=1) from None
+        raise ConfigError(str(exc), exit_code=EXIT_GENERIC) from None
 
 
 def _rotate_changes(args) -> tuple[list, list]:
@@ -150,34 +161,16 @@ def _rotate_changes(args) -> tuple[list, list]:
     return add, remove
 
 
-def _encrypt_settings(args, target: str):
-    from secretsync.sops.files import EncryptSettings, rule_for_file
+def _encrypt_settings(args: argparse.Namespace, target: str) -> EncryptSettings:
+    from secretsync.sops.commands import encrypt_settings
 
-    rule, _ = rule_for_file(target, config_path=args.config or None)
-    cli_group = _cli_key_group(args)
-    selectors = dict(rule.selectors) if rule else {}
-    cli_selectors = {name: getattr(args, name) for name in SELECTOR_FIELDS if getattr(args, name)}
-    for name, _value in cli_selectors.items():
-        selectors.pop(name, None)
-    if cli_selectors and selectors:
-        raise ConflictingParameters(
-            f"the selector given on the command line ({', '.join(cli_selectors)}) "
-            f"conflicts with the creation rule's ({', '.join(selectors)})",
-            hint="give only one selector",
-        )
-    selectors.update(cli_selectors)
-    if cli_group:
-        groups = [cli_group]
-    else:
-        groups = rule.key_groups if rule else []
-    threshold = args.shamir_secret_sharing_threshold
-    if threshold is None:
-        threshold = rule.shamir_threshold if rule else 0
-    return EncryptSettings(
-        key_groups=groups,
-        shamir_threshold=threshold,
-        selectors=selectors,
-        mac_only_encrypted=args.mac_only_encrypted or bool(rule and rule.mac_only_encrypted),
+    return encrypt_settings(
+        target,
+        key_group=_cli_key_group(args),
+        selectors={name: getattr(args, name) for name in SELECTOR_FIELDS if getattr(args, name)},
+        shamir_threshold=args.shamir_secret_sharing_threshold,
+        mac_only_encrypted=args.mac_only_encrypted,
+        config_path=args.config or None,
     )
 
 
@@ -200,11 +193,8 @@ def _confirm(message: str) -> bool:
     return answer in ("y", "yes")
 
 
-def run(args: argparse.Namespace) -> int:
-    from secretsync.sops import files as sopsfiles
-
-    args = _intermixed(args)
-    words = list(args.words)
+def _command(args: argparse.Namespace, words: list[str]) -> str:
+    """The operation: a subcommand word (removed from ``words``) or -e/-d/-r; sops's errors when none."""
     command = ""
     if words and words[0] in _SUBCOMMANDS:
         command = words.pop(0)
@@ -215,97 +205,146 @@ def run(args: argparse.Namespace) -> int:
     elif args.rotate:
         command = "rotate"
     if not words:
-        raise SopsError("no file specified", exit_code=100, hint="usage: secretsync sops -d FILE")
+        raise NoFileSpecified("no file specified", hint="usage: secretsync sops -d FILE")
     if not command:
         raise SopsError(
             "no operation given: secretsync does not open an editor",
             hint="use -e/--encrypt, -d/--decrypt, -r/--rotate or updatekeys",
-            exit_code=1,
+            exit_code=EXIT_GENERIC,
         )
     if args.in_place and args.output:
         raise ConflictingParameters("--in-place and --output cannot be used together")
-    fmt_in = args.input_type or None
-    fmt_out = args.output_type or None
+    return command
 
+
+def run(args: argparse.Namespace) -> int:
+    args = _intermixed(args)
+    words = list(args.words)
+    command = _command(args, words)
     if args.recursive:
-        if command not in ("rotate", "updatekeys"):
-            raise ConflictingParameters("--recursive works with rotate and updatekeys only")
-        keys = _keys(args)
-        total_failed = 0
-        for root in words:
-            if command == "rotate":
-                add, remove = _rotate_changes(args)
-                summary = sopsfiles.rotate_tree(root, keys, add=add, remove=remove, dry_run=args.dry_run)
-                verb = "rotated"
-            else:
-                summary = sopsfiles.updatekeys_tree(
-                    root,
-                    keys,
-                    shamir_threshold=args.shamir_secret_sharing_threshold,
-                    dry_run=args.dry_run,
-                    config_path=args.config or None,
-                )
-                verb = "updated"
-            print(summary.render(verb))
-            total_failed += len(summary.failed)
-        return 1 if total_failed else 0
-
-    for path in words if command == "updatekeys" else words[:1]:
-        target = args.filename_override or path
-        if command == "filestatus":
-            return _filestatus(path, fmt_in)
-        data = sopsfiles.read_input(path)
-        if command == "decrypt":
-            out = sopsfiles.decrypt_bytes(
-                data,
-                target,
-                _keys(args),
-                input_type=fmt_in,
-                output_type=fmt_out,
-                ignore_mac=args.ignore_mac,
-                extract=args.extract or None,
-                indent=args.indent,
-            )
-            _write(args, path, out)
-        elif command == "encrypt":
-            settings = _encrypt_settings(args, os.path.abspath(target))
-            out = sopsfiles.encrypt_bytes(
-                data, target, _keys(args), settings, input_type=fmt_in, output_type=fmt_out, indent=args.indent
-            )
-            _write(args, path, out)
-        elif command == "rotate":
-            add, remove = _rotate_changes(args)
-            out = sopsfiles.rotate_bytes(
-                data, target, _keys(args), add=add, remove=remove, input_type=fmt_in, indent=args.indent
-            )
-            _write(args, path, out)
-        elif command == "updatekeys":
-            rule, _ = sopsfiles.rule_for_file(os.path.abspath(target), config_path=args.config or None)
-            if rule is None:
-                raise ConfigError(
-                    f"no .sops.yaml creation rule found for {path}",
-                    hint="updatekeys takes the keys from .sops.yaml; create one or pass --config",
-                )
-            out = sopsfiles.updatekeys_bytes(
-                data,
-                target,
-                _keys(args),
-                rule.key_groups,
-                shamir_threshold=args.shamir_secret_sharing_threshold,
-                input_type=fmt_in,
-                indent=args.indent,
-            )
-            if out is None:
-                print(f"File {path} already up to date", file=sys.stderr)
-                continue
-            if not args.yes and not _confirm(
-                f"The following changes will be made to the file's groups:\n{_describe(rule.key_groups)}"
-            ):
-                print(f"File {path} left unchanged", file=sys.stderr)
-                continue
-            sopsfiles.write_atomic(path, out)
-            print(f"File {path} synced with new keys", file=sys.stderr)
+        return _run_recursive(args, command, words)
+    if command == "filestatus":
+        return _filestatus(words[0], args.input_type or None)
+    if command == "updatekeys":
+        for path in words:
+            _updatekeys(args, path)
+        return 0
+    _SINGLE_FILE[command](args, words[0])
     return 0
+
+
+def _run_recursive(args: argparse.Namespace, command: str, roots: list[str]) -> int:
+    """``rotate``/``updatekeys --recursive``: a summary per tree; exit 1 (sops's generic code) if any file failed."""
+    from secretsync.sops import files as sopsfiles
+
+    if command not in ("rotate", "updatekeys"):
+        raise ConflictingParameters("--recursive works with rotate and updatekeys only")
+    keys = _keys(args)
+    total_failed = 0
+    for root in roots:
+        if command == "rotate":
+            add, remove = _rotate_changes(args)
+            summary = sopsfiles.rotate_tree(root, keys, add=add, remove=remove, dry_run=args.dry_run)
+            verb = "rotated"
+        else:
+            summary = sopsfiles.updatekeys_tree(
+                root,
+                keys,
+                shamir_threshold=args.shamir_secret_sharing_threshold,
+                dry_run=args.dry_run,
+                config_path=args.config or None,
+            )
+            verb = "updated"
+        print(summary.render(verb))
+        total_failed += len(summary.failed)
+    return EXIT_GENERIC if total_failed else 0
+
+
+def _decrypt(args: argparse.Namespace, path: str) -> None:
+    from secretsync.sops import files as sopsfiles
+
+    out = sopsfiles.decrypt_bytes(
+        sopsfiles.read_input(path),
+        args.filename_override or path,
+        _keys(args),
+        input_type=args.input_type or None,
+        output_type=args.output_type or None,
+        ignore_mac=args.ignore_mac,
+        extract=args.extract or None,
+        indent=args.indent,
+    )
+    _write(args, path, out)
+
+
+def _encrypt(args: argparse.Namespace, path: str) -> None:
+    from secretsync.sops import files as sopsfiles
+
+    target = args.filename_override or path
+    data = sopsfiles.read_input(path)
+    settings = _encrypt_settings(args, os.path.abspath(target))
+    out = sopsfiles.encrypt_bytes(
+        data,
+        target,
+        _keys(args),
+        settings,
+        input_type=args.input_type or None,
+        output_type=args.output_type or None,
+        indent=args.indent,
+    )
+    _write(args, path, out)
+
+
+def _rotate(args: argparse.Namespace, path: str) -> None:
+    from secretsync.sops import files as sopsfiles
+
+    data = sopsfiles.read_input(path)
+    add, remove = _rotate_changes(args)
+    out = sopsfiles.rotate_bytes(
+        data,
+        args.filename_override or path,
+        _keys(args),
+        add=add,
+        remove=remove,
+        input_type=args.input_type or None,
+        indent=args.indent,
+    )
+    _write(args, path, out)
+
+
+_SINGLE_FILE = {"decrypt": _decrypt, "encrypt": _encrypt, "rotate": _rotate}
+
+
+def _updatekeys(args: argparse.Namespace, path: str) -> None:
+    """One file's ``updatekeys``: the key groups of its creation rule, after confirmation unless ``-y``."""
+    from secretsync.sops import files as sopsfiles
+
+    target = args.filename_override or path
+    data = sopsfiles.read_input(path)
+    rule, _ = sopsfiles.rule_for_file(os.path.abspath(target), config_path=args.config or None)
+    if rule is None:
+        raise ConfigError(
+            f"no .sops.yaml creation rule found for {path}",
+            hint="updatekeys takes the keys from .sops.yaml; create one or pass --config",
+        )
+    out = sopsfiles.updatekeys_bytes(
+        data,
+        target,
+        _keys(args),
+        rule.key_groups,
+        shamir_threshold=args.shamir_secret_sharing_threshold,
+        input_type=args.input_type or None,
+        indent=args.indent,
+    )
+    if out is None:
+        print(f"File {path} already up to date", file=sys.stderr)
+        return
+    if not args.yes and not _confirm(
+        f"The following changes will be made to the file's groups:\n{_describe(rule.key_groups)}"
+    ):
+        print(f"File {path} left unchanged", file=sys.stderr)
+        return
+    sopsfiles.write_atomic(path, out)
+    print(f"File {path} synced with new keys", file=sys.stderr)
 
 
 def _describe(groups: list) -> str:
@@ -319,17 +358,7 @@ def _describe(groups: list) -> str:
 def _filestatus(path: str, fmt: str | None) -> int:
     import json
 
-    from secretsync.crypto.sops import document
-    from secretsync.crypto.sops.formats import format_for_path, store_for
-    from secretsync.sops import files as sopsfiles
+    from secretsync.sops.commands import file_status
 
-    data = sopsfiles.read_input(path)
-    encrypted = False
-    try:
-        docs = store_for(fmt or format_for_path(path)).load_encrypted(data)
-        meta = document.metadata_of(docs, path)
-        encrypted = bool(meta.version and meta.mac)
-    except SopsError:
-        encrypted = False
-    print(json.dumps({"encrypted": encrypted}, separators=(",", ":")))
+    print(json.dumps({"encrypted": file_status(path, fmt)}, separators=(",", ":")))
     return 0
