@@ -180,10 +180,26 @@ def _apply_options(client: Any, store: InventoryStore, opts: ReconcileOptions, i
     )
 
 
+_APPLY_FAILURES = (
+    HookFailed,
+    ApplyFailed,
+    ImmutableFieldError,
+    health.HealthCheckFailed,
+    health.HealthTimeout,
+    health.HealthCheckCanceled,
+    KubeError,
+    SecretsyncError,
+)
+
+
 def reconcile_rendered(
     rendered: RenderResult, client: Any, store: InventoryStore, opts: ReconcileOptions = ReconcileOptions()
 ) -> ReconcileResult:
-    """Apply a render (see the module docstring). Never raises for a reconcile failure: see ``.error``."""
+    """Apply a render (see the module docstring). Never raises for a reconcile failure: see ``.error``.
+
+    The steps (each records its failure and reason on the result): split the hooks, inventory +
+    PreSync + apply + Sync (``_apply``), prune or keep (``_prune``), save the inventory, then
+    health + PostSync (``_check_health``)."""
     revision = rendered.revision.id if rendered.revision else None
     result = ReconcileResult(revision, render=rendered)
     if not rendered.ok:
@@ -197,8 +213,42 @@ def reconcile_rendered(
     hook_opts = HookOptions(
         field_manager=opts.field_manager, timeout=opts.timeout, poll_interval=opts.poll_interval, dry_run=opts.dry_run
     )
-    index = LiveIndex(client, owner_selector(store.owner_labels))
     new = Inventory.of_objects(regular)
+    previous = _apply(client, store, opts, regular, hooks, hook_opts, new, result)
+    if previous is None:
+        return result
+    final = _prune(client, store, opts, rendered, previous, new, result) if opts.prune else None
+    if final is None:
+        final = previous.with_survivors(new.entries)
+    if not opts.dry_run:
+        _save(store, final, result)
+    result.inventory = final
+    if result.error is not None:
+        return result
+    if (
+        (opts.wait or hooks[POST_SYNC])
+        and not opts.dry_run
+        and not _check_health(client, opts, hooks, hook_opts, new, result)
+    ):
+        return result
+    result.stage = "done"
+    log.info("reconciled %s: %s", revision, result.changes.summary())
+    return result
+
+
+def _apply(
+    client: Any,
+    store: InventoryStore,
+    opts: ReconcileOptions,
+    regular: list[dict[str, Any]],
+    hooks: Mapping[str, list[dict[str, Any]]],
+    hook_opts: HookOptions,
+    new: Inventory,
+    result: ReconcileResult,
+) -> Inventory | None:
+    """Load (and widen) the inventory, run PreSync hooks, apply, run Sync hooks: the previous
+    inventory, or None after a failure (recorded on ``result``, the accepted objects saved)."""
+    index = LiveIndex(client, owner_selector(store.owner_labels))
     versions = {(e.id.group, e.id.kind): e.api_version for e in new}
     try:
         result.stage = "inventory"
@@ -212,16 +262,7 @@ def reconcile_rendered(
         result.changes.extend(apply_all(regular, _apply_options(client, store, opts, index)))
         result.stage = "hooks"
         result.changes.extend(run_hooks(client, hooks[SYNC], SYNC, hook_opts))
-    except (
-        HookFailed,
-        ApplyFailed,
-        ImmutableFieldError,
-        health.HealthCheckFailed,
-        health.HealthTimeout,
-        health.HealthCheckCanceled,
-        KubeError,
-        SecretsyncError,
-    ) as exc:
+    except _APPLY_FAILURES as exc:
         if isinstance(exc, (ApplyFailed, HookFailed)):
             result.changes.extend(getattr(exc, "changeset", None) or getattr(exc, "changes", None) or ChangeSet())
         result.error = exc
@@ -229,70 +270,85 @@ def reconcile_rendered(
         if result.stage != "inventory" and not opts.dry_run:
             _save_accepted(store, previous, new, result, client)
         _sync_fail(client, hooks, hook_opts, result)
-        return result
-    final = new
-    if opts.prune:
-        result.stage = "prune"
-        try:
-            pruned = prune(
-                client,
-                previous.stale(new),
-                PruneOptions(
-                    owner_labels=dict(store.owner_labels),
-                    allow_empty=opts.allow_empty,
-                    max_prune=opts.max_prune,
-                    dry_run=opts.dry_run,
-                ),
-                render_complete=rendered.may_prune,
-                new_count=len(new),
-                previous_count=len(previous),
-            )
-        except PruneFailed as exc:
-            pruned = exc.result
-            result.error, result.reason = exc, Reason.PRUNE_FAILED
-        except PruneBlocked as exc:
-            result.error, result.reason = exc, Reason.PRUNE_BLOCKED
-            pruned = None
-        except KubeError as exc:
-            result.error, result.reason = exc, Reason.PRUNE_FAILED
-            pruned = None
-        result.prune = pruned
-        if pruned is not None:
-            result.changes.extend(pruned.changes)
-            final = new.with_survivors([*pruned.survivors, *pruned.kept])
-        else:
-            final = previous.with_survivors(new.entries)
-    else:
-        final = previous.with_survivors(new.entries)
-    if not opts.dry_run:
-        try:
-            store.save(final)
-        except KubeError as exc:
-            result.error = result.error or exc
-            result.reason = (
-                Reason.RECONCILIATION_FAILED if result.reason == Reason.RECONCILIATION_SUCCEEDED else result.reason
-            )
-    result.inventory = final
-    if result.error is not None:
-        return result
-    if (opts.wait or hooks[POST_SYNC]) and not opts.dry_run:
-        result.stage = "health"
-        applied = [result.changes.results[e.id] for e in new if e.id in result.changes.results]
-        try:
-            result.health = health.wait_for(
-                client, applied, opts.timeout, interval=opts.poll_interval, cancel=opts.cancel
-            )
-            result.stage = "hooks"
-            result.changes.extend(run_hooks(client, hooks[POST_SYNC], POST_SYNC, hook_opts))
-        except (health.HealthCheckFailed, health.HealthTimeout, health.HealthCheckCanceled, HookFailed) as exc:
-            if isinstance(exc, HookFailed):
-                result.changes.extend(exc.changes)
-            result.error, result.reason = exc, _failure_reason(result.stage, exc)
-            _sync_fail(client, hooks, hook_opts, result)
-            return result
-    result.stage = "done"
-    log.info("reconciled %s: %s", revision, result.changes.summary())
-    return result
+        return None
+    return previous
+
+
+def _prune(
+    client: Any,
+    store: InventoryStore,
+    opts: ReconcileOptions,
+    rendered: RenderResult,
+    previous: Inventory,
+    new: Inventory,
+    result: ReconcileResult,
+) -> Inventory:
+    """Delete what left the render; the inventory to save (the new one plus what survived or was
+    kept, or the previous one widened when the prune was blocked or failed before deleting)."""
+    result.stage = "prune"
+    pruned: PruneResult | None
+    try:
+        pruned = prune(
+            client,
+            previous.stale(new),
+            PruneOptions(
+                owner_labels=dict(store.owner_labels),
+                allow_empty=opts.allow_empty,
+                max_prune=opts.max_prune,
+                dry_run=opts.dry_run,
+            ),
+            render_complete=rendered.may_prune,
+            new_count=len(new),
+            previous_count=len(previous),
+        )
+    except PruneFailed as exc:
+        pruned = exc.result
+        result.error, result.reason = exc, Reason.PRUNE_FAILED
+    except PruneBlocked as exc:
+        result.error, result.reason = exc, Reason.PRUNE_BLOCKED
+        pruned = None
+    except KubeError as exc:
+        result.error, result.reason = exc, Reason.PRUNE_FAILED
+        pruned = None
+    result.prune = pruned
+    if pruned is None:
+        return previous.with_survivors(new.entries)
+    result.changes.extend(pruned.changes)
+    return new.with_survivors([*pruned.survivors, *pruned.kept])
+
+
+def _save(store: InventoryStore, final: Inventory, result: ReconcileResult) -> None:
+    try:
+        store.save(final)
+    except KubeError as exc:
+        result.error = result.error or exc
+        result.reason = (
+            Reason.RECONCILIATION_FAILED if result.reason == Reason.RECONCILIATION_SUCCEEDED else result.reason
+        )
+
+
+def _check_health(
+    client: Any,
+    opts: ReconcileOptions,
+    hooks: Mapping[str, list[dict[str, Any]]],
+    hook_opts: HookOptions,
+    new: Inventory,
+    result: ReconcileResult,
+) -> bool:
+    """Wait for the applied objects to be healthy, then run PostSync hooks; False after a failure."""
+    result.stage = "health"
+    applied = [result.changes.results[e.id] for e in new if e.id in result.changes.results]
+    try:
+        result.health = health.wait_for(client, applied, opts.timeout, interval=opts.poll_interval, cancel=opts.cancel)
+        result.stage = "hooks"
+        result.changes.extend(run_hooks(client, hooks[POST_SYNC], POST_SYNC, hook_opts))
+    except (health.HealthCheckFailed, health.HealthTimeout, health.HealthCheckCanceled, HookFailed) as exc:
+        if isinstance(exc, HookFailed):
+            result.changes.extend(exc.changes)
+        result.error, result.reason = exc, _failure_reason(result.stage, exc)
+        _sync_fail(client, hooks, hook_opts, result)
+        return False
+    return True
 
 
 def _save_accepted(

@@ -340,43 +340,36 @@ class _Applier:
         return self.client.apply(desired, field_manager=self.opts.field_manager, force=True)
 
     # -- groups ----------------------------------------------------------------------------
-    def group(self, objects: list[dict]) -> None:
-        """Apply objects that may go in parallel (same stage, wave and kind); raise after all were tried."""
-        kinds = {}
+    def _list_kinds(self, objects: list[dict[str, Any]]) -> None:
+        """One list per kind (in the namespaces the objects name) into the live index."""
+        kinds: dict[tuple[str, str], set[str | None]] = {}
         for obj in objects:
             oid = ObjectId.of(obj)
             kinds.setdefault((str(obj.get("apiVersion")), oid.kind), set()).add(oid.namespace)
         for (api_version, kind), namespaces in kinds.items():
             self.index.kind(api_version, kind, [n for n in namespaces if n])
-        errors: list[str] = []
-        hints: set[str] = set()
-        immutable: list[ImmutableFieldError] = []
-        forbidden: list[Forbidden] = []
+
+    def _quick_unchanged(self, objects: list[dict[str, Any]]) -> dict[int, Change]:
+        """The common no-op, decided without a thread hop: position → its UNCHANGED change."""
         quick: dict[int, Change] = {}
-        for position, obj in enumerate(objects):  # the common no-op, decided here without a thread hop
+        for position, obj in enumerate(objects):
             live = self.index.get(obj)
             if live is not None and provably_unchanged(
                 apply_ignore_rules(obj, live, self.opts.ignore, self.opts.field_manager), live, self.opts.field_manager
             ):
                 self.results[ObjectId.of(obj)] = live
                 quick[position] = Change(ObjectId.of(obj), UNCHANGED, api_version=str(obj.get("apiVersion")))
-        rest = [obj for position, obj in enumerate(objects) if position not in quick]
+        return quick
 
-        def run(obj: dict) -> Change | None:
-            try:
-                return self.one(obj)
-            except ImmutableFieldError as exc:
-                immutable.append(exc)
-            except (KubeError, SecretsyncError) as exc:
-                errors.append(f"{ObjectId.of(obj)}: {safe_message(exc, obj)}")
-                if isinstance(exc, Forbidden):
-                    forbidden.append(exc)
-                if exc.hint:
-                    hints.add(exc.hint)
-            except ValueError as exc:  # the client's own checks, e.g. a namespaced object without a namespace
-                errors.append(f"{ObjectId.of(obj)}: {exc}")
-                hints.add("set metadata.namespace in the manifest, or render with --target-namespace")
-            return None
+    def group(self, objects: list[dict[str, Any]]) -> None:
+        """Apply objects that may go in parallel (same stage, wave and kind); raise after all were tried."""
+        self._list_kinds(objects)
+        quick = self._quick_unchanged(objects)
+        rest = [obj for position, obj in enumerate(objects) if position not in quick]
+        failures = _Failures()
+
+        def run(obj: dict[str, Any]) -> Change | None:
+            return failures.collect(obj, lambda: self.one(obj))
 
         workers = max(1, min(self.opts.concurrency, len(rest)))
         if workers == 1:
@@ -388,18 +381,50 @@ class _Applier:
             change = quick[position] if position in quick else next(done)
             if change is not None:
                 log.debug("%s", self.changes.add(change))
+        failures.raise_any(self.changes)
+
+
+class _Failures:
+    """What went wrong in one group, collected from the workers and raised once all were tried."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.hints: set[str] = set()
+        self.immutable: list[ImmutableFieldError] = []
+        self.forbidden: list[Forbidden] = []
+
+    def collect(self, obj: dict[str, Any], apply_one: Callable[[], Change]) -> Change | None:
+        """``apply_one()``, or None with its failure recorded."""
+        try:
+            return apply_one()
+        except ImmutableFieldError as exc:
+            self.immutable.append(exc)
+        except (KubeError, SecretsyncError) as exc:
+            self.errors.append(f"{ObjectId.of(obj)}: {safe_message(exc, obj)}")
+            if isinstance(exc, Forbidden):
+                self.forbidden.append(exc)
+            if exc.hint:
+                self.hints.add(exc.hint)
+        except ValueError as exc:  # the client's own checks, e.g. a namespaced object without a namespace
+            self.errors.append(f"{ObjectId.of(obj)}: {exc}")
+            self.hints.add("set metadata.namespace in the manifest, or render with --target-namespace")
+        return None
+
+    def raise_any(self, changes: ChangeSet) -> None:
+        """Immutable-field refusals alone raise ``ImmutableFieldError``; anything else ``ApplyFailed``."""
+        immutable, errors = self.immutable, self.errors
         if immutable and not errors:
             if len(immutable) == 1:
                 raise immutable[0]
             raise ImmutableFieldError("\n".join(e.message for e in immutable), hint=immutable[0].hint)
-        errors += [e.message for e in immutable]
+        errors = errors + [e.message for e in immutable]
         if errors:
             failure = ApplyFailed(
                 f"{len(errors)} object(s) failed to apply:\n  " + "\n  ".join(sorted(errors)),
-                changeset=self.changes,
-                hint="; ".join(sorted(hints)) or None,
+                changeset=changes,
+                hint="; ".join(sorted(self.hints)) or None,
             )
-            failure.access_denied = len(forbidden) == len(errors)
+            failure.access_denied = len(self.forbidden) == len(errors)
             raise failure
 
 

@@ -71,25 +71,33 @@ def _mask_any(value: Any) -> Any:
     return value
 
 
-def mask_pair(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[dict | None, dict | None]:
+def _mark_keys(mine: Mapping[str, Any], theirs: Mapping[str, Any], changed: str, alone: str) -> dict[str, str]:
+    """``mine``'s keys, each a marker: the same value on the other side, another one, or none there."""
+    return {
+        k: (MASK if k in theirs and theirs[k] == v else f"{MASK} ({changed})" if k in theirs else f"{MASK} ({alone})")
+        for k, v in mine.items()
+    }
+
+
+def _mask_secret_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    """A Secret's ``data``/``stringData`` values replaced, in place, by markers showing which keys changed."""
+    for field_name in ("data", "stringData"):
+        old = (before or {}).get(field_name) or {}
+        new = (after or {}).get(field_name) or {}
+        if before is not None and field_name in before:
+            before[field_name] = _mark_keys(old, new, "before", "removed")
+        if after is not None and field_name in after:
+            after[field_name] = _mark_keys(new, old, "after", "added")
+
+
+def mask_pair(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Both sides with Secret values replaced by markers that show which keys changed."""
-    before, after = _clean(before), _clean(after)
-    is_secret = any(o is not None and o.get("kind") == "Secret" for o in (before, after))
-    if is_secret:
-        for field_name in ("data", "stringData"):
-            old = (before or {}).get(field_name) or {}
-            new = (after or {}).get(field_name) or {}
-            if before is not None and field_name in before:
-                before[field_name] = {
-                    k: (MASK if k in new and new[k] == v else f"{MASK} (before)" if k in new else f"{MASK} (removed)")
-                    for k, v in old.items()
-                }
-            if after is not None and field_name in after:
-                after[field_name] = {
-                    k: (MASK if k in old and old[k] == v else f"{MASK} (after)" if k in old else f"{MASK} (added)")
-                    for k, v in new.items()
-                }
-    return (_mask_any(before) if before is not None else None, _mask_any(after) if after is not None else None)
+    left, right = _clean(before), _clean(after)
+    if any(o is not None and o.get("kind") == "Secret" for o in (left, right)):
+        _mask_secret_fields(left, right)
+    return (_mask_any(left) if left is not None else None, _mask_any(right) if right is not None else None)
 
 
 def render_diff(oid: ObjectId, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:

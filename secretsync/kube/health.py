@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,6 +238,36 @@ def _api_version(obj: Mapping[str, Any]) -> str:
     return str(obj.get("apiVersion", ""))
 
 
+def _raise_failed(results: Mapping[ObjectId, Health]) -> None:
+    """``HealthCheckFailed`` if any object is Failed or gone: waiting longer will not help."""
+    failed = [(oid, h) for oid, h in results.items() if h.status in (FAILED, NOT_FOUND)]
+    if failed:
+        lines = "; ".join(f"{oid}: {h.status} ({h.message})" for oid, h in sorted(failed))
+        raise HealthCheckFailed(
+            f"health check failed for {lines}",
+            hint="look at the object's status and events (kubectl describe) and fix the "
+            "cause; waiting longer will not help",
+        )
+
+
+def _timed_out(timeout: float, pending: Sequence[ObjectId], results: Mapping[ObjectId, Health]) -> HealthTimeout:
+    """The timeout, naming (up to 20 of) the objects still waiting and why."""
+    lines = "; ".join(f"{oid}: {results[oid].status} ({results[oid].message})" for oid in pending[:20])
+    more = f" and {len(pending) - 20} more" if len(pending) > 20 else ""
+    return HealthTimeout(
+        f"timed out after {timeout:g}s waiting for {lines}{more}",
+        hint="raise --timeout, or check why the objects do not become ready",
+    )
+
+
+def _observe(client: Any, api_version: str, oid: ObjectId) -> Health:
+    """The object's health as read now (a finished Job removed by its TTL counts as done)."""
+    live = client.get_or_none(api_version, oid.kind, oid.name, oid.namespace or None)
+    if live is None and (oid.group, oid.kind) == ("batch", "Job"):
+        return Health(CURRENT, "gone after finishing (ttlSecondsAfterFinished)")
+    return compute(live)
+
+
 def wait_for(
     client: Any,
     objects: Iterable[Mapping[str, Any]],
@@ -260,34 +290,20 @@ def wait_for(
     results = {oid: compute(obj) for oid, (_, obj) in observed.items()}
     deadline = clock() + timeout
     wait = sleep or (cancel.wait if cancel is not None else time.sleep)
+
+    def check_canceled(pending: Sequence[ObjectId]) -> None:
+        if cancel is not None and cancel.is_set():
+            raise HealthCheckCanceled(f"health check of {len(pending)} {what} canceled")
+
     while True:
-        failed = [(oid, h) for oid, h in results.items() if h.status in (FAILED, NOT_FOUND)]
-        if failed:
-            lines = "; ".join(f"{oid}: {h.status} ({h.message})" for oid, h in sorted(failed))
-            raise HealthCheckFailed(
-                f"health check failed for {lines}",
-                hint="look at the object's status and events (kubectl describe) and fix the "
-                "cause; waiting longer will not help",
-            )
+        _raise_failed(results)
         pending = sorted(oid for oid, h in results.items() if not h.current)
         if not pending:
             return results
-        if cancel is not None and cancel.is_set():
-            raise HealthCheckCanceled(f"health check of {len(pending)} {what} canceled")
+        check_canceled(pending)
         if clock() >= deadline:
-            lines = "; ".join(f"{oid}: {results[oid].status} ({results[oid].message})" for oid in pending[:20])
-            more = f" and {len(pending) - 20} more" if len(pending) > 20 else ""
-            raise HealthTimeout(
-                f"timed out after {timeout:g}s waiting for {lines}{more}",
-                hint="raise --timeout, or check why the objects do not become ready",
-            )
+            raise _timed_out(timeout, pending, results)
         wait(min(interval, max(0.0, deadline - clock())))
-        if cancel is not None and cancel.is_set():
-            raise HealthCheckCanceled(f"health check of {len(pending)} {what} canceled")
+        check_canceled(pending)
         for oid in pending:
-            api_version = observed[oid][0]
-            live = client.get_or_none(api_version, oid.kind, oid.name, oid.namespace or None)
-            if live is None and (oid.group, oid.kind) == ("batch", "Job"):
-                results[oid] = Health(CURRENT, "gone after finishing (ttlSecondsAfterFinished)")
-            else:
-                results[oid] = compute(live)
+            results[oid] = _observe(client, observed[oid][0], oid)

@@ -287,19 +287,26 @@ def _same_map(desired: Mapping[str, Any], node: Mapping[str, Any], live: Any) ->
     return all(_same_value(v, node["f:" + k], live.get(k, _MISSING)) for k, v in desired.items())
 
 
-def _same_list(desired: list, node: Mapping[str, Any], live: Any) -> bool:
-    """An associative (``k:``) or set (``v:``) list we own: same items, same values, same relative order."""
-    if not isinstance(live, list):
+def _same_set(desired: list[Any], children: list[str], live: list[Any]) -> bool:
+    """A set list (``v:`` children) we own: the same values, present live in the same relative order."""
+    owned = [_list_item_key(c) for c in children]
+    if len(owned) != len(desired) or not all(d in owned for d in desired) or not all(d in live for d in desired):
         return False
-    children = [k for k in node if k != "."]
-    if all(c.startswith("v:") for c in children):
-        owned = [_list_item_key(c) for c in children]
-        if len(owned) != len(desired) or not all(d in owned for d in desired) or not all(d in live for d in desired):
-            return False
-        positions = [live.index(d) for d in desired]
-        return positions == sorted(positions)
-    if not all(c.startswith("k:") for c in children) or len(children) != len(desired):
-        return False
+    positions = [live.index(d) for d in desired]
+    return positions == sorted(positions)
+
+
+def _live_position(live: list[Any], key: Mapping[str, Any]) -> int | None:
+    """The one live item with ``key`` (exact types first, then as the server compares), or None."""
+    found = [i for i, x in enumerate(live) if _matches_key(x, key, strict=True)] or [
+        i for i, x in enumerate(live) if _matches_key(x, key, strict=False)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _same_associative(desired: list[Any], node: Mapping[str, Any], children: list[str], live: list[Any]) -> bool:
+    """An associative list (``k:`` children) we own: each desired item matches one owned key and one
+    live item holding the same values, in the same relative order."""
     keys = [(child, _list_item_key(child)) for child in children]
     used: set[str] = set()
     positions = []
@@ -309,16 +316,26 @@ def _same_list(desired: list, node: Mapping[str, Any], live: Any) -> bool:
             return False
         child, key = matches[0]
         used.add(child)
-        found = [i for i, x in enumerate(live) if _matches_key(x, key, strict=True)] or [
-            i for i, x in enumerate(live) if _matches_key(x, key, strict=False)
-        ]
-        if len(found) != 1:
+        position = _live_position(live, key)
+        if position is None:
             return False
-        positions.append(found[0])
+        positions.append(position)
         sub = {k: v for k, v in node[child].items() if k != "."}
-        if not _same_map(item, sub, live[found[0]]):
+        if not _same_map(item, sub, live[position]):
             return False
     return positions == sorted(positions)  # a reordered list is a change
+
+
+def _same_list(desired: list[Any], node: Mapping[str, Any], live: Any) -> bool:
+    """An associative (``k:``) or set (``v:``) list we own: same items, same values, same relative order."""
+    if not isinstance(live, list):
+        return False
+    children = [k for k in node if k != "."]
+    if all(c.startswith("v:") for c in children):
+        return _same_set(desired, children, live)
+    if not all(c.startswith("k:") for c in children) or len(children) != len(desired):
+        return False
+    return _same_associative(desired, node, children, live)
 
 
 def _same_value(desired: Any, node: Any, live: Any) -> bool:

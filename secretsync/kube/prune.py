@@ -140,6 +140,85 @@ def _owned(obj: Mapping[str, Any], owner_labels: Mapping[str, str]) -> bool:
     return bool(owner_labels) and all(labels.get(k) == v for k, v in owner_labels.items())
 
 
+def _refuse_unsafe(opts: PruneOptions, *, render_complete: bool) -> None:
+    """The guards before anything else: a complete render and owner labels."""
+    if not render_complete:
+        raise PruneRefused(
+            "refusing to prune: the render of this revision was incomplete",
+            hint="fix the failing objects; nothing is pruned until a render succeeds",
+        )
+    if not opts.owner_labels:
+        raise PruneRefused("refusing to prune without owner labels", hint="this is a bug: report it")
+
+
+def _block_empty(opts: PruneOptions, *, new_count: int, previous_count: int) -> None:
+    """No prune of everything because the new render came out empty, unless asked for."""
+    if new_count == 0 and previous_count > 0 and not opts.allow_empty:
+        raise PruneBlocked(
+            f"refusing to prune all {previous_count} object(s): the new render is empty",
+            hint="if removing everything is intended, pass --allow-empty",
+        )
+
+
+def _skip_reason(oid: ObjectId, obj: Mapping[str, Any], opts: PruneOptions) -> tuple[str, bool] | None:
+    """Why a live stale object stays (and whether it stays in the inventory), or None to delete it."""
+    if not _owned(obj, opts.owner_labels):
+        return "no longer carries our owner labels", False
+    if _flag(obj, PRUNE_ANNOTATION) == "disabled":
+        return f"{PRUNE_ANNOTATION}: disabled", True
+    if (oid.group, oid.kind) in GUARDED_KINDS and _flag(obj, PRUNE_ANNOTATION) != "enabled":
+        return f"{oid.kind} is pruned only with {PRUNE_ANNOTATION}: enabled", True
+    return None
+
+
+def _candidates(
+    client: Any, stale: Sequence[Entry], opts: PruneOptions, result: PruneResult
+) -> list[tuple[Entry, dict[str, Any]]]:
+    """The stale entries to delete, each with its live object; the others recorded as skipped."""
+    candidates: list[tuple[Entry, dict[str, Any]]] = []
+    for entry in stale:
+        oid = entry.id
+        obj = client.get_or_none(entry.api_version, oid.kind, oid.name, oid.namespace or None)
+        if obj is None:
+            result.changes.add(Change(oid, SKIPPED, "already gone", api_version=entry.api_version))
+            continue
+        skip = _skip_reason(oid, obj, opts)
+        if skip is not None:
+            reason, kept = skip
+            result.changes.add(Change(oid, SKIPPED, reason, api_version=entry.api_version))
+            if kept:
+                result.kept.append(entry)
+            continue
+        candidates.append((entry, obj))
+    return candidates
+
+
+def _delete(client: Any, entry: Entry, obj: Mapping[str, Any], opts: PruneOptions, result: PruneResult) -> str | None:
+    """Delete one object (its uid as precondition); the error text when it failed, else None."""
+    oid = entry.id
+    if opts.dry_run:
+        result.changes.add(Change(oid, DELETED, "dry run", api_version=entry.api_version))
+        return None
+    try:
+        client.delete(
+            entry.api_version,
+            oid.kind,
+            oid.name,
+            oid.namespace or None,
+            propagation_policy=opts.propagation_policy,
+            uid=(obj.get("metadata") or {}).get("uid"),
+        )
+    except NotFound:
+        result.changes.add(Change(oid, SKIPPED, "already gone", api_version=entry.api_version))
+        return None
+    except (Conflict, KubeError) as exc:
+        log.warning("delete of %s failed: %s", oid, safe_message(exc, obj))
+        result.survivors.append(entry)
+        return f"{oid}: {safe_message(exc, obj)}"
+    result.changes.add(Change(oid, DELETED, api_version=entry.api_version))
+    return None
+
+
 def prune(
     client: Any,
     stale: Sequence[Entry],
@@ -154,49 +233,12 @@ def prune(
 
     ``live`` may hold the objects as just listed (they are read again before each delete anyway).
     """
-    if not render_complete:
-        raise PruneRefused(
-            "refusing to prune: the render of this revision was incomplete",
-            hint="fix the failing objects; nothing is pruned until a render succeeds",
-        )
-    if not opts.owner_labels:
-        raise PruneRefused("refusing to prune without owner labels", hint="this is a bug: report it")
+    _refuse_unsafe(opts, render_complete=render_complete)
     result = PruneResult()
     if not stale:
         return result
-    if new_count == 0 and previous_count > 0 and not opts.allow_empty:
-        raise PruneBlocked(
-            f"refusing to prune all {previous_count} object(s): the new render is empty",
-            hint="if removing everything is intended, pass --allow-empty",
-        )
-    candidates: list[tuple[Entry, dict]] = []
-    for entry in stale:
-        oid = entry.id
-        obj = client.get_or_none(entry.api_version, oid.kind, oid.name, oid.namespace or None)
-        if obj is None:
-            result.changes.add(Change(oid, SKIPPED, "already gone", api_version=entry.api_version))
-            continue
-        if not _owned(obj, opts.owner_labels):
-            result.changes.add(
-                Change(oid, SKIPPED, "no longer carries our owner labels", api_version=entry.api_version)
-            )
-            continue
-        if _flag(obj, PRUNE_ANNOTATION) == "disabled":
-            result.changes.add(Change(oid, SKIPPED, f"{PRUNE_ANNOTATION}: disabled", api_version=entry.api_version))
-            result.kept.append(entry)
-            continue
-        if (oid.group, oid.kind) in GUARDED_KINDS and _flag(obj, PRUNE_ANNOTATION) != "enabled":
-            result.changes.add(
-                Change(
-                    oid,
-                    SKIPPED,
-                    f"{oid.kind} is pruned only with {PRUNE_ANNOTATION}: enabled",
-                    api_version=entry.api_version,
-                )
-            )
-            result.kept.append(entry)
-            continue
-        candidates.append((entry, obj))
+    _block_empty(opts, new_count=new_count, previous_count=previous_count)
+    candidates = _candidates(client, stale, opts, result)
     if opts.max_prune is not None:
         limit = opts.max_prune.limit(previous_count)
         if len(candidates) > limit:
@@ -205,30 +247,7 @@ def prune(
                 f"{limit} (--max-prune {opts.max_prune} of {previous_count})",
                 hint="check that the removal is intended, then raise --max-prune for this run",
             )
-    errors: list[str] = []
-    for entry, obj in candidates:
-        oid = entry.id
-        if opts.dry_run:
-            result.changes.add(Change(oid, DELETED, "dry run", api_version=entry.api_version))
-            continue
-        try:
-            client.delete(
-                entry.api_version,
-                oid.kind,
-                oid.name,
-                oid.namespace or None,
-                propagation_policy=opts.propagation_policy,
-                uid=(obj.get("metadata") or {}).get("uid"),
-            )
-        except NotFound:
-            result.changes.add(Change(oid, SKIPPED, "already gone", api_version=entry.api_version))
-            continue
-        except (Conflict, KubeError) as exc:
-            log.warning("delete of %s failed: %s", oid, safe_message(exc, obj))
-            errors.append(f"{oid}: {safe_message(exc, obj)}")
-            result.survivors.append(entry)
-            continue
-        result.changes.add(Change(oid, DELETED, api_version=entry.api_version))
+    errors = [error for entry, obj in candidates if (error := _delete(client, entry, obj, opts, result))]
     if errors:
         raise PruneFailed(
             f"{len(errors)} object(s) could not be deleted (kept in the inventory, retried next "
