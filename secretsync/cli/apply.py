@@ -9,60 +9,17 @@ could not be decrypted); nothing is applied or pruned after a failed render.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-from typing import Any
 
-from secretsync.cli.controller import parse_go_duration
-from secretsync.cli.options import add_kubeconfig
-from secretsync.cli.render import add_source_arguments, open_render
+from secretsync.cli import options
 from secretsync.errors import UsageError
 
-__all__ = [
-    "add_arguments",
-    "run",
-    "add_cluster_arguments",
-    "cluster_setup",
-    "substitution_options",
-    "render_for_cluster",
-]
-
-
-def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by ``apply`` and ``diff``: cluster access, inventory, ignore rules."""
-    add_kubeconfig(parser)
-    parser.add_argument(
-        "--applyset",
-        default=None,
-        metavar="[secret/|configmap/]NAME",
-        help="the ApplySet parent that records what this source owns (kubectl's --applyset; "
-        "default: secretsync-<hash of SOURCE and --path>)",
-    )
-    parser.add_argument(
-        "--applyset-namespace", default="default", help="namespace of the ApplySet parent (default: default)"
-    )
-    parser.add_argument(
-        "--ignore-differences",
-        action="append",
-        default=[],
-        metavar="KIND[.GROUP][/NS/NAME]=PTR",
-        help="JSON pointers neither diffed nor applied on live objects, e.g. "
-        "'Deployment.apps/demo/web=/spec/replicas' (repeatable)",
-    )
-    parser.add_argument(
-        "--substitute-from",
-        action="append",
-        default=[],
-        metavar="configmap/NS/NAME|secret/NS/NAME",
-        help="postBuild variables from a ConfigMap's or Secret's data, read from the cluster "
-        "(repeatable; later ones win, --substitute wins over all)",
-    )
-    parser.add_argument("--field-manager", default="secretsync", help=argparse.SUPPRESS)
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_source_arguments(parser)
-    add_cluster_arguments(parser)
+    options.add_source_arguments(parser)
+    options.add_cluster_arguments(parser)
     parser.add_argument("--prune", action="store_true", help="delete objects of this ApplySet that left the source")
     parser.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
     parser.add_argument(
@@ -90,92 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _applyset(args: argparse.Namespace) -> tuple[str, str]:
-    if args.applyset:
-        kind, sep, name = args.applyset.rpartition("/")
-        kinds = {
-            "": "Secret",
-            "secret": "Secret",
-            "secrets": "Secret",
-            "configmap": "ConfigMap",
-            "configmaps": "ConfigMap",
-        }
-        if kind.lower() not in kinds or not name:
-            raise UsageError(f"--applyset {args.applyset!r}: expected [secret/|configmap/]NAME")
-        return kinds[kind.lower()], name
-    from secretsync.kube.inventory import local_applyset_name
-
-    return "Secret", local_applyset_name(args.source, args.path)
-
-
-def cluster_setup(args: argparse.Namespace) -> tuple[Any, Any, list]:
-    """(client, inventory store, ignore rules) from the shared cluster flags."""
+def run(args: argparse.Namespace) -> int:
     from secretsync.kube.client import KubeClient
     from secretsync.kube.inventory import ApplySet
-    from secretsync.kube.plan import IgnoreRule
-    from secretsync.reconcile import ApplySetStore
-
-    try:
-        ignore = [IgnoreRule.parse(text) for text in args.ignore_differences]
-    except ValueError as exc:
-        raise UsageError(f"--ignore-differences: {exc}") from None
-    kind, name = _applyset(args)
-    client = KubeClient.from_env(args.kubeconfig, args.context)
-    store = ApplySetStore(ApplySet(client, name, args.applyset_namespace, kind))
-    return client, store, ignore
-
-
-def substitution_options(args: argparse.Namespace, client: Any, options: Any) -> Any:
-    """``options`` with ``--substitute-from`` variables (read now) under the ``--substitute`` ones (Flux's order)."""
-    if not args.substitute_from:
-        return options
-    from secretsync.render.substitute import VariableSource, VariableSourceNotFound, collect_variables
-
-    sources = []
-    for ref in args.substitute_from:
-        kind, _, rest = ref.partition("/")
-        namespace, _, name = rest.partition("/")
-        kind = {"configmap": "ConfigMap", "secret": "Secret"}.get(kind.lower(), "")
-        if not kind or not namespace or not name or "/" in name:
-            raise UsageError(f"--substitute-from {ref!r}: expected configmap/NAMESPACE/NAME or secret/NAMESPACE/NAME")
-        sources.append(VariableSource(kind, namespace, name))
-    try:
-        variables = collect_variables(
-            options.variables,
-            sources,
-            lambda s: client.get_or_none("v1", s.kind, s.name, s.namespace),
-            what="--substitute-from",
-        )
-    except VariableSourceNotFound as exc:
-        raise UsageError(exc.message) from None
-    return dataclasses.replace(options, variables=variables)
-
-
-def render_for_cluster(args: argparse.Namespace, client: Any) -> Any:
-    """Render the source named by the render flags, with substitutions read from the cluster; the
-    source is closed afterwards. Shared by ``apply`` and ``diff``."""
-    from secretsync.render import pipeline
-
-    source, deps, options = open_render(args)
-    options = substitution_options(args, client, options)
-    try:
-        return pipeline.render(source, deps, options)
-    finally:
-        close = getattr(source, "close", None)
-        if close:
-            close()
-
-
-def _seconds(text: str) -> float:
-    try:
-        return parse_go_duration(text).total_seconds()
-    except ValueError as exc:
-        raise UsageError(f"--timeout: {exc}") from None
-
-
-def run(args: argparse.Namespace) -> int:
     from secretsync.kube.prune import MaxPrune
-    from secretsync.reconcile import ReconcileOptions, reconcile_rendered
+    from secretsync.reconcile import ApplySetStore, ReconcileOptions, reconcile_rendered
+    from secretsync.render.request import render_request
 
     try:
         max_prune = MaxPrune.parse(args.max_prune) if args.max_prune is not None else None
@@ -184,15 +61,19 @@ def run(args: argparse.Namespace) -> int:
     opts = ReconcileOptions(
         prune=args.prune,
         wait=args.wait,
-        timeout=_seconds(args.timeout),
+        timeout=options.duration_seconds(args.timeout, "--timeout"),
         dry_run=args.dry_run,
         allow_empty=args.allow_empty,
         max_prune=max_prune,
         force_recreate=args.force,
         field_manager=args.field_manager,
     )
-    client, store, opts.ignore = cluster_setup(args)
-    rendered = render_for_cluster(args, client)
+    opts.ignore = options.ignore_rules(args)
+    kind, name = options.applyset_parent(args)
+    request = options.render_request(args)
+    client = KubeClient.from_env(args.kubeconfig, args.context)
+    store = ApplySetStore(ApplySet(client, name, args.applyset_namespace, kind))
+    rendered = render_request(request, read_object=lambda s: client.get_or_none("v1", s.kind, s.name, s.namespace))
     with client:
         result = reconcile_rendered(rendered, client, store, opts)
     suffix = " (dry run)" if args.dry_run else ""

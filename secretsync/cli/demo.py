@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from secretsync.cli import exit_codes
 from secretsync.errors import UsageError
 from secretsync.retry import poll_until
 from secretsync.secretvalue import SecretBytes
@@ -157,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         repo = _prepare_repository(demo, identity, recipient, sealing_key)
         _install(demo, repo, identity, sealing_key)
         if not _wait_ready(demo):
-            return 1
+            return exit_codes.ERROR
         vault_secret = demo.vault is not None and demo.kube.get_or_none("v1", "Secret", "vault-credentials", "demo")
         _live_edit(demo, repo)
         if vault_secret and demo.vault is not None:
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         f"\nDone in {time.monotonic() - out.started:.1f} s; stopped the emulator"
         f"{', OpenBao' if demo.vault is not None else ''} and the agent, removed {demo.tmp}."
     )
-    return 1 if demo.failures else 0
+    return exit_codes.ERROR if demo.failures else exit_codes.OK
 
 
 def _start_vault(demo: _Demo, wanted: bool) -> OpenBaoDevServer | None:

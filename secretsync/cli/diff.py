@@ -9,38 +9,36 @@ from __future__ import annotations
 import argparse
 import sys
 
-from secretsync.cli.apply import add_cluster_arguments, cluster_setup, render_for_cluster
-from secretsync.cli.render import add_source_arguments
-from secretsync.errors import SecretsyncError
+from secretsync.cli import exit_codes, options
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "FAILURE_EXIT_CODE"]
 
-NO_CHANGES, CHANGES, ERROR = 0, 1, 2
+# kubectl diff's codes: 0 no change, 1 changes, 2 error (cli/main.py gives every SecretsyncError this code).
+FAILURE_EXIT_CODE = exit_codes.DIFF_ERROR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_source_arguments(parser)
-    add_cluster_arguments(parser)
+    options.add_source_arguments(parser)
+    options.add_cluster_arguments(parser)
     parser.add_argument("--prune", action="store_true", help="also show objects that apply --prune would delete")
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except SecretsyncError as exc:
-        print(f"error: {exc.report()}", file=sys.stderr)
-        return ERROR
-
-
-def _run(args: argparse.Namespace) -> int:
     from secretsync.kube.apply import ApplyOptions
+    from secretsync.kube.client import KubeClient
     from secretsync.kube.diff import diff_all
     from secretsync.kube.hooks import split_hooks
-    from secretsync.kube.inventory import Inventory
+    from secretsync.kube.inventory import ApplySet, Inventory
     from secretsync.kube.plan import LiveIndex, owner_selector
+    from secretsync.reconcile import ApplySetStore
+    from secretsync.render.request import render_request
 
-    client, store, ignore = cluster_setup(args)
-    rendered = render_for_cluster(args, client)
+    ignore = options.ignore_rules(args)
+    kind, name = options.applyset_parent(args)
+    request = options.render_request(args)
+    client = KubeClient.from_env(args.kubeconfig, args.context)
+    store = ApplySetStore(ApplySet(client, name, args.applyset_namespace, kind))
+    rendered = render_request(request, read_object=lambda s: client.get_or_none("v1", s.kind, s.name, s.namespace))
     objects, _ = split_hooks(rendered.objects())  # raises RenderFailed: exit 2, nothing compared
     with client:
         index = LiveIndex(client, owner_selector(store.owner_labels))
@@ -64,4 +62,4 @@ def _run(args: argparse.Namespace) -> int:
         print(f"# {d.id}: {d.action}{detail}")
         if d.text:
             sys.stdout.write(d.text if d.text.endswith("\n") else d.text + "\n")
-    return CHANGES if changed else NO_CHANGES
+    return exit_codes.DIFF_CHANGES if changed else exit_codes.DIFF_NO_CHANGES

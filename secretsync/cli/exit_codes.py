@@ -1,7 +1,9 @@
 """Exit codes of the ``secretsync`` command line (listed in ``secretsync --help``).
 
 Commands that replace another tool use that tool's codes where a script may act on
-them (``secretsync sops`` uses sops's, ``secretsync diff`` uses kubectl diff's).
+them (``secretsync sops`` uses sops's, ``secretsync diff`` uses kubectl diff's). No command
+defines codes of its own: they are named here (or, for sops, in its one table), and
+``cli/main.py`` maps exceptions to them.
 """
 
 OK = 0
@@ -10,6 +12,15 @@ USAGE = 2
 DECRYPT_FAILED = 3  # a SealedSecret / sops value could not be decrypted
 INTERRUPTED = 130
 BROKEN_PIPE = 120
+
+# secretsync diff uses kubectl diff's codes (a command's module sets FAILURE_EXIT_CODE to give
+# every SecretsyncError its own code; cli/main.py applies it).
+DIFF_NO_CHANGES = 0
+DIFF_CHANGES = 1
+DIFF_ERROR = 2
+
+# secretsync sops uses sops's codes: the one table is secretsync.crypto.sops.errors (EXIT_*),
+# carried by each SopsError's exit_code.
 
 SUMMARY = """exit codes:
   0   success

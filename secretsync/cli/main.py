@@ -172,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.run(args) or 0)
     except SecretsyncError as exc:
         print(f"error: {exc.report()}", file=sys.stderr)
-        return exc.exit_code
+        failure_code: int | None = getattr(module, "FAILURE_EXIT_CODE", None)  # diff: kubectl diff's 2
+        return exc.exit_code if failure_code is None else failure_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from secretsync.cli.options import env_default
+from secretsync.cli import options
 from secretsync.errors import UsageError
 from secretsync.manifests.dump import dump_all
 from secretsync.objects import sort_for_apply
@@ -28,7 +28,7 @@ REDACTION_KEY_ENV = "SECRETSYNC_REDACTION_KEY"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_source_arguments(parser)
+    options.add_source_arguments(parser)
     parser.add_argument(
         "--show-secrets", action="store_true", help="print Secret values in clear (default: a keyed hash of each value)"
     )
@@ -37,66 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"key for the redaction hashes (default ${REDACTION_KEY_ENV}, else random per run)",
     )
-
-
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """SOURCE and the flags that say how to render it (shared by render, diff and apply)."""
-    parser.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="a folder, or a Git repository (file://, https://, ssh:// URL or a bare repository)",
-    )
-    parser.add_argument("--path", default=".", help="folder inside the source to render (default: its root)")
-    parser.add_argument("--ref", default=None, help="Git branch, tag or commit (default: the remote's default branch)")
-    parser.add_argument(
-        "--age-key-file",
-        default=None,
-        help="age identities for sops files (default: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, then sops's default key file)",
-    )
-    parser.add_argument(
-        "--key-dir",
-        default=env_default("SECRETSYNC_KEY_DIR"),
-        help="sealing-key directory for SealedSecrets (default $SECRETSYNC_KEY_DIR)",
-    )
-    parser.add_argument(
-        "--substitute",
-        action="append",
-        default=None,
-        metavar="NAME=VALUE",
-        help="postBuild variable for ${NAME} (repeatable); substitution runs only when given",
-    )
-    parser.add_argument(
-        "--target-namespace", default=None, help="set this namespace on every namespaced object (before unsealing)"
-    )
-    parser.add_argument(
-        "--keep-sealed-secrets",
-        action="store_true",
-        help="emit SealedSecrets as they are (for a cluster running a SealedSecret controller) "
-        "instead of unsealing them",
-    )
-    parser.add_argument(
-        "--ssh-key-file",
-        default=env_default("SECRETSYNC_SSH_KEY_FILE"),
-        help="private key for ssh:// sources (default $SECRETSYNC_SSH_KEY_FILE; the ssh agent of "
-        "$SSH_AUTH_SOCK is used too)",
-    )
-    parser.add_argument(
-        "--known-hosts-file",
-        default=None,
-        help="known_hosts for ssh:// sources (default ~/.ssh/known_hosts); host keys are always checked",
-    )
-
-
-def _variables(items: list[str] | None) -> dict[str, str] | None:
-    if items is None:
-        return None
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--substitute {name or item!r}: expected NAME=VALUE")
-        out[name] = value
-    return out
 
 
 def _redaction_key(args: argparse.Namespace) -> bytes:
@@ -123,11 +63,11 @@ def redact(value: SecretBytes, key: bytes) -> str:
     return f"<redacted:hmac-sha256:{digest}>"
 
 
-def present(obj: dict, show: bool, key: bytes) -> dict:
+def present(obj: dict[str, Any], show: bool, key: bytes) -> dict[str, Any]:
     """``obj`` ready for YAML: SecretBytes become base64 / text (``show``) or redaction markers."""
     is_secret = obj.get("kind") == "Secret"
 
-    def walk(value: Any, path: tuple) -> Any:
+    def walk(value: Any, path: tuple[str | int, ...]) -> Any:
         if isinstance(value, dict):
             return {k: walk(v, path + (k,)) for k, v in value.items()}
         if isinstance(value, list):
@@ -156,59 +96,11 @@ def present(obj: dict, show: bool, key: bytes) -> dict:
     return out
 
 
-def open_render(args: argparse.Namespace):
-    """(source, dependencies, options) for the flags of ``add_source_arguments``; close the source after use."""
-    from secretsync.render import pipeline
-    from secretsync.sources import open_source
-
-    variables = _variables(args.substitute)
-
-    def sops_keys():
-        from secretsync.sops.identities import load_keys
-
-        return load_keys(args.age_key_file, os.environ)
-
-    def keyring():
-        from secretsync.sealing.keyring import Keyring
-
-        return Keyring.from_dir(args.key_dir)
-
-    def vault():
-        from secretsync.vault.client import VaultBackend
-
-        return VaultBackend.from_env(os.environ)
-
-    deps = pipeline.Dependencies(sops_keys=sops_keys, keyring=keyring if args.key_dir else None, vault=vault)
-    options = pipeline.RenderOptions(
-        path=args.path,
-        target_namespace=args.target_namespace,
-        keep_sealed_secrets=args.keep_sealed_secrets,
-        variables=variables,
-    )
-    known_hosts = args.known_hosts_file
-    if known_hosts is None and (Path.home() / ".ssh" / "known_hosts").is_file():
-        known_hosts = str(Path.home() / ".ssh" / "known_hosts")
-    source = open_source(
-        args.source,
-        ref=args.ref,
-        ssh_key_file=args.ssh_key_file,
-        known_hosts_file=known_hosts,
-        ssh_auth_sock=os.environ.get("SSH_AUTH_SOCK") or None,
-    )
-    return source, deps, options
-
-
 def run(args: argparse.Namespace) -> int:
-    from secretsync.render import pipeline
+    from secretsync.render.request import render_request
 
     key = b"" if args.show_secrets else _redaction_key(args)
-    source, deps, options = open_render(args)
-    try:
-        result = pipeline.render(source, deps, options)
-    finally:
-        close = getattr(source, "close", None)
-        if close:
-            close()
+    result = render_request(options.render_request(args))
     objects = result.objects()  # raises RenderFailed (nothing printed) unless every object rendered
     text = dump_all(present(o, args.show_secrets, key) for o in sort_for_apply(objects))
     sys.stdout.write(text)
