@@ -143,7 +143,8 @@ def decrypt(armored: str | bytes, identities: Iterable[AgeIdentity]) -> bytes:
     data = armored.encode("ascii", "replace") if isinstance(armored, str) else bytes(armored)
     stripped = data.lstrip(b"\r\n")
     try:
-        return pyrage.decrypt(stripped, idents)
+        plaintext: bytes = pyrage.decrypt(stripped, idents)
+        return plaintext
     except pyrage.DecryptError as exc:
         reason = "no identity matched" if "No matching keys" in str(exc) else "the age file is corrupt"
         raise AgeError(reason) from None

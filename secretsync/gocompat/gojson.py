@@ -49,6 +49,7 @@ class Number(float):
 
     __str__ = __repr__
 
+
 _ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",

@@ -67,7 +67,7 @@ class Decrypted:
     ``repr`` never shows them or the plaintext.
     """
 
-    documents: list
+    documents: list[Any]
     metadata: SOPSMetadata
     _data_key: bytes = field(repr=False, default=b"")
     _cipher: Any = field(repr=False, default=None)
@@ -85,9 +85,9 @@ class Encrypted:
     data before anything is written to disk.
     """
 
-    documents: list
+    documents: list[Any]
     _data_key: bytes = field(repr=False, default=b"")
-    _plain: list = field(repr=False, default_factory=list)
+    _plain: list[Any] = field(repr=False, default_factory=list)
 
     def __repr__(self) -> str:
         return f"Encrypted({len(self.documents)} documents)"
@@ -150,7 +150,7 @@ def metadata_of(docs: Sequence[Branch], where: str = "") -> SOPSMetadata:
     return from_file(docs[0][at].value, where)
 
 
-def _ordered(group: list, order: Sequence[str]) -> list:
+def _ordered(group: list[Any], order: Sequence[str]) -> list[Any]:
     if len(group) < 2:
         return group
     rank = {name: i for i, name in enumerate(order)}
@@ -231,7 +231,7 @@ def _decrypt_values_walk(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCi
     selectors = meta.selectors
     prefix = f"{where}: " if where else ""
 
-    def on_leaf(value: Any, path: Sequence[str], stack: list, is_comment: bool) -> Any:
+    def on_leaf(value: Any, path: Sequence[str], stack: list[Any], is_comment: bool) -> Any:
         encrypted = selectors.should_encrypt(path, stack, is_comment)
         if encrypted:
             if is_comment:
@@ -263,7 +263,7 @@ class _KeyWalk:
 
     __slots__ = ("known", "test", "encrypt_if_matched", "cipher", "hasher", "where", "only_encrypted")
 
-    def __init__(self, rule: tuple, cipher: ValueCipher, hasher: MacHasher, where: str):
+    def __init__(self, rule: tuple[Any, ...], cipher: ValueCipher, hasher: MacHasher, where: str):
         self.known, self.test, self.encrypt_if_matched = rule
         self.cipher, self.hasher, self.where = cipher, hasher, where
         self.only_encrypted = hasher.only_encrypted
@@ -317,7 +317,7 @@ class _KeyWalk:
             else:
                 item.value = self.comment(value, path, sub)
 
-    def list(self, items: list, path: str, matched: bool) -> None:
+    def list(self, items: list[Any], path: str, matched: bool) -> None:
         for i, value in enumerate(items):
             if value is None:
                 continue
@@ -435,7 +435,7 @@ def _encrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher,
     selectors = meta.selectors
     unenc_comment = selectors._unencrypted_comment_regex  # type: ignore[attr-defined]
 
-    def on_leaf(value: Any, path: Sequence[str], stack: list, is_comment: bool) -> Any:
+    def on_leaf(value: Any, path: Sequence[str], stack: list[Any], is_comment: bool) -> Any:
         encrypted = selectors.should_encrypt(path, stack, is_comment)
         hasher.add(value, encrypted)
         if not encrypted:
@@ -461,7 +461,7 @@ def _attach(docs: list[Branch], meta: SOPSMetadata) -> list[Branch]:
 
 def encrypt_document(
     docs: Sequence[Branch],
-    key_groups: list,
+    key_groups: list[Any],
     keys: SopsKeys,
     *,
     where: str = "",
@@ -499,7 +499,7 @@ def encrypt_document(
 
 
 def rotate_document(
-    decrypted: Decrypted, keys: SopsKeys, *, add: Sequence = (), remove: Sequence[str] = (), where: str = ""
+    decrypted: Decrypted, keys: SopsKeys, *, add: Sequence[Any] = (), remove: Sequence[str] = (), where: str = ""
 ) -> Encrypted:
     """Re-encrypt with a new data key (IVs reused), adding master keys to group 0 and removing named ones."""
     meta = replace(decrypted.metadata)
@@ -525,7 +525,7 @@ def rotate_document(
 def update_keys(
     docs: Sequence[Branch],
     decrypted: Decrypted,
-    key_groups: list,
+    key_groups: list[Any],
     keys: SopsKeys,
     *,
     shamir_threshold: int | None = None,

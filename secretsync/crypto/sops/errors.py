@@ -9,6 +9,7 @@ keep working.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from secretsync.errors import SecretsyncError
 
@@ -243,7 +244,7 @@ class DataKeyUnavailable(SopsError):
     exit_code = EXIT_COULD_NOT_RETRIEVE_KEY
 
     def __init__(
-        self, message: str, groups: list[GroupResult], threshold: int = 0, notes: list[str] | None = None, **kw
+        self, message: str, groups: list[GroupResult], threshold: int = 0, notes: list[str] | None = None, **kw: Any
     ) -> None:
         super().__init__(message, **kw)
         self.groups = groups

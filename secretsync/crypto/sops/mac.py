@@ -16,7 +16,6 @@ import hmac
 from typing import Any
 
 from secretsync.crypto.sops.cipher import ValueCipher, plaintext_bytes
-from secretsync.gocompat.gotime import parse_time
 from secretsync.crypto.sops.errors import (
     EncryptError,
     MacDecryptError,
@@ -26,6 +25,7 @@ from secretsync.crypto.sops.errors import (
     ValueDecryptError,
 )
 from secretsync.crypto.sops.tree import Comment
+from secretsync.gocompat.gotime import parse_time
 
 __all__ = ["MacHasher", "MAC_ONLY_ENCRYPTED_INIT", "mac_aad", "encrypt_mac", "verify_mac"]
 

@@ -30,7 +30,7 @@ _SEMVER = re.compile(r"^v?(?:1\.)?\d+\.\d+\.\d+")
 class SOPSMetadata:
     """What sops keeps about a file: key groups, threshold, selectors, MAC, timestamps."""
 
-    key_groups: list = field(default_factory=list)  # list of lists of master keys
+    key_groups: list[Any] = field(default_factory=list)  # list of lists of master keys
     shamir_threshold: int = 0
     lastmodified: str = ""
     mac: str = ""
@@ -62,7 +62,7 @@ def _as_bool(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "1", "t")
 
 
-def _keys_of(group: dict, where: str) -> list:
+def _keys_of(group: dict[str, Any], where: str) -> list[Any]:
     keys = []
     for name in KNOWN_FIELDS:
         entries = group.get(name)
@@ -89,7 +89,7 @@ def from_file(block: Any, where: str = "") -> SOPSMetadata:
         selectors = Selectors.from_mapping(selectors_given)
     except ConflictingParameters as exc:
         raise MetadataError(f"{prefix}{exc.message}") from None
-    groups: list = []
+    groups: list[Any] = []
     top = _keys_of(block, "")
     if top:
         groups = [top]
@@ -126,7 +126,7 @@ def from_file(block: Any, where: str = "") -> SOPSMetadata:
     )
 
 
-def _group_to_file(group: list, with_empty_vault: bool) -> Branch:
+def _group_to_file(group: list[Any], with_empty_vault: bool) -> Branch:
     out = Branch()
     for name in KEY_FIELDS:
         entries = [Branch(Item(k, v) for k, v in key.to_file().items()) for key in group if key.field == name]

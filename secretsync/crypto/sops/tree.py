@@ -32,7 +32,7 @@ class Item:
     value: Any = None
 
 
-class Branch(list):
+class Branch(list[Item]):
     """An ordered map with comment entries: a list of ``Item``."""
 
     def keys(self) -> Iterator[str]:

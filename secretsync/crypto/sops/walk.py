@@ -32,7 +32,7 @@ SELECTOR_FIELDS = (
     "encrypted_comment_regex",
 )
 
-OnLeaf = Callable[[Any, Sequence[str], list, bool], Any]
+OnLeaf = Callable[[Any, Sequence[str], list[Any], bool], Any]
 
 
 def aad(path: Sequence[str]) -> str:
@@ -69,7 +69,7 @@ class Selectors:
                 object.__setattr__(self, "_" + name, None)
         self._init_key_rule()
 
-    def key_rule(self) -> tuple[dict, Callable[[str], bool], bool] | None:
+    def key_rule(self) -> tuple[dict[str, Any], Callable[[str], bool], bool] | None:
         """The selector as a rule on key names, for the walks that decide per path level.
 
         Returns ``(known, test, encrypt_if_matched)``: a leaf is encrypted when some key
@@ -82,7 +82,7 @@ class Selectors:
         """
         if self.uses_comments:
             return None
-        known: dict = self._key_matches  # type: ignore[attr-defined]
+        known: dict[str, Any] = self._key_matches  # type: ignore[attr-defined]
         if len(known) > 4096:
             known.clear()
         return known, self._key_test, self._encrypt_if_matched  # type: ignore[attr-defined]
@@ -111,7 +111,7 @@ class Selectors:
         return cls(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)
 
     @classmethod
-    def from_mapping(cls, values: dict) -> Selectors:
+    def from_mapping(cls, values: dict[str, Any]) -> Selectors:
         """From metadata or config; none set → the default ``_unencrypted`` suffix."""
         chosen = tuple((name, str(values[name])) for name in SELECTOR_FIELDS if values.get(name))
         return _selectors(chosen)
@@ -123,7 +123,7 @@ class Selectors:
     def uses_comments(self) -> bool:
         return bool(self.unencrypted_comment_regex or self.encrypted_comment_regex)
 
-    def should_encrypt(self, path: Sequence[str], stack: list, is_comment: bool) -> bool:
+    def should_encrypt(self, path: Sequence[str], stack: list[Any], is_comment: bool) -> bool:
         """sops's ``shouldBeEncrypted`` for a leaf at ``path`` with comment ``stack``."""
         encrypted = True
         if self.unencrypted_suffix:
@@ -160,7 +160,7 @@ class Selectors:
 
 
 @functools.lru_cache(maxsize=64)
-def _selectors(chosen: tuple) -> Selectors:
+def _selectors(chosen: tuple[Any, ...]) -> Selectors:
     """Selectors are immutable: files with the same selector share one (compiled) instance."""
     return Selectors(**dict(chosen)) if chosen else Selectors.default()
 
@@ -172,7 +172,7 @@ def walk(docs: list[Branch], on_leaf: OnLeaf) -> None:
         _walk_branch(doc, [], [], on_leaf)
 
 
-def _walk_value(value: Any, path: list[str], stack: list, on_leaf: OnLeaf) -> Any:
+def _walk_value(value: Any, path: list[str], stack: list[Any], on_leaf: OnLeaf) -> Any:
     if isinstance(value, Branch):
         _walk_branch(value, path, stack, on_leaf)
         return value
@@ -184,7 +184,7 @@ def _walk_value(value: Any, path: list[str], stack: list, on_leaf: OnLeaf) -> An
     return on_leaf(value, path, stack, isinstance(value, Comment))
 
 
-def _walk_list(items: list, path: list[str], stack: list, on_leaf: OnLeaf) -> None:
+def _walk_list(items: list[Any], path: list[str], stack: list[Any], on_leaf: OnLeaf) -> None:
     stack = stack + [[]]
     for i, v in enumerate(items):
         is_comment = isinstance(v, Comment)
@@ -195,7 +195,7 @@ def _walk_list(items: list, path: list[str], stack: list, on_leaf: OnLeaf) -> No
             stack[-1] = []
 
 
-def _walk_branch(branch: Branch, path: list[str], stack: list, on_leaf: OnLeaf) -> None:
+def _walk_branch(branch: Branch, path: list[str], stack: list[Any], on_leaf: OnLeaf) -> None:
     stack = stack + [[]]
     for item in branch:
         key = item.key

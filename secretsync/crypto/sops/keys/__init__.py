@@ -11,7 +11,10 @@ files or the environment.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from secretsync.crypto.age import AgeIdentity
 
 __all__ = [
     "KeyFailure",
@@ -50,10 +53,10 @@ class SopsKeys:
     ``source_errors``: identity sources that failed to load (shown in reports).
     """
 
-    age_identities: list = field(default_factory=list)
-    transit: Any = None
-    decryption_order: tuple = DEFAULT_DECRYPTION_ORDER
-    source_errors: list = field(default_factory=list)
+    age_identities: list[AgeIdentity] = field(default_factory=list)
+    transit: TransitClient | None = None
+    decryption_order: tuple[str, ...] = DEFAULT_DECRYPTION_ORDER
+    source_errors: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (
@@ -74,23 +77,25 @@ class MasterKey(Protocol):
 
     def decrypt(self, keys: SopsKeys) -> bytes: ...
 
-    def to_file(self) -> dict: ...
+    def to_file(self) -> dict[str, Any]: ...
 
 
-_REGISTRY: dict[str, type] = {}
+_REGISTRY: dict[str, Any] = {}  # metadata field -> key class (with ``field`` and a ``from_file`` classmethod)
+
+_K = TypeVar("_K")
 
 
-def register(cls: type) -> type:
+def register(cls: _K) -> _K:
     """Class decorator: make ``cls`` the handler of metadata field ``cls.field``."""
-    _REGISTRY[cls.field] = cls
+    _REGISTRY[cls.field] = cls  # type: ignore[attr-defined]  # every registered class declares ``field``
     return cls
 
 
-def key_class(field_name: str) -> type:
+def key_class(field_name: str) -> Any:
     return _REGISTRY[field_name]
 
 
-def key_from_file(field_name: str, entry: dict) -> Any:
+def key_from_file(field_name: str, entry: dict[str, Any]) -> Any:
     """A master key object from one entry of metadata field ``field_name``."""
     return _REGISTRY[field_name].from_file(entry)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from secretsync.crypto import age as _age
 from secretsync.crypto.sops.keys import KeyFailure, SopsKeys, register
@@ -41,9 +41,9 @@ class AgeKey:
         except _age.AgeError as exc:
             raise KeyFailure(f"{exc} (tried {len(keys.age_identities)} loaded identities)") from None
 
-    def to_file(self) -> dict:
+    def to_file(self) -> dict[str, Any]:
         return {"recipient": self.recipient, "enc": self.enc}
 
     @classmethod
-    def from_file(cls, entry: dict) -> AgeKey:
+    def from_file(cls, entry: dict[str, Any]) -> AgeKey:
         return cls(recipient=str(entry.get("recipient") or ""), enc=str(entry.get("enc") or ""))

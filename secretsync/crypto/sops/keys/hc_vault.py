@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from secretsync.crypto.sops.keys import KeyFailure, SopsKeys, register
@@ -58,7 +58,7 @@ class VaultTransitKey:
             raise KeyFailure("no Vault transit client configured (set VAULT_TOKEN or ~/.vault-token)")
         return keys.transit.decrypt(self.vault_address, self.engine_path, self.key_name, self.enc)
 
-    def to_file(self) -> dict:
+    def to_file(self) -> dict[str, Any]:
         return {
             "vault_address": self.vault_address,
             "engine_path": self.engine_path,
@@ -68,7 +68,7 @@ class VaultTransitKey:
         }
 
     @classmethod
-    def from_file(cls, entry: dict) -> VaultTransitKey:
+    def from_file(cls, entry: dict[str, Any]) -> VaultTransitKey:
         return cls(
             vault_address=str(entry.get("vault_address") or ""),
             engine_path=str(entry.get("engine_path") or ""),

@@ -8,7 +8,7 @@ messages naming the key; when another key or group works they are ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from secretsync.crypto.sops.keys import KeyFailure, SopsKeys, register
 
@@ -17,7 +17,7 @@ __all__ = ["PGPKey", "AWSKMSKey", "GCPKMSKey", "AzureKVKey", "HuaweiKMSKey"]
 
 @dataclass
 class _Unsupported:
-    entry: dict = field(default_factory=dict)
+    entry: dict[str, Any] = field(default_factory=dict)
 
     type_id: ClassVar[str] = ""
     field: ClassVar[str] = ""
@@ -36,11 +36,11 @@ class _Unsupported:
             f"are); add an age or Vault transit key to the file with sops or use another group"
         )
 
-    def to_file(self) -> dict:
+    def to_file(self) -> dict[str, Any]:
         return dict(self.entry)
 
     @classmethod
-    def from_file(cls, entry: dict):
+    def from_file(cls, entry: dict[str, Any]) -> _Unsupported:
         return cls(dict(entry))
 
 

@@ -47,7 +47,7 @@ def flatten(block: Any) -> list[tuple[str, str]]:
 
 def unflatten(pairs: list[tuple[str, str]]) -> Branch:
     """The nested metadata block from flattened pairs (values already have real newlines)."""
-    root: dict = {}
+    root: dict[str, Any] = {}
     for key, value in pairs:
         parts = _TOKEN.split(key)
         node: Any = root

@@ -13,11 +13,11 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from secretsync.gocompat.gostrconv import format_float
-from secretsync.gocompat.gotime import format_time
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.stores._flat import flatten, unflatten
 from secretsync.crypto.sops.tree import Branch, Comment, Item
+from secretsync.gocompat.gostrconv import format_float
+from secretsync.gocompat.gotime import format_time
 
 __all__ = ["load", "dump"]
 

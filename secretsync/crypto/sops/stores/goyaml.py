@@ -128,7 +128,7 @@ def _go_parse_float(text: str) -> float | None:
     return value
 
 
-def _parse_int(plain: str):
+def _parse_int(plain: str) -> int | _Uint64 | None:
     """Go ``ParseInt(plain, 0, 64)`` then ``ParseUint``: int, ``UINT64`` or None."""
     m = _GO_INT.match(plain)
     if not m:
@@ -159,7 +159,7 @@ def _valid_day(year: int, month: int, day: int) -> bool:
     return True
 
 
-def parse_timestamp(text: str):
+def parse_timestamp(text: str) -> Timestamp | _UnencodableTime | None:
     """go-yaml's ``parseTimestamp``: a ``Timestamp`` or None."""
     if len(text) < 5 or not text[:4].isdigit() or text[4] != "-" or not text[:4].isascii():
         return None
@@ -216,9 +216,9 @@ def resolve_plain(text: str, tag: str = "") -> tuple[str, object]:
             if ts is not None:
                 return TIMESTAMP, ts
         plain = text.replace("_", "")
-        value = _parse_int(plain)
-        if value is not None:
-            return INT, value
+        number = _parse_int(plain)
+        if number is not None:
+            return INT, number
         if _YAML_FLOAT.match(plain):
             fvalue = _go_parse_float(plain)
             if fvalue is not None:

@@ -17,10 +17,10 @@ import datetime as _dt
 import re
 from typing import Any
 
-from secretsync.gocompat.gotime import format_time
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.stores._flat import flatten, unflatten
 from secretsync.crypto.sops.tree import Branch, Comment, Item
+from secretsync.gocompat.gotime import format_time
 
 __all__ = ["load", "dump"]
 

@@ -15,10 +15,10 @@ import datetime as _dt
 import json
 from typing import Any
 
-from secretsync.gocompat.gotime import format_time
 from secretsync.crypto.sops.errors import StoreError
 from secretsync.crypto.sops.tree import Branch, Comment, Item
 from secretsync.gocompat import gojson
+from secretsync.gocompat.gotime import format_time
 
 __all__ = ["load", "dump", "dumps_value", "go_json_float"]
 
@@ -89,7 +89,7 @@ def _emit(value: Any, indent: str, level: int, out: list[str]) -> None:
         out.append(_scalar(value))
 
 
-def _container(open_: str, close: str, entries: list, indent: str, level: int, out: list[str]) -> None:
+def _container(open_: str, close: str, entries: list[Any], indent: str, level: int, out: list[str]) -> None:
     """An object or array as Go's ``json.Indent`` lays it out (empty ones stay ``{}``/``[]``)."""
     if not entries:
         out.append(open_ + close)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Container", "FoundComment", "find_comments", "split_run"]
 
@@ -45,9 +46,9 @@ class Container:
     column: int  # column of its first entry (block) or of its bracket (flow)
     block: bool
     indentless: bool = False  # a block list at its parent key's column (no indent level)
-    positions: list = field(default_factory=list)  # source index of each entry, in order
-    comments: list = field(default_factory=list)  # (sort position, text)
-    flow_comments: list = field(default_factory=list)  # whole-line comments inside a flow collection
+    positions: list[Any] = field(default_factory=list)  # source index of each entry, in order
+    comments: list[Any] = field(default_factory=list)  # (sort position, text)
+    flow_comments: list[Any] = field(default_factory=list)  # whole-line comments inside a flow collection
 
 
 @dataclass
@@ -61,7 +62,7 @@ class FoundComment:
 
 def find_comments(text: str, start: int, end: int, line_starts: list[int]) -> list[FoundComment]:
     """Comments in ``text[start:end]`` (a gap between two parser events: no scalar text)."""
-    found = []
+    found: list[FoundComment] = []
     gap = text[start:end]
     offset = 0
     while True:
@@ -92,6 +93,12 @@ def _line_of(line_starts: list[int], index: int) -> int:
     return bisect.bisect_right(line_starts, index) - 1
 
 
+def _is_foot(first: FoundComment, foot_line: int, prev_is_key: bool, indent: int) -> bool:
+    """go-yaml's test for a run that closes the content above it: it starts on the line right after
+    that content (which is not a key awaiting its value), or left of the current block's indent."""
+    return (first.line == foot_line and not prev_is_key) or first.column < indent
+
+
 def split_run(
     comments: list[FoundComment],
     prev_line: int,
@@ -99,7 +106,7 @@ def split_run(
     indent: int,
     next_line: int | None,
     next_column: int | None,
-):
+) -> list[tuple[str, list[FoundComment]]]:
     """Split a run of whole-line comments into ``(kind, [comments])`` parts, as go-yaml does.
 
     ``kind`` is ``"prior"`` (foot of the content just before the run), ``"next"`` (a
@@ -108,7 +115,7 @@ def split_run(
     content, ``indent`` libyaml's current block indentation, ``next_line`` /
     ``next_column`` where the following content starts (None at the end).
     """
-    parts = []
+    parts: list[tuple[str, list[FoundComment]]] = []
     segment: list[FoundComment] = []
     first_empty = prev_line >= 0 and comments[0].line == prev_line + 1
     foot_line = prev_line + 1
@@ -119,10 +126,10 @@ def split_run(
         parts.append((kind, segment))
         segment = []
 
-    previous_line = None
+    previous_line = -1  # read only once ``segment`` holds a comment
     for comment in comments:
         if segment and comment.line > previous_line + 1:
-            if first_empty and ((segment[0].line == foot_line and not prev_is_key) or segment[0].column < indent):
+            if first_empty and _is_foot(segment[0], foot_line, prev_is_key, indent):
                 flush(segment[0].column < indent)
             first_empty = False
         if segment and comment.column < indent and comment.column != segment[0].column:
@@ -131,11 +138,7 @@ def split_run(
         previous_line = comment.line
     if segment:
         blank_after = next_line is None or next_line > previous_line + 1
-        if (
-            blank_after
-            and first_empty
-            and ((segment[0].line == foot_line and not prev_is_key) or segment[0].column < indent)
-        ):
+        if blank_after and first_empty and _is_foot(segment[0], foot_line, prev_is_key, indent):
             flush(segment[0].column < indent)
         elif next_column is not None and next_column < indent and next_column != segment[0].column:
             flush(False)

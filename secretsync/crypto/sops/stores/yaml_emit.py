@@ -60,7 +60,50 @@ _SURELY_PLAIN = re.compile(
 )
 
 
+def _has_block_indicator(value: str) -> bool:
+    """libyaml's ``block_indicators`` of ``yaml_emitter_analyze_scalar``: a character that plain
+    style cannot start with, or a ``: ``/`` #`` inside."""
+    if value.startswith("---") or value.startswith("..."):
+        return True
+    preceded_ws = True
+    n = len(value)
+    for i, ch in enumerate(value):
+        followed_ws = i + 1 >= n or value[i + 1] in " \t" or value[i + 1] in _BREAKS
+        if i == 0:
+            if ch in "#,[]{}&*!|>'\"%@`" or (ch in "?:-" and followed_ws):
+                return True
+        elif (ch == ":" and followed_ws) or (ch == "#" and preceded_ws):
+            return True
+        preceded_ws = ch in " \t" or ch in _BREAKS or ch == "\0"
+    return False
+
+
+def _spacing(value: str) -> tuple[bool, bool, bool, bool, bool]:
+    """The rest of libyaml's scalar analysis: (line breaks, special characters, tabs, a space
+    after a break, a break after a space)."""
+    line_breaks = special = tabs = break_space = space_break = False
+    previous_space = previous_break = False
+    for ch in value:
+        if ch == "\t":
+            tabs = True
+        elif not _printable(ch):
+            special = True
+        if ch == " ":
+            break_space = break_space or previous_break
+            previous_space, previous_break = True, False
+        elif ch in _BREAKS:
+            line_breaks = True
+            space_break = space_break or previous_space
+            previous_space, previous_break = False, True
+        else:
+            previous_space = previous_break = False
+    return line_breaks, special, tabs, break_space, space_break
+
+
 class _Analysis:
+    """libyaml's ``yaml_emitter_analyze_scalar``: which styles may write ``value`` (plain in block
+    context, single-quoted, literal/folded block) and whether it spans lines."""
+
     __slots__ = ("multiline", "block_plain", "single", "block")
 
     def __init__(self, value: str):
@@ -70,72 +113,14 @@ class _Analysis:
         if not value:
             self.multiline, self.block_plain, self.single, self.block = False, True, True, False
             return
-        block_ind = line_breaks = special = tabs = False
-        leading_space = leading_break = trailing_space = trailing_break = False
-        break_space = space_break = previous_space = previous_break = False
-        if value.startswith("---") or value.startswith("..."):
-            block_ind = True
-        preceded_ws = True
-        n = len(value)
-        for i, ch in enumerate(value):
-            followed_ws = i + 1 >= n or value[i + 1] in " \t" or value[i + 1] in _BREAKS
-            if i == 0:
-                if ch in "#,[]{}&*!|>'\"%@`":
-                    block_ind = True
-                elif ch in "?:":
-                    if followed_ws:
-                        block_ind = True
-                elif ch == "-" and followed_ws:
-                    block_ind = True
-            else:
-                if ch in ",?[]{}":
-                    pass
-                elif ch == ":":
-                    if followed_ws:
-                        block_ind = True
-                elif ch == "#" and preceded_ws:
-                    block_ind = True
-            if ch == "\t":
-                tabs = True
-            elif not _printable(ch):
-                special = True
-            if ch == " ":
-                if i == 0:
-                    leading_space = True
-                if i == n - 1:
-                    trailing_space = True
-                if previous_break:
-                    break_space = True
-                previous_space, previous_break = True, False
-            elif ch in _BREAKS:
-                line_breaks = True
-                if i == 0:
-                    leading_break = True
-                if i == n - 1:
-                    trailing_break = True
-                if previous_space:
-                    space_break = True
-                previous_space, previous_break = False, True
-            else:
-                previous_space = previous_break = False
-            preceded_ws = ch in " \t" or ch in _BREAKS or ch == "\0"
+        line_breaks, special, tabs, break_space, space_break = _spacing(value)
+        edges = value[0] == " " or value[0] in _BREAKS or value[-1] in _BREAKS
+        trailing_space = value[-1] == " "
+        single = not (break_space or space_break or tabs or special)
         self.multiline = line_breaks
-        plain = single = block = True
-        if leading_space or leading_break or trailing_space or trailing_break:
-            plain = False
-        if trailing_space:
-            block = False
-        if break_space:
-            plain = single = False
-        if space_break or tabs or special:
-            plain = single = False
-        if space_break or special:
-            block = False
-        if line_breaks:
-            plain = False
-        if block_ind:
-            plain = False
-        self.block_plain, self.single, self.block = plain, single, block
+        self.single = single
+        self.block = not (trailing_space or space_break or special)
+        self.block_plain = single and not (edges or trailing_space or line_breaks or _has_block_indicator(value))
 
 
 _ESCAPES = {
@@ -224,7 +209,7 @@ class _Writer:
             self.foot_indent = max(self.indent, 0)
 
     # ---------------------------------------------------------------- scalars
-    def scalar(self, value: Any, simple_key: bool, scalar_text=None) -> None:
+    def scalar(self, value: Any, simple_key: bool, scalar_text: tuple[str, str, str] | None = None) -> None:
         text, style, tag = scalar_text or _scalar_text(value)
         if tag:
             self.indicator(tag, True, False, False)
@@ -395,9 +380,9 @@ class _Emitter:
 
     # A node's comments as sops attaches them to go-yaml nodes
     @staticmethod
-    def _split_map(branch: Branch):
+    def _split_map(branch: Branch) -> tuple[list[str], list[tuple[list[str], str, Any]], list[str]]:
         head: list[str] = []
-        entries = []  # (head comments, key, value)
+        entries: list[tuple[list[str], str, Any]] = []  # (head comments, key, value)
         pending: list[str] = []
         for item in branch:
             if isinstance(item.key, Comment):
@@ -413,9 +398,9 @@ class _Emitter:
         return head, entries, pending
 
     @staticmethod
-    def _split_seq(items: list):
+    def _split_seq(items: list[Any]) -> tuple[list[str], list[tuple[list[str], Any]], list[str]]:
         head: list[str] = []
-        entries = []
+        entries: list[tuple[list[str], Any]] = []
         pending: list[str] = []
         for item in items:
             if isinstance(item, Comment):
@@ -434,59 +419,10 @@ class _Emitter:
         """Emit ``value``; ``context`` is root / map-value / seq-item."""
         w = self.w
         if isinstance(value, Branch):
-            head, entries, foot = self._split_map(value)
-            head = (item_head or []) + head
-            if not entries:
-                self._empty("{}", head, context, foot)
-                return
-            if context in ("root", "seq-item"):
-                w.head_comment(head)
-                head = []
-            self.increase_indent()
-            for n, (key_head, key, item_value) in enumerate(entries):
-                w.head_comment((head if n == 0 else []) + key_head)
-                w.write_indent()
-                self.key(key)
-                self.states.append("map-key")
-                self.map_value(item_value)
-                self.states.pop()
-            w.foot_comment(foot) if False else self._tail(foot)
-            self.pop_indent()
+            self._map_node(value, context, item_head)
             return
         if isinstance(value, list):
-            head, entries, foot = self._split_seq(value)
-            head = (item_head or []) + head
-            if not entries:
-                self._empty("[]", head, context, foot)
-                return
-            if context in ("root", "seq-item"):
-                w.head_comment(head)
-                head = []
-            self.increase_indent()
-            for n, (item_head_c, item) in enumerate(entries):
-                comments = (head if n == 0 else []) + item_head_c
-                if isinstance(item, (Branch, list)):
-                    # the item's own head comment is written before the dash
-                    sub_head, sub_entries = (
-                        self._split_map(item)[:2] if isinstance(item, Branch) else self._split_seq(item)[:2]
-                    )
-                    if sub_head:  # empty collections: all their comments are a head comment
-                        if n == 0:
-                            # libyaml keeps one pending head comment: the first item's own
-                            # replaces the list's when the list's was not written yet
-                            comments = []
-                        w.head_comment(comments + sub_head)
-                        comments = []
-                        item = _without_head(item) if sub_entries else type(item)()
-                w.head_comment(comments)
-                w.write_indent()
-                w.indicator("-", True, False, True)
-                self.states.append("seq-item")
-                self.node(item, "seq-item")
-                self.states.pop()
-                if n == len(entries) - 1:
-                    w.foot_comment(foot)
-            self.pop_indent()
+            self._seq_node(value, context, item_head)
             return
         # scalar (only text with line breaks uses the indentation libyaml pushes for it)
         if item_head:
@@ -497,6 +433,63 @@ class _Emitter:
             return
         self.increase_indent()
         w.scalar(value, False, scalar_text)
+        self.pop_indent()
+
+    def _map_node(self, value: Branch, context: str, item_head: list[str] | None) -> None:
+        w = self.w
+        head, entries, foot = self._split_map(value)
+        head = (item_head or []) + head
+        if not entries:
+            self._empty("{}", head, context, foot)
+            return
+        if context in ("root", "seq-item"):
+            w.head_comment(head)
+            head = []
+        self.increase_indent()
+        for n, (key_head, key, item_value) in enumerate(entries):
+            w.head_comment((head if n == 0 else []) + key_head)
+            w.write_indent()
+            self.key(key)
+            self.states.append("map-key")
+            self.map_value(item_value)
+            self.states.pop()
+        self._tail(foot)
+        self.pop_indent()
+
+    def _seq_node(self, value: list[Any], context: str, item_head: list[str] | None) -> None:
+        w = self.w
+        head, entries, foot = self._split_seq(value)
+        head = (item_head or []) + head
+        if not entries:
+            self._empty("[]", head, context, foot)
+            return
+        if context in ("root", "seq-item"):
+            w.head_comment(head)
+            head = []
+        self.increase_indent()
+        for n, (item_head_c, item) in enumerate(entries):
+            comments = (head if n == 0 else []) + item_head_c
+            if isinstance(item, (Branch, list)):
+                # the item's own head comment is written before the dash
+                sub_head, sub_entries = (
+                    self._split_map(item)[:2] if isinstance(item, Branch) else self._split_seq(item)[:2]
+                )
+                if sub_head:  # empty collections: all their comments are a head comment
+                    if n == 0:
+                        # libyaml keeps one pending head comment: the first item's own
+                        # replaces the list's when the list's was not written yet
+                        comments = []
+                    w.head_comment(comments + sub_head)
+                    comments = []
+                    item = _without_head(item) if sub_entries else type(item)()
+            w.head_comment(comments)
+            w.write_indent()
+            w.indicator("-", True, False, True)
+            self.states.append("seq-item")
+            self.node(item, "seq-item")
+            self.states.pop()
+            if n == len(entries) - 1:
+                w.foot_comment(foot)
         self.pop_indent()
 
     def _tail(self, foot: list[str]) -> None:
@@ -550,7 +543,8 @@ class _Emitter:
         self.node(value, "map-value")
 
 
-def _without_head(item):
+def _without_head(item: list[Any]) -> list[Any]:
+    """A Branch or list without its leading comment entries (the head comment, written apart)."""
     if isinstance(item, Branch):
         out = Branch()
         started = False
@@ -560,14 +554,14 @@ def _without_head(item):
             started = True
             out.append(entry)
         return out
-    out = []
+    items: list[Any] = []
     started = False
-    for entry in item:
-        if not started and isinstance(entry, Comment):
+    for value in item:
+        if not started and isinstance(value, Comment):
             continue
         started = True
-        out.append(entry)
-    return out
+        items.append(value)
+    return items
 
 
 def emit_documents(docs: list[Branch], indent: int = 4) -> bytes:

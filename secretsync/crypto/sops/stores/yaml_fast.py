@@ -21,6 +21,7 @@ full loader is tested differentially (tests/sops/yaml/test_fast_path.py).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from secretsync.crypto.sops.stores import goyaml
 from secretsync.crypto.sops.tree import Branch, Item
@@ -67,7 +68,7 @@ def load_fast(data: bytes) -> list[Branch] | None:
         return None
 
 
-def _scalar(text: str):
+def _scalar(text: str) -> Any:
     """The typed value of a one-line scalar, or ``_Decline``."""
     first = text[0]
     if text[-1] == " ":
@@ -100,7 +101,7 @@ def _parse(lines: list[str]) -> Branch:
     n = len(lines)
     line_match = _LINE.match
     root = Branch()
-    stack = [(0, root, set(), False)]
+    stack: list[tuple[int, Any, set[str] | None, bool]] = [(0, root, set(), False)]
     column, top, seen, indentless = stack[0]
     pending = None  # a key whose value (a nested block, or null) starts on a later line
     owner = root  # ... and the map it belongs to
@@ -118,7 +119,7 @@ def _parse(lines: list[str]) -> Branch:
                 raise _Decline
         if pending is not None:
             if at > column or (at == column and dash):
-                block = [] if dash else Branch()
+                block: list[Any] = [] if dash else Branch()
                 owner.append(Item(pending, block))
                 stack.append((at, block, None if dash else set(), at == column))
                 if len(stack) > _MAX_DEPTH:
@@ -144,10 +145,10 @@ def _parse(lines: list[str]) -> Branch:
                 continue
             block = Branch()  # a map entry: its first key is on this line
             top.append(block)
-            stack.append((at + 2, block, set(), False))
+            column, top, seen, indentless = at + 2, block, set(), False
+            stack.append((column, top, seen, indentless))
             if len(stack) > _MAX_DEPTH:
                 raise _Decline
-            column, top, seen, indentless = stack[-1]
         elif dash:
             raise _Decline  # "- " where a map key belongs
         if (
