@@ -35,8 +35,9 @@ from collections.abc import Callable
 from typing import Any
 
 from secretsync.api.conditions import EventReason, EventType
+from secretsync.api.syncspec import API_VERSION, KIND
 from secretsync.kube.watch import Informer, WatchEvent
-from secretsync.manifests.loader import ObjectId
+from secretsync.objects import ObjectId
 
 __all__ = ["DriftRepairer"]
 
@@ -45,7 +46,23 @@ log = logging.getLogger(__name__)
 _VOLATILE = ("resourceVersion", "managedFields", "generation")
 
 
-def _essence(obj: dict | None) -> Any:
+SyncKey = tuple[str, str]
+ClusterKind = tuple[Any, str, str]  # (target cluster key or None, apiVersion, kind)
+
+
+def _unchanged(
+    desired: dict[str, Any], live: dict[str, Any], labels: dict[str, str], ignore: tuple[Any, ...], manager: str
+) -> bool:
+    """Whether every field ``manager`` owns on ``live`` still holds the desired value (after the ignore rules)."""
+    from secretsync.kube.plan import apply_ignore_rules, prepare, provably_unchanged
+
+    result: bool = provably_unchanged(
+        apply_ignore_rules(prepare(desired, labels), live, ignore, manager), live, manager
+    )
+    return result
+
+
+def _essence(obj: dict[str, Any] | None) -> Any:
     if obj is None:
         return None
     out = {k: v for k, v in obj.items() if k != "status"}
@@ -72,11 +89,12 @@ class DriftRepairer:
         self.label = label
         self.metrics, self.recorder = metrics, recorder
         self._clock = clock
-        self._informers: dict[tuple, Informer] = {}  # (cluster key or None, apiVersion, kind)
+        self._informers: dict[ClusterKind, Informer] = {}
         self._lock = threading.Lock()
-        self._corrections: dict[tuple, deque] = {}
-        self.loops: dict[tuple[str, str], dict[ObjectId, str]] = {}  # Sync key -> object -> report
-        self._queue: queue.Queue = queue.Queue()
+        self._corrections: dict[tuple[SyncKey, ObjectId], deque[float]] = {}
+        # Sync key -> object -> (report, the desired object it was about)
+        self.loops: dict[SyncKey, dict[ObjectId, tuple[str, dict[str, Any]]]] = {}
+        self._queue: queue.Queue[tuple[SyncKey, ObjectId, str, dict[str, Any]] | None] = queue.Queue()
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="drift-repair", daemon=True)
         self._worker.start()
@@ -104,7 +122,7 @@ class DriftRepairer:
                 )
                 self._informers[kind] = informer.start()
 
-    def forget_cluster(self, cluster: tuple) -> None:
+    def forget_cluster(self, cluster: tuple[Any, ...]) -> None:
         """Stop the watchers of a target cluster no Sync applies to any more (its client is being closed)."""
         with self._lock:
             gone = [k for k in self._informers if k[0] == cluster]
@@ -162,11 +180,8 @@ class DriftRepairer:
             except Exception:  # noqa: BLE001 - one failed repair must not end the worker
                 log.exception("drift repair failed")
 
-    def _repair(self, key: tuple[str, str], oid: ObjectId, etype: str, live: dict) -> None:
-        from secretsync.agent.reconciler import owner_labels
-        from secretsync.kube.apply import ApplyOptions, apply_all
-        from secretsync.kube.changeset import UNCHANGED
-        from secretsync.kube.plan import apply_ignore_rules, prepare, provably_unchanged
+    def _repair(self, key: SyncKey, oid: ObjectId, etype: str, live: dict[str, Any]) -> None:
+        from secretsync.agent.state import owner_labels
 
         state = self.reconciler.states.get(key)
         if state is None or state.client is None or (state.spec is not None and state.spec.suspend):
@@ -177,34 +192,14 @@ class DriftRepairer:
         manager = self.reconciler.options.field_manager
         labels = getattr(state, "owner_labels", None) or owner_labels(*key)
         ignore = tuple(getattr(state, "ignore", ()) or ())
-        if etype != "DELETED" and provably_unchanged(
-            apply_ignore_rules(prepare(desired, labels), live, ignore, manager), live, manager
-        ):
+        if etype != "DELETED" and _unchanged(desired, live, labels, ignore, manager):
             return  # nothing we own moved (ignored fields as the apply treats them): no dry-run
         with self._lock:
             if oid in self.loops.get(key, {}):
                 return
-        if not state.lock.acquire(timeout=30):
-            return  # a reconcile is running; it applies this object anyway
-        try:
-            if state.desired.get(oid) is not desired:
-                return
-            opts = ApplyOptions(
-                client=state.client, field_manager=manager, owner_labels=labels, ignore=ignore, wait_waves=False
-            )
-            changes = apply_all([desired], opts)
-        finally:
-            state.lock.release()
-        if all(c.action == UNCHANGED for c in changes):
+        if not self._reapply(state, oid, desired, manager, labels, ignore):
             return
         self.corrections += 1
-        sync_obj = {
-            "apiVersion": "secretsync.io/v1alpha1",
-            "kind": "Sync",
-            "metadata": {"namespace": key[0], "name": key[1]},
-        }
-        if self.metrics is not None:
-            self.metrics.drift_corrections.labels(key[0], key[1], oid.kind).inc()
         others = sorted(
             {
                 str(e.get("manager"))
@@ -212,20 +207,52 @@ class DriftRepairer:
                 if e.get("manager") != manager
             }
         )
+        self._report(key, oid, etype, others, state.revision)
+        self._count(key, oid, desired, others)
+
+    def _reapply(
+        self,
+        state: Any,
+        oid: ObjectId,
+        desired: dict[str, Any],
+        manager: str,
+        labels: dict[str, str],
+        ignore: tuple[Any, ...],
+    ) -> bool:
+        """Apply ``desired`` alone under the Sync's lock; whether the server changed anything."""
+        from secretsync.kube.apply import ApplyOptions, apply_all
+        from secretsync.kube.changeset import UNCHANGED
+
+        if not state.lock.acquire(timeout=30):
+            return False  # a reconcile is running; it applies this object anyway
+        try:
+            if state.desired.get(oid) is not desired:
+                return False
+            opts = ApplyOptions(
+                client=state.client, field_manager=manager, owner_labels=labels, ignore=ignore, wait_waves=False
+            )
+            changes = apply_all([desired], opts)
+        finally:
+            state.lock.release()
+        return not all(c.action == UNCHANGED for c in changes)
+
+    def _report(self, key: SyncKey, oid: ObjectId, etype: str, others: list[str], revision: str | None) -> None:
+        """Log, count and record a ``DriftCorrected`` event on the Sync."""
+        if self.metrics is not None:
+            self.metrics.drift_corrections.labels(key[0], key[1], oid.kind).inc()
         log.info(
             "Sync %s/%s: drift of %s corrected (changed by %s)", key[0], key[1], oid, ", ".join(others) or "deletion"
         )
         if self.recorder is not None:
+            sync_obj = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"namespace": key[0], "name": key[1]}}
             self.recorder.event(
                 sync_obj,
                 EventType.NORMAL,
                 EventReason.DRIFT_CORRECTED,
-                f"{oid} re-applied after it was {'deleted' if etype == 'DELETED' else 'changed'}"
-                f" (revision {state.revision})",
+                f"{oid} re-applied after it was {'deleted' if etype == 'DELETED' else 'changed'} (revision {revision})",
             )
-        self._count(key, oid, desired, others)
 
-    def _count(self, key: tuple[str, str], oid: ObjectId, desired: dict, others: list[str]) -> None:
+    def _count(self, key: SyncKey, oid: ObjectId, desired: dict[str, Any], others: list[str]) -> None:
         now = self._clock()
         with self._lock:
             times = self._corrections.setdefault((key, oid), deque())

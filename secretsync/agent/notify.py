@@ -15,13 +15,16 @@ import logging
 import queue
 import threading
 import urllib.request
+from typing import Any
+
+from secretsync.api.syncspec import SyncSpec
 
 __all__ = ["Notifier", "payload"]
 
 log = logging.getLogger(__name__)
 
 
-def payload(sync: str, revision: str | None, ok: bool, reason: str, message: str) -> dict:
+def payload(sync: str, revision: str | None, ok: bool, reason: str, message: str) -> dict[str, Any]:
     title = f"Sync {sync} {'recovered' if ok else 'failed'}"
     return {
         "text": f"{title}: {reason}",
@@ -42,19 +45,19 @@ def payload(sync: str, revision: str | None, ok: bool, reason: str, message: str
 class Notifier:
     def __init__(self, timeout: float = 5.0, max_queue: int = 100) -> None:
         self.timeout = timeout
-        self._queue: queue.Queue = queue.Queue(max_queue)
+        self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue(max_queue)
         self._thread = threading.Thread(target=self._run, name="sync-notifier", daemon=True)
         self._thread.start()
         self.sent = 0
         self.errors = 0
 
-    def failed(self, spec, revision: str | None, reason: str, message: str) -> None:
+    def failed(self, spec: SyncSpec, revision: str | None, reason: str, message: str) -> None:
         self._post(spec, payload(f"{spec.namespace}/{spec.name}", revision, False, reason, message))
 
-    def recovered(self, spec, revision: str | None, message: str) -> None:
+    def recovered(self, spec: SyncSpec, revision: str | None, message: str) -> None:
         self._post(spec, payload(f"{spec.namespace}/{spec.name}", revision, True, "ReconciliationSucceeded", message))
 
-    def _post(self, spec, body: dict) -> None:
+    def _post(self, spec: SyncSpec, body: dict[str, Any]) -> None:
         for url in spec.notifications.webhook_urls:
             try:
                 self._queue.put_nowait((url, body))

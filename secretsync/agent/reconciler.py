@@ -171,7 +171,7 @@ class SyncReconciler:
                 log.warning("Sync %s/%s deleted, but pruning what it owned failed: %s", key[0], key[1], message)
                 self._event(obj, api.EventType.WARNING, Reason.PRUNE_FAILED, message, None)
                 state.failures += 1
-                return min(300.0, self.options.min_retry * 2 ** (state.failures - 1))
+                return min(300.0, self.options.min_retry * 2.0 ** (state.failures - 1))
         self.client.patch(
             API_VERSION,
             KIND,
@@ -243,10 +243,10 @@ class SyncReconciler:
             return self._failed(obj, original, spec, state, StepFailed(Reason.RECONCILIATION_FAILED, exc), started)
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the Sync silent; no value in the text
             log.exception("Sync %s/%s: unexpected error", spec.namespace, spec.name)
-            failed = StepFailed(
+            internal = StepFailed(
                 Reason.RECONCILIATION_FAILED, f"internal error ({type(exc).__name__}); see the agent log"
             )
-            return self._failed(obj, original, spec, state, failed, started)
+            return self._failed(obj, original, spec, state, internal, started)
         return self._succeeded(obj, original, spec, state, result, started)
 
     def _begin(self, obj: SyncObject, spec: SyncSpec, original: dict[str, Any]) -> dict[str, Any]:
@@ -354,7 +354,7 @@ class SyncReconciler:
             state.fresh_source = True
 
     def _apply(self, spec: SyncSpec, state: SyncState, obj: SyncObject, rendered: Any) -> Any:
-        from secretsync.kube.apply import IgnoreRule
+        from secretsync.kube.plan import IgnoreRule
         from secretsync.kube.prune import MaxPrune
         from secretsync.reconcile import ReconcileOptions, reconcile_rendered
 
@@ -372,14 +372,16 @@ class SyncReconciler:
         store = LocalSyncStore(client, spec) if spec.key in self.local_objects else SyncStatusStore(self, obj)
         result = reconcile_rendered(rendered, client, store, opts)
         if not result.ok:
+            error: SecretsyncError | str = result.error if result.error is not None else result.reason
             if result.reason == Reason.ACCESS_DENIED and spec.service_account_name:
+                detail = error.message if isinstance(error, SecretsyncError) else error
                 raise StepFailed(
                     result.reason,
                     f"acting as service account {spec.namespace}/"
-                    f"{spec.service_account_name} (spec.serviceAccountName): {result.error.message}; "
+                    f"{spec.service_account_name} (spec.serviceAccountName): {detail}; "
                     "bind that account a Role allowing these objects",
                 )
-            raise StepFailed(result.reason, result.error)
+            raise StepFailed(result.reason, error)
         state.client = client
         state.owner_labels = dict(store.owner_labels)
         state.ignore = tuple(opts.ignore)
@@ -451,7 +453,7 @@ class SyncReconciler:
             "retrying with exponential backoff",
         )
         status["observedGeneration"] = spec.generation
-        return min(spec.retry, self.options.min_retry * 2 ** (state.failures - 1))
+        return min(spec.retry, self.options.min_retry * 2.0 ** (state.failures - 1))
 
     def report_drift_loop(self, key: tuple[str, str], report: str) -> None:
         """Called by the drift repairer: Ready=False with DriftLoopDetected (until the desired state changes)."""

@@ -30,8 +30,9 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from secretsync.agent.drift import DriftRepairer
 from secretsync.agent.metrics import AgentMetrics
@@ -41,6 +42,14 @@ from secretsync.agent.webhooks import WebhookReceiver
 from secretsync.api.syncspec import API_VERSION, KIND, REQUESTED_AT, sync_key
 from secretsync.kube.watch import Informer, WatchEvent
 from secretsync.runtime.queue import WorkQueue
+
+if TYPE_CHECKING:
+    from secretsync.agent.state import SyncState
+    from secretsync.api.syncspec import SyncSpec
+    from secretsync.runtime.httpserver import HTTPServer
+    from secretsync.runtime.leader import LeaderElector
+
+SyncKey = tuple[str, str]
 
 __all__ = ["AgentConfig", "AgentRuntime", "shard_of"]
 
@@ -74,7 +83,7 @@ class AgentConfig:
     http_addr: tuple[str, int] | None = None  # /metrics, /healthz, /readyz, /hook/<id>
     reconciler: ReconcilerOptions = field(default_factory=ReconcilerOptions)
     events: bool = True
-    local_sync: dict | None = None  # local mode: one implicit Sync, no Sync watch
+    local_sync: dict[str, Any] | None = None  # local mode: one implicit Sync, no Sync watch
 
 
 class AgentRuntime:
@@ -102,13 +111,13 @@ class AgentRuntime:
         self.drift: DriftRepairer | None = None
         self.queue: WorkQueue | None = None
         self.informer: Informer | None = None
-        self.http = None
-        self.elector = None
+        self.http: HTTPServer | None = None
+        self.elector: LeaderElector | None = None
         self._stop = threading.Event()
         self._leading = threading.Event()
         self._term_lock = threading.Lock()
         self._pollers: list[threading.Thread] = []
-        self._git_seen: dict[tuple, str] = {}
+        self._git_seen: dict[tuple[Any, ...], str] = {}
         self.reconciler.may_write = self.is_active
         self.terms = 0
 
@@ -168,13 +177,14 @@ class AgentRuntime:
     def _start_http(self) -> None:
         from secretsync.runtime.httpserver import HTTPServer, metrics_handler, text_response
 
+        assert self.config.http_addr is not None
         host, port = self.config.http_addr
-        self.http = HTTPServer(host, port, name="agent")
-        self.http.route("GET", "/metrics", metrics_handler(self.metrics.registry))
-        self.http.route("GET", "/healthz", lambda req: text_response("ok\n"))
-        self.http.route("GET", "/readyz", lambda req: text_response("ok\n"))
-        self.webhooks.install(self.http)
-        self.http.start()
+        http = self.http = HTTPServer(host, port, name="agent")
+        http.route("GET", "/metrics", metrics_handler(self.metrics.registry))
+        http.route("GET", "/healthz", lambda req: text_response("ok\n"))
+        http.route("GET", "/readyz", lambda req: text_response("ok\n"))
+        self.webhooks.install(http)
+        http.start()
 
     @property
     def http_url(self) -> str | None:
@@ -240,10 +250,10 @@ class AgentRuntime:
         return False
 
     # -- handlers ------------------------------------------------------------------------------
-    def _handle(self, key: tuple[str, str]) -> float | None:
+    def _handle(self, key: Hashable) -> float | None:
         if not self.is_active():
             return None
-        return self.reconciler.reconcile(key)
+        return self.reconciler.reconcile(cast(SyncKey, key))  # the queue holds only Sync keys
 
     def _on_sync(self, event: WatchEvent) -> None:
         obj = event.object
@@ -265,13 +275,14 @@ class AgentRuntime:
             deleting = bool(meta.get("deletionTimestamp")) and not old_meta.get("deletionTimestamp")
             if same_generation and same_request and not deleting:
                 return
-        self.queue.add(key)
+        if self.queue is not None:
+            self.queue.add(key)
 
-    def _applied(self, spec, state) -> None:
+    def _applied(self, spec: SyncSpec, state: SyncState) -> None:
         if self.drift is not None:
             self.drift.track(spec.key, state)
 
-    def _vault_backend(self, state) -> Any:
+    def _vault_backend(self, state: SyncState) -> Any:
         backend = state.vault if state.spec is not None and state.spec.vault else self.config.reconciler.vault
         if callable(backend) and getattr(backend, "_secretsync_factory", False):
             try:
@@ -285,7 +296,7 @@ class AgentRuntime:
         while not term.wait(self.config.source_poll):
             if self._stop.is_set():
                 return
-            groups: dict[tuple, list] = {}
+            groups: dict[tuple[str, str | None], list[tuple[SyncKey, SyncState, Any]]] = {}
             for key, state in list(self.reconciler.states.items()):
                 spec, source = state.spec, state.source
                 if spec is None or spec.git is None or spec.suspend or source is None or state.revision is None:
@@ -294,6 +305,7 @@ class AgentRuntime:
             for members in groups.values():
                 try:  # one ls-remote per URL+ref; the triggered reconciles reuse its result
                     _, first_state, first_source = members[0]
+                    assert first_state.spec is not None  # grouped by its spec's URL+ref
                     sha, _ = self.reconciler.resolve_shared(first_state.spec, first_state, first_source, fresh=True)
                 except Exception as exc:  # noqa: BLE001 - a broken remote is the reconcile's to report
                     log.debug("source poll failed: %s", type(exc).__name__)

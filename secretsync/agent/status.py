@@ -39,7 +39,7 @@ class SyncStatusStore:
         self._writer = writer
         self._obj = obj
         ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-        self.owner_labels = owner_labels(ns, name)
+        self.owner_labels: Mapping[str, str] = owner_labels(ns, name)
 
     def load(self, index: Any, versions: Mapping[Any, Any]) -> tuple[Inventory, dict[Any, Any]]:
         entries = ((self._obj.get("status") or {}).get("inventory") or {}).get("entries") or []
@@ -83,7 +83,10 @@ class LocalSyncStore:
         from secretsync.kube.inventory import ApplySet, local_applyset_name
 
         self.applyset = ApplySet(client, local_applyset_name(spec.local_path or ".", spec.path), spec.namespace)
-        self.owner_labels = {**owner_labels(spec.namespace, spec.name), **self.applyset.member_labels}
+        self.owner_labels: Mapping[str, str] = {
+            **owner_labels(spec.namespace, spec.name),
+            **self.applyset.member_labels,
+        }
 
     def load(self, index: Any, versions: Mapping[Any, Any]) -> tuple[Inventory, dict[Any, Any]]:
         members: tuple[Inventory, dict[Any, Any]] = self.applyset.members(index, versions)

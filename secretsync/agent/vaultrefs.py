@@ -21,7 +21,7 @@ Reference = tuple[str, "str | None", "str | None"]  # (path, version, kv-version
 
 
 class _RecordingReader:
-    def __init__(self, inner: Any, refs: set) -> None:
+    def __init__(self, inner: Any, refs: set[Reference]) -> None:
         self._inner, self._refs = inner, refs
 
     def read(self, path: str, version: str | None = None, kv_version: str | None = None) -> Any:
@@ -33,7 +33,7 @@ class _RecordingReader:
 
 
 class _RecordingVault:
-    def __init__(self, backend: Any, refs: set) -> None:
+    def __init__(self, backend: Any, refs: set[Reference]) -> None:
         self._backend, self._refs = backend, refs
 
     def reader(self) -> _RecordingReader:
@@ -53,7 +53,7 @@ def _is_factory(given: Any) -> bool:
     )
 
 
-def recording(given: Any, refs: set) -> Any:
+def recording(given: Any, refs: set[Reference]) -> Any:
     """The Vault dependency ``given`` (a backend, a factory, or None) wrapped to record references in ``refs``."""
     if given is None:
         return None

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from secretsync.runtime.httpserver import Request, Response, json_response
+from secretsync.runtime.httpserver import HTTPServer, Request, Response, json_response
 
 __all__ = ["WebhookReceiver", "hook_id", "TYPES"]
 
@@ -80,7 +80,7 @@ class WebhookReceiver:
             if ident:
                 self._hooks.pop(ident, None)
 
-    def install(self, server) -> None:
+    def install(self, server: HTTPServer) -> None:
         server.route("POST", "/hook/", self.handle, prefix=True)
 
     def handle(self, request: Request) -> Response:

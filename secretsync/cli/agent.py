@@ -17,9 +17,15 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from secretsync.cli.options import add_kubeconfig
 from secretsync.errors import UsageError
+
+if TYPE_CHECKING:
+    from secretsync.agent.runtime import AgentConfig
+    from secretsync.sealing.keyring import Keyring
+    from secretsync.vault.client import VaultBackend
 
 __all__ = ["add_arguments", "run", "build_local_sync", "build_config"]
 
@@ -101,11 +107,11 @@ def _seconds(text: str, flag: str) -> float:
         raise UsageError(exc.message) from None
 
 
-def build_local_sync(args: argparse.Namespace) -> dict:
+def build_local_sync(args: argparse.Namespace) -> dict[str, Any]:
     """The implicit Sync of local mode, as an object (validated like any Sync)."""
     from secretsync.api.syncspec import API_VERSION, KIND, InvalidSyncSpec, SyncSpec
 
-    spec: dict = {
+    spec: dict[str, Any] = {
         "source": {"path": str(Path(args.source).resolve())},
         "path": args.path,
         "interval": args.interval,
@@ -134,7 +140,7 @@ def build_local_sync(args: argparse.Namespace) -> dict:
     return obj
 
 
-def build_config(args: argparse.Namespace):
+def build_config(args: argparse.Namespace) -> AgentConfig:
     from secretsync.agent.reconciler import ReconcilerOptions
     from secretsync.agent.runtime import AgentConfig
 
@@ -171,10 +177,10 @@ def build_config(args: argparse.Namespace):
     return config
 
 
-def _local_sops_keys(args: argparse.Namespace):
+def _local_sops_keys(args: argparse.Namespace) -> Any:
     from secretsync.render.pipeline import factory
 
-    def load():
+    def load() -> Any:
         from secretsync.sops.identities import load_keys
 
         return load_keys(args.age_key_file, os.environ)
@@ -182,7 +188,7 @@ def _local_sops_keys(args: argparse.Namespace):
     return factory(load)
 
 
-def _local_keyring(args: argparse.Namespace):
+def _local_keyring(args: argparse.Namespace) -> Keyring | None:
     if not args.key_dir:
         return None
     from secretsync.sealing.keyring import Keyring
@@ -190,7 +196,7 @@ def _local_keyring(args: argparse.Namespace):
     return Keyring.from_dir(args.key_dir)
 
 
-def _local_vault():
+def _local_vault() -> VaultBackend | None:
     if not os.environ.get("AVP_TYPE"):
         return None
     from secretsync.vault.client import VaultBackend

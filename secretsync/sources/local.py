@@ -81,7 +81,7 @@ class LocalWatcher:
         self._lock = threading.Lock()
         watcher = self
 
-        class Handler(FileSystemEventHandler):  # type: ignore[misc]  # watchdog ships no type information
+        class Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:  # noqa: D401 - watchdog callback
                 if _is_change(event.event_type, event.src_path):
                     watcher._schedule()
