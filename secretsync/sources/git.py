@@ -104,6 +104,7 @@ class GitSource:
         self._secrets = self._url_secrets(url)
         self.remote_url, self._credentials = _split_credentials(url)
         self.fetches = 0  # how many times a commit was actually fetched (cache misses)
+        self.verified_commits: dict[str, str] = {}  # sha -> key kind that verified it (sources.verify)
 
     # -- public --------------------------------------------------------------------------------
     def fetch(self, resolved: tuple[str, str | None] | None = None) -> Revision:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from secretsync.errors import SecretsyncError
+from secretsync.sources.git import GitSource, mask_credentials
 
 __all__ = ["VerificationError", "verify_commit"]
 
@@ -30,12 +31,17 @@ class VerificationError(SecretsyncError):
 
 def _bytes(value: object) -> bytes:
     reveal = getattr(value, "reveal", None)
-    return reveal() if reveal else (value if isinstance(value, bytes) else str(value).encode())
+    if reveal is not None:
+        revealed: bytes = reveal()
+        return revealed
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
-def _git(source, args: list[str], home: str, extra_env: Mapping[str, str] = {}, timeout: float = 60.0):
+def _git(
+    source: GitSource, args: list[str], home: str, extra_env: Mapping[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[bytes]:
     env = dict(source.git_env(home))  # the source's isolated git environment (SSH options, no user config)
-    env.update(extra_env)
+    env.update(extra_env or {})
     return subprocess.run(
         [source.git, "-c", "core.hooksPath=/dev/null", *args],
         env=env,
@@ -46,19 +52,8 @@ def _git(source, args: list[str], home: str, extra_env: Mapping[str, str] = {}, 
     )
 
 
-def verify_commit(source, sha: str | None, keys: Mapping[str, object], *, gpg: str = "gpg") -> str:
-    """Raise ``VerificationError`` unless commit ``sha`` of ``source`` (a ``GitSource``) is signed by ``keys``.
-
-    Returns which kind of key verified it (``openpgp`` or ``ssh``).
-    """
-    what = f"{source.display_url} commit {(sha or '?')[:12]}"
-    if not sha:
-        raise VerificationError(f"{what}: no commit to verify", hint="verification needs a Git source")
-    verified = getattr(source, "_verified", None)
-    if verified is None:
-        verified = source._verified = {}
-    if sha in verified:
-        return verified[sha]
+def _trusted_keys(keys: Mapping[str, object], what: str) -> tuple[list[bytes], list[bytes]]:
+    """(OpenPGP keys from ``*.asc`` entries, SSH keys from ``*.sshpub`` entries); none at all is an error."""
     pgp = [_bytes(v) for k, v in sorted(keys.items()) if k.endswith(".asc")]
     ssh = [_bytes(v).strip() for k, v in sorted(keys.items()) if k.endswith(".sshpub")]
     if not pgp and not ssh:
@@ -66,60 +61,78 @@ def verify_commit(source, sha: str | None, keys: Mapping[str, object], *, gpg: s
             f"{what}: the verification Secret holds no key (*.asc or *.sshpub entries)",
             hint="add the OpenPGP (.asc) or SSH (.sshpub) public keys allowed to sign",
         )
+    return pgp, ssh
+
+
+def _import_openpgp(gpg: str, keys: list[bytes], gnupghome: str, what: str) -> None:
+    proc = subprocess.run(
+        [gpg, "--batch", "--quiet", "--import"],
+        input=b"\n".join(keys),
+        env={"GNUPGHOME": gnupghome, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    if proc.returncode not in (0, 2):
+        raise VerificationError(
+            f"{what}: the OpenPGP keys (*.asc) could not be imported",
+            hint="export them with gpg --armor --export",
+        )
+
+
+def _allowed_signers(tmp: str, keys: list[bytes]) -> list[str]:
+    """The git ``-c`` options trusting ``keys`` for any principal (an ``allowedSignersFile`` in ``tmp``)."""
+    signers = Path(tmp, "allowed_signers")
+    signers.write_bytes(b"".join(b'* namespaces="git" ' + key + b"\n" for key in keys))
+    return ["-c", f"gpg.ssh.allowedSignersFile={signers}"]
+
+
+def _refusal(output: str) -> str:
+    """Why ``git verify-commit`` refused, from its output (never echoed: it names keys, not values)."""
+    if "no signature" in output.lower() or not output.strip():
+        return "the commit is not signed"
+    if "NO_PUBKEY" in output or "No principal matched" in output or "ERRSIG" in output:
+        return "the commit is signed by a key that is not trusted"
+    return "the signature is not valid"
+
+
+def verify_commit(source: GitSource, sha: str | None, keys: Mapping[str, object], *, gpg: str = "gpg") -> str:
+    """Raise ``VerificationError`` unless commit ``sha`` of ``source`` is signed by one of ``keys``.
+
+    Returns which kind of key verified it (``openpgp`` or ``ssh``).
+    """
+    what = f"{source.display_url} commit {(sha or '?')[:12]}"
+    if not sha:
+        raise VerificationError(f"{what}: no commit to verify", hint="verification needs a Git source")
+    if sha in source.verified_commits:
+        return source.verified_commits[sha]
+    pgp, ssh = _trusted_keys(keys, what)
     with tempfile.TemporaryDirectory(prefix="secretsync-verify-") as tmp:
-        home, repo = os.path.join(tmp, "home"), os.path.join(tmp, "repo.git")
+        home, repo, gnupghome = os.path.join(tmp, "home"), os.path.join(tmp, "repo.git"), os.path.join(tmp, "gnupg")
         os.mkdir(home)
-        os.mkdir(os.path.join(tmp, "gnupg"), 0o700)
+        os.mkdir(gnupghome, 0o700)
         _check(_git(source, ["init", "-q", "--bare", repo], home), what, "prepare")
         fetch = ["-C", repo, "fetch", "-q", "--depth", "1", "--no-tags", "--", source.remote_url, sha]
         _check(_git(source, fetch, home, timeout=source.timeout), what, "fetch")
-        extra = {"GNUPGHOME": os.path.join(tmp, "gnupg")}
-        config: list[str] = []
-        kinds = []
         if pgp:
-            proc = subprocess.run(
-                [gpg, "--batch", "--quiet", "--import"],
-                input=b"\n".join(pgp),
-                env={"GNUPGHOME": extra["GNUPGHOME"], "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
-            if proc.returncode not in (0, 2):
-                raise VerificationError(
-                    f"{what}: the OpenPGP keys (*.asc) could not be imported",
-                    hint="export them with gpg --armor --export",
-                )
-            kinds.append("openpgp")
-        if ssh:
-            signers = Path(tmp, "allowed_signers")
-            signers.write_bytes(b"".join(b'* namespaces="git" ' + key + b"\n" for key in ssh))
-            config += ["-c", f"gpg.ssh.allowedSignersFile={signers}"]
-            kinds.append("ssh")
-        proc = _git(source, [*config, "-C", repo, "verify-commit", "--raw", sha], home, extra)
+            _import_openpgp(gpg, pgp, gnupghome, what)
+        config = _allowed_signers(tmp, ssh) if ssh else []
+        proc = _git(source, [*config, "-C", repo, "verify-commit", "--raw", sha], home, {"GNUPGHOME": gnupghome})
         output = proc.stderr.decode("utf-8", "replace")
         if proc.returncode != 0:
-            if "no signature" in output.lower() or not output.strip():
-                reason = "the commit is not signed"
-            elif "NO_PUBKEY" in output or "No principal matched" in output or "ERRSIG" in output:
-                reason = "the commit is signed by a key that is not trusted"
-            else:
-                reason = "the signature is not valid"
             raise VerificationError(
-                f"{what}: {reason}",
+                f"{what}: {_refusal(output)}",
                 hint="sign commits with a trusted key (git commit -S) or add the signer's "
                 "public key to the verification Secret",
             )
         kind = "openpgp" if "[GNUPG:] VALIDSIG" in output or "GOODSIG" in output else "ssh"
-        verified[sha] = kind
+        source.verified_commits[sha] = kind
         return kind
 
 
-def _check(proc, what: str, step: str) -> None:
+def _check(proc: subprocess.CompletedProcess[bytes], what: str, step: str) -> None:
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        from secretsync.sources.git import mask_credentials
-
         reason = mask_credentials(detail[-1] if detail else f"exit code {proc.returncode}")[:300]
         raise VerificationError(
             f"{what}: cannot {step} the commit to verify it: {reason}", hint="check that the repository is reachable"
