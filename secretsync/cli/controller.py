@@ -18,10 +18,15 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from secretsync.cli.options import BoolFlagAction, parse_go_bool
 from secretsync.errors import UsageError
 from secretsync.gocompat import goduration
+
+if TYPE_CHECKING:
+    from secretsync.sealedcontroller.runtime import RuntimeConfig
 
 __all__ = ["add_arguments", "run", "parse_go_duration"]
 
@@ -208,7 +213,7 @@ def _configure_logging(level: str, fmt: str, info_stdout: bool) -> None:
     root.setLevel(numeric)
 
 
-def build_config(args: argparse.Namespace, env=os.environ):
+def build_config(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> RuntimeConfig:
     """The runtime configuration from parsed flags (``UsageError`` for bad values)."""
     from secretsync import __version__
     from secretsync.runtime.httpserver import parse_listen_addr

@@ -11,7 +11,8 @@ the newest key are left alone, so re-running is a no-op.
 A file is rewritten all-or-nothing: if any SealedSecret in it cannot be decrypted it
 is left untouched and counted as a failure (exit code 3). Files are processed in
 parallel on all cores; ``--dry-run`` reports without writing. Plaintext stays in the
-worker processes' memory.
+worker processes' memory. The rewrite itself is ``secretsync.sealing.reseal``; this command
+runs it over a process pool and prints the summary.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
                     results.append(result)
                     bar.update()
     failures = [f for r in results for f in r.failures]
-    for path in (r for r in results if r.unreadable):
-        log.warning("skipped %s: %s", path.path, path.unreadable)
+    for skipped in (r for r in results if r.unreadable):
+        log.warning("skipped %s: %s", skipped.path, skipped.unreadable)
     verb = "would reseal" if args.dry_run else "resealed"
     print(
         f"{verb} {sum(r.items for r in results)} items in {sum(r.resealed_secrets for r in results)} "

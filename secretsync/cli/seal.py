@@ -205,23 +205,11 @@ def _merge_into(args: argparse.Namespace, cert: x509.Certificate, data: bytes, s
     existing_docs = sealedsecret.load_documents(Path(target).read_bytes() if Path(target).is_file() else b"", target)
     if len(existing_docs) != 1 or existing_docs[0].get("kind") != sealedsecret.KIND:
         raise SecretsyncError(f"{target}: --merge-into needs a file holding exactly one SealedSecret")
-    existing = existing_docs[0]
-    meta = existing.get("metadata") or {}
     secrets = sealedsecret.load_documents(data, source)
     if not secrets:
         raise SecretsyncError("no secrets found. Ensure the input is valid and UTF-8 encoded")
-    merged = existing
-    for secret in secrets:
-        secret = dict(secret)
-        secret["metadata"] = dict(secret.get("metadata") or {}, name=meta.get("name"), namespace=meta.get("namespace"))
-        sealed = sealedsecret.seal_secret(
-            secret,
-            cert,
-            sealing.parse_scope(args.scope),
-            default_namespace=meta.get("namespace") or "",
-            allow_empty_data=args.allow_empty_data,
-        )
-        merged = sealedsecret.merge_into(merged, sealed)
+    scope = sealing.parse_scope(args.scope)
+    merged = sealedsecret.seal_merged(existing_docs[0], secrets, cert, scope, allow_empty_data=args.allow_empty_data)
     write_output(dump_kubeseal([merged], fmt), target)
 
 

@@ -27,24 +27,25 @@ __all__ = ["dump_all", "dump_kubeseal"]
 class _Dumper(yaml.SafeDumper):
     """Quotes any string that go-yaml v2 *or* YAML 1.1 would read as something else."""
 
-    def resolve(self, kind, value, implicit):
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode and implicit[0]:
             tag = go_resolve(value)
             if tag != STR_TAG:
                 return tag
-        return super().resolve(kind, value, implicit)
+        resolved: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]  # untyped in the stubs
+        return resolved
 
-    def ignore_aliases(self, data):
+    def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str):
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
         return dumper.represent_scalar(STR_TAG, value, style="|")
     return dumper.represent_scalar(STR_TAG, value)
 
 
-def _refuse_secret(dumper, value):
+def _refuse_secret(dumper: yaml.SafeDumper, value: SecretBytes) -> yaml.ScalarNode:
     raise TypeError("SecretBytes reached the YAML dumper; reveal or redact it first")
 
 
@@ -132,7 +133,7 @@ def _represent_kube_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = None
     if "\n" in value:
         style = "|"
-    elif dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+    elif dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":  # type: ignore[no-untyped-call]  # untyped in the stubs
         style = '"'
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
@@ -174,7 +175,11 @@ def _goyaml_less(a: str, b: str) -> bool:
     return len(a) < len(b)
 
 
-_GOYAML_KEY = functools.cmp_to_key(lambda a, b: -1 if _goyaml_less(a, b) else (1 if _goyaml_less(b, a) else 0))
+def _goyaml_compare(a: str, b: str) -> int:
+    return -1 if _goyaml_less(a, b) else (1 if _goyaml_less(b, a) else 0)
+
+
+_GOYAML_KEY = functools.cmp_to_key(_goyaml_compare)
 
 
 def _goyaml_sorted(value: object) -> object:

@@ -35,18 +35,21 @@ if TYPE_CHECKING:
 __all__ = ["load_yaml_fast"]
 
 
-if yaml.__with_libyaml__:
+_FastLoader: type[Any] | None = None  # None when PyYAML is built without libyaml
 
-    class _FastLoader(yaml.cyaml.CParser, GoConstructor, GoResolver):
+if yaml.__with_libyaml__:
+    _CParser: type[Any] = yaml.cyaml.CParser  # type: ignore[attr-defined]  # a C type the stubs do not export
+
+    class _LibyamlLoader(_CParser, GoConstructor, GoResolver):  # type: ignore[misc]  # subclassing the Any-typed CParser
         """libyaml composes the nodes (about 10x faster than PyYAML's pure scanner); construction
         is ``ReferenceLoader``'s. It is only a fast path: any refusal or error reruns ``ReferenceLoader``."""
 
-        def __init__(self, stream):
-            yaml.cyaml.CParser.__init__(self, stream)
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
             GoConstructor.__init__(self)
             GoResolver.__init__(self)
-else:  # pragma: no cover - PyYAML built without libyaml
-    _FastLoader = None
+
+    _FastLoader = _LibyamlLoader
 
 
 def _depth_exceeds(node: Node, limit: int) -> bool:

@@ -122,43 +122,44 @@ def retype_plain(text: str) -> Any:
     if tag == INT_TAG:
         return _go_number(text)
     if tag == FLOAT_TAG:
-        return _FLOAT_SPECIAL.get(text) if text in _FLOAT_SPECIAL else float(_go_number(text))
+        return _FLOAT_SPECIAL[text] if text in _FLOAT_SPECIAL else float(_go_number(text) or 0)  # a float tag: a number
     return text
 
 
 class GoResolver(yaml.resolver.Resolver):
     """Types plain scalars by go-yaml v2 rules (``go_resolve``); other nodes as PyYAML does."""
 
-    def resolve(self, kind, value, implicit):
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode and implicit[0]:
             return go_resolve(value)
-        return super().resolve(kind, value, implicit)
+        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]  # untyped in the stubs
+        return tag
 
 
 class GoConstructor(yaml.constructor.SafeConstructor):
     """SafeConstructor with go-yaml v2 values and duplicate-key refusal."""
 
-    def construct_yaml_null(self, node):
+    def construct_yaml_null(self, node: Node) -> None:
         return None
 
-    def construct_yaml_bool(self, node):
+    def construct_yaml_bool(self, node: ScalarNode) -> bool:
         value = self.construct_scalar(node)
         if value not in _BOOL_VALUES:
             raise Refused(f"line {node.start_mark.line + 1}: !!bool value is not a boolean")
         return _BOOL_VALUES[value]
 
-    def construct_yaml_int(self, node):
+    def construct_yaml_int(self, node: ScalarNode) -> int:
         value = _go_number(self.construct_scalar(node))
         if not isinstance(value, int):
             raise Refused(f"line {node.start_mark.line + 1}: !!int value is not an integer")
         return value
 
-    def construct_yaml_float(self, node):
+    def construct_yaml_float(self, node: ScalarNode) -> float:
         text = self.construct_scalar(node)
-        value = _FLOAT_SPECIAL.get(text, _go_number(text))
-        if value is None:
+        number = _FLOAT_SPECIAL.get(text, _go_number(text))
+        if number is None:
             raise Refused(f"line {node.start_mark.line + 1}: !!float value is not a number")
-        value = float(value)
+        value = float(number)
         if not math.isfinite(value):
             # kubectl refuses these too: Kubernetes objects are JSON, which has no Inf or NaN.
             raise Refused(
@@ -167,13 +168,13 @@ class GoConstructor(yaml.constructor.SafeConstructor):
             )
         return value
 
-    def construct_yaml_str(self, node):
-        value = super().construct_yaml_str(node)
+    def construct_yaml_str(self, node: ScalarNode) -> str:
+        value: str = super().construct_yaml_str(node)
         if node.style in (None, "") and "${" in value:  # the C parser reports plain style as ''
             return PlainStr(value)
         return value
 
-    def construct_yaml_timestamp(self, node):
+    def construct_yaml_timestamp(self, node: ScalarNode) -> str:  # type: ignore[override]  # text, not a datetime
         return self.construct_scalar(node)
 
     def key_text(self, key_node: Node) -> str:
@@ -205,9 +206,11 @@ class GoConstructor(yaml.constructor.SafeConstructor):
         if isinstance(key, float):
             text = gostrconv.format_float(key, "g", bits=32)
             return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
-        return key
+        if isinstance(key, str):
+            return key
+        return str(key)
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         """Keys become their JSON text. Two keys written alike are duplicates; two written
         differently that become the same text (``yes``/``true``, ``1``/``"1"``, ``1``/``1.0``) are
         refused too: kubectl keeps one of them (the last, or at random) and kustomize refuses both.
@@ -263,7 +266,7 @@ class ReferenceLoader(
     max_depth = 100
     _depth = 0
 
-    def __init__(self, stream):
+    def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
@@ -271,7 +274,7 @@ class ReferenceLoader(
         GoConstructor.__init__(self)
         GoResolver.__init__(self)
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
         try:
             if self._depth > self.max_depth:

@@ -84,6 +84,8 @@ def safe_load_all_guarded(text: str, max_nodes: int = Limits.max_nodes) -> list[
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:
+                continue
             try:
                 budget -= alias_expanded_size(node, budget)
             except ValueError as exc:
@@ -100,8 +102,8 @@ def _looks_like_json(data: bytes) -> bool:
 
 
 def _load_json_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[int, Any]]:
-    def no_duplicates(pairs):
-        out = {}
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for k, v in pairs:
             if k in out:
                 raise Refused(f"duplicate key {k!r}")
@@ -147,7 +149,8 @@ def _object_of(node: Node | None) -> str:
         if isinstance(mapping, MappingNode):
             for key_node, value_node in mapping.value:
                 if isinstance(key_node, ScalarNode) and key_node.value == name:
-                    return value_node
+                    found: Node = value_node
+                    return found
         return None
 
     def text(value: Node | None) -> str:
@@ -264,7 +267,7 @@ def load_manifests(data: bytes, file: str, limits: Limits = Limits()) -> list[tu
     return [(i, v) for i, v in stream if v is not None]
 
 
-def validate_object(value: Any, file: str, index: int) -> dict:
+def validate_object(value: Any, file: str, index: int) -> dict[str, Any]:
     """Check that a document is a Kubernetes object (apiVersion, kind, metadata.name) and return it."""
     if not isinstance(value, dict):
         raise ManifestError(

@@ -1,1 +1,1 @@
-"""The drop-in SealedSecret controller: reconciler, runtime, endpoints, key manager."""
+"""The drop-in SealedSecret controller: reconciler, runtime, endpoints, key manager (keymanager)."""

@@ -41,6 +41,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from secretsync.manifests.loader import ManifestError, load_manifests
 from secretsync.runtime.httpserver import HTTPServer, Request, Response
 from secretsync.sealing import objects as sealedsecret
+from secretsync.sealing.keyring import Keyring
 from secretsync.sealing.reencrypt import re_encrypt
 
 __all__ = ["ControllerMetrics", "RateLimiter", "ControllerEndpoints", "MetricsServer"]
@@ -94,17 +95,17 @@ class ControllerMetrics:
     def unseal_error(self, reason: str, namespace: str) -> None:
         self.unseal_errors.labels(reason, namespace).inc()
 
-    def observe_conditions(self, ss: dict) -> None:
+    def observe_conditions(self, ss: dict[str, Any]) -> None:
         if self.omit_secret_labels:
             return
         meta = ss.get("metadata") or {}
         for cond in (ss.get("status") or {}).get("conditions") or []:
             if isinstance(cond, dict) and cond.get("type"):
                 self.condition_info.labels(meta.get("namespace", ""), meta.get("name", ""), cond["type"]).set(
-                    _CONDITION_VALUE.get(cond.get("status"), 0.0)
+                    _CONDITION_VALUE.get(str(cond.get("status")), 0.0)
                 )
 
-    def forget_conditions(self, ss: dict) -> None:
+    def forget_conditions(self, ss: dict[str, Any]) -> None:
         meta = ss.get("metadata") or {}
         for cond in (ss.get("status") or {}).get("conditions") or []:
             if isinstance(cond, dict) and cond.get("type"):
@@ -230,7 +231,7 @@ class ControllerEndpoints(_Listener):
 
     def __init__(
         self,
-        keyring: Callable[[], object],
+        keyring: Callable[[], Keyring | None],
         metrics: ControllerMetrics,
         *,
         rate_limit: int = 2,

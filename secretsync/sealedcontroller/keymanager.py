@@ -14,7 +14,8 @@ none or the newest is older than ``--key-cutoff-time``, renews every ``--key-ren
 relabelled (e.g. ``compromised``) or deleted takes effect without a restart, and a malformed
 key Secret is skipped with a log line and a ``KeySkipped`` Event naming it instead of
 crashing. Old keys are never deleted. ``may_write`` (the leader check in HA) gates
-automatic generation so replicas do not each add a key.
+automatic generation so replicas do not each add a key. The Secrets are read and written
+through ``secretsync.sealing.clusterkeys.ClusterKeyStore`` (which the agent uses too).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from secretsync.api.conditions import EventReason, EventType
 from secretsync.crypto import sealing
@@ -32,6 +34,9 @@ from secretsync.kube.errors import KubeError
 from secretsync.kube.watch import Informer, WatchEvent
 from secretsync.sealing import keyring as kr
 from secretsync.sealing.clusterkeys import ACTIVE, KEY_LABEL, ClusterKeyStore
+
+if TYPE_CHECKING:
+    from secretsync.runtime.recorder import EventRecorder
 
 __all__ = [
     "KeyManager",
@@ -49,7 +54,7 @@ _SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 _MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def controller_namespace(env=os.environ, sa_file: str = _SA_NAMESPACE_FILE) -> str:
+def controller_namespace(env: Mapping[str, str] = os.environ, sa_file: str = _SA_NAMESPACE_FILE) -> str:
     """``POD_NAMESPACE``, else the service account's namespace file, else ``default`` (upstream's order)."""
     if env.get("POD_NAMESPACE"):
         return env["POD_NAMESPACE"]
@@ -128,7 +133,7 @@ class KeyManager:
         order_priority: str = "CertNotBefore",
         privatekey_labels: dict[str, str] | None = None,
         privatekey_annotations: dict[str, str] | None = None,
-        recorder=None,
+        recorder: EventRecorder | None = None,
         may_write: Callable[[], bool] = lambda: True,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
@@ -149,7 +154,7 @@ class KeyManager:
         self._trigger = threading.Event()
         self._stop = threading.Event()
         self._informer: Informer | None = None
-        self._legacy: dict | None = None  # the pre-0.9 key Secret named <prefix>, read at start
+        self._legacy: dict[str, Any] | None = None  # the pre-0.9 key Secret named <prefix>, read at start
         self._renewer: threading.Thread | None = None
         self.generated = 0
 
@@ -167,7 +172,7 @@ class KeyManager:
         ring = self.keyring()
         return _order_time(ring.newest(), self.order) if ring is not None else None
 
-    def _parse(self, secret: dict) -> kr.SealingKey | None:
+    def _parse(self, secret: dict[str, Any]) -> kr.SealingKey | None:
         """The key of one Secret, or None (logged once per resourceVersion, with an Event) when malformed."""
         meta = secret.get("metadata") or {}
         name, rv = meta.get("name") or "", meta.get("resourceVersion") or ""
@@ -194,7 +199,7 @@ class KeyManager:
         self._parsed[name] = (rv, key)
         return key
 
-    def _rebuild(self, secrets: list[dict]) -> None:
+    def _rebuild(self, secrets: list[dict[str, Any]]) -> None:
         keys: dict[str, kr.SealingKey] = {}
         for secret in secrets:
             key = self._parse(secret)
@@ -296,7 +301,7 @@ class KeyManager:
         if self._informer is None or not self._informer.synced.is_set():
             return
         with self._lock:  # any news of a key we wrote (even its deletion) ends its grace
-            self._unseen.pop((event.object.get("metadata") or {}).get("name"), None)
+            self._unseen.pop(str((event.object.get("metadata") or {}).get("name") or ""), None)
         secrets = self._informer.items()
         if self._legacy is not None and self.prefix not in {(s.get("metadata") or {}).get("name") for s in secrets}:
             secrets.append(self._legacy)

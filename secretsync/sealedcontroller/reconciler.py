@@ -28,16 +28,21 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from secretsync.api.conditions import ConditionStatus, ConditionType, EventReason, EventType, now_rfc3339
 from secretsync.kube.client import KubeClient
 from secretsync.kube.errors import AlreadyExists, Conflict, KubeAPIError, KubeError, NotFound
-from secretsync.kube.watch import ADDED, DELETED, MODIFIED, Informer, WatchEvent
+from secretsync.kube.watch import ADDED, DELETED, MODIFIED, Informer, WatchEvent, WatchStream
 from secretsync.runtime.queue import WorkQueue
 from secretsync.sealing import objects as sealedsecret
+
+if TYPE_CHECKING:
+    from secretsync.runtime.recorder import EventRecorder
+    from secretsync.sealedcontroller.endpoints import ControllerMetrics
+    from secretsync.sealing.keyring import Keyring
 
 __all__ = [
     "SealedSecretController",
@@ -96,7 +101,7 @@ class ControllerOptions:
     backoff_base: float = 0.005  # client-go's DefaultControllerRateLimiter: 5 ms doubling ...
     backoff_cap: float = 1000.0  # ... capped at 1000 s
     field_manager: str = "sealed-secrets"
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Failed(Exception):
@@ -107,17 +112,17 @@ class _Failed(Exception):
         self.message, self.retry = message, retry
 
 
-def _meta(obj: dict) -> dict:
+def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, dict) else {}
 
 
-def _key_of(obj: dict) -> tuple[str, str]:
+def _key_of(obj: Mapping[str, Any]) -> tuple[str, str]:
     meta = _meta(obj)
     return meta.get("namespace") or "", meta.get("name") or ""
 
 
-def _controlled_by(secret: dict, ss: dict) -> bool:
+def _controlled_by(secret: Mapping[str, Any], ss: Mapping[str, Any]) -> bool:
     uid = _meta(ss).get("uid")
     return any(
         ref.get("controller") is True and ref.get("uid") == uid
@@ -126,11 +131,11 @@ def _controlled_by(secret: dict, ss: dict) -> bool:
     )
 
 
-def _annotated(secret: dict, annotation: str) -> bool:
+def _annotated(secret: Mapping[str, Any], annotation: str) -> bool:
     return (_meta(secret).get("annotations") or {}).get(annotation) == "true"
 
 
-def _set_or_drop(mapping: dict, key: str, value: Any) -> None:
+def _set_or_drop(mapping: dict[str, Any], key: str, value: Any) -> None:
     """Go's nil/empty maps are equal for the update check: keep the field only when non-empty."""
     if value:
         mapping[key] = value
@@ -153,10 +158,10 @@ def _without_values(obj: Any) -> Any:
 class _ValuelessStream:
     """A watch stream whose Secrets arrive without ``data``/``stringData``."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: WatchStream) -> None:
         self._stream = stream
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
         for etype, obj in self._stream:
             yield etype, _without_values(obj)
 
@@ -178,20 +183,27 @@ class _SecretMetadataView:
     def __init__(self, client: KubeClient) -> None:
         self._client = client
 
-    def list(self, *args, **kwargs) -> dict:
+    def list(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         listed = self._client.list(*args, metadata_only=True, **kwargs)
         for item in listed.get("items") or []:
             _without_values(item)
         return listed
 
-    def watch(self, *args, **kwargs) -> _ValuelessStream:
+    def watch(self, *args: Any, **kwargs: Any) -> _ValuelessStream:
         return _ValuelessStream(self._client.watch(*args, metadata_only=True, **kwargs))
+
+
+def _queue_key(key: Hashable) -> tuple[str, str]:
+    """A work-queue key back as the (namespace, name) it was added as."""
+    assert isinstance(key, tuple) and len(key) == 2
+    return str(key[0]), str(key[1])
 
 
 def _mark_synced(ss: dict[str, Any], error: _Failed | None) -> bool:
     """Set the ``Synced`` condition of ``ss`` (status, message, times) and ``observedGeneration``;
     whether the status must be written (the condition flipped or the generation moved on)."""
-    status = ss.get("status") if isinstance(ss.get("status"), dict) else {}
+    found = ss.get("status")
+    status: dict[str, Any] = found if isinstance(found, dict) else {}
     ss["status"] = status
     conditions = status.setdefault("conditions", []) or []
     status["conditions"] = conditions
@@ -224,11 +236,11 @@ class SealedSecretController:
     def __init__(
         self,
         client: KubeClient,
-        keyring: Callable[[], Any],
+        keyring: Callable[[], Keyring | None],
         options: ControllerOptions | None = None,
         *,
-        recorder=None,
-        metrics=None,
+        recorder: EventRecorder | None = None,
+        metrics: ControllerMetrics | None = None,
         may_write: Callable[[], bool] = lambda: True,
     ) -> None:
         self.client = client
@@ -273,7 +285,7 @@ class SealedSecretController:
                 if not opts.skip_recreate:
                     self._secret_informers.append(
                         Informer(
-                            _SecretMetadataView(self.client),
+                            _SecretMetadataView(self.client),  # type: ignore[arg-type]  # list and watch are all an Informer calls
                             "v1",
                             "Secret",
                             ns,
@@ -318,23 +330,27 @@ class SealedSecretController:
         return q is not None and q.pending() == 0 and not q.processing()
 
     # -- events from the watches ----------------------------------------------------------
+    def _enqueue(self, key: tuple[str, str]) -> None:
+        assert self._queue is not None  # made before the informers that call this start
+        self._queue.add(key)
+
     def _on_sealed_secret(self, event: WatchEvent) -> None:
         obj = event.object
         key = _key_of(obj)
         if event.type == ADDED:
-            self._queue.add(key)
+            self._enqueue(key)
         elif event.type == MODIFIED:
             old = event.old or {}
             if old.get("spec") != obj.get("spec"):
-                self._queue.add(key)
+                self._enqueue(key)
             else:
                 log.debug("update suppressed, no changes in spec of %s/%s", *key)
         elif event.type == DELETED:
-            self._queue.add(key)
+            self._enqueue(key)
             if self.metrics is not None:
                 self.metrics.forget_conditions(obj)
 
-    def _sealed_secret(self, namespace: str, name: str) -> dict | None:
+    def _sealed_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         for informer in self._ss_informers:
             if informer.namespace in (None, namespace):
                 found = informer.get(namespace, name)
@@ -362,21 +378,22 @@ class SealedSecretController:
             return
         if _controlled_by(secret, ss) or _annotated(secret, MANAGED_ANNOTATION):
             log.info("Secret %s/%s was deleted; recreating it from its SealedSecret", namespace, name)
-            self._queue.add((namespace, name))
+            self._enqueue((namespace, name))
 
-    def _dropped(self, key: tuple[str, str], exc: BaseException) -> None:
-        log.error("Error updating %s/%s, giving up after %d retries", key[0], key[1], self.options.max_unseal_retries)
+    def _dropped(self, key: Hashable, exc: BaseException) -> None:
+        namespace, name = _queue_key(key)
+        log.error("Error updating %s/%s, giving up after %d retries", namespace, name, self.options.max_unseal_retries)
 
     # -- one reconcile ------------------------------------------------------------------
-    def _handle(self, key: tuple[str, str]) -> None:
+    def _handle(self, key: Hashable) -> None:
         try:
-            self.reconcile(key)
+            self.reconcile(_queue_key(key))
         except _Failed as exc:
             if exc.retry:
                 raise
             log.error("%s", exc.message)
 
-    def _event(self, obj: dict, event_type: str, reason: str, message: str) -> None:
+    def _event(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
         if self.recorder is not None:
             self.recorder.event(obj, event_type, reason, message)
 
@@ -415,7 +432,7 @@ class SealedSecretController:
         if error is not None:
             raise error
 
-    def _unseal_and_write(self, ss: dict, key: str) -> None:
+    def _unseal_and_write(self, ss: dict[str, Any], key: str) -> None:
         namespace, name = _key_of(ss)
         ring = self.keyring()
         try:
@@ -482,15 +499,15 @@ class SealedSecretController:
         with self._lock:
             self.writes += 1
 
-    def _update_failed(self, ss: dict, namespace: str, text: str) -> None:
+    def _update_failed(self, ss: dict[str, Any], namespace: str, text: str) -> NoReturn:
         self._event(ss, EventType.WARNING, EventReason.ERR_UPDATE_FAILED, text)
         self._count_error("update", namespace)
         raise _Failed(text)
 
-    def _success(self, ss: dict) -> None:
+    def _success(self, ss: dict[str, Any]) -> None:
         self._event(ss, EventType.NORMAL, EventReason.UNSEALED, "SealedSecret unsealed successfully")
 
-    def _live_secret(self, namespace: str, name: str, fresh: bool = False) -> dict | None:
+    def _live_secret(self, namespace: str, name: str, fresh: bool = False) -> dict[str, Any] | None:
         """The Secret as the API holds it. With a synced Secret watch, an absent entry is trusted
         (the create answers AlreadyExists if the watch lags); present ones are read fresh."""
         if not fresh:
@@ -509,7 +526,7 @@ class SealedSecretController:
             raise _Failed(_api_text(exc)) from None
 
     @staticmethod
-    def _merged(live: dict, desired: dict) -> dict:
+    def _merged(live: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
         """The live Secret with the upstream update rules applied (a new dict; ``live`` untouched)."""
         out = copy.deepcopy(live)
         meta, new_meta = out.setdefault("metadata", {}), desired.get("metadata") or {}
@@ -577,6 +594,6 @@ class SealedSecretController:
         ss.update(fresh)
         return True
 
-    def _observe(self, ss: dict) -> None:
+    def _observe(self, ss: dict[str, Any]) -> None:
         if self.metrics is not None:
             self.metrics.observe_conditions(ss)

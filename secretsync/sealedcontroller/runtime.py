@@ -40,8 +40,8 @@ class RuntimeConfig:
     key_renew_period: dt.timedelta = dt.timedelta(hours=720)
     key_cutoff_time: dt.datetime | None = None
     key_order_priority: str = "CertNotBefore"
-    privatekey_labels: dict = field(default_factory=dict)
-    privatekey_annotations: dict = field(default_factory=dict)
+    privatekey_labels: dict[str, str] = field(default_factory=dict)
+    privatekey_annotations: dict[str, str] = field(default_factory=dict)
     controller: ControllerOptions = field(default_factory=ControllerOptions)
     listen_addr: tuple[str, int] = ("0.0.0.0", 8080)
     listen_metrics_addr: tuple[str, int] | None = ("0.0.0.0", 8081)

@@ -17,16 +17,17 @@ them. The newest key (latest certificate NotBefore) seals; every key unseals.
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as dt
 import hashlib
 import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 from cryptography import x509
@@ -154,7 +155,7 @@ def new_key_name(prefix: str = DEFAULT_KEY_PREFIX) -> str:
     return prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
 
 
-def key_secret(key: SealingKey, namespace: str = DEFAULT_NAMESPACE) -> dict:
+def key_secret(key: SealingKey, namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
     """The upstream key Secret for ``key`` (a plain dict; ``data`` values are base64 text)."""
     pem = key.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
@@ -238,7 +239,7 @@ def _round_trip_ok(key: rsa.RSAPrivateKey) -> bool:
         return False
 
 
-def _secret_items(doc: object) -> Iterable[dict]:
+def _secret_items(doc: object) -> Iterator[dict[str, Any]]:
     """Secrets inside a decoded document: a Secret, or a ``v1`` List (also SecretList) of them."""
     if not isinstance(doc, dict):
         return
@@ -258,7 +259,7 @@ def _parse_time(text: object) -> dt.datetime | None:
         return None
 
 
-def _key_from_secret(secret: dict, source: str) -> SealingKey:
+def _key_from_secret(secret: dict[str, Any], source: str) -> SealingKey:
     metadata = secret.get("metadata") or {}
     name = metadata.get("name") or ""
     where = f"{source} (Secret {name or '<unnamed>'})"
@@ -294,7 +295,7 @@ def _key_from_secret(secret: dict, source: str) -> SealingKey:
     return SealingKey(keys[0], cert, name=name, source=source, created=_parse_time(metadata.get("creationTimestamp")))
 
 
-def key_from_secret(secret: dict, source: str) -> SealingKey:
+def key_from_secret(secret: dict[str, Any], source: str) -> SealingKey:
     """The key of one key Secret (a dict as the API returns it); SealingKeyError names ``source``."""
     return _key_from_secret(secret, source)
 
@@ -302,10 +303,10 @@ def key_from_secret(secret: dict, source: str) -> SealingKey:
 def parse_keys(data: bytes, source: str) -> list[SealingKey]:
     """Every key in ``data``: PEM private key(s), a key Secret (YAML/JSON), a ``v1`` List, several docs."""
     if b"-----BEGIN" in data and b"PRIVATE KEY-----" in data and b"tls.key" not in data:
-        keys = _pem_private_keys(data, source)
-        if not keys:
+        pem_keys = _pem_private_keys(data, source)
+        if not pem_keys:
             raise SealingKeyError(f"key file {source}: no PEM private key found")
-        return [SealingKey(k, None, source=source) for k in keys]
+        return [SealingKey(k, None, source=source) for k in pem_keys]
     try:
         docs = [d for d in yaml.safe_load_all(data.decode("utf-8")) if d is not None]
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -332,13 +333,13 @@ def parse_keys(data: bytes, source: str) -> list[SealingKey]:
 class KeySecretStore(Protocol):
     """Where key Secrets live: a directory here, the controller's namespace in a cluster."""
 
-    def list(self) -> list[dict]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         """Every key Secret (label ``sealed-secrets-key: active``), as plain dicts."""
 
-    def get(self, name: str) -> dict | None:
+    def get(self, name: str) -> dict[str, Any] | None:
         """One key Secret by name, or None."""
 
-    def put(self, secret: dict) -> None:
+    def put(self, secret: dict[str, Any]) -> None:
         """Create or replace a key Secret (named by ``metadata.name``)."""
 
 
@@ -349,19 +350,19 @@ class FileKeyStore:
     Secrets not labelled ``active`` are ignored, as the controller ignores them.
     """
 
-    def __init__(self, directory: str | os.PathLike) -> None:
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
 
-    def _files(self) -> list[Path]:
+    def _files(self) -> builtins.list[Path]:
         if not self.directory.is_dir():
             return []
         return sorted(p for p in self.directory.iterdir() if p.is_file() and p.suffix in _KEY_SUFFIXES)
 
-    def list(self) -> list[dict]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         return [secret for _, secret in self._load_all()]
 
-    def _load_all(self) -> list[tuple[Path, dict]]:
-        out = []
+    def _load_all(self) -> builtins.list[tuple[Path, dict[str, Any]]]:
+        out: builtins.list[tuple[Path, dict[str, Any]]] = []
         for path in self._files():
             try:
                 docs = list(yaml.safe_load_all(path.read_bytes().decode("utf-8")))
@@ -375,10 +376,10 @@ class FileKeyStore:
                         out.append((path, secret))
         return out
 
-    def get(self, name: str) -> dict | None:
+    def get(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.list() if (s.get("metadata") or {}).get("name") == name), None)
 
-    def put(self, secret: dict) -> None:
+    def put(self, secret: dict[str, Any]) -> None:
         name = (secret.get("metadata") or {}).get("name")
         if not name or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name):
             raise SealingKeyError("key Secret needs a valid metadata.name")
@@ -386,9 +387,9 @@ class FileKeyStore:
         text = yaml.safe_dump(secret, sort_keys=True, default_flow_style=False, width=float("inf"))
         write_private_file(self.directory / f"{name}.yaml", text.encode("utf-8"))
 
-    def keys(self) -> list[SealingKey]:
+    def keys(self) -> builtins.list[SealingKey]:
         """Every readable key; a file with a broken key is skipped with a warning naming it."""
-        keys = []
+        keys: builtins.list[SealingKey] = []
         for path, secret in self._load_all():
             try:
                 keys.append(_key_from_secret(secret, str(path)))
@@ -438,12 +439,13 @@ class Keyring:
         return f"Keyring({len(self.keys)} keys)"
 
     @classmethod
-    def from_dir(cls, path: str | os.PathLike) -> Keyring:
+    def from_dir(cls, path: str | os.PathLike[str]) -> Keyring:
         """Keys of a key directory (``FileKeyStore``); an empty or missing directory is an error."""
         return cls.from_store(FileKeyStore(path), str(path))
 
     @classmethod
     def from_store(cls, store: KeySecretStore, where: str = "the key store") -> Keyring:
+        keys: list[SealingKey] = []
         if isinstance(store, FileKeyStore):
             if not store.directory.is_dir():
                 raise SealingKeyError(
@@ -452,7 +454,6 @@ class Keyring:
                 )
             keys = store.keys()
         else:
-            keys = []
             for secret in store.list():
                 name = (secret.get("metadata") or {}).get("name", "")
                 try:

@@ -19,7 +19,7 @@ import base64
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -42,7 +42,9 @@ __all__ = [
     "seal_value",
     "unseal_sealed_secret",
     "sealed_items",
+    "ValueUnsealer",
     "merge_into",
+    "seal_merged",
     "sealed_secret_label",
     "is_sealed_secret",
     "load_documents",
@@ -50,6 +52,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class ValueUnsealer(Protocol):
+    """What unsealing needs of a keyring (``secretsync.sealing.keyring.Keyring`` is one)."""
+
+    def unseal(self, sealed: bytes, label: bytes) -> SecretBytes: ...
+
 
 API_VERSION = "bitnami.com/v1alpha1"
 KIND = "SealedSecret"
@@ -108,12 +117,12 @@ class UnsealError(SecretsyncError):
 # ---------------------------------------------------------------- helpers
 
 
-def _meta(obj: Mapping) -> dict:
+def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, dict) else {}
 
 
-def _describe(obj: Mapping) -> str:
+def _describe(obj: Mapping[str, Any]) -> str:
     meta = _meta(obj)
     ns, name = meta.get("namespace") or "", meta.get("name") or "<unnamed>"
     return f"{ns}/{name}" if ns else name
@@ -125,14 +134,14 @@ def is_sealed_secret(obj: object) -> bool:
     )
 
 
-def sealed_secret_label(obj: Mapping) -> bytes:
+def sealed_secret_label(obj: Mapping[str, Any]) -> bytes:
     """The OAEP label of a SealedSecret: scope, namespace and name from its top-level metadata."""
     meta = _meta(obj)
     scope = sealing.scope_from_annotations(meta.get("annotations"))
     return sealing.scope_label(scope, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
-def _values(secret: Mapping, where: str) -> dict[str, SecretBytes]:
+def _values(secret: Mapping[str, Any], where: str) -> dict[str, SecretBytes]:
     """data (base64 text or SecretBytes) and stringData (text or SecretBytes); stringData wins."""
     out: dict[str, SecretBytes] = {}
     data = secret.get("data") or {}
@@ -283,9 +292,9 @@ def seal_secret(
     }
 
 
-def merge_into(existing: Mapping, sealed: Mapping) -> dict:
+def merge_into(existing: Mapping[str, Any], sealed: Mapping[str, Any]) -> dict[str, Any]:
     """kubeseal ``--merge-into``: items, template labels/annotations/data of ``sealed`` into ``existing``."""
-    out = json.loads(json.dumps(existing))
+    out: dict[str, Any] = json.loads(json.dumps(existing))
     spec = out.setdefault("spec", {})
     spec.setdefault("encryptedData", {}).update(sealed["spec"]["encryptedData"])
     new_template = sealed["spec"].get("template") or {}
@@ -301,10 +310,36 @@ def merge_into(existing: Mapping, sealed: Mapping) -> dict:
     return out
 
 
+def seal_merged(
+    existing: Mapping[str, Any],
+    secrets: list[dict[str, Any]],
+    certificate: x509.Certificate | rsa.RSAPublicKey,
+    scope: Scope | None = None,
+    *,
+    allow_empty_data: bool = False,
+) -> dict[str, Any]:
+    """kubeseal ``--merge-into``: each Secret sealed under ``existing``'s name and namespace, and
+    merged into it (``merge_into``); ``existing`` itself is left as it was."""
+    meta = _meta(existing)
+    merged = dict(existing)
+    for secret in secrets:
+        named = dict(secret)
+        named["metadata"] = dict(_meta(secret), name=meta.get("name"), namespace=meta.get("namespace"))
+        sealed = seal_secret(
+            named,
+            certificate,
+            scope,
+            default_namespace=meta.get("namespace") or "",
+            allow_empty_data=allow_empty_data,
+        )
+        merged = merge_into(merged, sealed)
+    return merged
+
+
 # ---------------------------------------------------------------- unseal
 
 
-def _decode_items(obj: Mapping, spec: Mapping) -> dict[str, object]:
+def _decode_items(obj: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, str]:
     encrypted = spec.get("encryptedData")
     if encrypted is None:
         return {}
@@ -317,7 +352,7 @@ def _decode_items(obj: Mapping, spec: Mapping) -> dict[str, object]:
     return dict(encrypted)
 
 
-def sealed_items(obj: Mapping, spec: Mapping, problems: dict[str, list[str]]) -> dict[str, bytes]:
+def sealed_items(obj: Mapping[str, Any], spec: Mapping[str, Any], problems: dict[str, list[str]]) -> dict[str, bytes]:
     """Each ``encryptedData`` item base64-decoded; invalid ones go to ``problems`` (no decrypt attempted)."""
     out = {}
     for key, text in _decode_items(obj, spec).items():
@@ -329,7 +364,7 @@ def sealed_items(obj: Mapping, spec: Mapping, problems: dict[str, list[str]]) ->
     return out
 
 
-def _unseal_v1(obj: Mapping, data: object, keyring, label: bytes) -> dict:
+def _unseal_v1(obj: Mapping[str, Any], data: object, keyring: ValueUnsealer, label: bytes) -> dict[str, Any]:
     """The deprecated format: the whole Secret as JSON, sealed as one value."""
     ns, name = _meta(obj).get("namespace") or "", _meta(obj).get("name") or ""
     try:
@@ -351,7 +386,9 @@ def _unseal_v1(obj: Mapping, data: object, keyring, label: bytes) -> dict:
         raise UnsealError(ns, name, {"spec.data (deprecated format) does not hold a Secret": []}) from None
 
 
-def _from_template(obj: Mapping, spec: Mapping, template: Mapping, keyring, label: bytes) -> dict:
+def _from_template(
+    obj: Mapping[str, Any], spec: Mapping[str, Any], template: Mapping[str, Any], keyring: ValueUnsealer, label: bytes
+) -> dict[str, Any]:
     """The controller's template path: decrypt every item, render ``template.data``, collect errors."""
     meta = _meta(obj)
     problems: dict[str, list[str]] = {}
@@ -373,7 +410,7 @@ def _from_template(obj: Mapping, spec: Mapping, template: Mapping, keyring, labe
             problems.setdefault(str(exc), []).append(key)
     if problems:
         raise UnsealError(str(meta.get("namespace") or ""), str(meta.get("name") or ""), problems)
-    secret: dict = {
+    secret: dict[str, Any] = {
         "kind": "Secret",
         "apiVersion": "v1",
         "metadata": json.loads(json.dumps(template.get("metadata") or {})),
@@ -386,7 +423,9 @@ def _from_template(obj: Mapping, spec: Mapping, template: Mapping, keyring, labe
     return secret
 
 
-def unseal_sealed_secret(obj: Mapping, keyring, *, accept_deprecated_v1: bool = True) -> dict:
+def unseal_sealed_secret(
+    obj: Mapping[str, Any], keyring: ValueUnsealer, *, accept_deprecated_v1: bool = True
+) -> dict[str, Any]:
     """The Secret a SealedSecret stands for (data values ``SecretBytes``); raises UnsealError.
 
     ``keyring`` is anything with ``unseal(sealed: bytes, label: bytes) -> SecretBytes``

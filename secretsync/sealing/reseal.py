@@ -136,7 +136,9 @@ def _reseal_json(text: str, source: str, keyring: Keyring) -> tuple[str, FileRes
     return text, result
 
 
-def _yaml_edits(text: str, nodes: list[yaml.MappingNode], keyring: Keyring, result: FileResult) -> list:
+def _yaml_edits(
+    text: str, nodes: list[yaml.MappingNode], keyring: Keyring, result: FileResult
+) -> list[tuple[int, int, str]]:
     """``(start, end, new text)`` of every changed sealed value of ``nodes`` (failures into ``result``)."""
     edits = []
     for node in nodes:

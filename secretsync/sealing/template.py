@@ -22,6 +22,7 @@ import base64
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from secretsync.gocompat import gobase64, gojson, gostrconv
 
@@ -85,8 +86,8 @@ def _unquote(text: str, err: Callable[[str], TemplateError]) -> str:
 @dataclass
 class _Node:
     kind: str  # "field" | "var" | "lit" | "call" | "pipe"
-    value: object = None
-    args: list | None = None
+    value: Any = None  # a field/variable path, a function name, or a literal's value
+    args: list[_Node] | None = None
 
 
 class _Parser:
@@ -124,7 +125,7 @@ class _Parser:
 
     @staticmethod
     def _describe(node: _Node) -> str:
-        return node.value if node.kind in ("field", "var") else "literal"
+        return str(node.value) if node.kind in ("field", "var") else "literal"
 
     def operand(self) -> _Node:
         tok = self.tokens[self.pos]
@@ -168,9 +169,9 @@ class _Parser:
         raise self.error(f"unexpected {tok.text!r} in command")
 
 
-def _parse(name: str, source: str) -> list[tuple[str, object]]:
+def _parse(name: str, source: str) -> list[tuple[str, str | _Node]]:
     """[("text", str) | ("action", _Node)]"""
-    parts: list[tuple[str, object]] = []
+    parts: list[tuple[str, str | _Node]] = []
     pos, trim_next = 0, False
     while True:
         start = source.find("{{", pos)
@@ -225,7 +226,7 @@ def _lex(body: str, name: str, line: int) -> list[_Tok]:
         if m is None:
             raise TemplateError(f"template: {name}:{line}: unexpected character in command")
         if m.lastgroup != "ws":
-            tokens.append(_Tok(m.lastgroup, m.group()))
+            tokens.append(_Tok(m.lastgroup or "", m.group()))
         pos = m.end()
     return tokens
 
@@ -282,7 +283,7 @@ def _index(item: object, *keys: object) -> object:
     return item
 
 
-def _raise(msg: str):
+def _raise(msg: str) -> NoReturn:
     raise _ExecError(msg)
 
 
@@ -394,7 +395,7 @@ class _ExecError(Exception):
 # ---------------------------------------------------------------- execution
 
 
-def _eval(node: _Node, dot: object, root: object, piped: tuple = ()) -> object:
+def _eval(node: _Node, dot: object, root: object, piped: tuple[object, ...] = ()) -> object:
     if node.kind == "lit":
         return node.value
     if node.kind in ("field", "var"):
@@ -412,14 +413,14 @@ def _eval(node: _Node, dot: object, root: object, piped: tuple = ()) -> object:
                 raise _ExecError(f"can't evaluate field {name} in type {_type_name(value)}")
         return value
     if node.kind == "pipe":
-        result: tuple = piped
-        value: object = None
-        for command in node.args:
-            value = _eval(command, dot, root, result)
-            result = (value,)
-        return value
+        result: tuple[object, ...] = piped
+        last: object = None
+        for command in node.args or []:
+            last = _eval(command, dot, root, result)
+            result = (last,)
+        return last
     if node.kind == "call":
-        args = [_eval(a, dot, root) for a in node.args] + list(piped)
+        args = [_eval(a, dot, root) for a in node.args or []] + list(piped)
         try:
             return _FUNCS[node.value](*args)
         except TypeError:
@@ -431,9 +432,9 @@ def render(name: str, source: str, data: Mapping[str, bytes]) -> bytes:
     """Render ``source`` (template named ``name``) with the dot = ``data`` (item name → plaintext)."""
     parts = _parse(name, source)
     dot = {k: v.decode(_ENC, _ERRORS) for k, v in data.items()}
-    out = []
-    for kind, part in parts:
-        if kind == "text":
+    out: list[str] = []
+    for _, part in parts:
+        if isinstance(part, str):
             out.append(part)
             continue
         try:
