@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from secretsync.errors import SecretsyncError
@@ -256,7 +256,6 @@ class SyncSpec:
     notifications: NotificationsSpec = NotificationsSpec()
     webhook: WebhookSpec | None = None
     requested_at: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -319,7 +318,6 @@ class SyncSpec:
             notifications=p.notifications(spec),
             webhook=p.webhook(spec),
             requested_at=annotations.get(REQUESTED_AT),
-            raw=spec,
         )
 
 
