@@ -36,6 +36,7 @@ from secretsync.kube import health
 from secretsync.kube.apply import ApplyOptions, apply_all
 from secretsync.kube.changeset import ApplyFailed, ChangeSet, ImmutableFieldError
 from secretsync.kube.errors import KubeError
+from secretsync.kube.health import Health
 from secretsync.kube.hooks import (
     POST_SYNC,
     PRE_SYNC,
@@ -50,6 +51,7 @@ from secretsync.kube.hooks import (
 from secretsync.kube.inventory import ApplySet, Inventory
 from secretsync.kube.plan import FIELD_MANAGER, IgnoreRule, LiveIndex, owner_selector
 from secretsync.kube.prune import MaxPrune, PruneBlocked, PruneFailed, PruneOptions, PruneResult, prune
+from secretsync.objects import ObjectId
 from secretsync.render.pipeline import RenderResult
 
 __all__ = [
@@ -86,7 +88,9 @@ class InventoryStore(Protocol):
 
     owner_labels: Mapping[str, str]
 
-    def load(self, index: LiveIndex, versions: Mapping[tuple[str, str], str]) -> tuple[Inventory, dict]: ...
+    def load(
+        self, index: LiveIndex, versions: Mapping[tuple[str, str], str]
+    ) -> tuple[Inventory, dict[ObjectId, dict[str, Any]]]: ...
 
     def save(self, inventory: Inventory, *, dry_run: bool = False) -> None: ...
 
@@ -101,7 +105,9 @@ class ApplySetStore:
         self.applyset = applyset
         self.owner_labels = applyset.member_labels
 
-    def load(self, index: LiveIndex, versions: Mapping[tuple[str, str], str]) -> tuple[Inventory, dict]:
+    def load(
+        self, index: LiveIndex, versions: Mapping[tuple[str, str], str]
+    ) -> tuple[Inventory, dict[ObjectId, dict[str, Any]]]:
         return self.applyset.members(index, versions)
 
     def save(self, inventory: Inventory, *, dry_run: bool = False) -> None:
@@ -125,7 +131,7 @@ class ReconcileResult:
     changes: ChangeSet = field(default_factory=ChangeSet)
     prune: PruneResult | None = None
     inventory: Inventory | None = None
-    health: dict | None = None
+    health: dict[ObjectId, Health] | None = None
 
     @property
     def ok(self) -> bool:
@@ -384,7 +390,7 @@ def _failure_reason(stage: str, exc: BaseException) -> str:
     return Reason.APPLY_FAILED if stage in ("apply", "inventory") else Reason.RECONCILIATION_FAILED
 
 
-def _sync_fail(client: Any, hooks: Mapping[str, list], hook_opts: HookOptions, result: ReconcileResult) -> None:
+def _sync_fail(client: Any, hooks: Mapping[str, list[Any]], hook_opts: HookOptions, result: ReconcileResult) -> None:
     if not hooks.get(SYNC_FAIL) or hook_opts.dry_run:
         return
     try:

@@ -114,11 +114,11 @@ class ApplyOptions:
 
 @dataclass
 class _Planned:
-    desired: dict
-    live: dict | None
+    desired: dict[str, Any]
+    live: dict[str, Any] | None
     action: str  # CREATED / CONFIGURED / UNCHANGED
     detail: str = ""
-    dry: dict | None = None
+    dry: dict[str, Any] | None = None
     recreate: bool = False
 
 
@@ -145,11 +145,12 @@ def _immutable(oid: ObjectId, desired: Mapping[str, Any], exc: KubeAPIError) -> 
     return ImmutableFieldError(f"{oid}: the change touches an immutable field: {safe_message(exc, desired)}", hint=hint)
 
 
-def _dry_run(desired: dict, opts: ApplyOptions) -> dict:
-    return opts.client.apply(desired, field_manager=opts.field_manager, force=True, dry_run=True)
+def _dry_run(desired: dict[str, Any], opts: ApplyOptions) -> dict[str, Any]:
+    dry: dict[str, Any] = opts.client.apply(desired, field_manager=opts.field_manager, force=True, dry_run=True)
+    return dry
 
 
-def plan(desired: dict, live: dict | None, opts: ApplyOptions) -> _Planned:
+def plan(desired: dict[str, Any], live: dict[str, Any] | None, opts: ApplyOptions) -> _Planned:
     """Decide what applying ``desired`` (already prepared) over ``live`` would do, with at most one dry-run."""
     if live is None:
         return _Planned(desired, None, CREATED)
@@ -183,10 +184,10 @@ def _merge_fields(a: Any, b: Any) -> Any:
     return out
 
 
-def _takeover_patch(live: Mapping[str, Any], opts: ApplyOptions) -> tuple[list, tuple[str, ...]] | None:
+def _takeover_patch(live: Mapping[str, Any], opts: ApplyOptions) -> tuple[list[Any], tuple[str, ...]] | None:
     """A JSON patch removing last-applied and moving human tools' field ownership to us, or None if not needed."""
     meta = live.get("metadata") or {}
-    ops: list[dict] = []
+    ops: list[dict[str, Any]] = []
     taken: list[str] = []
     if LAST_APPLIED in (meta.get("annotations") or {}):
         ops.append(
@@ -249,10 +250,10 @@ class _Applier:
         self.client = opts.client
         self.changes = changes
         self.index = opts.index or LiveIndex(opts.client, owner_selector(opts.owner_labels))
-        self.results: dict[ObjectId, dict] = changes.results
+        self.results: dict[ObjectId, dict[str, Any]] = changes.results
 
     # -- one object ------------------------------------------------------------------------
-    def one(self, desired: dict) -> Change:
+    def one(self, desired: dict[str, Any]) -> Change:
         opts = self.opts
         oid = ObjectId.of(desired)
         live = self.index.get(desired)
@@ -299,7 +300,7 @@ class _Applier:
         self.results[oid] = result
         return Change(oid, action, "", taken, api_version)
 
-    def _take_over(self, live: dict) -> tuple[dict, tuple[str, ...]]:
+    def _take_over(self, live: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
         patch = _takeover_patch(live, self.opts)
         if patch is None:
             return live, ()
@@ -317,7 +318,7 @@ class _Applier:
         )
         return out, taken or ("last-applied-configuration",)
 
-    def _recreate(self, desired: dict, live: dict | None) -> dict:
+    def _recreate(self, desired: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
         oid = ObjectId.of(desired)
         api_version = str(desired.get("apiVersion"))
         log.warning("recreating %s: an immutable field changed and recreation is allowed", oid)
@@ -337,7 +338,8 @@ class _Applier:
                     changeset=self.changes,
                 )
             time.sleep(min(self.opts.poll_interval, 0.2))
-        return self.client.apply(desired, field_manager=self.opts.field_manager, force=True)
+        created: dict[str, Any] = self.client.apply(desired, field_manager=self.opts.field_manager, force=True)
+        return created
 
     # -- groups ----------------------------------------------------------------------------
     def _list_kinds(self, objects: list[dict[str, Any]]) -> None:
@@ -428,9 +430,9 @@ class _Failures:
             raise failure
 
 
-def _steps(objects: Sequence[dict]) -> list[tuple[tuple[int, int], list[list[dict]]]]:
+def _steps(objects: Sequence[dict[str, Any]]) -> list[tuple[tuple[int, int], list[list[dict[str, Any]]]]]:
     """(stage, wave) steps in order, each a list of kind groups in kind order."""
-    steps: dict[tuple[int, int], dict[tuple, list[dict]]] = {}
+    steps: dict[tuple[int, int], dict[tuple[Any, ...], list[dict[str, Any]]]] = {}
     for obj in sorted(objects, key=apply_order_key):
         key = apply_order_key(obj)
         steps.setdefault(key[:2], {}).setdefault(key[2:5], []).append(obj)

@@ -222,7 +222,7 @@ class KubeClient:
         return self.impersonate(f"system:serviceaccount:{namespace}:{name}")
 
     def close(self) -> None:
-        self._api.close()
+        self._transport.close()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -346,12 +346,14 @@ class KubeClient:
     def _dry(dry_run: bool) -> str | None:
         return "All" if dry_run else None
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict:
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         """The object, or ``NotFound``."""
         _, path, op = self._target(api_version, kind, name, namespace, "get")
         return self._get(path, operation=op)  # type: ignore[no-any-return]
 
-    def get_or_none(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+    def get_or_none(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
         try:
             return self.get(api_version, kind, name, namespace)
         except NotFound:
@@ -368,7 +370,7 @@ class KubeClient:
         limit: int | None = 500,
         resource_version: str | None = None,
         metadata_only: bool = False,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """All objects (following ``continue`` pages) as ``{"items": [...], "metadata": {"resourceVersion": ...}}``.
 
         Items get ``apiVersion``/``kind`` filled in (the API leaves them out of list items).
@@ -377,7 +379,7 @@ class KubeClient:
         metadata informers do); a server that cannot answer so sends whole objects.
         """
         info, path, op = self._target(api_version, kind, None, namespace, "list")
-        items: list[dict] = []
+        items: list[dict[str, Any]] = []
         token = None
         while True:
             accept = _METADATA_LIST if metadata_only else _JSON
@@ -412,7 +414,7 @@ class KubeClient:
 
     def create(
         self, obj: Mapping[str, Any], *, dry_run: bool = False, field_manager: str | None = None, answer: bool = True
-    ) -> dict | None:
+    ) -> dict[str, Any] | None:
         """POST the object; ``AlreadyExists`` if it exists. Returns the object as stored, or ``None``
         with ``answer=False`` (the reply is read but not decoded: a writer that does not need it
         saves the work and never holds a Secret's values a second time).
@@ -432,7 +434,7 @@ class KubeClient:
             api_version, kind, name, namespace = self._meta(obj)
             info, _, op = self._target(api_version, kind, name, namespace, "create")
         path = info.path(None, namespace if info.namespaced else None)
-        return self._request(
+        stored: dict[str, Any] | None = self._request(
             "POST",
             path,
             operation=op,
@@ -441,6 +443,7 @@ class KubeClient:
             answer=answer,
             query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)],
         )
+        return stored
 
     def update(
         self,
@@ -450,12 +453,12 @@ class KubeClient:
         dry_run: bool = False,
         field_manager: str | None = None,
         answer: bool = True,
-    ) -> dict | None:
+    ) -> dict[str, Any] | None:
         """PUT the whole object; with ``metadata.resourceVersion`` set, a stale copy gets ``Conflict``.
         ``answer=False``: as for ``create``."""
         api_version, kind, name, namespace = self._meta(obj)
         _, path, op = self._target(api_version, kind, name, namespace, "update", subresource)
-        return self._request(
+        stored: dict[str, Any] | None = self._request(
             "PUT",
             path,
             operation=op,
@@ -464,8 +467,9 @@ class KubeClient:
             answer=answer,
             query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)],
         )
+        return stored
 
-    def update_status(self, obj: Mapping[str, Any], **kw: Any) -> dict | None:
+    def update_status(self, obj: Mapping[str, Any], **kw: Any) -> dict[str, Any] | None:
         """PUT to the ``status`` subresource."""
         return self.update(obj, subresource="status", **kw)
 
@@ -477,13 +481,13 @@ class KubeClient:
         force: bool = False,
         dry_run: bool = False,
         subresource: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Server-side apply (``application/apply-patch+yaml``) as ``field_manager``; ``Conflict`` unless ``force``."""
         if not field_manager:
             raise ValueError("server-side apply needs a field manager")
         api_version, kind, name, namespace = self._meta(obj)
         _, path, op = self._target(api_version, kind, name, namespace, "apply", subresource)
-        return self._request(
+        stored: dict[str, Any] = self._request(
             "PATCH",
             path,
             operation=op,
@@ -495,6 +499,7 @@ class KubeClient:
                 ("dryRun", self._dry(dry_run)),
             ],
         )
+        return stored
 
     _PATCH_TYPES = {
         "merge": "application/merge-patch+json",
@@ -514,14 +519,14 @@ class KubeClient:
         subresource: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """PATCH with a merge (RFC 7386), JSON (RFC 6902) or strategic-merge patch."""
         if patch_type not in self._PATCH_TYPES:
             raise ValueError(f"patch_type must be one of {sorted(self._PATCH_TYPES)}")
         if patch_type == "json" and not isinstance(patch, list):
             raise ValueError("a JSON patch is a list of operations")
         _, path, op = self._target(api_version, kind, name, namespace, "patch", subresource)
-        return self._request(
+        stored: dict[str, Any] = self._request(
             "PATCH",
             path,
             operation=op,
@@ -529,6 +534,7 @@ class KubeClient:
             content_type=self._PATCH_TYPES[patch_type],
             query=[("dryRun", self._dry(dry_run)), ("fieldManager", field_manager)],
         )
+        return stored
 
     def delete(
         self,
@@ -542,7 +548,7 @@ class KubeClient:
         resource_version: str | None = None,
         grace_period_seconds: int | None = None,
         dry_run: bool = False,
-    ) -> dict | None:
+    ) -> dict[str, Any] | None:
         """DELETE one object (``Background``/``Foreground``/``Orphan``); ``uid``/``resource_version`` are preconditions."""
         if propagation_policy not in (None, "Background", "Foreground", "Orphan"):
             raise ValueError("propagation_policy must be Background, Foreground or Orphan")
@@ -556,7 +562,10 @@ class KubeClient:
             body["gracePeriodSeconds"] = grace_period_seconds
         if dry_run:
             body["dryRun"] = ["All"]
-        return self._request("DELETE", path, operation=op, body=body, content_type="application/json")
+        stored: dict[str, Any] | None = self._request(
+            "DELETE", path, operation=op, body=body, content_type="application/json"
+        )
+        return stored
 
     def watch(
         self,

@@ -48,7 +48,7 @@ class ObjectDiff:
         return self.action != "unchanged"
 
 
-def _clean(obj: Mapping[str, Any] | None) -> dict | None:
+def _clean(obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if obj is None:
         return None
     out = {k: v for k, v in obj.items() if k != "status"}
@@ -139,6 +139,6 @@ def diff_all(
         if planned.action == CONFIGURED or planned.action == CREATED:
             out.append(ObjectDiff(oid, action, render_diff(oid, live, after), detail))
     for entry in stale:
-        live = (stale_live or {}).get(entry.id)
-        out.append(ObjectDiff(entry.id, "prune", render_diff(entry.id, live, None) if live else ""))
+        gone = (stale_live or {}).get(entry.id)
+        out.append(ObjectDiff(entry.id, "prune", render_diff(entry.id, gone, None) if gone else ""))
     return out

@@ -83,7 +83,10 @@ class HealthCheckCanceled(SecretsyncError):
     reference = "health-check-canceled"
 
 
-def _conditions(obj: Mapping[str, Any]) -> dict[str, dict]:
+Conditions = dict[str, dict[str, Any]]  # condition type -> the condition
+
+
+def _conditions(obj: Mapping[str, Any]) -> Conditions:
     status = obj.get("status") or {}
     out = {}
     for cond in status.get("conditions") or []:
@@ -92,11 +95,11 @@ def _conditions(obj: Mapping[str, Any]) -> dict[str, dict]:
     return out
 
 
-def _is(conds: dict[str, dict], type_: str, status: str) -> bool:
+def _is(conds: Conditions, type_: str, status: str) -> bool:
     return conds.get(type_, {}).get("status") == status
 
 
-def _generic(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health | None:
+def _generic(obj: Mapping[str, Any], conds: Conditions) -> Health | None:
     meta = obj.get("metadata") or {}
     if meta.get("deletionTimestamp"):
         return Health(TERMINATING, "being deleted")
@@ -117,7 +120,7 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _deployment(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
+def _deployment(obj: Mapping[str, Any], conds: Conditions) -> Health:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     progressing = conds.get("Progressing") or {}
     if progressing.get("reason") == "ProgressDeadlineExceeded":
@@ -136,7 +139,7 @@ def _deployment(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
     return Health(CURRENT, "rolled out")
 
 
-def _statefulset(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
+def _statefulset(obj: Mapping[str, Any], conds: Conditions) -> Health:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if "observedGeneration" not in status:
         return Health(IN_PROGRESS, "rollout not started")
@@ -149,7 +152,7 @@ def _statefulset(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
     return Health(CURRENT, "all replicas ready")
 
 
-def _daemonset(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
+def _daemonset(obj: Mapping[str, Any], conds: Conditions) -> Health:
     status = obj.get("status") or {}
     if "observedGeneration" not in status:
         return Health(IN_PROGRESS, "rollout not started")
@@ -159,7 +162,7 @@ def _daemonset(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
     return Health(CURRENT, "all pods available")
 
 
-def _replicaset(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
+def _replicaset(obj: Mapping[str, Any], conds: Conditions) -> Health:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     want = spec.get("replicas", 1) if isinstance(spec.get("replicas", 1), int) else 1
     if _int(status.get("availableReplicas")) < want:
@@ -167,7 +170,7 @@ def _replicaset(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
     return Health(CURRENT, "all replicas available")
 
 
-def _job(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
+def _job(obj: Mapping[str, Any], conds: Conditions) -> Health:
     if _is(conds, "Failed", "True"):
         return Health(FAILED, f"job failed: {conds['Failed'].get('reason', '')}".rstrip(": "))
     if _is(conds, "Complete", "True"):
@@ -175,7 +178,7 @@ def _job(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
     return Health(IN_PROGRESS, "job running")
 
 
-def _crd(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
+def _crd(obj: Mapping[str, Any], conds: Conditions) -> Health:
     if _is(conds, "NamesAccepted", "False"):
         return Health(FAILED, f"names not accepted: {conds['NamesAccepted'].get('reason', '')}".rstrip(": "))
     if _is(conds, "Established", "True"):
@@ -183,7 +186,7 @@ def _crd(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
     return Health(IN_PROGRESS, "not established yet")
 
 
-def _pod(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
+def _pod(obj: Mapping[str, Any], conds: Conditions) -> Health:
     phase = (obj.get("status") or {}).get("phase")
     if phase == "Succeeded" or _is(conds, "Ready", "True"):
         return Health(CURRENT, f"pod {phase or 'ready'}".lower())
@@ -192,8 +195,8 @@ def _pod(obj: Mapping[str, Any], conds: dict[str, dict]) -> Health:
     return Health(IN_PROGRESS, f"pod {phase or 'pending'}".lower())
 
 
-def _phase(wanted: str) -> Callable[[Mapping[str, Any], dict], Health]:
-    def check(obj: Mapping[str, Any], conds: dict) -> Health:
+def _phase(wanted: str) -> Callable[[Mapping[str, Any], Conditions], Health]:
+    def check(obj: Mapping[str, Any], conds: Conditions) -> Health:
         phase = (obj.get("status") or {}).get("phase")
         if phase == wanted:
             return Health(CURRENT, phase.lower())
@@ -202,7 +205,7 @@ def _phase(wanted: str) -> Callable[[Mapping[str, Any], dict], Health]:
     return check
 
 
-_RULES: dict[tuple[str, str], Callable[[Mapping[str, Any], dict], Health]] = {
+_RULES: dict[tuple[str, str], Callable[[Mapping[str, Any], Conditions], Health]] = {
     ("apps", "Deployment"): _deployment,
     ("apps", "StatefulSet"): _statefulset,
     ("apps", "DaemonSet"): _daemonset,

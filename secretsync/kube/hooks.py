@@ -108,10 +108,10 @@ def delete_policies(obj: Mapping[str, Any]) -> tuple[str, ...]:
     return policies
 
 
-def split_hooks(objects: Iterable[Mapping[str, Any]]) -> tuple[list[dict], dict[str, list[dict]]]:
+def split_hooks(objects: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """(regular objects, hooks by phase); Skip objects are dropped. Invalid annotations raise ``HookError``."""
-    regular: list[dict] = []
-    hooks: dict[str, list[dict]] = {p: [] for p in PHASES}
+    regular: list[dict[str, Any]] = []
+    hooks: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
     for obj in objects:
         phases = hook_phases(obj)
         if not phases:
@@ -156,7 +156,7 @@ def _delete_and_wait(client: Any, obj: Mapping[str, Any], opts: HookOptions) -> 
 def run_hooks(client: Any, hooks: Sequence[Mapping[str, Any]], phase: str, opts: HookOptions) -> ChangeSet:
     """Run the hooks of one phase in order; raise ``HookFailed`` at the first failure (after its delete policy)."""
     changes = ChangeSet()
-    for hook in sort_for_apply(hooks):
+    for hook in sort_for_apply([dict(h) for h in hooks]):
         oid = ObjectId.of(dict(hook))
         policies = delete_policies(hook)
         api_version = str(hook.get("apiVersion"))

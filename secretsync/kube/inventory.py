@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +104,7 @@ class Inventory:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries)
 
     def __eq__(self, other: object) -> bool:
@@ -124,7 +124,7 @@ class Inventory:
     def namespaces(self) -> set[str]:
         return {e.id.namespace for e in self._by_id.values() if e.id.namespace}
 
-    def to_status(self) -> list[dict]:
+    def to_status(self) -> list[dict[str, Any]]:
         """Flux's inventory form: ``[{"id": "<ns>_<name>_<group>_<kind>", "v": "<version>"}]``."""
         return [{"id": e.id.key, "v": e.version} for e in self.entries]
 
@@ -179,6 +179,7 @@ class ApplySet:
 
             tooling = f"secretsync/v{__version__}"
         self.tooling = tooling
+        self._parent: Any = _UNREAD  # the parent as last read or written (_UNREAD: not yet)
 
     @property
     def member_labels(self) -> dict[str, str]:
@@ -188,8 +189,8 @@ class ApplySet:
     def selector(self) -> str:
         return f"{PART_OF}={self.id}"
 
-    def parent(self) -> dict | None:
-        obj = self.client.get_or_none("v1", self.kind, self.name, self.namespace)
+    def parent(self) -> dict[str, Any] | None:
+        obj: dict[str, Any] | None = self.client.get_or_none("v1", self.kind, self.name, self.namespace)
         self._parent = obj
         if obj is None:
             return None
@@ -218,14 +219,14 @@ class ApplySet:
 
     def members(
         self, index: Any = None, versions: Mapping[tuple[str, str], str] | None = None
-    ) -> tuple[Inventory, dict[ObjectId, dict]]:
+    ) -> tuple[Inventory, dict[ObjectId, dict[str, Any]]]:
         """The previous inventory: live objects labelled part-of this set, one list per recorded group-kind.
 
         ``index`` (an ``apply.LiveIndex`` with this set's selector) shares the lists with the apply step;
         ``versions`` maps (group, kind) to the apiVersion to list with (from the new render).
         """
         gks, namespaces = self._recorded(self.parent())
-        live: dict[ObjectId, dict] = {}
+        live: dict[ObjectId, dict[str, Any]] = {}
         for group, kind in sorted(gks):
             api_version = (versions or {}).get((group, kind)) or self._api_version(group, kind)
             if api_version is None:
@@ -257,11 +258,11 @@ class ApplySet:
                 continue
         return None
 
-    def save(self, inventory: Inventory, *, dry_run: bool = False) -> dict:
+    def save(self, inventory: Inventory, *, dry_run: bool = False) -> dict[str, Any]:
         """Write the parent with the group-kinds and namespaces of ``inventory`` (created if missing)."""
         gks = ",".join(sorted(group_kind_text(g, k) for g, k in inventory.group_kinds()))
         extra = ",".join(sorted(inventory.namespaces() - {self.namespace}))
-        parent = {
+        parent: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": self.kind,
             "metadata": {
@@ -273,9 +274,7 @@ class ApplySet:
         }
         if self.kind == "Secret":
             parent["type"] = "Opaque"
-        current = getattr(self, "_parent", _UNREAD)
-        if current is _UNREAD:
-            current = self.parent()
+        current: dict[str, Any] | None = self._parent if self._parent is not _UNREAD else self.parent()
         if current is not None:
             meta = current.get("metadata") or {}
             have = meta.get("annotations") or {}
@@ -284,7 +283,7 @@ class ApplySet:
                 and (meta.get("labels") or {}).get(ID_LABEL) == self.id
             ):
                 return current  # unchanged: no write
-        written = self.client.apply(parent, field_manager="secretsync", force=True, dry_run=dry_run)
+        written: dict[str, Any] = self.client.apply(parent, field_manager="secretsync", force=True, dry_run=dry_run)
         if not dry_run:
             self._parent = written
         return written

@@ -209,11 +209,11 @@ def _owns(fields: Any, obj: Any, tokens: Sequence[str]) -> bool:
     return True
 
 
-def field_managers(live: Mapping[str, Any]) -> list[dict]:
+def field_managers(live: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [e for e in ((live.get("metadata") or {}).get("managedFields") or []) if isinstance(e, dict)]
 
 
-def _apply_entry(live: Mapping[str, Any], manager: str) -> dict | None:
+def _apply_entry(live: Mapping[str, Any], manager: str) -> dict[str, Any] | None:
     for entry in field_managers(live):
         if entry.get("manager") == manager and entry.get("operation") == "Apply" and not entry.get("subresource"):
             return entry
@@ -221,8 +221,8 @@ def _apply_entry(live: Mapping[str, Any], manager: str) -> dict | None:
 
 
 def apply_ignore_rules(
-    desired: dict, live: Mapping[str, Any] | None, rules: Sequence[IgnoreRule], manager: str = FIELD_MANAGER
-) -> dict:
+    desired: dict[str, Any], live: Mapping[str, Any] | None, rules: Sequence[IgnoreRule], manager: str = FIELD_MANAGER
+) -> dict[str, Any]:
     """``desired`` with ignored fields taken from ``live`` (only we own them) or left out (someone else does)."""
     if live is None or not rules:
         return desired
@@ -255,10 +255,10 @@ def owner_selector(labels: Mapping[str, str]) -> str | None:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or None
 
 
-def prepare(obj: Mapping[str, Any], owner_labels: Mapping[str, str] = {}) -> dict:
+def prepare(obj: Mapping[str, Any], owner_labels: Mapping[str, str] = {}) -> dict[str, Any]:
     """The object as we send it: owner labels added, Secret ``stringData`` merged into ``data``,
     ``creationTimestamp: null`` and ``status`` of generated manifests dropped."""
-    out = copy_tree(dict(obj))
+    out: dict[str, Any] = copy_tree(dict(obj))
     meta = out.setdefault("metadata", {})
     if meta.get("creationTimestamp", _MISSING) is None:
         del meta["creationTimestamp"]
@@ -348,8 +348,8 @@ def _same_value(desired: Any, node: Any, live: Any) -> bool:
         sub = {k: v for k, v in (node or {}).items() if k != "."}
         return _same_list(desired, sub, live) if sub else desired == live
     if isinstance(desired, bool) or isinstance(live, bool):
-        return type(desired) is type(live) and desired == live
-    return desired == live
+        return type(desired) is type(live) and bool(desired == live)
+    return bool(desired == live)
 
 
 def provably_unchanged(desired: Mapping[str, Any], live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> bool:
@@ -393,7 +393,7 @@ def data_changed(desired: Mapping[str, Any], live: Mapping[str, Any], manager: s
     return False
 
 
-def comparable(obj: Mapping[str, Any], manager: str = FIELD_MANAGER) -> dict:
+def comparable(obj: Mapping[str, Any], manager: str = FIELD_MANAGER) -> dict[str, Any]:
     """What counts when comparing a dry-run result with the live object: the object minus server-set
     metadata and status, plus the fields our manager owns."""
     out = {k: v for k, v in obj.items() if k != "status"}
@@ -415,11 +415,11 @@ class LiveIndex:
     def __init__(self, client: Any, selector: str | None) -> None:
         self.client = client
         self.selector = selector
-        self._lists: dict[tuple[str, str], dict[ObjectId, dict]] = {}
+        self._lists: dict[tuple[str, str], dict[ObjectId, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.lists = 0
 
-    def kind(self, api_version: str, kind: str, namespaces: Iterable[str] = ()) -> dict[ObjectId, dict]:
+    def kind(self, api_version: str, kind: str, namespaces: Iterable[str] = ()) -> dict[ObjectId, dict[str, Any]]:
         key = (api_version, kind)
         with self._lock:
             if key in self._lists:
@@ -427,18 +427,20 @@ class LiveIndex:
         try:
             info = self.client.resource(api_version, kind)
         except UnknownResource:
-            found: dict[ObjectId, dict] = {}
+            found: dict[ObjectId, dict[str, Any]] = {}
         else:
             found = self._list(api_version, kind, info.namespaced, sorted(set(namespaces)))
         with self._lock:
             self._lists.setdefault(key, found)
             return self._lists[key]
 
-    def _list(self, api_version: str, kind: str, namespaced: bool, namespaces: list[str]) -> dict[ObjectId, dict]:
+    def _list(
+        self, api_version: str, kind: str, namespaced: bool, namespaces: list[str]
+    ) -> dict[ObjectId, dict[str, Any]]:
         scopes: list[str | None] = [None]
         if namespaced and (not self.selector) and namespaces:
             scopes = list(namespaces)
-        items: list[dict] = []
+        items: list[dict[str, Any]] = []
         try:
             for scope in scopes:
                 self.lists += 1
@@ -452,7 +454,7 @@ class LiveIndex:
                 items += self.client.list(api_version, kind, scope, label_selector=self.selector)["items"]
         return {ObjectId.of(i): i for i in items}
 
-    def get(self, obj: Mapping[str, Any]) -> dict | None:
+    def get(self, obj: Mapping[str, Any]) -> dict[str, Any] | None:
         oid = ObjectId.of(dict(obj))
         return self.kind(str(obj.get("apiVersion")), oid.kind, [oid.namespace] if oid.namespace else []).get(oid)
 

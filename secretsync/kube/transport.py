@@ -174,7 +174,7 @@ def _install_group_impersonation(api_client: ApiClient, groups: Sequence[str]) -
         merged = urllib3.HTTPHeaderDict(headers or {})
         for group in groups:
             merged.add("Impersonate-Group", group)
-        return original(method, url, merged, *args, **kwargs)
+        return original(method, url, merged, *args, **kwargs)  # type: ignore[no-untyped-call]  # untyped library
 
     rest.request = request  # type: ignore[method-assign]  # a wrapper of the same signature
 

@@ -97,7 +97,7 @@ class WatchStream:
                 if etype == "ERROR":
                     code = obj.get("code", 500) if isinstance(obj, dict) else 500
                     raise error_from_status(self._operation, int(code), obj)
-                yield etype, from_wire(obj)
+                yield str(etype), from_wire(obj)
         finally:
             with self._lock:
                 self._closed, self._iterating = True, False
@@ -134,10 +134,12 @@ class WatchStream:
         self.close()
 
 
-class WatchEvent(tuple):
+class WatchEvent(tuple[str, dict[str, Any]]):
     """``(type, object)``; ``.old`` is the object as the store held it before (None if new)."""
 
-    def __new__(cls, type_: str, obj: dict, old: dict | None = None) -> WatchEvent:
+    old: dict[str, Any] | None
+
+    def __new__(cls, type_: str, obj: dict[str, Any], old: dict[str, Any] | None = None) -> WatchEvent:
         self = tuple.__new__(cls, (type_, obj))
         self.old = old
         return self
@@ -147,17 +149,18 @@ class WatchEvent(tuple):
         return self[0]
 
     @property
-    def object(self) -> dict:
+    def object(self) -> dict[str, Any]:
         return self[1]
 
 
-def _key(obj: dict) -> tuple[str, str]:
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
-    return meta.get("namespace") or "", meta.get("name") or ""
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def _rv(obj: dict) -> str | None:
-    return (obj.get("metadata") or {}).get("resourceVersion")
+def _rv(obj: dict[str, Any]) -> str | None:
+    rv = (obj.get("metadata") or {}).get("resourceVersion")
+    return None if rv is None else str(rv)
 
 
 class Informer:
@@ -186,13 +189,13 @@ class Informer:
         self.stop_event = stop_event or threading.Event()
         self.watch_timeout = watch_timeout
         self.backoff_base, self.backoff_cap, self._rng = backoff_base, backoff_cap, rng
-        self.store: dict[tuple[str, str], dict] = {}
+        self.store: dict[tuple[str, str], dict[str, Any]] = {}
         self.synced = threading.Event()
         self.resource_version: str | None = None
         self.relists = 0  # how many lists were made (first one included)
         self.watches = 0  # how many watch requests were opened
         self._lock = threading.Lock()
-        self._stream = None
+        self._stream: WatchStream | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -201,11 +204,11 @@ class Informer:
         return f"{self.kind} ({self.api_version}){where}"
 
     # -- store reads --------------------------------------------------------------------
-    def get(self, namespace: str | None, name: str) -> dict | None:
+    def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
         with self._lock:
             return self.store.get((namespace or "", name))
 
-    def items(self) -> list[dict]:
+    def items(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.store.values())
 
@@ -236,7 +239,7 @@ class Informer:
         self.synced.set()
         yield from events
 
-    def _apply(self, etype: str, obj: dict) -> WatchEvent | None:
+    def _apply(self, etype: str, obj: dict[str, Any]) -> WatchEvent | None:
         key = _key(obj)
         with self._lock:
             old = self.store.get(key)
@@ -307,9 +310,12 @@ class Informer:
 
     def run(self) -> None:
         """Feed every event to ``handler`` until stopped (a failing handler is logged, not fatal)."""
+        handler = self.handler
+        if handler is None:
+            raise ValueError("run() needs a handler; iterate events() instead")
         for event in self.events():
             try:
-                self.handler(event)
+                handler(event)
             except Exception as exc:  # noqa: BLE001
                 # type and frames only: the text of a handler's exception could quote a Secret value
                 log.error("watch %s: event handler failed with %s", self.what, type(exc).__name__)

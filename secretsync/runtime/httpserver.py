@@ -34,7 +34,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
@@ -237,10 +237,12 @@ class LimitedHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
-        # Headers and body in one write: two small writes meet delayed ACKs (40 ms per request).
-        self._headers_buffer.append(b"\r\n")
+        # Headers and body in one write: two small writes meet delayed ACKs (40 ms per request). The
+        # stdlib's header buffer is private and untyped; flush_headers() writes it in one call.
+        buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]
+        buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self._headers_buffer.append(data)
+            buffer.append(data)
         self.flush_headers()
 
     def start_chunked(self, code: int, content_type: str) -> None:
@@ -379,26 +381,27 @@ class _RequestHandler(LimitedHandler):
 
     def _send(self, response: Response, close: bool = False) -> None:
         body = response.body
-        chunked = not isinstance(body, (bytes, bytearray))
+        whole = body if isinstance(body, (bytes, bytearray)) else None
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         for k, v in response.headers.items():
             self.send_header(k, v)
-        if chunked:
+        if whole is None:
             self.send_header("Transfer-Encoding", "chunked")
         else:
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(whole)))
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
         if self.command == "HEAD":
             return
-        if not chunked:
-            self.wfile.write(body)
+        if whole is not None:
+            self.wfile.write(whole)
             return
+        chunks = cast(Iterable[bytes], body)  # not bytes: the iterable side of the union
         try:
-            for chunk in body:
+            for chunk in chunks:
                 if chunk:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()

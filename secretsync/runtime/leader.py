@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from secretsync.kube.client import KubeClient
 from secretsync.kube.errors import Conflict, KubeError, NotFound
@@ -115,7 +116,7 @@ class LeaderElector:
         self._clock, self._rng = clock, rng
         self._stop = threading.Event()
         self._term: threading.Event | None = None  # set when the current term ends
-        self._observed_spec: dict | None = None
+        self._observed_spec: dict[str, Any] | None = None
         self._observed_time = 0.0
         self._observed_rv: str | None = None
         self._reported_leader: str | None = None
@@ -133,13 +134,13 @@ class LeaderElector:
         return (self._observed_spec or {}).get("holderIdentity") or None
 
     # -- one attempt --------------------------------------------------------------------
-    def _lease(self, spec: dict, rv: str | None = None) -> dict:
+    def _lease(self, spec: dict[str, Any], rv: str | None = None) -> dict[str, Any]:
         meta = {"name": self.name, "namespace": self.namespace}
         if rv:
             meta["resourceVersion"] = rv
         return {"apiVersion": LEASE_API, "kind": "Lease", "metadata": meta, "spec": spec}
 
-    def _observe(self, spec: dict, rv: str | None) -> None:
+    def _observe(self, spec: dict[str, Any], rv: str | None) -> None:
         if spec != self._observed_spec:
             self._observed_spec = dict(spec)
             self._observed_time = self._clock()
@@ -185,7 +186,7 @@ class LeaderElector:
             desired["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
         return self._write("update", desired, rv)
 
-    def _write(self, verb: str, spec: dict, rv: str | None = None) -> bool:
+    def _write(self, verb: str, spec: dict[str, Any], rv: str | None = None) -> bool:
         """Create or update (with ``rv``: optimistic concurrency) the Lease; True if our write won."""
         try:
             if verb == "create":
@@ -198,6 +199,7 @@ class LeaderElector:
             level = logging.WARNING if not spec.get("holderIdentity") else logging.INFO
             log.log(level, "leader election %s/%s: %s failed (%s)", self.namespace, self.name, verb, type(exc).__name__)
             return False
+        written = written or {}  # create/update answer unless asked not to
         self._observe(written.get("spec") or spec, (written.get("metadata") or {}).get("resourceVersion"))
         return True
 
@@ -267,8 +269,11 @@ class LeaderElector:
             threading.Thread(target=self._run_started, args=(self._term,), name="leader-term", daemon=True).start()
 
     def _run_started(self, term: threading.Event) -> None:
+        callback = self.on_started_leading
+        if callback is None:
+            return
         try:
-            self.on_started_leading(term)
+            callback(term)
         except Exception:  # noqa: BLE001
             log.exception("leader election: on_started_leading failed")
 

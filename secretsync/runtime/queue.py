@@ -98,7 +98,7 @@ class WorkQueue:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
             self.retries_total += 1
-        delay = min(self.max_delay, self.base_delay * (2**failures))
+        delay: float = min(self.max_delay, self.base_delay * (2**failures))
         self.add_after(key, delay)
         return delay
 
@@ -192,7 +192,7 @@ class WorkQueue:
                 "longest_running_seconds": max((now - t for t in self._started.values()), default=0.0),
             }
 
-    def processing(self) -> frozenset:
+    def processing(self) -> frozenset[Hashable]:
         with self._cond:
             return frozenset(self._processing)
 
@@ -213,7 +213,12 @@ class WorkQueue:
             t.start()
             self._workers.append(t)
 
-    def _work(self, handler, max_retries, on_drop) -> None:
+    def _work(
+        self,
+        handler: Callable[[Hashable], float | None],
+        max_retries: int | None,
+        on_drop: Callable[[Hashable, BaseException], None] | None,
+    ) -> None:
         while True:
             try:
                 key = self.get()

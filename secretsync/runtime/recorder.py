@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from secretsync.api.conditions import now_rfc3339
 from secretsync.kube.client import KubeClient
@@ -47,8 +48,8 @@ class EventRecorder:
         self.client = client
         self.component = component
         self._clock = clock
-        self._queue: queue.Queue = queue.Queue(max_queue)
-        self._seen: OrderedDict[tuple, tuple[str, str, int]] = OrderedDict()  # key -> (ns, name, count)
+        self._queue: queue.Queue[tuple[dict[str, Any], str, str, str]] = queue.Queue(max_queue)
+        self._seen: OrderedDict[tuple[Any, ...], tuple[str, str, int]] = OrderedDict()  # key -> (ns, name, count)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._idle = threading.Condition()
@@ -56,7 +57,7 @@ class EventRecorder:
         self.dropped = 0
 
     # -- producer -----------------------------------------------------------------------
-    def event(self, obj: Mapping, event_type: str, reason: str, message: str) -> None:
+    def event(self, obj: Mapping[str, Any], event_type: str, reason: str, message: str) -> None:
         """Queue an Event about ``obj`` (a dict with apiVersion, kind and metadata)."""
         meta = obj.get("metadata") or {}
         involved = {
@@ -117,7 +118,7 @@ class EventRecorder:
                     self._pending -= 1
                     self._idle.notify_all()
 
-    def _write(self, involved: dict, event_type: str, reason: str, message: str) -> None:
+    def _write(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
         now = now_rfc3339()
         key = (involved["namespace"], involved["name"], involved["uid"], involved["kind"], event_type, reason, message)
         seen = self._seen.get(key)
@@ -149,7 +150,7 @@ class EventRecorder:
         self.client.create(body, answer=False)
         self._remember(key, (ns, name, 1))
 
-    def _remember(self, key: tuple, value: tuple[str, str, int]) -> None:
+    def _remember(self, key: tuple[Any, ...], value: tuple[str, str, int]) -> None:
         self._seen[key] = value
         self._seen.move_to_end(key)
         while len(self._seen) > _CACHE_SIZE:
