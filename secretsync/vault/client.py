@@ -159,8 +159,8 @@ class Channel:
         path: str,
         *,
         what: str,
-        params: dict | None = None,
-        body: dict | None = None,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
         token: bool = True,
     ) -> tuple[int, Any]:
         """One API call with the timeout and bounded retries; returns (status, parsed JSON body or None)."""
@@ -255,7 +255,7 @@ class VaultBackend:
     def from_env(
         cls,
         env: Mapping[str, str] | None = None,
-        config_file: str | os.PathLike | None = None,
+        config_file: str | os.PathLike[str] | None = None,
         secret_values: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> VaultBackend:
@@ -276,8 +276,8 @@ class VaultBackend:
         path: str,
         *,
         what: str,
-        params: dict | None = None,
-        body: dict | None = None,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
         token: bool = True,
     ) -> tuple[int, Any]:
         return self._channel.send(method, path, what=what, params=params, body=body, token=token)
@@ -353,7 +353,13 @@ class VaultBackend:
         return status == 200
 
     def _authed(
-        self, method: str, path: str, *, what: str, params: dict | None = None, body: dict | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> tuple[int, Any]:
         """An API call as the logged-in identity; on 403 with a dead token, one re-login and retry."""
         with self._lock:

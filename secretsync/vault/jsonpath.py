@@ -71,14 +71,14 @@ class Slice:
 
 @dataclass
 class Union:
-    branches: list[list]
+    branches: list[list[Node]]
 
 
 @dataclass
 class Filter:
-    left: list
+    left: list[Node]
     op: str
-    right: list
+    right: list[Node]
 
 
 @dataclass
@@ -88,13 +88,19 @@ class Text:
 
 @dataclass
 class Action:
-    nodes: list
+    nodes: list[Node]
 
 
 @dataclass
 class Range:
-    nodes: list
-    body: list = field(default_factory=list)
+    nodes: list[Node]
+    body: list[Item] = field(default_factory=list)
+
+
+Node = Field | Wildcard | Recursive | Identifier | Literal | Slice | Union | Filter
+"""One step of an action's path."""
+Item = Text | Action | Range
+"""One piece of a template: literal text, an action, or a range block."""
 
 
 # ---------------------------------------------------------------------------------------------- parser
@@ -122,8 +128,8 @@ class _Parser:
         self.s = text
         self.pos = 0
 
-    def parse_template(self) -> list:
-        items: list = []
+    def parse_template(self) -> list[Item]:
+        items: list[Item] = []
         while self.pos < len(self.s):
             start = self.s.find("{", self.pos)
             if start < 0:
@@ -135,9 +141,9 @@ class _Parser:
             items.append(Action(self.parse_action(close="}")))
         return items
 
-    def parse_action(self, close: str | None) -> list:
+    def parse_action(self, close: str | None) -> list[Node]:
         """Nodes up to ``close`` (consumed) or, for sub-expressions, to the end of the text."""
-        nodes: list = []
+        nodes: list[Node] = []
         s = self.s
         while True:
             if self.pos >= len(s):
@@ -177,7 +183,7 @@ class _Parser:
             else:
                 raise JSONPathError(f"unrecognized character in action: U+{ord(ch):04X} {ch!r}")
 
-    def _field(self):
+    def _field(self) -> Field | Wildcard:
         start, s = self.pos, self.s
         while self.pos < len(s):
             ch = s[self.pos]
@@ -191,7 +197,7 @@ class _Parser:
         value = s[start : self.pos]
         return Wildcard() if value == "*" else Field(value.replace("\\", ""))
 
-    def _identifier(self):
+    def _identifier(self) -> Literal | Identifier:
         start, s = self.pos, self.s
         while self.pos < len(s) and s[self.pos] not in _TERMINATORS:
             self.pos += 1
@@ -200,7 +206,7 @@ class _Parser:
             return Literal(value == "true")
         return Identifier(value)
 
-    def _number(self):
+    def _number(self) -> Literal:
         start, s = self.pos, self.s
         if s[self.pos] in "+-":
             self.pos += 1
@@ -216,7 +222,7 @@ class _Parser:
             pass
         raise JSONPathError(f"cannot parse number {value}")
 
-    def _quote(self, quote: str):
+    def _quote(self, quote: str) -> Literal:
         start, s = self.pos, self.s
         self.pos += 1
         while True:
@@ -228,7 +234,7 @@ class _Parser:
                 break
         return Literal(_unquote(s[start : self.pos]))
 
-    def _array(self) -> list:
+    def _array(self) -> list[Node]:
         s = self.s
         end = self.pos + 1
         while True:
@@ -297,16 +303,16 @@ class _Parser:
         return Filter(_sub_expression(m.group(1)), m.group(2), _sub_expression(m.group(3)))
 
 
-def _sub_expression(text: str) -> list:
+def _sub_expression(text: str) -> list[Node]:
     parser = _Parser(text)
     return parser.parse_action(close=None)
 
 
-def parse(template: str) -> list:
+def parse(template: str) -> list[Item]:
     """Parse a template into Text and Action/Range items (ranges nested with their bodies)."""
     flat = _Parser(template).parse_template()
-    root: list = []
-    stack: list[list] = [root]
+    root: list[Item] = []
+    stack: list[list[Item]] = [root]
     for item in flat:
         if isinstance(item, Action) and item.nodes and isinstance(item.nodes[0], Identifier):
             name = item.nodes[0].name
@@ -346,7 +352,7 @@ def go_type(value: Any) -> str:
     return "interface {}"
 
 
-def _children(value: Any) -> list:
+def _children(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return [value[k] for k in sorted(value)]
     if isinstance(value, list):
@@ -356,45 +362,45 @@ def _children(value: Any) -> list:
     return []
 
 
-def _eval_list(values: list, nodes: list) -> list:
+def _eval_list(values: list[Any], nodes: list[Node]) -> list[Any]:
     for node in nodes:
         values = _eval_node(values, node)
     return values
 
 
-def _eval_field(values: list, node: Field) -> list:
+def _eval_field(values: list[Any], node: Field) -> list[Any]:
     out = [v[node.name] for v in values if isinstance(v, dict) and node.name in v]
     if not out and values:
         raise JSONPathError(f"{node.name} is not found")
     return out
 
 
-def _eval_literal(values: list, node: Literal) -> list:
+def _eval_literal(values: list[Any], node: Literal) -> list[Any]:
     if isinstance(node.value, str):  # quoted text yields itself once, whatever the input
         return [node.value]
     return [node.value for _ in values]
 
 
-def _eval_wildcard(values: list, node: Wildcard) -> list:
+def _eval_wildcard(values: list[Any], node: Wildcard) -> list[Any]:
     return [c for v in values if v is not None for c in _children(v)]
 
 
-def _eval_union(values: list, node: Union) -> list:
+def _eval_union(values: list[Any], node: Union) -> list[Any]:
     return [r for branch in node.branches for r in _eval_list(values, branch)]
 
 
-def _eval_identifier(values: list, node: Identifier) -> list:
+def _eval_identifier(values: list[Any], node: Identifier) -> list[Any]:
     raise JSONPathError(f"unrecognized identifier {node.name}")
 
 
-def _eval_node(values: list, node: Any) -> list:
+def _eval_node(values: list[Any], node: Any) -> list[Any]:
     evaluate = _EVALUATORS.get(type(node))
     if evaluate is None:  # pragma: no cover
         raise JSONPathError(f"unexpected Node {node!r}")
     return evaluate(values, node)
 
 
-def _eval_recursive(values: list) -> list:
+def _eval_recursive(values: list[Any]) -> list[Any]:
     out = []
     for v in values:
         if v is None:
@@ -406,8 +412,8 @@ def _eval_recursive(values: list) -> list:
     return out
 
 
-def _eval_slice(values: list, node: Slice) -> list:
-    out = []
+def _eval_slice(values: list[Any], node: Slice) -> list[Any]:
+    out: list[Any] = []
     for v in values:
         if v is None:
             continue
@@ -454,9 +460,9 @@ def _compare(left: Any, op: str, right: Any) -> bool:
     if kl != kr:
         raise JSONPathError("incompatible types for comparison")
     if op == "==":
-        return left == right
+        return bool(left == right)
     if op == "!=":
-        return left != right
+        return bool(left != right)
     if kl == "bool":
         raise JSONPathError("invalid type for comparison")
     ops: dict[str, Callable[[Any, Any], bool]] = {
@@ -470,7 +476,7 @@ def _compare(left: Any, op: str, right: Any) -> bool:
     return ops[op](left, right)
 
 
-def _eval_filter(values: list, node: Filter) -> list:
+def _eval_filter(values: list[Any], node: Filter) -> list[Any]:
     out = []
     for v in values:
         if not isinstance(v, list):
@@ -500,7 +506,7 @@ def _eval_filter(values: list, node: Filter) -> list:
 
 
 # The evaluator of each node type (client-go's walk* functions).
-_EVALUATORS: dict[type, Callable[[list, Any], list]] = {
+_EVALUATORS: dict[type, Callable[[list[Any], Any], list[Any]]] = {
     Field: _eval_field,
     Literal: _eval_literal,
     Wildcard: _eval_wildcard,
@@ -540,11 +546,11 @@ def go_json(value: Any) -> str:
         raise JSONPathError(str(exc)) from None
 
 
-def _print(results: list) -> str:
+def _print(results: list[Any]) -> str:
     return " ".join(go_json(r) if isinstance(r, (dict, list)) else go_text(r) for r in results)
 
 
-def _execute(items: list, data: Any, out: list[str]) -> None:
+def _execute(items: list[Item], data: Any, out: list[str]) -> None:
     for item in items:
         if isinstance(item, Text):
             out.append(item.text)

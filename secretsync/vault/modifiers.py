@@ -45,7 +45,7 @@ def _go_base64_decode(text: str) -> str:
 def _json_load(text: str) -> Any:
     try:
         return json.loads(text, parse_float=JSONNumber)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ModifierError(f"invalid JSON ({exc.msg} at position {exc.pos})") from None
 
 

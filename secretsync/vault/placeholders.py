@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,7 +222,8 @@ def substitute(
         if len(nodes) > 1:
             problems.append(
                 Problem(
-                    f"placeholder {_HIDDEN_REFERENCE if hidden else typed_from.reference_text} in string {field} "
+                    f"placeholder {_HIDDEN_REFERENCE if hidden or typed_from is None else typed_from.reference_text} "
+                    f"in string {field} "
                     f"yields a {go_type(typed)} value inside a longer string; a typed value must fill the whole "
                     f"field (AVP would drop the surrounding text)"
                 )
@@ -257,28 +258,29 @@ class PlaceholderError(SecretsyncError):
         self.problems = problems
 
 
-def object_id(obj: Mapping) -> str:
+def object_id(obj: Mapping[str, Any]) -> str:
     """``Kind namespace/name`` (or ``Kind name``) for messages."""
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = obj.get("metadata")
+    meta: dict[str, Any] = metadata if isinstance(metadata, dict) else {}
     name = meta.get("name", "?")
     ns = meta.get("namespace")
     return f"{obj.get('kind', '?')} {ns + '/' if ns else ''}{name}"
 
 
-def _annotations(obj: Mapping) -> dict:
+def _annotations(obj: Mapping[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     ann = meta.get("annotations") if isinstance(meta, dict) else None
     return ann if isinstance(ann, dict) else {}
 
 
-def _ann_str(ann: dict, name: str) -> str | None:
+def _ann_str(ann: dict[str, Any], name: str) -> str | None:
     value = ann.get(name)
     return None if value is None else (value if isinstance(value, str) else str(value))
 
 
 @dataclass
 class _Manifest:
-    obj: dict
+    obj: dict[str, Any]
     kind: str
     generic: bool
     path: str | None
@@ -288,7 +290,7 @@ class _Manifest:
     ignored: bool
 
 
-def _manifest(obj: dict) -> _Manifest:
+def _manifest(obj: dict[str, Any]) -> _Manifest:
     ann = _annotations(obj)
     path = _ann_str(ann, PATH_ANNOTATION)
     return _Manifest(
@@ -342,7 +344,7 @@ class _Walker:
         result, problems = self._generic(text, field, hidden=True)
         return SecretBytes(stringify(result).encode("utf-8", "surrogateescape")), problems
 
-    def walk(self, node: dict) -> None:
+    def walk(self, node: dict[str, Any]) -> None:
         for key in list(node):
             value = node[key]
             if isinstance(value, dict):
@@ -377,7 +379,7 @@ class _Walker:
 _REMOVE = object()
 
 
-def _normalise_secret(obj: dict, name: str) -> None:
+def _normalise_secret(obj: dict[str, Any], name: str) -> None:
     """Secret values as the pipeline holds them: ``data`` decoded into SecretBytes, ``stringData`` too."""
     problems = []
     data = obj.get("data")
@@ -411,7 +413,7 @@ def _reader_of(backend: Any) -> Any:
     return backend.reader() if hasattr(backend, "reader") else backend
 
 
-def _lookup_for(m: _Manifest, reader: Any, annotation_data: Mapping | None) -> Callable[[Reference], Any]:
+def _lookup_for(m: _Manifest, reader: Any, annotation_data: Mapping[str, Any] | None) -> Callable[[Reference], Any]:
     def lookup(ref: Reference) -> Any:
         if ref.path is None:
             data = annotation_data if annotation_data is not None else {}
@@ -425,7 +427,7 @@ def _lookup_for(m: _Manifest, reader: Any, annotation_data: Mapping | None) -> C
     return lookup
 
 
-def resolve(objects: list[dict], backend: Any) -> list[dict]:
+def resolve(objects: list[dict[str, Any]], backend: Any) -> list[dict[str, Any]]:
     """Resolve every placeholder of every object; all or nothing.
 
     ``backend`` is a ``secretsync.vault.client.VaultBackend`` (a fresh read cache is used for this
@@ -469,9 +471,9 @@ def resolve(objects: list[dict], backend: Any) -> list[dict]:
     return out
 
 
-def references(objects: list[dict]) -> list[tuple[str, str | None, str | None]]:
+def references(objects: list[dict[str, Any]]) -> list[tuple[str, str | None, str | None]]:
     """Every (path, version, kv-version) the non-ignored objects would read, in first-use order."""
-    seen: dict[tuple, None] = {}
+    seen: dict[tuple[str, str | None, str | None], None] = {}
     for obj in objects:
         if not isinstance(obj, dict):
             continue
@@ -487,7 +489,7 @@ def references(objects: list[dict]) -> list[tuple[str, str | None, str | None]]:
     return list(seen)
 
 
-def _strings(node: Any, secret: bool):
+def _strings(node: Any, secret: bool) -> Iterator[str]:
     if isinstance(node, dict):
         for value in node.values():
             yield from _strings(value, secret)
@@ -505,7 +507,7 @@ def _strings(node: Any, secret: bool):
                 yield decoded.decode("utf-8", "surrogateescape")
 
 
-def fingerprints(objects: list[dict], backend: Any) -> dict[str, str]:
+def fingerprints(objects: list[dict[str, Any]], backend: Any) -> dict[str, str]:
     """A change signal per referenced path, without reading values where Vault allows it.
 
     Keys are ``kv<N>:<path>`` (plus ``?version=V`` when pinned); values are KV v2
