@@ -134,7 +134,7 @@ class ValueCipher:
         if len(data_key) != 32:
             raise ValueError("the sops data key must be 32 bytes")
         self._aead = AESGCM(bytes(data_key))
-        self._ivs: dict[str, Any] | None = {} if remember_ivs else None
+        self._ivs: dict[tuple[str, bytes, bytes], bytes] | None = {} if remember_ivs else None
 
     def __repr__(self) -> str:
         return "ValueCipher(<data key redacted>)"

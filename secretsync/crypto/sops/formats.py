@@ -103,7 +103,8 @@ def store_for(name: str, indent: int | None = None) -> Store:
         yaml_indent = 4 if indent is None else indent
 
         def dump(docs: list[Branch]) -> bytes:
-            return mod.dump(docs, indent=yaml_indent)
+            text: bytes = mod.dump(docs, indent=yaml_indent)
+            return text
 
         return Store("yaml", mod.load, mod.load, dump, dump, mod.dump_value)
     raise StoreError(f"unknown format {name!r}: use one of {', '.join(FORMATS)}", exit_code=1)

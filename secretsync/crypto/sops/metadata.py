@@ -40,7 +40,7 @@ class SOPSMetadata:
     # Whether the file spelled out a selector (binary files carry none).
     write_selector: bool = True
 
-    def master_keys(self):
+    def master_keys(self) -> list[Any]:
         return [k for group in self.key_groups for k in group]
 
 

@@ -63,7 +63,8 @@ def unflatten(pairs: list[tuple[str, str]]) -> Branch:
                 if name not in node:
                     node[name] = {} if next_kind == "map" else {"__list__": True}
                 node = node[name]
-    return _to_branch(root)
+    branch: Branch = _to_branch(root)
+    return branch
 
 
 def _to_branch(node: Any) -> Any:

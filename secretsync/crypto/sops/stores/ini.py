@@ -172,8 +172,7 @@ def dump(docs: list[Branch]) -> bytes:
         if isinstance(item.key, Comment):
             continue
         if item.key == "sops" and isinstance(item.value, Branch):
-            entries = [(k, v, "") for k, v in flatten(item.value)]
-            _section("sops", entries, "", out)
+            _section("sops", [(k, v, "") for k, v in flatten(item.value)], "", out)
             continue
         if not isinstance(item.value, Branch):
             raise StoreError(

@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from secretsync.crypto.sops.tree import Branch, Comment, Item
+
 __all__ = ["Container", "FoundComment", "find_comments", "split_run"]
 
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
@@ -42,7 +44,7 @@ _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 class Container:
     """An open collection while loading: the tree object plus what comment placement needs."""
 
-    value: object  # the Branch or list being filled
+    value: list[Any]  # the Branch or list being filled
     column: int  # column of its first entry (block) or of its bracket (flow)
     block: bool
     indentless: bool = False  # a block list at its parent key's column (no indent level)
@@ -145,3 +147,22 @@ def split_run(
         else:
             parts.append(("head", segment))
     return parts
+
+
+def merge_comments(container: Container) -> None:
+    """Insert the container's collected comments among its entries by source position."""
+    if not container.comments:
+        return
+    value = container.value
+    is_map = isinstance(value, Branch)
+    comments = sorted(container.comments, key=lambda c: c[0])
+    entries = list(value)
+    value.clear()
+    ci = 0
+    for position, entry in zip(container.positions, entries):
+        while ci < len(comments) and comments[ci][0] <= position:
+            value.append(Item(Comment(comments[ci][1])) if is_map else Comment(comments[ci][1]))
+            ci += 1
+        value.append(entry)
+    for _, text in comments[ci:]:
+        value.append(Item(Comment(text)) if is_map else Comment(text))
