@@ -222,9 +222,9 @@ def _load_yaml_stream(text: str, file: str, limits: Limits) -> Iterator[tuple[in
 
 
 def compose_documents(text: str, file: str, limits: Limits = Limits()) -> list[tuple[int, Node]]:
-    """``(index, node)`` of every non-empty document of a YAML stream, composed with go-yaml v2's
-    tags and the text positions of every node kept (for in-place rewrites), guarded as
-    ``load_manifests`` guards (depth, alias expansion); raises ``ManifestError``."""
+    """``(index, node)`` of every document of a YAML stream (an empty one is a null scalar node),
+    composed with go-yaml v2's tags and the text positions of every node kept (for in-place
+    rewrites), guarded as ``load_manifests`` guards (depth, alias expansion); raises ``ManifestError``."""
     return [(index, node) for index, node, _ in _composed(ReferenceLoader(text), file, limits, construct=False)]
 
 
