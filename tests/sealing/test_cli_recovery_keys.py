@@ -188,8 +188,8 @@ def test_write_output_never_follows_a_planted_temp_symlink(tmp_path):
     folders such as /tmp) must not redirect the write; an unwritable target is a clear error."""
     import os
 
-    from secretsync.sealing.kubesealio import write_output
     from secretsync.errors import SecretsyncError
+    from secretsync.sealing.kubesealio import write_output
 
     victim = tmp_path / "victim"
     victim.write_text("keep me\n")
