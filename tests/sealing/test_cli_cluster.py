@@ -10,7 +10,7 @@ kubeseal's error texts when the Service is missing, has no endpoints, or the con
 answers an error; the offline ``--key-dir`` forms still win when given (re-encrypt output
 shaped as kubeseal's).
 
-The controller is secretsync's real endpoint server (secretsync/controller/endpoints.py)
+The controller is secretsync's real endpoint server (secretsync/sealedcontroller/endpoints.py)
 on 127.0.0.1, registered behind the emulator's service proxy; the CLI runs in-process
 (``secretsync.cli.main.main``, stdout/stderr captured) with ``--kubeconfig``, and once as a
 real process. Needs the emulator (service-proxy registration is a test hook).
