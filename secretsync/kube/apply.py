@@ -31,6 +31,10 @@
   so a Secret compares against its live ``data`` and never churns.
 
 Messages never hold a Secret value: API errors about Secrets keep only reasons and field names.
+
+This module holds the options, the per-object ``plan`` (with its one dry-run), the takeover and
+the writes in waves; what to send and the no-op proof are ``secretsync.kube.plan``'s, the result
+(``ChangeSet``) and the apply's errors ``secretsync.kube.changeset``'s.
 """
 
 from __future__ import annotations
