@@ -55,7 +55,13 @@ def parse_go_bool(text: str) -> bool:
 class CommaListAction(argparse.Action):
     """Repeatable option whose values may also be comma-separated: ``-k a,b -k c`` → [a, b, c]."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
         items = list(getattr(namespace, self.dest, None) or [])
         items.extend(v for v in str(values).split(",") if v)
         setattr(namespace, self.dest, items)
@@ -64,14 +70,27 @@ class CommaListAction(argparse.Action):
 class BoolFlagAction(argparse.Action):
     """A boolean flag as pflag has them: ``--raw`` is true, ``--raw=false`` is false."""
 
-    def __init__(self, option_strings, dest, default=False, required=False, help=None):
+    def __init__(
+        self,
+        option_strings: Sequence[str],
+        dest: str,
+        default: bool = False,
+        required: bool = False,
+        help: str | None = None,  # noqa: A002 - argparse's own keyword
+    ) -> None:
         super().__init__(
             option_strings, dest, nargs="?", const="true", default=default, required=required, help=help, metavar="BOOL"
         )
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
         try:
-            setattr(namespace, self.dest, parse_go_bool(values if values is not None else "true"))
+            setattr(namespace, self.dest, parse_go_bool(str(values) if values is not None else "true"))
         except ValueError as exc:
             parser.error(f"{option_string}: {exc}")
 

@@ -83,7 +83,7 @@ def present(obj: dict[str, Any], show: bool, key: bytes) -> dict[str, Any]:
                 return value.to_base64()
         return value
 
-    out = walk(obj, ())
+    out: dict[str, Any] = walk(obj, ())
     if show and is_secret and isinstance(obj.get("stringData"), dict):
         # binary stringData cannot be shown as text: move it to data (base64), as the API would store it.
         for k, v in obj["stringData"].items():

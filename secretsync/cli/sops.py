@@ -29,6 +29,7 @@ from secretsync.crypto.sops.keys.hc_vault import VaultTransitKey
 from secretsync.crypto.sops.walk import SELECTOR_FIELDS
 
 if TYPE_CHECKING:
+    from secretsync.crypto.sops.keys import MasterKey, SopsKeys
     from secretsync.sops.files import EncryptSettings
 
 __all__ = ["add_arguments", "run"]
@@ -127,7 +128,7 @@ def _split(text: str) -> list[str]:
     return [x.strip() for x in (text or "").split(",") if x.strip()]
 
 
-def _keys(args):
+def _keys(args: argparse.Namespace) -> SopsKeys:
     from secretsync.sops.identities import load_keys
 
     keys = load_keys()
@@ -136,7 +137,7 @@ def _keys(args):
     return keys
 
 
-def _cli_key_group(args) -> list:
+def _cli_key_group(args: argparse.Namespace) -> list[MasterKey]:
     for flag in ("pgp", "kms", "gcp_kms", "azure_kv"):
         if getattr(args, flag):
             raise NoEncryptionKey(
@@ -146,7 +147,7 @@ def _cli_key_group(args) -> list:
     return [AgeKey(r) for r in _split(args.age)] + _transit_keys(args.hc_vault_transit)
 
 
-def _transit_keys(uris: str) -> list:
+def _transit_keys(uris: str) -> list[MasterKey]:
     """The Vault transit keys of a comma-separated URI flag; a bad URI is a usage-level error (exit 1, as sops)."""
     try:
         return [VaultTransitKey.from_uri(uri) for uri in _split(uris)]
@@ -154,7 +155,7 @@ def _transit_keys(uris: str) -> list:
         raise ConfigError(str(exc), exit_code=EXIT_GENERIC) from None
 
 
-def _rotate_changes(args) -> tuple[list, list]:
+def _rotate_changes(args: argparse.Namespace) -> tuple[list[MasterKey], list[str]]:
     """(keys to add, key names to remove) of ``rotate``'s --add-*/--rm-* flags."""
     add = [AgeKey(r) for r in _split(args.add_age)] + _transit_keys(args.add_hc_vault_transit)
     remove = _split(args.rm_age) + [k.name() for k in _transit_keys(args.rm_hc_vault_transit)]
@@ -174,7 +175,7 @@ def _encrypt_settings(args: argparse.Namespace, target: str) -> EncryptSettings:
     )
 
 
-def _write(args, path: str, data: bytes) -> None:
+def _write(args: argparse.Namespace, path: str, data: bytes) -> None:
     from secretsync.sops.files import write_atomic
 
     if args.in_place:
@@ -347,7 +348,7 @@ def _updatekeys(args: argparse.Namespace, path: str) -> None:
     print(f"File {path} synced with new keys", file=sys.stderr)
 
 
-def _describe(groups: list) -> str:
+def _describe(groups: list[list[MasterKey]]) -> str:
     lines = []
     for i, group in enumerate(groups):
         lines.append(f"Group {i + 1}")

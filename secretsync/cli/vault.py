@@ -17,6 +17,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from secretsync.errors import SecretsyncError, UsageError
 from secretsync.manifests.dump import dump_all
@@ -84,7 +85,7 @@ def _files(path: str) -> list[tuple[str, bytes]]:
     return [(str(p), p.read_bytes())]
 
 
-def load_documents(files: list[tuple[str, bytes]]) -> list[dict]:
+def load_documents(files: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
     """All non-empty documents of all files, in order (kubectl's YAML rules, see manifests.py)."""
     docs = []
     for name, data in files:
@@ -102,7 +103,7 @@ def load_documents(files: list[tuple[str, bytes]]) -> list[dict]:
 # ---------------------------------------------------------------------------------------------- output
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """Keys sorted (AVP's JSON round trip sorts them); integral floats as ints, as that round trip does."""
     if isinstance(value, dict):
         return {str(k): _plain(value[k]) for k in sorted(value, key=str)}
@@ -115,7 +116,7 @@ def _plain(value):
     return value
 
 
-def _secret_out(obj: dict) -> dict:
+def _secret_out(obj: dict[str, Any]) -> dict[str, Any]:
     """A resolved Secret as text again: ``data`` SecretBytes to base64, ``stringData`` to text."""
     obj = dict(obj)
     for section, encode in (("data", SecretBytes.to_base64), ("stringData", SecretBytes.reveal_text)):
@@ -125,7 +126,7 @@ def _secret_out(obj: dict) -> dict:
     return obj
 
 
-def dump_documents(objects: list[dict]) -> str:
+def dump_documents(objects: list[dict[str, Any]]) -> str:
     """YAML with sorted keys and a ``---`` line after each document, as ``argocd-vault-plugin generate``."""
     out = []
     for obj in objects:

@@ -49,7 +49,7 @@ class Document:
 
     file: str
     index: int
-    object: dict
+    object: dict[str, Any]
     sops: SopsSource | None = None
 
 
@@ -74,7 +74,7 @@ class _Walker:
         self.timeout = timeout
         self.documents: list[Document] = []
         self.errors: list[ManifestError] = []
-        self._sops_index: dict[str, list[tuple[SopsSource, dict]]] | None = None
+        self._sops_index: dict[str, list[tuple[SopsSource, dict[str, Any]]]] | None = None
         self._visited: set[Path] = set()
 
     # -- paths -------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ class _Walker:
             if real_target.is_dir():
                 self.check_kustomization(Path(real_target), seen)
 
-    def find_sops_source(self, value: dict, file: str, index: int) -> SopsSource:
+    def find_sops_source(self, value: dict[str, Any], file: str, index: int) -> SopsSource:
         """The sops file (and document) a kustomize-built object was made from, matched by MAC and values."""
         if self._sops_index is None:
             self._sops_index = {}
@@ -285,7 +285,7 @@ def _is_remote(entry: str) -> bool:
     )
 
 
-def _kustomization_paths(spec: dict) -> Iterator[str]:
+def _kustomization_paths(spec: dict[str, Any]) -> Iterator[str]:
     """Local paths (files and folders) a kustomization refers to."""
 
     def strings(value: Any) -> Iterator[str]:
@@ -330,7 +330,7 @@ def _kustomization_paths(spec: dict) -> Iterator[str]:
         yield helm["chartHome"]
 
 
-def _encrypted_leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+def _encrypted_leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
     """(path, ENC[...] string) for every encrypted leaf outside the ``sops`` metadata."""
     if isinstance(value, dict):
         for key, item in value.items():
@@ -344,20 +344,22 @@ def _encrypted_leaves(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str
         yield path, value
 
 
-def _get(value: Any, path: tuple) -> Any:
+def _get(value: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
         value = value[part]
     return value
 
 
-def sops_overlay(encrypted: dict, source_doc: dict, decrypted: dict, where: str) -> dict:
+def sops_overlay(
+    encrypted: dict[str, Any], source_doc: dict[str, Any], decrypted: dict[str, Any], where: str
+) -> dict[str, Any]:
     """``encrypted`` (possibly rewritten by kustomize) with each ENC[...] leaf replaced by its plaintext.
 
     ``source_doc`` is the document as encrypted in the sops file, ``decrypted`` the same document
     decrypted (MAC checked). A leaf whose ciphertext is not at the same path in the file is refused.
     The result has no ``sops`` key.
     """
-    result = copy_tree(encrypted)
+    result: dict[str, Any] = copy_tree(encrypted)
     result.pop("sops", None)
     original = dict(_encrypted_leaves(source_doc))
     for path, cipher in _encrypted_leaves(result):

@@ -155,7 +155,7 @@ class Outcome:
     file: str
     index: int | None
     id: ObjectId | None = None
-    object: dict | None = field(default=None, repr=False)
+    object: dict[str, Any] | None = field(default=None, repr=False)
     error: SecretsyncError | None = None
     stage: str = ""
 
@@ -166,7 +166,7 @@ class Outcome:
     def describe(self) -> str:
         where = self.file if self.index is None else f"{self.file} (document {self.index})"
         what = f" {self.id}" if self.id else ""
-        if self.ok:
+        if self.error is None:
             return f"{where}{what}: ok"
         stage = f"{self.stage}: " if self.stage else ""
         message = self.error.message
@@ -204,7 +204,7 @@ class RenderResult:
         """A complete render with no object at all: pruning then needs an explicit allow-empty."""
         return self.ok and not self.outcomes
 
-    def objects(self) -> list[dict]:
+    def objects(self) -> list[dict[str, Any]]:
         """Every rendered object, or ``RenderFailed`` listing each failure."""
         if not self.ok:
             raise self.failure()
@@ -225,15 +225,15 @@ class RenderResult:
         )
 
 
-def _decrypt_sops_file(data: bytes, path: str, keys: Any) -> list[dict]:
+def _decrypt_sops_file(data: bytes, path: str, keys: Any) -> list[dict[str, Any]]:
     return sops_transform.decrypt_manifest_file(data, path, keys)
 
 
-def _decrypt_nested_sops(obj: dict, keys: Any) -> dict:
+def _decrypt_nested_sops(obj: dict[str, Any], keys: Any) -> dict[str, Any]:
     return sops_transform.decrypt_secret_data(obj, keys)
 
 
-def _unseal(obj: dict, keyring: Any) -> dict:
+def _unseal(obj: dict[str, Any], keyring: Any) -> dict[str, Any]:
     secret = sealed_objects.unseal_sealed_secret(obj, keyring)
     # The controller's Secret points at its SealedSecret; we apply the Secret *instead of* the
     # SealedSecret, so that owner (absent from the cluster, uid unknown) must not be referenced:
@@ -251,7 +251,7 @@ def _unseal(obj: dict, keyring: Any) -> dict:
     return secret
 
 
-def _resolve_placeholders(obj: dict, backend: Any) -> dict:
+def _resolve_placeholders(obj: dict[str, Any], backend: Any) -> dict[str, Any]:
     resolved = placeholders.resolve([obj], backend)
     return resolved[0]
 
@@ -267,7 +267,7 @@ def _go_base64(text: str) -> SecretBytes | None:
         return None
 
 
-def has_nested_sops(obj: dict) -> bool:
+def has_nested_sops(obj: dict[str, Any]) -> bool:
     """A Secret with a ``data`` value that is itself a sops file (Flux's convention)."""
     if obj.get("kind") != "Secret" or is_sops_object(obj):
         return False
@@ -278,13 +278,13 @@ def has_nested_sops(obj: dict) -> bool:
     return False
 
 
-def _decode_data(obj: dict) -> dict:
+def _decode_data(obj: dict[str, Any]) -> dict[str, Any]:
     """``obj`` with each ``data`` value that is valid base64 (Go rules) as SecretBytes; others untouched."""
     data = {k: (_go_base64(v) or v) if isinstance(v, str) else v for k, v in (obj.get("data") or {}).items()}
     return {**obj, "data": data}
 
 
-def needs_vault(obj: dict) -> bool:
+def needs_vault(obj: dict[str, Any]) -> bool:
     """argocd-vault-plugin would touch it: the path annotation, or an inline ``<path:...>`` placeholder."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if _AVP_ANNOTATION in annotations:
@@ -298,11 +298,11 @@ def needs_vault(obj: dict) -> bool:
     )
 
 
-def _is_sealed_secret(obj: dict) -> bool:
+def _is_sealed_secret(obj: dict[str, Any]) -> bool:
     return obj.get("kind") == "SealedSecret" and str(obj.get("apiVersion", "")).split("/")[0] == SEALED_SECRET_GROUP
 
 
-def _normalise_secret(obj: dict) -> dict:
+def _normalise_secret(obj: dict[str, Any]) -> dict[str, Any]:
     """Secret ``data`` (base64 text → decoded) and ``stringData`` values as SecretBytes."""
     if obj.get("kind") != "Secret" or str(obj.get("apiVersion")) != "v1":
         return obj
@@ -341,8 +341,10 @@ def _normalise_secret(obj: dict) -> dict:
 class _RenderContext:
     """State of one render: CRDs seen (for scope), decrypted sops files, the Vault read cache."""
 
-    crds: list[dict]
-    sops_files: dict[str, tuple[list[dict], list[tuple[int, Any]]] | SecretsyncError] = field(default_factory=dict)
+    crds: list[dict[str, Any]]
+    sops_files: dict[str, tuple[list[dict[str, Any]], list[tuple[int, Any]]] | SecretsyncError] = field(
+        default_factory=dict
+    )
     vault_reader: Any = None
 
 
@@ -356,7 +358,7 @@ class Renderer:
     ) -> None:
         self.dependencies = dependencies or Dependencies()
         self.options = options
-        self._cache: OrderedDict[tuple, Collected] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], Collected] = OrderedDict()
         self._cache_size = cache_size
         self.builds = 0  # how many times the Documents stage actually ran
 
@@ -395,9 +397,10 @@ class Renderer:
         seen: dict[ObjectId, Outcome] = {}
         for doc in collected.documents:
             outcome = self._transform_one(doc, context)
-            if outcome.ok and outcome.id is not None:
-                if outcome.id in seen:
-                    first = seen[outcome.id]
+            object_id = outcome.id
+            if outcome.ok and object_id is not None:
+                if object_id in seen:
+                    first = seen[object_id]
                     outcome = Outcome(
                         doc.file,
                         doc.index,
@@ -409,7 +412,7 @@ class Renderer:
                         ),
                     )
                 else:
-                    seen[outcome.id] = outcome
+                    seen[object_id] = outcome
             outcomes.append(outcome)
         return RenderResult(revision, outcomes)
 
@@ -480,7 +483,7 @@ class Renderer:
         return outcome
 
     @staticmethod
-    def _identify(obj: dict, doc: Document, outcome: Outcome) -> ObjectId | None:
+    def _identify(obj: dict[str, Any], doc: Document, outcome: Outcome) -> ObjectId | None:
         try:
             validate_object(obj, doc.file, doc.index)
         except ManifestError as exc:
@@ -488,7 +491,7 @@ class Renderer:
             return None
         return ObjectId.of(obj)
 
-    def _decrypt_whole(self, doc: Document, obj: dict, context: _RenderContext) -> dict:
+    def _decrypt_whole(self, doc: Document, obj: dict[str, Any], context: _RenderContext) -> dict[str, Any]:
         """Decrypt the object's original sops file (once per render, MAC checked) and overlay it."""
         source = doc.sops
         assert source is not None
@@ -513,7 +516,7 @@ class Renderer:
         position = positions.index(source.doc_index)
         return sops_overlay(obj, parsed[position][1], decrypted[position], where)
 
-    def _target_namespace(self, obj: dict, crds: list[dict]) -> dict:
+    def _target_namespace(self, obj: dict[str, Any], crds: list[dict[str, Any]]) -> dict[str, Any]:
         namespace = self.options.target_namespace
         if not namespace or is_cluster_scoped(obj, crds):
             return obj

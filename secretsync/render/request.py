@@ -12,6 +12,7 @@ Kubernetes client (``render`` does not import ``kube``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,17 +62,18 @@ def _dependencies(request: RenderRequest, env: Mapping[str, str]) -> pipeline.De
 
         return load_keys(request.age_key_file, env)
 
-    def keyring() -> Any:
+    def keyring(key_dir: str) -> Any:
         from secretsync.sealing.keyring import Keyring
 
-        return Keyring.from_dir(request.key_dir)
+        return Keyring.from_dir(key_dir)
 
     def vault() -> Any:
         from secretsync.vault.client import VaultBackend
 
         return VaultBackend.from_env(env)
 
-    return pipeline.Dependencies(sops_keys=sops_keys, keyring=keyring if request.key_dir else None, vault=vault)
+    keys = functools.partial(keyring, request.key_dir) if request.key_dir else None  # a factory: made on first need
+    return pipeline.Dependencies(sops_keys=sops_keys, keyring=keys, vault=vault)
 
 
 def open_render(

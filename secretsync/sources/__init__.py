@@ -56,16 +56,31 @@ def is_git_url(spec: str) -> bool:
 
 
 def open_source(
-    spec: str, *, ref: str | None = None, cache_dir: Path | None = None, timeout: float = 60.0, **git_options
+    spec: str,
+    *,
+    ref: str | None = None,
+    cache_dir: Path | None = None,
+    timeout: float = 60.0,
+    ssh_key_file: str | None = None,
+    known_hosts_file: str | None = None,
+    ssh_auth_sock: str | None = None,
 ) -> Source:
     """A source for a command-line SOURCE: a Git URL / bare repository, or a folder.
 
-    ``git_options`` go to ``GitSource`` (``ssh_key_file``, ``known_hosts_file``, ``ssh_auth_sock``).
+    The SSH options (``ssh_key_file``, ``known_hosts_file``, ``ssh_auth_sock``) go to ``GitSource``.
     """
     if is_git_url(spec):
         from secretsync.sources.git import GitSource
 
-        return GitSource(spec, ref=ref, cache_dir=cache_dir, timeout=timeout, **git_options)
+        return GitSource(
+            spec,
+            ref=ref,
+            cache_dir=cache_dir,
+            timeout=timeout,
+            ssh_key_file=ssh_key_file,
+            known_hosts_file=known_hosts_file,
+            ssh_auth_sock=ssh_auth_sock,
+        )
     if ref:
         raise SourceError(
             f"{spec}: --ref needs a Git repository, but this is a folder",

@@ -163,7 +163,7 @@ class GitSource:
     def __enter__(self) -> GitSource:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- internals -----------------------------------------------------------------------------
