@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from cryptography import x509
 
 from secretsync.cli import exit_codes
@@ -33,11 +32,11 @@ from secretsync.manifests.dump import dump_kubeseal
 from secretsync.sealing import objects as sealedsecret
 from secretsync.sealing.controllerclient import ControllerClient, NoClient, ServiceProxyClient, fetch_certificate
 from secretsync.sealing.keyring import load_certificate
-from secretsync.sealing.kubesealio import output_format, read_input, write_output
+from secretsync.sealing.kubesealio import context_namespace, output_format, read_input, write_output
 from secretsync.sealing.recovery import recover, recovery_keyring
 from secretsync.sealing.reencrypt import as_kubeseal_output, re_encrypt
 
-__all__ = ["add_arguments", "run", "context_namespace"]
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,24 +105,6 @@ def _env_defaults(parser: argparse.ArgumentParser) -> None:
             action.default = [value]
         else:
             action.default = value
-
-
-def context_namespace(kubeconfig: str = "", context: str = "") -> str:
-    """The namespace kubectl would use: the context's, else ``default`` (no cluster access)."""
-    paths = [kubeconfig] if kubeconfig else (os.environ.get("KUBECONFIG") or "").split(os.pathsep)
-    paths = [p for p in paths if p] or [str(Path.home() / ".kube" / "config")]
-    for path in paths:
-        try:
-            config = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError, UnicodeDecodeError):
-            continue
-        if not isinstance(config, dict):
-            continue
-        wanted = context or config.get("current-context") or ""
-        for entry in config.get("contexts") or []:
-            if isinstance(entry, dict) and entry.get("name") == wanted:
-                return str((entry.get("context") or {}).get("namespace") or "default")
-    return "default"
 
 
 # ---------------------------------------------------------------------------------------------- the controller

@@ -4,20 +4,24 @@
 SealedSecret is small), with kubeseal's notice when stdin is a terminal. ``output_format``:
 ``-o json|yaml`` case-insensitive, a ``.yaml``/``.yml`` output file forcing YAML.
 ``write_output``: stdout, or an atomic write of ``-w FILE`` keeping its mode (0600 for
-recovered plaintext), only ever called on success.
+recovered plaintext), only ever called on success. ``context_namespace``: the namespace
+kubeseal fills into a Secret without one, the kubeconfig context's (read, never contacted).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+import yaml
 
 from secretsync.errors import SecretsyncError
 from secretsync.manifests.loader import Limits
 from secretsync.sealing.keyring import write_private_file
 from secretsync.sealing.objects import InputError
 
-__all__ = ["read_input", "output_format", "write_output"]
+__all__ = ["read_input", "output_format", "write_output", "context_namespace"]
 
 
 def read_input(path: str, limit: int = Limits().max_bytes) -> tuple[bytes, str]:
@@ -64,3 +68,21 @@ def write_output(text: str | bytes, output_file: str, *, private: bool = False) 
         write_private_file(path, data, mode)
     except OSError as exc:
         raise SecretsyncError(f"cannot write {output_file}: {exc.strerror}") from None
+
+
+def context_namespace(kubeconfig: str = "", context: str = "") -> str:
+    """The namespace kubectl would use: the context's, else ``default`` (no cluster access)."""
+    paths = [kubeconfig] if kubeconfig else (os.environ.get("KUBECONFIG") or "").split(os.pathsep)
+    paths = [p for p in paths if p] or [str(Path.home() / ".kube" / "config")]
+    for path in paths:
+        try:
+            config = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if not isinstance(config, dict):
+            continue
+        wanted = context or config.get("current-context") or ""
+        for entry in config.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") == wanted:
+                return str((entry.get("context") or {}).get("namespace") or "default")
+    return "default"
