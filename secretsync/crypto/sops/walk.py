@@ -124,7 +124,19 @@ class Selectors:
         return bool(self.unencrypted_comment_regex or self.encrypted_comment_regex)
 
     def should_encrypt(self, path: Sequence[str], stack: list[Any], is_comment: bool) -> bool:
-        """sops's ``shouldBeEncrypted`` for a leaf at ``path`` with comment ``stack``."""
+        """sops's ``shouldBeEncrypted`` for a leaf at ``path`` with comment ``stack`` (the walks
+        use ``key_rule`` instead when no comment selector is set)."""
+        encrypted = self._by_path(path)
+        if self._unencrypted_comment_regex is not None:  # type: ignore[attr-defined]
+            rx = self._unencrypted_comment_regex  # type: ignore[attr-defined]
+            if any(rx.search(c) for level in stack for c in level):
+                encrypted = False
+        if self._encrypted_comment_regex is not None:  # type: ignore[attr-defined]
+            return self._marked_by_comment(stack, is_comment)
+        return encrypted
+
+    def _by_path(self, path: Sequence[str]) -> bool:
+        """``shouldBeEncrypted``'s key selectors (suffixes and key regexes) on the leaf's path."""
         encrypted = True
         if self.unencrypted_suffix:
             if any(k.endswith(self.unencrypted_suffix) for k in path):
@@ -136,27 +148,22 @@ class Selectors:
                 encrypted = False
         if self._encrypted_regex is not None:  # type: ignore[attr-defined]
             search = self._encrypted_regex.search  # type: ignore[attr-defined]
-            encrypted = False
-            for k in path:  # a loop, not any(genexpr): this runs once per leaf
-                if search(k):
-                    encrypted = True
-                    break
-        if self._unencrypted_comment_regex is not None:  # type: ignore[attr-defined]
-            rx = self._unencrypted_comment_regex  # type: ignore[attr-defined]
-            if any(rx.search(c) for level in stack for c in level):
-                encrypted = False
-        if self._encrypted_comment_regex is not None:  # type: ignore[attr-defined]
-            rx = self._encrypted_comment_regex  # type: ignore[attr-defined]
-            encrypted = False
-            last_level = len(stack) - 1
-            last_index = len(stack[-1]) - 1 if stack else -1
-            for i, level in enumerate(stack):
-                for j, c in enumerate(level):
-                    if is_comment and i == last_level and j == last_index:
-                        continue  # the marker comment itself stays clear
-                    if rx.search(c):
-                        return True
+            encrypted = any(search(k) for k in path)
         return encrypted
+
+    def _marked_by_comment(self, stack: list[Any], is_comment: bool) -> bool:
+        """``encrypted_comment_regex``: a comment above the leaf, at any level, matches (the
+        marker comment itself stays clear)."""
+        rx = self._encrypted_comment_regex  # type: ignore[attr-defined]
+        last_level = len(stack) - 1
+        last_index = len(stack[-1]) - 1 if stack else -1
+        for i, level in enumerate(stack):
+            for j, c in enumerate(level):
+                if is_comment and i == last_level and j == last_index:
+                    continue
+                if rx.search(c):
+                    return True
+        return False
 
 
 @functools.lru_cache(maxsize=64)

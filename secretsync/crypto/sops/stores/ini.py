@@ -64,10 +64,12 @@ def _value(raw: str, lines: list[str], index: int, comments: list[str]) -> tuple
 
 
 def load(data: bytes) -> list[Branch]:
+    """An INI file as go-ini reads it for sops: a ``DEFAULT`` section, then the file's sections;
+    the ``sops`` section's flattened keys become the nested metadata block."""
     text = data.decode("utf-8", "surrogateescape") if isinstance(data, (bytes, bytearray)) else data
     lines = text.replace("\r\n", "\n").split("\n")
     doc = Branch([Item("DEFAULT", Branch())])
-    current = doc.get("DEFAULT")
+    current: Branch = doc.get("DEFAULT")
     pending: list[str] = []
     i = 0
     while i < len(lines):
@@ -80,30 +82,12 @@ def load(data: bytes) -> list[Branch]:
             continue
         m = _SECTION.match(line)
         if m:
-            name = m.group(1).strip()
-            existing = doc.get(name)
-            if isinstance(existing, Branch):
-                current = existing
-            else:
-                current = Branch()
-                doc.append(Item(name, current))
+            current = _section_of(doc, m.group(1).strip())
             if pending:
                 current.insert(0, Item(Comment("\n".join(pending))))
                 pending = []
             continue
-        positions = [p for p in (line.find("="), line.find(":")) if p >= 0]
-        if not positions:
-            raise StoreError(f"invalid INI line {i}: expected key = value or [section]", exit_code=2)
-        pos = min(positions)
-        key = line[:pos].strip()
-        if len(key) >= 2 and key[0] == key[-1] and key[0] in '"`':
-            key = key[1:-1]
-        value, i = _value(line[pos + 1 :].lstrip(), lines, i, pending)
-        existing = [n for n, item in enumerate(current) if item.key == key and not isinstance(item.key, Comment)]
-        if existing:  # go-ini: a repeated key keeps the last value in place
-            current[existing[0]].value = value
-        else:
-            current.append(Item(key, value))
+        i = _key_line(line, lines, i, current, pending)
         if pending:
             current.append(Item(Comment("\n".join(pending))))
             pending = []
@@ -115,6 +99,35 @@ def load(data: bytes) -> list[Branch]:
         ]
         doc.append(Item("sops", unflatten(pairs)))
     return [doc]
+
+
+def _section_of(doc: Branch, name: str) -> Branch:
+    """The section ``name`` of ``doc``, appended when new (a repeated header continues it)."""
+    existing = doc.get(name)
+    if isinstance(existing, Branch):
+        return existing
+    section = Branch()
+    doc.append(Item(name, section))
+    return section
+
+
+def _key_line(line: str, lines: list[str], i: int, current: Branch, pending: list[str]) -> int:
+    """Read ``key = value`` (``line``, line ``i`` of ``lines``, continuing for a triple-quoted value) into
+    ``current``; the index of the next line. An inline comment goes to ``pending``."""
+    positions = [p for p in (line.find("="), line.find(":")) if p >= 0]
+    if not positions:
+        raise StoreError(f"invalid INI line {i}: expected key = value or [section]", exit_code=2)
+    pos = min(positions)
+    key = line[:pos].strip()
+    if len(key) >= 2 and key[0] == key[-1] and key[0] in '"`':
+        key = key[1:-1]
+    value, i = _value(line[pos + 1 :].lstrip(), lines, i, pending)
+    existing = [n for n, item in enumerate(current) if item.key == key and not isinstance(item.key, Comment)]
+    if existing:  # go-ini: a repeated key keeps the last value in place
+        current[existing[0]].value = value
+    else:
+        current.append(Item(key, value))
+    return i
 
 
 def _text(value: Any) -> str:
