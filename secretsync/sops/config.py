@@ -37,17 +37,17 @@ CONFIG_NAME = ".sops.yaml"
 class CreationRule:
     """One matched creation rule, as keys and options."""
 
-    key_groups: list = field(default_factory=list)
+    key_groups: list[Any] = field(default_factory=list)
     shamir_threshold: int = 0
-    selectors: dict = field(default_factory=dict)
+    selectors: dict[str, Any] = field(default_factory=dict)
     mac_only_encrypted: bool = False
 
 
 @dataclass
 class SopsConfig:
     path: Path
-    rules: list = field(default_factory=list)  # raw rule mappings
-    stores: dict = field(default_factory=dict)
+    rules: list[Any] = field(default_factory=list)  # raw rule mappings
+    stores: dict[str, Any] = field(default_factory=dict)
 
     def indent(self, fmt: str) -> int | None:
         section = self.stores.get(fmt) or {}
@@ -56,7 +56,7 @@ class SopsConfig:
 
 
 def find_config(
-    cwd: str | os.PathLike | None = None, explicit: str | None = None, env: Mapping[str, str] = os.environ
+    cwd: str | os.PathLike[str] | None = None, explicit: str | None = None, env: Mapping[str, str] = os.environ
 ) -> Path | None:
     """The config file to use, or ``None``."""
     chosen = explicit or env.get("SOPS_CONFIG")
@@ -119,7 +119,7 @@ def parse_key_list(value: Any) -> list[str]:
     return out
 
 
-def _dedupe(keys: list) -> list:
+def _dedupe(keys: list[Any]) -> list[Any]:
     seen = set()
     out = []
     for k in keys:
@@ -129,7 +129,7 @@ def _dedupe(keys: list) -> list:
     return out
 
 
-def _vault_keys(uris: list[str], where: str) -> list:
+def _vault_keys(uris: list[str], where: str) -> list[Any]:
     keys = []
     for uri in uris:
         try:
@@ -139,8 +139,8 @@ def _vault_keys(uris: list[str], where: str) -> list:
     return keys
 
 
-def _group_from_rule(rule: Mapping, where: str) -> list:
-    keys: list = [AgeKey(r) for r in parse_key_list(rule.get("age"))]
+def _group_from_rule(rule: Mapping[str, Any], where: str) -> list[Any]:
+    keys: list[Any] = [AgeKey(r) for r in parse_key_list(rule.get("age"))]
     keys += [PGPKey({"fp": fp}) for fp in parse_key_list(rule.get("pgp"))]
     keys += [AWSKMSKey({"arn": arn}) for arn in parse_key_list(rule.get("kms"))]
     keys += [GCPKMSKey({"resource_id": r}) for r in parse_key_list(rule.get("gcp_kms"))]
@@ -149,8 +149,8 @@ def _group_from_rule(rule: Mapping, where: str) -> list:
     return keys
 
 
-def _group_from_key_group(group: Mapping, where: str) -> list:
-    keys: list = [AgeKey(str(r).strip()) for r in group.get("age") or []]
+def _group_from_key_group(group: Mapping[str, Any], where: str) -> list[Any]:
+    keys: list[Any] = [AgeKey(str(r).strip()) for r in group.get("age") or []]
     keys += [PGPKey({"fp": str(fp)}) for fp in group.get("pgp") or []]
     for entry in group.get("kms") or []:
         keys.append(AWSKMSKey(dict(entry) if isinstance(entry, dict) else {"arn": str(entry)}))
@@ -165,7 +165,7 @@ def _group_from_key_group(group: Mapping, where: str) -> list:
     return _dedupe(keys)
 
 
-def creation_rule_for(config: SopsConfig, file_path: str | os.PathLike) -> CreationRule | None:
+def creation_rule_for(config: SopsConfig, file_path: str | os.PathLike[str]) -> CreationRule | None:
     """The first matching rule for ``file_path`` (``None`` when the config has no rules)."""
     if not config.rules:
         return None

@@ -59,7 +59,7 @@ __all__ = [
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 
 
-def read_input(path: str | os.PathLike, limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_input(path: str | os.PathLike[str], limit: int = MAX_INPUT_BYTES) -> bytes:
     """The file's bytes; sops's errors for a missing (100) or unreadable (2) file; refuses huge files."""
     p = Path(path)
     if not p.exists():
@@ -80,7 +80,7 @@ def read_input(path: str | os.PathLike, limit: int = MAX_INPUT_BYTES) -> bytes:
     return data
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically, keeping its mode (0600 for new files)."""
     try:
         fileio.write_atomic(path, data)
@@ -107,9 +107,9 @@ def _load(store: Store, data: bytes, where: str, encrypted: bool) -> list[Branch
 _EXTRACT_TOKEN = re.compile(r'\[(?:"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|(-?\d+))\]')
 
 
-def parse_extract(text: str) -> list:
+def parse_extract(text: str) -> list[Any]:
     """sops's ``--extract`` path: ``["a"]["b"][0]`` → ``["a", "b", 0]``."""
-    out: list = []
+    out: list[Any] = []
     pos = 0
     while pos < len(text):
         m = _EXTRACT_TOKEN.match(text, pos)
@@ -123,7 +123,7 @@ def parse_extract(text: str) -> list:
     return out
 
 
-def _extract(docs: list[Branch], path: list, where: str) -> Any:
+def _extract(docs: list[Branch], path: list[Any], where: str) -> Any:
     node: Any = docs[0]
     for step in path:
         if isinstance(step, int):
@@ -174,7 +174,7 @@ EncryptSettings = CreationRule
 
 
 def rule_for_file(
-    path: str, *, cwd: str | None = None, config_path: str | None = None, env: dict | None = None
+    path: str, *, cwd: str | None = None, config_path: str | None = None, env: dict[str, Any] | None = None
 ) -> tuple[CreationRule | None, SopsConfig | None]:
     """The matching creation rule of the ``.sops.yaml`` sops would use for ``path``."""
     found = find_config(cwd, config_path, env if env is not None else os.environ)
@@ -237,7 +237,7 @@ def rotate_bytes(
     path: str,
     keys: SopsKeys,
     *,
-    add: Sequence = (),
+    add: Sequence[Any] = (),
     remove: Sequence[str] = (),
     input_type: str | None = None,
     indent: int | None = None,
@@ -254,7 +254,7 @@ def updatekeys_bytes(
     data: bytes,
     path: str,
     keys: SopsKeys,
-    key_groups: list,
+    key_groups: list[Any],
     *,
     shamir_threshold: int | None = None,
     input_type: str | None = None,
@@ -282,7 +282,7 @@ _MARKERS = (b"ENC[AES256_GCM,",)
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"}
 
 
-def find_sops_files(root: str | os.PathLike) -> list[Path]:
+def find_sops_files(root: str | os.PathLike[str]) -> list[Path]:
     """Files under ``root`` (sorted) that carry sops metadata, by a cheap content check."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -304,9 +304,9 @@ def find_sops_files(root: str | os.PathLike) -> list[Path]:
 class Summary:
     """Outcome of a tree operation: files changed, unchanged and failed (with the error)."""
 
-    changed: list = field(default_factory=list)
-    unchanged: list = field(default_factory=list)
-    failed: list = field(default_factory=list)  # (path, SopsError)
+    changed: list[Any] = field(default_factory=list)
+    unchanged: list[Any] = field(default_factory=list)
+    failed: list[Any] = field(default_factory=list)  # (path, SopsError)
     dry_run: bool = False
 
     @property
@@ -326,10 +326,11 @@ class Summary:
         return "\n".join(lines)
 
 
-def _progress(items: list, desc: str, show: bool | None) -> Iterable:
+def _progress(items: list[Any], desc: str, show: bool | None) -> Iterable[Any]:
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, unit="file", disable=None if show is None else not show, leave=False)
+    bar: Iterable[Any] = tqdm(items, desc=desc, unit="file", disable=None if show is None else not show, leave=False)
+    return bar
 
 
 def _tree(
@@ -361,7 +362,7 @@ def rotate_tree(
     root: str,
     keys: SopsKeys,
     *,
-    add: Sequence = (),
+    add: Sequence[Any] = (),
     remove: Sequence[str] = (),
     dry_run: bool = False,
     progress: bool | None = None,
@@ -387,7 +388,7 @@ def updatekeys_tree(
     dry_run: bool = False,
     progress: bool | None = None,
     config_path: str | None = None,
-    env: dict | None = None,
+    env: dict[str, Any] | None = None,
 ) -> Summary:
     """``updatekeys`` every sops file under ``root`` from the creation rules that match each file."""
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from secretsync.crypto import age
-from secretsync.crypto.sops.keys import DEFAULT_DECRYPTION_ORDER, SopsKeys
+from secretsync.crypto.sops.keys import DEFAULT_DECRYPTION_ORDER, SopsKeys, TransitClient
 
 __all__ = ["load_keys", "default_age_key_file", "vault_token"]
 
@@ -52,12 +53,12 @@ def _read(path: Path) -> bytes | None:
 
 
 def load_keys(
-    age_key_file: str | os.PathLike | None = None,
+    age_key_file: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] = os.environ,
     *,
     age_key_text: str | None = None,
     use_defaults: bool = True,
-    transit: object | None = None,
+    transit: TransitClient | None = None,
     vault_timeout: float = 10.0,
 ) -> SopsKeys:
     """Build the ``SopsKeys`` for sops operations from the environment and the given files.
@@ -67,7 +68,7 @@ def load_keys(
     the agent that take keys from a Kubernetes Secret only.
     """
     keys = SopsKeys()
-    identities: list = []
+    identities: list[Any] = []
 
     def add_text(text: str, source: str) -> None:
         try:

@@ -75,8 +75,10 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _ident(obj: dict) -> str:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+def _ident(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
     ns = meta.get("namespace")
     return f"{obj.get('kind', '?')} {ns + '/' if ns else ''}{meta.get('name', '?')}"
 
@@ -85,7 +87,7 @@ def _is_secret(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("kind") == "Secret" and str(obj.get("apiVersion", "v1")) == "v1"
 
 
-def _secret_values(obj: dict, where: str) -> dict:
+def _secret_values(obj: dict[str, Any], where: str) -> dict[str, Any]:
     """``data``/``stringData`` values as ``SecretBytes`` (``data`` base64-decoded), in place."""
     out = obj
     data = obj.get("data")
@@ -112,7 +114,7 @@ def _secret_values(obj: dict, where: str) -> dict:
     return out
 
 
-def _refuse_if_encrypted(obj: dict, where: str) -> None:
+def _refuse_if_encrypted(obj: dict[str, Any], where: str) -> None:
     if _is_secret(obj) and "sops" in obj:
         raise SopsManifestError(
             f"{where}: {_ident(obj)} is sops-encrypted; configuring decryption is required",
@@ -120,7 +122,7 @@ def _refuse_if_encrypted(obj: dict, where: str) -> None:
         )
 
 
-def decrypt_manifest_file(data: bytes, path: str, keys: SopsKeys) -> list[dict]:
+def decrypt_manifest_file(data: bytes, path: str, keys: SopsKeys) -> list[dict[str, Any]]:
     """Every document of a sops-encrypted YAML/JSON manifest file, decrypted, as plain objects."""
     if len(data) > MAX_FILE_BYTES:
         raise SopsManifestError(f"{path}: file is larger than {MAX_FILE_BYTES} bytes; refused")
@@ -146,7 +148,7 @@ def _format_for_key(key: str) -> str:
     return "json" if key.lower().endswith(".dockerconfigjson") else format_for_path(key)
 
 
-def decrypt_secret_data(obj: dict, keys: SopsKeys) -> dict:
+def decrypt_secret_data(obj: dict[str, Any], keys: SopsKeys) -> dict[str, Any]:
     """A Secret whose ``data`` values may be whole sops files (Flux): those are decrypted in place.
 
     Returns a new object with every ``data`` value as ``SecretBytes``. A Secret that
@@ -161,7 +163,7 @@ def decrypt_secret_data(obj: dict, keys: SopsKeys) -> dict:
     data = obj.get("data")
     if not isinstance(data, dict):
         return obj
-    out_data: dict = {}
+    out_data: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, SecretBytes):
             raw = value.reveal()
