@@ -11,7 +11,7 @@ a managed object:
 1. status-only and metadata-only churn (resourceVersion, managedFields, status) is ignored;
 2. if the object is *provably unchanged* for our field manager after the Sync's ignore rules
    (``apply_ignore_rules``, as the apply itself uses them) - every field we own still holds
-   our value: ``secretsync.kube.apply.provably_unchanged``, no request - nothing happens;
+   our value: ``secretsync.kube.plan.provably_unchanged``, no request - nothing happens;
    this covers our own writes and changes to fields we do not manage (those are not drift);
 3. otherwise the object alone is re-applied with ``apply_all`` (no re-render, the Sync's own
    identity), a ``DriftCorrected`` event is written and the metric counted. A deleted managed
