@@ -58,6 +58,7 @@ _FLOAT_SPECIAL = {
     ".NAN": math.nan,
 }
 _GO_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_GO_DOT_FLOAT = re.compile(r"^\.[0-9](_?[0-9])*([eE][-+]?[0-9](_?[0-9])*)?$")  # Go float syntax: "_" between digits
 _GO_INT = re.compile(r"^[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
 
 
@@ -97,7 +98,11 @@ def go_resolve(text: str) -> str:
         return MERGE_TAG
     if text in _FLOAT_SPECIAL:
         return FLOAT_TAG
-    if text and (text[0] in "+-." or text[0].isdigit()):
+    if text.startswith("."):
+        # go-yaml's '.' case: strconv.ParseFloat on the text as written (no blanket '_' removal):
+        # ``.0_1`` is a float, ``.0_`` (an underscore not between digits) stays a string
+        return FLOAT_TAG if _GO_DOT_FLOAT.match(text) else STR_TAG
+    if text and (text[0] in "+-" or text[0].isdigit()):
         number = _go_number(text)
         if isinstance(number, int):
             return INT_TAG

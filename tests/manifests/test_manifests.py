@@ -47,6 +47,11 @@ SCALARS = [
     "-7",
     "1.",
     ".5",
+    ".5e3",
+    ".0_",  # go-yaml's '.' case: ParseFloat of the text as written; "_" only between digits
+    ".0_1",
+    "._5",
+    ".5e1_0",
     "1e3",
     "1E-2",
     "1:20",
