@@ -19,6 +19,8 @@ import datetime as _dt
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
+from secretsync.gocompat import gotime
+
 __all__ = [
     "ConditionType",
     "ConditionStatus",
@@ -109,7 +111,7 @@ class EventReason:
 def now_rfc3339(clock: Callable[[], _dt.datetime] | None = None) -> str:
     """UTC time in the Kubernetes ``metav1.Time`` format (seconds, ``Z``)."""
     now = clock() if clock else _dt.datetime.now(_dt.UTC)
-    return now.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return gotime.format_time_seconds(now.astimezone(_dt.UTC))
 
 
 def _conditions(obj: MutableMapping[str, Any]) -> list[Condition]:

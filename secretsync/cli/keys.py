@@ -14,7 +14,7 @@ import sys
 
 from secretsync.cli.options import env_default
 from secretsync.errors import SecretsyncError, UsageError
-from secretsync.gocompat import goduration
+from secretsync.gocompat import goduration, gotime
 from secretsync.sealing import keyring as keyring_mod
 
 __all__ = ["add_arguments", "run", "parse_go_duration"]
@@ -82,8 +82,8 @@ def _list(store: keyring_mod.FileKeyStore) -> int:
         rows.append(
             (
                 key.name,
-                created.strftime("%Y-%m-%dT%H:%M:%SZ") if created else "-",
-                key.not_after.strftime("%Y-%m-%dT%H:%M:%SZ") if key.not_after else "-",
+                gotime.format_time_seconds(created) if created else "-",
+                gotime.format_time_seconds(key.not_after) if key.not_after else "-",
                 key.fingerprint,
                 "*" if key is newest else "",
             )

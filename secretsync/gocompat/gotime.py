@@ -1,5 +1,9 @@
-"""Go's ``time`` text of a timestamp: ``Format(time.RFC3339Nano)`` and ``Parse(time.RFC3339, ...)``,
-and ``Timestamp``, a ``datetime`` that keeps Go's nanoseconds. Standard library only; no I/O.
+"""Go's ``time`` text of a timestamp: ``Format(time.RFC3339Nano)`` (``format_time``),
+``Format(time.RFC3339)`` (``format_time_seconds``: sops's ``lastmodified`` and its MAC's AAD,
+Kubernetes ``metav1.Time``), ``metav1.MicroTime``'s ``2006-01-02T15:04:05.000000Z07:00``
+(``format_micro_time``) and ``Parse(time.RFC3339, ...)`` (``parse_time``, which also reads the
+other three, as Go's parser accepts a fraction the layout does not name), and ``Timestamp``, a
+``datetime`` that keeps Go's nanoseconds. Standard library only; no I/O.
 
 The sops cipher (typed plaintext, the MAC's ``lastmodified``) and the sops stores (YAML, JSON,
 INI, dotenv) share these, so neither imports the other.
@@ -11,7 +15,7 @@ import datetime as _dt
 import re
 from typing import Any
 
-__all__ = ["Timestamp", "format_time", "parse_time"]
+__all__ = ["Timestamp", "format_time", "format_time_seconds", "format_micro_time", "parse_time"]
 
 
 class Timestamp(_dt.datetime):
@@ -80,19 +84,39 @@ class Timestamp(_dt.datetime):
         return self.to_datetime() - other
 
 
-def format_time(value: _dt.datetime) -> str:
-    """Go's RFC3339Nano: fraction without trailing zeros, ``Z`` for a zero offset (naive = UTC)."""
+def _seconds_text(value: _dt.datetime) -> str:
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+
+
+def _zone(value: _dt.datetime) -> str:
+    """Go's ``Z07:00``: ``Z`` for a zero offset (naive = UTC), else ``±hh:mm``."""
     offset = value.utcoffset()
-    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    nanos: int = getattr(value, "nanosecond", value.microsecond * 1000)
-    if nanos:
-        text += "." + f"{nanos:09d}".rstrip("0")
     if offset is None or offset == _dt.timedelta(0):
-        return text + "Z"
+        return "Z"
     total = int(offset.total_seconds())
     sign = "+" if total >= 0 else "-"
     total = abs(total)
-    return f"{text}{sign}{total // 3600:02d}:{(total % 3600) // 60:02d}"
+    return f"{sign}{total // 3600:02d}:{(total % 3600) // 60:02d}"
+
+
+def format_time(value: _dt.datetime) -> str:
+    """Go's RFC3339Nano: fraction without trailing zeros, ``Z`` for a zero offset (naive = UTC)."""
+    text = _seconds_text(value)
+    nanos: int = getattr(value, "nanosecond", value.microsecond * 1000)
+    if nanos:
+        text += "." + f"{nanos:09d}".rstrip("0")
+    return text + _zone(value)
+
+
+def format_time_seconds(value: _dt.datetime) -> str:
+    """Go's RFC3339: no fraction, the zone kept (``Z`` for a zero offset; naive = UTC)."""
+    return _seconds_text(value) + _zone(value)
+
+
+def format_micro_time(value: _dt.datetime) -> str:
+    """``metav1.MicroTime``'s text: ``value`` in UTC with six fraction digits and ``Z``."""
+    utc = value.astimezone(_dt.UTC)
+    return f"{_seconds_text(utc)}.{utc.microsecond:06d}Z"
 
 
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$")

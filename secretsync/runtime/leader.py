@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from secretsync.gocompat import gotime
 from secretsync.kube.client import KubeClient
 from secretsync.kube.errors import Conflict, KubeError, NotFound
 
@@ -58,11 +59,11 @@ LEASE_API = "coordination.k8s.io/v1"
 def micro_time(when: _dt.datetime | None = None) -> str:
     """``metav1.MicroTime`` text: UTC, microseconds, ``Z``."""
     when = when or _dt.datetime.now(_dt.UTC)
-    return when.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return gotime.format_micro_time(when)
 
 
 def parse_micro_time(text: str) -> _dt.datetime:
-    return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return gotime.parse_time(text)
 
 
 def default_identity() -> str:

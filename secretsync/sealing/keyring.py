@@ -38,7 +38,7 @@ from cryptography.x509.oid import ObjectIdentifier
 from secretsync import fileio
 from secretsync.crypto import sealing
 from secretsync.errors import SecretsyncError
-from secretsync.gocompat import gobase64
+from secretsync.gocompat import gobase64, gotime
 from secretsync.secretvalue import SecretBytes
 
 __all__ = [
@@ -162,7 +162,7 @@ def key_secret(key: SealingKey, namespace: str = DEFAULT_NAMESPACE) -> dict[str,
     )
     metadata = {"name": key.name, "namespace": namespace, "labels": {KEY_LABEL: "active"}}
     if key.created is not None:
-        metadata["creationTimestamp"] = key.created.strftime("%Y-%m-%dT%H:%M:%SZ")
+        metadata["creationTimestamp"] = gotime.format_time_seconds(key.created)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -254,7 +254,7 @@ def _parse_time(text: object) -> dt.datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return gotime.parse_time(text)
     except ValueError:
         return None
 

@@ -36,6 +36,7 @@ from secretsync.crypto.sops.mac import MacHasher, encrypt_mac, verify_mac
 from secretsync.crypto.sops.metadata import METADATA_KEY, SOPSMetadata, from_file, to_file
 from secretsync.crypto.sops.tree import Branch, Comment
 from secretsync.crypto.sops.walk import Selectors, aad, copy_tree, walk
+from secretsync.gocompat.gotime import format_time_seconds
 
 __all__ = [
     "Decrypted",
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 
 def now_rfc3339() -> str:
     """The current UTC time as sops writes ``lastmodified``."""
-    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time_seconds(_dt.datetime.now(_dt.UTC))
 
 
 @dataclass

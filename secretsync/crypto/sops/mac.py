@@ -9,7 +9,6 @@ difference (constant-time compare) and never returns a boolean.
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import hashlib
 import hmac
@@ -25,7 +24,7 @@ from secretsync.crypto.sops.errors import (
     ValueDecryptError,
 )
 from secretsync.crypto.sops.tree import Comment
-from secretsync.gocompat.gotime import parse_time
+from secretsync.gocompat.gotime import format_time_seconds, parse_time
 
 __all__ = ["MacHasher", "MAC_ONLY_ENCRYPTED_INIT", "mac_aad", "encrypt_mac", "verify_mac"]
 
@@ -77,14 +76,7 @@ def mac_aad(lastmodified: str) -> str:
             "sops metadata: lastmodified is not an RFC3339 timestamp",
             hint="restore the file's sops.lastmodified from version control",
         ) from None
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    offset = when.utcoffset() or _dt.timedelta(0)
-    if offset == _dt.timedelta(0):
-        return text + "Z"
-    total = int(offset.total_seconds())
-    sign = "+" if total >= 0 else "-"
-    total = abs(total)
-    return f"{text}{sign}{total // 3600:02d}:{(total % 3600) // 60:02d}"
+    return format_time_seconds(when)
 
 
 def encrypt_mac(cipher: ValueCipher, mac: str, lastmodified: str) -> str:

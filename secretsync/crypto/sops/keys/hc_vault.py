@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from secretsync.crypto.sops.keys import KeyFailure, SopsKeys, register
+from secretsync.gocompat.gotime import format_time_seconds
 
 __all__ = ["VaultTransitKey"]
 
@@ -51,7 +52,7 @@ class VaultTransitKey:
         if keys.transit is None:
             raise KeyFailure("no Vault transit client configured (set VAULT_TOKEN)")
         self.enc = keys.transit.encrypt(self.vault_address, self.engine_path, self.key_name, bytes(data_key))
-        self.created_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.created_at = format_time_seconds(_dt.datetime.now(_dt.UTC))
 
     def decrypt(self, keys: SopsKeys) -> bytes:
         if keys.transit is None:
