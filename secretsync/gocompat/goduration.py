@@ -9,6 +9,11 @@ Standard library only; no I/O.
   ``metav1.Duration`` field (``^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$``, also in our ``crds/sync.yaml``),
   which the API server enforces before the controller sees the value: no sign, no ``0`` alone,
   no ``ns``/``us``, a digit before any point.
+- ``parse_duration_second(text)`` is Vault's ``parseutil.ParseDurationSecond`` (hashicorp/
+  go-secure-stdlib) for a string, as the Vault client reads ``VAULT_CLIENT_TIMEOUT``: text ending in
+  ``s``, ``m`` or ``h`` goes to ``parse_duration``, anything else is a number of seconds. One
+  documented difference: a decimal number keeps its fraction (``0.5`` is 500ms; Go's
+  ``time.Duration(secs)`` truncates it to 0), which ``VAULT_RETRY_WAIT=0.5`` needs.
 - ``seconds(ns)`` and ``timedelta(ns)`` turn a ``Duration`` into what Python callers use.
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-__all__ = ["parse_duration", "parse_crd_duration", "CRD_PATTERN", "seconds", "timedelta"]
+__all__ = ["parse_duration", "parse_crd_duration", "parse_duration_second", "CRD_PATTERN", "seconds", "timedelta"]
 
 CRD_PATTERN = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
 
@@ -121,6 +126,21 @@ def parse_crd_duration(text: str) -> int:
     if not CRD_PATTERN.match(text):
         raise ValueError(f"{_go_quote(text)} does not match {CRD_PATTERN.pattern}")
     return parse_duration(text)
+
+
+_SECONDS = re.compile(r"\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def parse_duration_second(text: str) -> int:
+    """Vault's ``ParseDurationSecond`` of a string (see the module docstring): nanoseconds."""
+    if text.endswith(("s", "m", "h")):
+        return parse_duration(text)
+    if not _SECONDS.fullmatch(text):
+        raise ValueError(f"strconv.ParseFloat: parsing {_go_quote(text)}: invalid syntax")
+    value = float(text) * 1e9
+    if value >= _MAX:
+        raise ValueError("time: invalid duration " + _go_quote(text))
+    return int(value)
 
 
 def seconds(duration: int) -> float:

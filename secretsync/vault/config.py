@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from secretsync.gocompat import goduration
 from secretsync.secretvalue import SecretBytes
 from secretsync.vault.errors import VaultConfigError
 
@@ -155,11 +156,11 @@ def _settings(env: Mapping[str, str], file_values: Mapping[str, str]) -> Setting
 
 
 def _duration_seconds(text: str, name: str) -> float:
-    """AVP's timeouts: a number of seconds, or a number with ``ms``/``s``/``m``/``h``."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
-    if not m:
-        raise VaultConfigError(f"{name}={text!r} is not a duration", hint="use seconds, e.g. 30 or 30s")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+    """AVP's timeouts: a number of seconds, or a Go duration (Vault's ``ParseDurationSecond``)."""
+    try:
+        return goduration.seconds(goduration.parse_duration_second(text.strip()))
+    except ValueError:
+        raise VaultConfigError(f"{name}={text!r} is not a duration", hint="use seconds, e.g. 30 or 30s") from None
 
 
 _RE2_UNSUPPORTED = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]")

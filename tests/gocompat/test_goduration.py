@@ -123,3 +123,18 @@ def test_conversions() -> None:
     assert goduration.seconds(300 * MS) == 0.3  # secDurationTests
     assert goduration.timedelta(goduration.parse_duration("-1.5s")) == dt.timedelta(seconds=-1.5)
     assert goduration.timedelta(goduration.parse_duration("87600h")) == dt.timedelta(hours=87600)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("30", 30 * S), ("30s", 30 * S), ("1h30m", 90 * M), ("500ms", 500 * MS), ("0.5", 500 * MS), (".25", 250 * MS)],
+)
+def test_vault_parse_duration_second(text: str, want: int) -> None:
+    """hashicorp/go-secure-stdlib parseutil.ParseDurationSecond (plus the kept fraction)."""
+    assert goduration.parse_duration_second(text) == want
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1d", "abc", "1 s", "nan", "inf"])
+def test_vault_parse_duration_second_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        goduration.parse_duration_second(text)
