@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from secretsync.errors import UsageError
+from secretsync.gocompat import gostrconv
 
 if TYPE_CHECKING:
     from secretsync.kube.plan import IgnoreRule
@@ -39,17 +40,13 @@ __all__ = [
     "duration_seconds",
 ]
 
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
 
 def parse_go_bool(text: str) -> bool:
     """Go's ``strconv.ParseBool``: 1 t T TRUE true True / 0 f F FALSE false False."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"invalid boolean {text!r} (use true or false)")
+    try:
+        return gostrconv.parse_bool(text)
+    except ValueError:
+        raise ValueError(f"invalid boolean {text!r} (use true or false)") from None
 
 
 class CommaListAction(argparse.Action):

@@ -11,6 +11,9 @@ held as the ``surrogateescape`` code points U+DC80..U+DCFF, in and out.
   and ```...``` (raw, carriage returns dropped); ``single_quoted_strings=True`` is client-go's
   ``jsonpath.UnquoteExtend`` (``'...'`` holds a whole string, as in kubectl's JSONPath). Errors
   raise ``ValueError("invalid syntax")`` (Go's ``strconv.ErrSyntax``).
+- ``parse_bool(text)`` is ``strconv.ParseBool``: ``1 t T TRUE true True`` / ``0 f F FALSE false
+  False``; anything else raises ``ValueError`` (whose message leaves the text out: it can be a
+  decrypted value).
 - ``format_float(value, fmt, bits)`` is ``strconv.FormatFloat(value, fmt, -1, bits)``: the shortest
   digits that read back as the value (Python's ``repr`` finds the same digits as Go for float64);
   ``fmt="g"`` uses an exponent when the decimal exponent is < -4 or >= 6 (strconv's ``eprec = 6``
@@ -25,7 +28,7 @@ import math
 import struct
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 
-__all__ = ["quote", "unquote", "format_float", "shortest_digits"]
+__all__ = ["quote", "unquote", "parse_bool", "format_float", "shortest_digits"]
 
 _QUOTE_ESCAPES = {
     "\a": r"\a",
@@ -133,6 +136,19 @@ def unquote(text: str, *, single_quoted_strings: bool = False) -> str:
     if quote_char == "'" and not single_quoted_strings and len(out) != 1:
         raise ValueError(_SYNTAX)
     return "".join(out)
+
+
+_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
+_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
+
+
+def parse_bool(text: str) -> bool:
+    """Go ``strconv.ParseBool(text)``; ``ValueError`` (without the text) for anything else."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("strconv.ParseBool: invalid syntax")
 
 
 def _round32(value: float) -> tuple[float, tuple[str, int] | None]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from secretsync.errors import SecretsyncError
-from secretsync.gocompat import gobase64
+from secretsync.gocompat import gobase64, gostrconv
 from secretsync.secretvalue import SecretBytes
 from secretsync.vault.jsonpath import go_json, go_text, go_type
 from secretsync.vault.modifiers import MODIFIERS, ModifierError
@@ -64,7 +64,10 @@ _INLINE_REF = re.compile(r"path:([^#]+?)#([^#]+?)(?:#(.+))?$", re.S)
 
 def go_bool(text: Any) -> bool:
     """Go's strconv.ParseBool truth: 1 t T TRUE true True; anything else (or an error) is false."""
-    return isinstance(text, str) and text in ("1", "t", "T", "TRUE", "true", "True")
+    try:
+        return isinstance(text, str) and gostrconv.parse_bool(text)
+    except ValueError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------- parse

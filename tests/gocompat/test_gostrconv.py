@@ -175,3 +175,13 @@ def test_format_float32() -> None:
     assert gostrconv.format_float(123456789.0, "g", bits=32) == "1.2345679e+08"
     assert gostrconv.format_float(0.1, "g", bits=32) == "0.1"
     assert gostrconv.format_float(1e39, "g", bits=32) == "+Inf"
+
+
+def test_parse_bool() -> None:
+    """strconv.ParseBool's accepted spellings (src/strconv/atob.go); the error leaves the text out."""
+    assert all(gostrconv.parse_bool(t) for t in ("1", "t", "T", "TRUE", "true", "True"))
+    assert not any(gostrconv.parse_bool(t) for t in ("0", "f", "F", "FALSE", "false", "False"))
+    for bad in ("yes", "tRUE", "", " true"):
+        with pytest.raises(ValueError) as err:
+            gostrconv.parse_bool(bad)
+        assert bad not in str(err.value) or not bad

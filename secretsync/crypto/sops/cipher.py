@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secretsync.crypto.sops.errors import EncryptError, ValueDecryptError
 from secretsync.crypto.sops.tree import Comment
-from secretsync.gocompat.gostrconv import format_float
+from secretsync.gocompat.gostrconv import format_float, parse_bool
 from secretsync.gocompat.gotime import format_time, parse_time
 
 __all__ = [
@@ -44,8 +44,6 @@ _ENC_FAST = re.compile(
 IV_SIZE = 32
 TAG_SIZE = 16
 
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
 def is_encrypted_value(value: Any) -> bool:
@@ -100,12 +98,7 @@ def _decode(plain: bytes, type_name: str) -> Any:
     if type_name == "float":
         return float(plain.decode("ascii"))
     if type_name == "bool":
-        text = plain.decode("ascii")
-        if text in _GO_TRUE:
-            return True
-        if text in _GO_FALSE:
-            return False
-        raise ValueError("bad bool")
+        return parse_bool(plain.decode("ascii"))
     if type_name == "time":
         return parse_time(plain.decode("ascii"))
     if type_name == "comment":
