@@ -18,7 +18,7 @@ from pathlib import Path
 __all__ = ["write_atomic"]
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int | None = None) -> None:
     """Replace ``path`` with ``data`` atomically. ``mode`` defaults to the existing file's
     permission bits, or 0600 for a new file."""
     target = Path(path)

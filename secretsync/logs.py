@@ -9,11 +9,15 @@ import json
 import logging
 import sys
 import time
+from types import TracebackType
+from typing import Any
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 __all__ = ["configure_logging", "JSONFormatter", "TextFormatter", "format_exception_safely"]
 
 
-def format_exception_safely(exc_info) -> str:
+def format_exception_safely(exc_info: ExcInfo) -> str:
     """A traceback with frames and the exception type only: the message may echo input (a secret).
 
     Applies to every ``exc_info`` log line, secretsync's and libraries' alike.
@@ -37,7 +41,7 @@ def format_exception_safely(exc_info) -> str:
 class TextFormatter(logging.Formatter):
     """The text log format; tracebacks show frames and types, never exception messages."""
 
-    def formatException(self, ei) -> str:  # noqa: N802 - logging's API name
+    def formatException(self, ei: ExcInfo) -> str:  # noqa: N802 - logging's API name
         return format_exception_safely(ei)
 
 
@@ -47,7 +51,7 @@ class JSONFormatter(logging.Formatter):
     _standard = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,

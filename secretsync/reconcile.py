@@ -86,7 +86,10 @@ class ReconcileOptions:
 class InventoryStore(Protocol):
     """Where the inventory lives: an ApplySet for the CLI, the Sync status for the agent."""
 
-    owner_labels: Mapping[str, str]
+    @property
+    def owner_labels(self) -> Mapping[str, str]:
+        """The labels that mark an object as a member of this inventory."""
+        ...
 
     def load(
         self, index: LiveIndex, versions: Mapping[tuple[str, str], str]

@@ -37,7 +37,7 @@ class RetriesExhausted(SecretsyncError):
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:
     """Full-jitter delay before retry number ``attempt`` (1-based): uniform in [0, min(cap, base*2**(attempt-1))]."""
-    return rng() * min(cap, base * (2 ** (attempt - 1)))
+    return rng() * min(cap, base * 2.0 ** (attempt - 1))
 
 
 @dataclass

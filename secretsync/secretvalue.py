@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from typing import NoReturn
 
 __all__ = ["SecretBytes", "REDACTED"]
 
@@ -74,11 +75,11 @@ class SecretBytes:
     def __format__(self, spec: str) -> str:
         return REDACTED
 
-    def __reduce__(self):  # pickling would write plaintext to wherever the pickle goes
+    def __reduce__(self) -> NoReturn:  # pickling would write plaintext to wherever the pickle goes
         raise TypeError("SecretBytes cannot be pickled")
 
     def __copy__(self) -> SecretBytes:
         return self
 
-    def __deepcopy__(self, memo) -> SecretBytes:
+    def __deepcopy__(self, memo: object) -> SecretBytes:
         return self
