@@ -45,7 +45,6 @@ IV_SIZE = 32
 TAG_SIZE = 16
 
 
-
 def is_encrypted_value(value: Any) -> bool:
     """True for a string in sops's ``ENC[AES256_GCM,...]`` syntax."""
     return isinstance(value, str) and value.startswith("ENC[AES256_GCM,")
