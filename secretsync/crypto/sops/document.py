@@ -434,7 +434,7 @@ def _wrap(meta: SOPSMetadata, data_key: bytes, keys: SopsKeys, where: str) -> No
 def _encrypt_values(docs: list[Branch], meta: SOPSMetadata, cipher: ValueCipher, where: str) -> str:
     hasher = MacHasher(meta.mac_only_encrypted)
     selectors = meta.selectors
-    unenc_comment = selectors._unencrypted_comment_regex  # type: ignore[attr-defined]
+    unenc_comment = selectors._unencrypted_comment_regex
 
     def on_leaf(value: Any, path: Sequence[str], stack: list[Any], is_comment: bool) -> Any:
         encrypted = selectors.should_encrypt(path, stack, is_comment)

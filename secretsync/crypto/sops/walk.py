@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from secretsync.crypto.sops.errors import ConflictingParameters, EncryptError
@@ -50,9 +50,17 @@ class Selectors:
     encrypted_regex: str = ""
     unencrypted_comment_regex: str = ""
     encrypted_comment_regex: str = ""
+    # Compiled in __post_init__ (not arguments, not compared):
+    _unencrypted_regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _encrypted_regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _unencrypted_comment_regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _encrypted_comment_regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _key_matches: dict[str, Any] = field(init=False, repr=False, compare=False)
+    _key_test: Callable[[str], bool] = field(init=False, repr=False, compare=False)
+    _encrypt_if_matched: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        set_ = [f.name for f in fields(self) if getattr(self, f.name)]
+        set_ = [name for name in SELECTOR_FIELDS if getattr(self, name)]
         if len(set_) > 1:
             raise ConflictingParameters(
                 f"only one of {', '.join(SELECTOR_FIELDS)} may be set; found {', '.join(set_)}",
@@ -82,10 +90,10 @@ class Selectors:
         """
         if self.uses_comments:
             return None
-        known: dict[str, Any] = self._key_matches  # type: ignore[attr-defined]
+        known: dict[str, Any] = self._key_matches
         if len(known) > 4096:
             known.clear()
-        return known, self._key_test, self._encrypt_if_matched  # type: ignore[attr-defined]
+        return known, self._key_test, self._encrypt_if_matched
 
     def _init_key_rule(self) -> None:
         if self.unencrypted_suffix:
@@ -94,11 +102,11 @@ class Selectors:
         elif self.encrypted_suffix:
             suffix = self.encrypted_suffix
             test, encrypt_if_matched = (lambda k: k.endswith(suffix)), True
-        elif self._unencrypted_regex is not None:  # type: ignore[attr-defined]
-            search = self._unencrypted_regex.search  # type: ignore[attr-defined]
+        elif self._unencrypted_regex is not None:
+            search = self._unencrypted_regex.search
             test, encrypt_if_matched = (lambda k: search(k) is not None), False
-        elif self._encrypted_regex is not None:  # type: ignore[attr-defined]
-            search = self._encrypted_regex.search  # type: ignore[attr-defined]
+        elif self._encrypted_regex is not None:
+            search = self._encrypted_regex.search
             test, encrypt_if_matched = (lambda k: search(k) is not None), True
         else:
             test, encrypt_if_matched = (lambda k: False), False
@@ -127,11 +135,11 @@ class Selectors:
         """sops's ``shouldBeEncrypted`` for a leaf at ``path`` with comment ``stack`` (the walks
         use ``key_rule`` instead when no comment selector is set)."""
         encrypted = self._by_path(path)
-        if self._unencrypted_comment_regex is not None:  # type: ignore[attr-defined]
-            rx = self._unencrypted_comment_regex  # type: ignore[attr-defined]
+        if self._unencrypted_comment_regex is not None:
+            rx = self._unencrypted_comment_regex
             if any(rx.search(c) for level in stack for c in level):
                 encrypted = False
-        if self._encrypted_comment_regex is not None:  # type: ignore[attr-defined]
+        if self._encrypted_comment_regex is not None:
             return self._marked_by_comment(stack, is_comment)
         return encrypted
 
@@ -143,18 +151,20 @@ class Selectors:
                 encrypted = False
         if self.encrypted_suffix:
             encrypted = any(k.endswith(self.encrypted_suffix) for k in path)
-        if self._unencrypted_regex is not None:  # type: ignore[attr-defined]
-            if any(self._unencrypted_regex.search(k) for k in path):  # type: ignore[attr-defined]
+        if self._unencrypted_regex is not None:
+            if any(self._unencrypted_regex.search(k) for k in path):
                 encrypted = False
-        if self._encrypted_regex is not None:  # type: ignore[attr-defined]
-            search = self._encrypted_regex.search  # type: ignore[attr-defined]
+        if self._encrypted_regex is not None:
+            search = self._encrypted_regex.search
             encrypted = any(search(k) for k in path)
         return encrypted
 
     def _marked_by_comment(self, stack: list[Any], is_comment: bool) -> bool:
         """``encrypted_comment_regex``: a comment above the leaf, at any level, matches (the
         marker comment itself stays clear)."""
-        rx = self._encrypted_comment_regex  # type: ignore[attr-defined]
+        rx = self._encrypted_comment_regex
+        if rx is None:
+            return False
         last_level = len(stack) - 1
         last_index = len(stack[-1]) - 1 if stack else -1
         for i, level in enumerate(stack):
