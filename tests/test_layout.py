@@ -3,7 +3,9 @@
 - every runtime module imports without the emulator, and importing all of them loads no
   module of ``secretsync_emulator`` (the runtime package and the image never contain it);
 - ``secretsync/`` holds only the stage packages and the base modules;
-- none of our modules is loaded by name through ``importlib`` (static tools must see every edge).
+- none of our modules is loaded by name through ``importlib`` (static tools must see every edge);
+- no runtime module over ~600 lines, and no function rated worse than C by radon unless a
+  comment beside it says why.
 
 The import contracts themselves are import-linter's (``.importlinter``, run by scripts/test).
 """
@@ -79,3 +81,35 @@ def test_no_module_of_ours_is_loaded_by_name():
         if "import_module(" in p.read_text() or "find_spec(" in p.read_text()
     ]
     assert offenders == []
+
+
+MAX_LINES = 650  # "no runtime module over ~600 lines"
+MAX_COMPLEXITY = 20  # radon's C ends at 20; D and worse need a comment saying why
+
+
+def test_no_runtime_module_is_a_god_module():
+    long = {
+        p.relative_to(ROOT).as_posix(): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_complex_functions_say_why():
+    from radon.complexity import cc_visit
+
+    unexplained = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        lines = text.splitlines()
+        for block in cc_visit(text):
+            if block.complexity <= MAX_COMPLEXITY:
+                continue
+            # The reason is a comment naming the complexity (or radon), above the definition or in its first lines.
+            around = lines[max(0, block.lineno - 8) : block.lineno + 6]
+            if not any("#" in line and ("complex" in line.lower() or "radon" in line.lower()) for line in around):
+                unexplained.append(
+                    f"{path.relative_to(ROOT).as_posix()}:{block.lineno} {block.fullname} ({block.complexity})"
+                )
+    assert unexplained == []
