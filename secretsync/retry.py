@@ -79,11 +79,13 @@ def retry_call(fn: Callable[[], T], *, peer: str, operation: str, policy: RetryP
     return (policy or RetryPolicy()).call(fn, peer=peer, operation=operation)
 
 
-def poll_until(predicate: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:
-    """Call ``predicate`` every ``interval`` seconds until it is truthy (True) or ``timeout`` passes (False)."""
+def poll_until(predicate: Callable[[], T], timeout: float, interval: float = 0.02) -> T | None:
+    """Call ``predicate`` every ``interval`` seconds until it returns a truthy value, and return that
+    value; ``None`` when ``timeout`` passes first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
+        value = predicate()
+        if value:
+            return value
         time.sleep(interval)
-    return False
+    return None

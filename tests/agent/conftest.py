@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from secretsync.retry import poll_until
+from tests.fixtures.polling import wait_for  # noqa: F401 - the one polling helper, imported from here by the tests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,13 +47,16 @@ class Syncs:
         return None
 
     def wait(self, name: str, predicate, timeout: float = 30.0, namespace: str | None = None, what: str = "") -> dict:
-        deadline = time.monotonic() + timeout
-        obj = None
-        while time.monotonic() < deadline:
-            obj = self.get(name, namespace)
-            if predicate(obj):
-                return obj
-            time.sleep(0.05)
+        last: dict = {}
+
+        def check() -> dict | None:
+            last["obj"] = obj = self.get(name, namespace)
+            return obj if predicate(obj) else None
+
+        found = poll_until(check, timeout, 0.05)
+        if found is not None:
+            return found
+        obj = last.get("obj")
         raise AssertionError(f"Sync {name}: timed out waiting for {what}; status: {(obj or {}).get('status')}")
 
     def wait_ready(
@@ -93,17 +96,14 @@ class AgentKube:
 def install_crd(client) -> None:
     crd = yaml.safe_load((ROOT / "crds" / "sync.yaml").read_text())
     client.apply(crd, field_manager="test", force=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def established() -> bool:
         live = client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "syncs.secretsync.io")
-        if any(
-            c["type"] == "Established" and c["status"] == "True"
-            for c in (live.get("status") or {}).get("conditions") or []
-        ):
-            client.invalidate_discovery()
-            return
-        time.sleep(0.05)
-    raise AssertionError("the Sync CRD was not established")
+        conditions = (live.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    wait_for(established, 10, 0.05, what="the Sync CRD to be established")
+    client.invalidate_discovery()
 
 
 @pytest.fixture
@@ -168,11 +168,6 @@ def configmap(name: str, namespace: str, data: dict) -> str:
     return yaml.safe_dump(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
     )
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
-    """Poll ``predicate`` until it is true (True) or ``timeout`` passes (False)."""
-    return poll_until(predicate, timeout, interval)
 
 
 def sops_secret(

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from secretsync.runtime.httpserver import HTTPServer, json_response
-from tests.agent.conftest import configmap, wait_until, write_tree
+from tests.agent.conftest import configmap, wait_for, write_tree
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,12 +42,12 @@ def test_kubectl_edit_reverted_without_rerender(agent_kube, syncs, make_agent, t
     live = client.get("v1", "ConfigMap", "app", ns)
     started = time.monotonic()
     client.update({**live, "data": {"mode": "edited"}}, field_manager="kubectl-edit")
-    assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"mode": "ours"}, 5)
+    assert wait_for(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"mode": "ours"}, 5)
     assert time.monotonic() - started < 5
     assert state.renderer.builds == builds
     assert runtime.drift.corrections == 1
     assert runtime.metrics.drift_corrections.labels(ns, "drift", "ConfigMap")._value.get() == 1
-    assert wait_until(
+    assert wait_for(
         lambda: any(e.get("reason") == "DriftCorrected" for e in client.list("v1", "Event", ns)["items"]), 5
     )
 
@@ -69,7 +69,7 @@ def test_unmanaged_field_left_alone_and_deletion_repaired(agent_kube, syncs, mak
     assert after["metadata"]["labels"]["team"] == "ops" and after["data"] == {"mode": "ours", "extra": "x"}
     assert runtime.drift.corrections == 0
     client.delete("v1", "ConfigMap", "app", ns)
-    assert wait_until(lambda: client.get_or_none("v1", "ConfigMap", "app", ns) is not None, 5)
+    assert wait_for(lambda: client.get_or_none("v1", "ConfigMap", "app", ns) is not None, 5)
     assert client.get("v1", "ConfigMap", "app", ns)["metadata"]["uid"] != live["metadata"]["uid"]
     assert runtime.drift.corrections == 1
 
@@ -133,7 +133,7 @@ def test_failed_apply_then_recovery_notifies(agent_kube, syncs, make_agent, tmp_
         )
         write_tree(root, {"cm.yaml": configmap("app", ns, {"mode": "ours"})})  # fixed; the retry picks it up
         syncs.wait_ready("flaky", timeout=20)
-        assert wait_until(lambda: len(received) >= 2, 5)
+        assert wait_for(lambda: len(received) >= 2, 5)
     finally:
         hook.stop()
     assert received[0]["text"].startswith(f"Sync {ns}/flaky failed: ApplyFailed")
@@ -181,7 +181,7 @@ def test_ignored_field_owned_by_another_manager_costs_no_request(agent_kube, syn
     for replicas in ("3", "4", "5"):  # e.g. an autoscaler owning the field
         client.patch("v1", "ConfigMap", "app", ns, {"data": {"replicas": replicas}}, field_manager="autoscaler")
     client.patch("v1", "ConfigMap", "app", ns, {"data": {"mode": "edited"}}, field_manager="someone")  # sentinel
-    assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"]["mode"] == "ours", 5)
+    assert wait_for(lambda: client.get("v1", "ConfigMap", "app", ns)["data"]["mode"] == "ours", 5)
     assert client.get("v1", "ConfigMap", "app", ns)["data"]["replicas"] == "5"  # not fought over
     assert runtime.drift.corrections == 1
     assert requests == ["list", "dry-run"]  # the sentinel's repair only; nothing for the ignored field's events

@@ -10,13 +10,13 @@ no overlap and nothing left out. Writes are counted per user inside the emulator
 from __future__ import annotations
 
 import collections
-import time
 
 import pytest
 
 from secretsync.agent.runtime import shard_of
 from secretsync.kube.client import KubeClient
 from tests.agent.conftest import configmap, write_tree
+from tests.fixtures.polling import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 WRITES = ("create", "update", "patch", "delete")
@@ -49,10 +49,7 @@ def test_leader_failover_without_double_writes(agent_kube, syncs, make_agent, tm
     writes = counted(cluster)
     ha = dict(leader_elect=True, lease_namespace=ns, lease_duration=2, renew_deadline=1.5, retry_period=0.3)
     a = make_agent(client=identity_client(cluster, "agent-a"), identity="a", **ha)
-    deadline = time.monotonic() + 10
-    while not a.is_active():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(a.is_active, 10, 0.05, what="agent a to lead")
     b = make_agent(client=identity_client(cluster, "agent-b"), identity="b", **ha)
     root = write_tree(tmp_path / "src", {"cm.yaml": configmap("app", ns, {"v": "1"})})
     syncs.create("ha", {"source": {"path": str(root)}, "interval": "1h", "prune": True})
@@ -64,10 +61,7 @@ def test_leader_failover_without_double_writes(agent_kube, syncs, make_agent, tm
     a.stop(release=False)  # killed: the Lease is not released
     a_writes = {k: v for k, v in writes.items() if k[0] == "agent-a" and k[1] != "leases"}
     write_tree(root, {"cm.yaml": configmap("app", ns, {"v": "2"})})
-    deadline = time.monotonic() + 15
-    while not b.is_active():
-        assert time.monotonic() < deadline, "the standby did not take over"
-        time.sleep(0.05)
+    wait_for(b.is_active, 15, 0.05, what="the standby to take over")
     syncs.patch("ha", {"metadata": {"annotations": {"secretsync.io/requestedAt": "failover"}}})
     syncs.wait(
         ("ha"),

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.agent.conftest import configmap, sops_secret, wait_until, write_tree
+from tests.agent.conftest import configmap, sops_secret, wait_for, write_tree
 from tests.render.conftest import age_key  # noqa: F401 - session fixture (real age-keygen)
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.peer]
@@ -55,18 +55,18 @@ def test_local_mode_applies_saved_files_fast(apiserver, tmp_path, age_key):  # n
         env=env,
     )
     try:
-        assert wait_until(lambda: client.get_or_none("v1", "Secret", "db", ns) is not None, 30), "first apply"
+        assert wait_for(lambda: client.get_or_none("v1", "Secret", "db", ns) is not None, 30), "first apply"
         assert client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() == b"local-mode-test-value"
         latencies = []
         for i in range(2, 5):
             time.sleep(0.3)
             started = time.monotonic()
             write_tree(root, {"cm.yaml": configmap("app", ns, {"v": str(i)})})
-            assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": str(i)}, 5)
+            assert wait_for(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": str(i)}, 5)
             latencies.append(time.monotonic() - started)
         assert min(latencies) < 1.0, latencies
         write_tree(root, {"gone.yaml": None})
-        assert wait_until(lambda: client.get_or_none("v1", "ConfigMap", "gone", ns) is None, 5)
+        assert wait_for(lambda: client.get_or_none("v1", "ConfigMap", "gone", ns) is None, 5)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)

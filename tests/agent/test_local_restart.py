@@ -13,7 +13,7 @@ import pytest
 
 from secretsync.api.syncspec import API_VERSION, KIND
 from secretsync.kube.inventory import CONTAINS_GROUP_KINDS, ID_LABEL, PART_OF, local_applyset_name
-from tests.agent.conftest import configmap, wait_until, write_tree
+from tests.agent.conftest import configmap, wait_for, write_tree
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,7 +34,7 @@ def ready_condition(runtime, ns) -> dict | None:
 
 def run_once(make_agent, ns, root):
     runtime = make_agent(local_sync=local_sync(ns, root))
-    assert wait_until(lambda: (ready_condition(runtime, ns) or {}).get("status") in ("True", "False"), 30), (
+    assert wait_for(lambda: (ready_condition(runtime, ns) or {}).get("status") in ("True", "False"), 30), (
         "no reconcile finished"
     )
     return runtime
@@ -55,12 +55,12 @@ def test_restart_prunes_what_left_the_folder(agent_kube, make_agent, tmp_path):
     if first.drift is not None:  # drift repair re-applies with the same labels (part-of kept)
         assert first.drift.wait_synced(10)
         client.patch("v1", "ConfigMap", "a", ns, {"data": {"v": "edited"}}, field_manager="someone")
-        assert wait_until(lambda: client.get("v1", "ConfigMap", "a", ns)["data"] == {"v": "1"}, 5)
+        assert wait_for(lambda: client.get("v1", "ConfigMap", "a", ns)["data"] == {"v": "1"}, 5)
         assert client.get("v1", "ConfigMap", "a", ns)["metadata"]["labels"].get(PART_OF) == labels[PART_OF]
     first.stop()
     write_tree(root, {"b.yaml": None})  # removed while the agent was not running
     run_once(make_agent, ns, root)
-    assert wait_until(lambda: client.get_or_none("v1", "ConfigMap", "b", ns) is None, 10)
+    assert wait_for(lambda: client.get_or_none("v1", "ConfigMap", "b", ns) is None, 10)
     assert client.get_or_none("v1", "ConfigMap", "a", ns) is not None
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from secretsync.kube.client import KubeClient
 from secretsync.secretvalue import SecretBytes
-from tests.agent.conftest import wait_until, write_tree
+from tests.agent.conftest import wait_for, write_tree
 from tests.fixtures.apiserver import REAL_KUBECONFIG_ENV, make_cluster
 
 pytestmark = pytest.mark.timeout(120)
@@ -92,14 +92,14 @@ def test_remote_cluster_and_substitute_from(agent_kube, syncs, make_agent, tmp_p
         assert ("v1", "ConfigMap") in agent.drift.watched_clusters().get(remote_key, set())
         assert agent.drift.wait_synced(10)
         remote_client.patch("v1", "ConfigMap", "app", "spoke", {"data": {"color": "red"}}, field_manager="someone")
-        assert wait_until(
-            lambda: remote_client.get("v1", "ConfigMap", "app", "spoke")["data"] == {"color": "teal"}, 5
-        ), "remote drift was not repaired"
+        assert wait_for(lambda: remote_client.get("v1", "ConfigMap", "app", "spoke")["data"] == {"color": "teal"}, 5), (
+            "remote drift was not repaired"
+        )
         # the repair's write lands on the server before the drift worker counts it: wait for the count
-        assert wait_until(lambda: agent.drift.corrections >= 1, 5), "the repair was not counted"
+        assert wait_for(lambda: agent.drift.corrections >= 1, 5), "the repair was not counted"
         assert agent.drift.corrections == 1
         client.delete("secretsync.io/v1alpha1", "Sync", "spoke", ns)  # the last Sync on it: watchers stop
-        assert wait_until(lambda: remote_key not in agent.drift.watched_clusters(), 10)
+        assert wait_for(lambda: remote_key not in agent.drift.watched_clusters(), 10)
         assert remote_key not in agent.reconciler.remotes
     finally:
         remote_client.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from secretsync.sources.git import GitSource
-from tests.agent.conftest import configmap, wait_until
+from tests.agent.conftest import configmap, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -30,13 +30,13 @@ def test_no_change_reconciles_reuse_the_render_but_check_live(agent_kube, syncs,
     original = state.renderer.transform
     state.renderer.transform = lambda *a, **kw: (transforms.append(1), original(*a, **kw))[1]
     done = agent.metrics.total.labels("success")._value.get()
-    assert wait_until(lambda: agent.metrics.total.labels("success")._value.get() >= done + 2, 10)
+    assert wait_for(lambda: agent.metrics.total.labels("success")._value.get() >= done + 2, 10)
     assert transforms == []  # nothing changed: no re-render
     client.patch("v1", "ConfigMap", "app", ns, {"data": {"v": "edited"}}, field_manager="someone")
-    assert wait_until(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "1"}, 10)
+    assert wait_for(lambda: client.get("v1", "ConfigMap", "app", ns)["data"] == {"v": "1"}, 10)
     assert transforms == []  # live state still checked each interval
     syncs.patch("steady", {"metadata": {"annotations": {"secretsync.io/requestedAt": "now-1"}}})
-    assert wait_until(lambda: transforms, 10)  # a manual trigger renders again
+    assert wait_for(lambda: transforms, 10)  # a manual trigger renders again
 
 
 def test_syncs_on_one_repository_share_ls_remote(agent_kube, syncs, make_agent, gitrepo, monkeypatch):
@@ -53,7 +53,7 @@ def test_syncs_on_one_repository_share_ls_remote(agent_kube, syncs, make_agent, 
         syncs.wait_ready(f"s{i}", revision=first)
     calls.clear()
     done = agent.metrics.total.labels("success")._value.get()
-    assert wait_until(lambda: agent.metrics.total.labels("success")._value.get() >= done + 9, 20)
+    assert wait_for(lambda: agent.metrics.total.labels("success")._value.get() >= done + 9, 20)
     reconciles = agent.metrics.total.labels("success")._value.get() - done
     assert len(calls) * 2 <= reconciles, (len(calls), reconciles)  # shared, not one per reconcile
     second = repo.commit({f"s{i}/cm.yaml": configmap(f"app{i}", ns, {"v": "2"}) for i in range(3)})

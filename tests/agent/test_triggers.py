@@ -24,6 +24,7 @@ import yaml
 
 from secretsync.secretvalue import SecretBytes
 from tests.agent.conftest import configmap, sops_secret, write_tree
+from tests.fixtures.polling import wait_for
 from tests.render.conftest import age_key  # noqa: F401 - session fixture (real age-keygen)
 
 pytestmark = pytest.mark.timeout(120)
@@ -61,10 +62,12 @@ def kv2_mount(openbao, password: str):
 def change_and_wait(bao, mount: str, client, ns: str, password: str) -> None:
     """Write a new Vault value and wait (10 s at most) until the Secret db holds it."""
     bao.secrets.kv.v2.create_or_update_secret(path="app", secret={"password": password}, mount_point=mount)
-    deadline = time.monotonic() + 10
-    while client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() != password.encode():
-        assert time.monotonic() < deadline, "the Vault change did not reach the Secret"
-        time.sleep(0.05)
+    wait_for(
+        lambda: client.get("v1", "Secret", "db", ns)["data"]["password"].reveal() == password.encode(),
+        10,
+        0.05,
+        what="the Vault change to reach the Secret",
+    )
 
 
 def test_interval_picks_up_changes(agent_kube, syncs, make_agent, tmp_path):
@@ -74,10 +77,12 @@ def test_interval_picks_up_changes(agent_kube, syncs, make_agent, tmp_path):
     syncs.create("tick", {"source": {"path": str(root)}, "interval": "1s", "prune": True})
     syncs.wait_ready("tick")
     write_tree(root, {"cm.yaml": configmap("app", ns, {"v": "2"})})
-    deadline = time.monotonic() + 5
-    while client.get("v1", "ConfigMap", "app", ns)["data"]["v"] != "2":
-        assert time.monotonic() < deadline, "the interval did not pick up the change"
-        time.sleep(0.05)
+    wait_for(
+        lambda: client.get("v1", "ConfigMap", "app", ns)["data"]["v"] == "2",
+        5,
+        0.05,
+        what="the interval to pick up the change",
+    )
 
 
 @pytest.mark.parametrize("kind", ["github", "gitlab", "generic-hmac"])

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.polling import wait_for
+
 CRD_FILE = Path(__file__).parent / "data" / "widgets-crd.yaml"
 
 
@@ -45,10 +47,7 @@ def _owned(cluster, name, owner):
 
 
 def _wait_gone(cluster, path, timeout=30):
-    deadline = time.monotonic() + timeout
-    while cluster.raw("GET", path)[0] != 404:
-        assert time.monotonic() < deadline, f"{path} still exists"
-        time.sleep(0.2)
+    wait_for(lambda: cluster.raw("GET", path)[0] == 404, timeout, 0.2, what=f"{path} to be gone")
 
 
 def _owner_with_child_deleted(cluster, policy):

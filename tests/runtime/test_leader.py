@@ -15,6 +15,7 @@ import time
 import pytest
 
 from secretsync.runtime.leader import LeaderElector, micro_time, parse_micro_time
+from tests.fixtures.polling import wait_for
 
 MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 FAST = dict(lease_duration=2, renew_deadline=1.5, retry_period=0.2)
@@ -22,15 +23,6 @@ FAST = dict(lease_duration=2, renew_deadline=1.5, retry_period=0.2)
 
 def elector(kube, namespace, ident, **kw):
     return LeaderElector(kube, namespace, "lock", identity=ident, **{**FAST, **kw})
-
-
-def wait_for(pred, timeout=10.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return False
 
 
 def lease(kube, namespace):
@@ -183,10 +175,10 @@ def test_a_hanging_renewal_cannot_outlive_the_renew_deadline(kube, namespace, em
     try:
         assert wait_for(a.is_leader)
         first = lease(kube, namespace)["renewTime"]
-        assert wait_for(lambda: lease(kube, namespace)["renewTime"] != first, timeout=5, step=0.01)
+        assert wait_for(lambda: lease(kube, namespace)["renewTime"] != first, timeout=5, interval=0.01)
         renewed_at = time.monotonic()  # right after a renewal was written
         emulator.faults.fail_next(50, resource="leases", hang=10)
-        assert wait_for(lambda: not a.is_leader(), timeout=10, step=0.01)
+        assert wait_for(lambda: not a.is_leader(), timeout=10, interval=0.01)
         stopped_after = time.monotonic() - renewed_at
         assert stopped_after < 1.0 + 5 + 0.5, f"still leading {stopped_after:.2f}s after the last renewal"
         assert stopped_after > 5, "stepped down before the renew deadline"

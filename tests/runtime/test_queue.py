@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from secretsync.retry import poll_until
 from secretsync.runtime.queue import ShutDown, WorkQueue
 
 
@@ -103,9 +104,7 @@ def test_workers_never_run_one_key_concurrently_and_process_everything():
         for k in range(5):
             q.add(f"k{k}")
         time.sleep(0.001)
-    deadline = time.monotonic() + 5
-    while (q.pending() or q.processing()) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    poll_until(lambda: not (q.pending() or q.processing()), 5, 0.01)
     q.shutdown()
     assert overlap == []
     assert {f"k{k}" for k in range(5)} <= set(seen)
@@ -122,9 +121,7 @@ def test_failing_handler_is_retried_with_backoff_then_dropped():
 
     q.start(handler, workers=1, max_retries=3, on_drop=lambda key, exc: dropped.append((key, type(exc))))
     q.add("bad")
-    deadline = time.monotonic() + 5
-    while not dropped and time.monotonic() < deadline:
-        time.sleep(0.01)
+    poll_until(lambda: dropped, 5, 0.01)
     q.shutdown()
     assert dropped == [("bad", RuntimeError)]
     assert len(calls) == 4  # first try + 3 retries
@@ -225,9 +222,7 @@ def test_a_failing_on_drop_is_logged_with_its_traceback_but_never_its_message():
         q.start(failing, workers=1, max_retries=1, on_drop=on_drop)
         q.add("k")
         assert dropped.wait(5)
-        deadline = time.monotonic() + 5
-        while "on_drop failed" not in stream.getvalue() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        poll_until(lambda: "on_drop failed" in stream.getvalue(), 5, 0.01)
     finally:
         q.shutdown()
         logger.removeHandler(handler)

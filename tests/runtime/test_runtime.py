@@ -7,12 +7,12 @@ and keeps reconciling; Events record the work. Also the usage example for the re
 from __future__ import annotations
 
 import threading
-import time
 
 from secretsync.kube.watch import Informer
 from secretsync.runtime.leader import LeaderElector
 from secretsync.runtime.queue import WorkQueue
 from secretsync.runtime.recorder import EventRecorder
+from tests.fixtures.polling import wait_for
 from tests.kube.conftest import client_for
 
 
@@ -85,15 +85,6 @@ class MirrorController:
         self.events.stop()
         self.sources.stop()
         self.mirrors.stop()
-
-
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_two_replicas_one_writer_with_failover(apiserver, kube, namespace):

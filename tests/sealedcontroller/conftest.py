@@ -4,7 +4,6 @@ on loopback ports with small (1024-bit) keys so key generation stays fast."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -14,22 +13,11 @@ from secretsync.kube.errors import AlreadyExists
 from secretsync.sealedcontroller.reconciler import ControllerOptions
 from secretsync.sealedcontroller.runtime import RuntimeConfig, SealedSecretsRuntime
 from secretsync.sealing.objects import seal_secret
+from tests.fixtures.polling import wait_for  # noqa: F401 - the one polling helper, imported from here by the tests
 from tests.kube.conftest import client_for, emulator, kube, namespace  # noqa: F401 - fixtures
 
 CRD = Path(__file__).resolve().parents[2] / "crds" / "sealedsecret.yaml"
 SS_API = "bitnami.com/v1alpha1"
-
-
-def wait_for(pred, timeout=15.0, step=0.02, what="condition"):
-    """Poll ``pred`` until it returns a truthy value; fail the test naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
 def install_crd(kube) -> None:
